@@ -1,0 +1,1 @@
+"""The compiler (the tt-mlir role): StableHLO -> TTIR -> TTNN -> flatbuffer."""

@@ -1,0 +1,1 @@
+"""Dialect conversions, one lowering table per boundary."""

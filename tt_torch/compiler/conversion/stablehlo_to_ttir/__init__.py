@@ -1,0 +1,69 @@
+"""StableHLO -> TTIR: the lowering table of this boundary.
+
+``convert(module, report)`` rewrites every function of ``module`` in place.
+Elementwise rules are one line; the rest live in ``rules.py``.
+"""
+
+from __future__ import annotations
+
+from torch_mlir import ir
+
+from ...dialects import ttir
+from ..common import Report, RewriteContext, Rule, run_conversion
+from . import rules
+from .types import make_type_converter
+
+STAGE = "StableHLO -> TTIR"
+
+
+def _same(name: str) -> Rule:
+    def rule(cx: RewriteContext, op: ir.Operation):
+        return [cx.emit(name, *op.operands, result=cx.result_type())]
+
+    rule.__name__ = f"to_{name}"
+    return rule
+
+
+_ELTWISE = {
+    "add": "add", "subtract": "subtract", "multiply": "multiply", "divide": "div",
+    "maximum": "maximum", "minimum": "minimum", "power": "pow", "remainder": "remainder",
+    "atan2": "atan2", "abs": "abs", "negate": "neg", "exponential": "exp", "log": "log",
+    "sqrt": "sqrt", "rsqrt": "rsqrt", "tanh": "tanh", "logistic": "sigmoid", "sine": "sin",
+    "cosine": "cos", "floor": "floor", "ceil": "ceil", "sign": "sign",
+    "log_plus_one": "log1p", "exponential_minus_one": "expm1", "is_finite": "isfinite",
+    "select": "where",
+}
+
+RULES: dict[str, Rule] = {f"stablehlo.{k}": _same(v) for k, v in _ELTWISE.items()}
+RULES.update(
+    {
+        "stablehlo.and": rules.logical("logical_and"),
+        "stablehlo.or": rules.logical("logical_or"),
+        "stablehlo.xor": rules.logical("logical_xor"),
+        "stablehlo.not": rules.logical_not,
+        "stablehlo.compare": rules.compare,
+        "stablehlo.clamp": rules.clamp,
+        "stablehlo.convert": rules.convert,
+        "stablehlo.constant": rules.constant,
+        "arith.constant": rules.constant,
+        "stablehlo.broadcast_in_dim": rules.broadcast_in_dim,
+        "stablehlo.reshape": rules.reshape,
+        "stablehlo.transpose": rules.transpose,
+        "stablehlo.dot_general": rules.dot_general,
+        "stablehlo.convolution": rules.convolution,
+        "stablehlo.reduce": rules.reduce,
+        "stablehlo.reduce_window": rules.reduce_window,
+        "stablehlo.slice": rules.slice_,
+        "stablehlo.concatenate": rules.concatenate,
+        "stablehlo.iota": rules.iota,
+        "stablehlo.pad": rules.pad,
+        "stablehlo.gather": rules.gather,
+    }
+)
+
+
+def convert(module: ir.Module, report: Report | None = None) -> Report:
+    report = report or Report()
+    cx = RewriteContext(STAGE, ttir.OPS, report, make_type_converter(report))
+    run_conversion(module, STAGE, RULES, cx)
+    return report

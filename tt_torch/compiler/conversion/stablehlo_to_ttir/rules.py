@@ -1,0 +1,413 @@
+"""StableHLO -> TTIR rules that are more than a rename."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from torch_mlir import ir
+from torch_mlir._mlir_libs import _stablehlo as shlo
+
+from ..common import RewriteContext, dense_to_numpy, element_type, shape_of
+from .types import narrow_element
+
+# --- helpers -----------------------------------------------------------------
+
+
+def _ints(a: ir.Attribute | None, default: list[int] | None = None) -> list[int]:
+    if a is None:
+        return list(default or [])
+    if isinstance(a, ir.DenseI64ArrayAttr):
+        return list(ir.DenseI64ArrayAttr(a))
+    if isinstance(a, ir.DenseBoolArrayAttr):
+        return [int(v) for v in ir.DenseBoolArrayAttr(a)]
+    return [int(v) for v in dense_to_numpy(ir.DenseElementsAttr(a)).reshape(-1)]
+
+
+def _opt(op: ir.Operation, name: str):
+    return op.attributes[name] if name in op.attributes else None
+
+
+def reshape_to(cx: RewriteContext, value: ir.Value, shape: list[int]) -> ir.Value:
+    if shape_of(value) == list(shape):
+        return value
+    return cx.emit("reshape", value, result=cx.tensor_type(shape, element_type(value)), shape=list(shape))
+
+
+def permute(cx: RewriteContext, value: ir.Value, perm: list[int]) -> ir.Value:
+    if list(perm) == list(range(len(perm))):
+        return value
+    shape = shape_of(value)
+    out = [shape[p] for p in perm]
+    return cx.emit("permute", value, result=cx.tensor_type(out, element_type(value)), permutation=list(perm))
+
+
+def _splat_value(value: ir.Value):
+    """The scalar a constant operand holds everywhere, or None."""
+    owner = value.owner
+    if not isinstance(owner, ir.OpView) and not hasattr(owner, "name"):
+        return None
+    op = owner.operation if hasattr(owner, "operation") else owner
+    if op.name not in ("stablehlo.constant", "arith.constant", "ttir.constant"):
+        return None
+    arr = dense_to_numpy(ir.DenseElementsAttr(op.attributes["value"]))
+    flat = arr.reshape(-1)
+    if flat.size and np.all(flat == flat[0]):
+        return flat[0].item()
+    if flat.size == 0:
+        return None
+    return None
+
+
+# --- elementwise -------------------------------------------------------------------
+
+_COMPARE = {"EQ": "eq", "NE": "ne", "LT": "lt", "LE": "le", "GT": "gt", "GE": "ge"}
+
+
+def compare(cx: RewriteContext, op):
+    direction = shlo.ComparisonDirectionAttr(op.attributes["comparison_direction"]).value
+    return [cx.emit(_COMPARE[direction], *op.operands, result=cx.result_type())]
+
+
+def _is_bool(value: ir.Value, original: ir.Type) -> bool:
+    return str(ir.RankedTensorType(original).element_type) == "i1"
+
+
+def logical(name: str):
+    def rule(cx: RewriteContext, op):
+        if str(element_type(op.results[0].type)) != "i1":
+            raise cx.fail("bitwise ops on integers are not supported yet (only on booleans)")
+        return [cx.emit(name, *op.operands, result=cx.result_type())]
+
+    return rule
+
+
+def logical_not(cx: RewriteContext, op):
+    if str(element_type(op.results[0].type)) != "i1":
+        raise cx.fail("bitwise not on integers is not supported yet (only on booleans)")
+    return [cx.emit("logical_not", op.operands[0], result=cx.result_type())]
+
+
+def clamp(cx: RewriteContext, op):
+    lo, x, hi = op.operands
+    return [cx.emit("clamp_tensor", x, lo, hi, result=cx.result_type())]
+
+
+def convert(cx: RewriteContext, op):
+    src = op.operands[0]
+    out_t = cx.result_type()
+    orig_out = element_type(op.results[0].type)
+    if str(orig_out) == "i1" and str(element_type(src)) != "bf16":
+        # x != 0, stored as bf16 like every boolean on the device
+        zero = cx.emit("full", result=cx.type(src.type), fill_value=0.0)
+        return [cx.emit("ne", src, zero, result=out_t)]
+    if out_t == src.type:
+        return [src]
+    return [cx.emit("typecast", src, result=out_t)]
+
+
+def constant(cx: RewriteContext, op):
+    value = ir.DenseElementsAttr(op.attributes["value"])
+    t = ir.RankedTensorType(value.type)
+    new_el = narrow_element(t.element_type)
+    out_t = cx.result_type()
+    if new_el == t.element_type:
+        return [cx.emit("constant", result=out_t, value=value)]
+    arr = dense_to_numpy(value)
+    if str(new_el) == "i32":
+        if arr.size and (arr.min() < -(2**31) or arr.max() > 2**31 - 1):
+            raise cx.fail(
+                f"the constant holds values in [{arr.min()}, {arr.max()}], which do not fit the device's "
+                "32-bit integers"
+            )
+        new_value = _dense(arr.astype(np.int32), out_t)
+    elif str(new_el) == "f32":
+        with np.errstate(over="ignore"):
+            narrowed = arr.astype(np.float32)
+        if np.any(np.isinf(narrowed) & np.isfinite(arr)):
+            raise cx.fail("the constant holds f64 values outside the f32 range the device computes in")
+        new_value = _dense(narrowed, out_t)
+    else:  # i1 -> bf16: 1.0 / 0.0
+        return [_full_or_constant(cx, arr.astype(np.float32), out_t)]
+    return [cx.emit("constant", result=out_t, value=new_value)]
+
+
+def _dense(arr: np.ndarray, t: ir.Type) -> ir.DenseElementsAttr:
+    rt = ir.RankedTensorType(t)
+    flat = arr.reshape(-1)
+    if flat.size and np.all(flat == flat[0]):
+        el = rt.element_type
+        scalar = (
+            ir.IntegerAttr.get(el, int(flat[0])) if isinstance(el, ir.IntegerType) else ir.FloatAttr.get(el, float(flat[0]))
+        )
+        return ir.DenseElementsAttr.get_splat(rt, scalar)
+    return ir.DenseElementsAttr.get(np.ascontiguousarray(arr), type=rt.element_type, shape=list(rt.shape))
+
+
+def _full_or_constant(cx: RewriteContext, arr: np.ndarray, out_t: ir.Type) -> ir.Value:
+    flat = arr.reshape(-1)
+    if flat.size == 0 or np.all(flat == flat[0]):
+        return cx.emit("full", result=out_t, fill_value=float(flat[0]) if flat.size else 0.0)
+    f32_t = ir.RankedTensorType.get(list(arr.shape), ir.F32Type.get())
+    c = cx.emit("constant", result=f32_t, value=_dense(arr.astype(np.float32), f32_t))
+    return cx.emit("typecast", c, result=out_t)
+
+
+def iota(cx: RewriteContext, op):
+    dim = ir.IntegerAttr(op.attributes["iota_dimension"]).value
+    return [cx.emit("arange", result=cx.result_type(), start=0.0, step=1.0, arange_dimension=dim)]
+
+
+# --- shapes ----------------------------------------------------------------------------
+
+
+def reshape(cx: RewriteContext, op):
+    out = cx.result_type()
+    return [cx.emit("reshape", op.operands[0], result=out, shape=list(ir.RankedTensorType(out).shape))]
+
+
+def transpose(cx: RewriteContext, op):
+    return [cx.emit("permute", op.operands[0], result=cx.result_type(), permutation=_ints(op.attributes["permutation"]))]
+
+
+def broadcast_in_dim(cx: RewriteContext, op):
+    x = op.operands[0]
+    dims = _ints(op.attributes["broadcast_dimensions"])
+    out_shape = list(ir.RankedTensorType(op.results[0].type).shape)
+    order = sorted(range(len(dims)), key=lambda i: dims[i])
+    x = permute(cx, x, order)
+    dims = [dims[i] for i in order]
+    in_shape = shape_of(x)
+    expanded = [1] * len(out_shape)
+    for src, dst in enumerate(dims):
+        expanded[dst] = in_shape[src]
+    x = reshape_to(cx, x, expanded)
+    if expanded == out_shape:
+        return [x]
+    repeats = [o if e == 1 else 1 for e, o in zip(expanded, out_shape)]
+    return [cx.emit("repeat", x, result=cx.result_type(), repeat_dimensions=repeats)]
+
+
+def slice_(cx: RewriteContext, op):
+    return [
+        cx.emit(
+            "slice_static",
+            op.operands[0],
+            result=cx.result_type(),
+            begins=_ints(op.attributes["start_indices"]),
+            ends=_ints(op.attributes["limit_indices"]),
+            step=_ints(op.attributes["strides"]),
+        )
+    ]
+
+
+def concatenate(cx: RewriteContext, op):
+    dim = ir.IntegerAttr(op.attributes["dimension"]).value
+    return [cx.emit("concat", list(op.operands), result=cx.result_type(), dim=dim)]
+
+
+def pad(cx: RewriteContext, op):
+    x, value = op.operands
+    low, high = _ints(op.attributes["edge_padding_low"]), _ints(op.attributes["edge_padding_high"])
+    if any(_ints(op.attributes["interior_padding"])):
+        raise cx.fail("interior padding is not supported yet")
+    if any(v < 0 for v in low + high):
+        raise cx.fail("negative padding is not supported yet")
+    fill = _splat_value(value)
+    if fill is None:
+        raise cx.fail("the padding value must be a constant")
+    padding = [v for pair in zip(low, high) for v in pair]
+    return [cx.emit("pad", x, result=cx.result_type(), padding=padding, value=float(fill))]
+
+
+# --- matmul -----------------------------------------------------------------------------
+
+
+def dot_general(cx: RewriteContext, op):
+    lhs, rhs = op.operands
+    dn = shlo.DotDimensionNumbers(op.attributes["dot_dimension_numbers"])
+    lb, lc = list(dn.lhs_batching_dimensions), list(dn.lhs_contracting_dimensions)
+    rb, rc = list(dn.rhs_batching_dimensions), list(dn.rhs_contracting_dimensions)
+    ls, rs = shape_of(lhs), shape_of(rhs)
+    lf = [d for d in range(len(ls)) if d not in lb + lc]
+    rf = [d for d in range(len(rs)) if d not in rb + rc]
+    batch = [ls[d] for d in lb]
+    m = math.prod(ls[d] for d in lf)
+    k = math.prod(ls[d] for d in lc)
+    n = math.prod(rs[d] for d in rf)
+    el = element_type(cx.result_type())
+
+    # lhs as [batch..., M, K], or [batch..., K, M] with transpose_a
+    transpose_a = False
+    if not lb and len(lf) == 1 and len(lc) == 1 and lc[0] < lf[0]:
+        a, transpose_a = lhs, True
+    else:
+        a = reshape_to(cx, permute(cx, lhs, lb + lf + lc), batch + [m, k])
+    transpose_b = False
+    if not rb and len(rf) == 1 and len(rc) == 1 and rf[0] < rc[0]:
+        b, transpose_b = rhs, True
+    else:
+        b = reshape_to(cx, permute(cx, rhs, rb + rc + rf), batch + [k, n])
+    mm = cx.emit(
+        "matmul", a, b, result=cx.tensor_type(batch + [m, n], el), transpose_a=transpose_a, transpose_b=transpose_b
+    )
+    return [reshape_to(cx, mm, list(ir.RankedTensorType(op.results[0].type).shape))]
+
+
+# --- convolution and pooling ----------------------------------------------------------------
+
+
+def _pairs(a: ir.Attribute | None, rank: int) -> list[list[int]]:
+    if a is None:
+        return [[0, 0] for _ in range(rank)]
+    flat = _ints(a)
+    return [flat[2 * i : 2 * i + 2] for i in range(rank)]
+
+
+def convolution(cx: RewriteContext, op):
+    x, w = op.operands
+    dn = shlo.ConvDimensionNumbers(op.attributes["dimension_numbers"])
+    spatial = list(dn.input_spatial_dimensions)
+    if len(spatial) != 2:
+        raise cx.fail(f"{len(spatial)}-D convolution is not supported yet (only 2-D)")
+    if any(v != 1 for v in _ints(_opt(op, "lhs_dilation"), [1, 1])):
+        raise cx.fail("transposed convolution (lhs_dilation) is not supported yet")
+    if ir.IntegerAttr(op.attributes["batch_group_count"]).value != 1:
+        raise cx.fail("batch_group_count != 1 is not supported")
+    groups = ir.IntegerAttr(op.attributes["feature_group_count"]).value
+    stride = _ints(_opt(op, "window_strides"), [1, 1])
+    dilation = _ints(_opt(op, "rhs_dilation"), [1, 1])
+    (pt, pb), (pl, pr) = _pairs(_opt(op, "padding"), 2)
+
+    nhwc = permute(cx, x, [dn.input_batch_dimension, *spatial, dn.input_feature_dimension])
+    oihw = permute(
+        cx, w, [dn.kernel_output_feature_dimension, dn.kernel_input_feature_dimension, *dn.kernel_spatial_dimensions]
+    )
+    out_shape = list(ir.RankedTensorType(op.results[0].type).shape)
+    ob, of, osp = dn.output_batch_dimension, dn.output_feature_dimension, list(dn.output_spatial_dimensions)
+    nhwc_out = [out_shape[ob], out_shape[osp[0]], out_shape[osp[1]], out_shape[of]]
+    y = cx.emit(
+        "conv2d",
+        nhwc,
+        oihw,
+        bias=None,
+        result=cx.tensor_type(nhwc_out, element_type(cx.result_type())),
+        stride=stride,
+        padding=[pt, pb, pl, pr],
+        dilation=dilation,
+        groups=groups,
+    )
+    # NHWC -> the requested output layout
+    position = {ob: 0, osp[0]: 1, osp[1]: 2, of: 3}
+    return [permute(cx, y, [position[d] for d in range(4)])]
+
+
+def _body_op(cx: RewriteContext, op) -> str:
+    body = op.regions[0].blocks[0]
+    ops = [o.operation.name for o in body.operations]
+    if len(ops) != 2 or ops[1] != "stablehlo.return":
+        raise cx.fail(f"the reduction body {ops} is not a single binary op")
+    return ops[0]
+
+
+_REDUCE_KIND = {"stablehlo.add": "sum", "stablehlo.maximum": "max", "stablehlo.minimum": "min", "stablehlo.multiply": "prod"}
+_IDENTITY = {"sum": 0.0, "prod": 1.0, "max": -math.inf, "min": math.inf}
+_COMBINE = {"sum": "add", "prod": "multiply", "max": "maximum", "min": "minimum"}
+
+
+def reduce(cx: RewriteContext, op):
+    if len(op.results) != 1:
+        raise cx.fail("reductions with several results (argmax/argmin forms) are not supported yet")
+    x, init = op.operands
+    kind = _REDUCE_KIND.get(_body_op(cx, op))
+    if kind is None:
+        raise cx.fail(f"reduction with body {_body_op(cx, op)} is not supported")
+    dims = _ints(op.attributes["dimensions"])
+    out_t = cx.result_type()
+    y = cx.emit(kind, x, result=out_t, dim_arg=dims, keep_dim=False)
+    return [_apply_init(cx, y, init, kind, out_t)]
+
+
+def _apply_init(cx: RewriteContext, y: ir.Value, init: ir.Value, kind: str, out_t: ir.Type) -> ir.Value:
+    """A reduction's init value takes part in it; fold it in unless it is the identity."""
+    value = _splat_value(init)
+    ident = _IDENTITY[kind]
+    if value is not None and (value == ident or (ident == -math.inf and value <= -3.0e38) or (ident == math.inf and value >= 3.0e38)):
+        return y
+    if value is not None:
+        full = cx.emit("full", result=out_t, fill_value=float(value))
+    else:
+        shape = shape_of(y)
+        full = cx.emit("repeat", reshape_to(cx, init, [1] * len(shape)), result=out_t, repeat_dimensions=shape) if shape else init
+    return cx.emit(_COMBINE[kind], y, full, result=out_t)
+
+
+_POOL_KIND = {"stablehlo.maximum": "max_pool2d", "stablehlo.add": "sum_pool2d"}
+
+
+def reduce_window(cx: RewriteContext, op):
+    if len(op.results) != 1:
+        raise cx.fail("reduce_window with several results is not supported")
+    x, init = op.operands
+    rank = len(shape_of(x))
+    window = _ints(op.attributes["window_dimensions"])
+    strides = _ints(_opt(op, "window_strides"), [1] * rank)
+    dil = _ints(_opt(op, "window_dilations"), [1] * rank)
+    if any(v != 1 for v in _ints(_opt(op, "base_dilations"), [1] * rank)):
+        raise cx.fail("base dilations are not supported")
+    pads = _pairs(_opt(op, "padding"), rank)
+    kind = _POOL_KIND.get(_body_op(cx, op))
+    if kind is None:
+        raise cx.fail(f"reduce_window with body {_body_op(cx, op)} is not supported (max and sum are)")
+    active = [d for d in range(rank) if window[d] != 1 or strides[d] != 1 or pads[d] != [0, 0] or dil[d] != 1]
+    if rank != 4 or len(active) > 2:
+        raise cx.fail("only 2-D pooling over a 4-D tensor is supported")
+    # The two pooled dims: those the window touches, NCHW's (2, 3) by default.
+    spatial = next((c for c in ([2, 3], [1, 2]) if set(active) <= set(c)), active)
+    rest = [d for d in range(4) if d not in spatial]
+    perm = [rest[0], spatial[0], spatial[1], rest[1]]
+    nhwc = permute(cx, x, perm)
+    out_shape = list(ir.RankedTensorType(op.results[0].type).shape)
+    nhwc_out = [out_shape[d] for d in perm]
+    y = cx.emit(
+        kind,
+        nhwc,
+        result=cx.tensor_type(nhwc_out, element_type(cx.result_type())),
+        kernel_size=[window[d] for d in spatial],
+        stride=[strides[d] for d in spatial],
+        padding=[*pads[spatial[0]], *pads[spatial[1]]],
+        dilation=[dil[d] for d in spatial],
+        ceil_mode=False,
+    )
+    inverse = [perm.index(d) for d in range(4)]
+    y = permute(cx, y, inverse)
+    init_kind = "max" if kind == "max_pool2d" else "sum"
+    return [_apply_init(cx, y, init, init_kind, cx.result_type())]
+
+
+# --- gather ------------------------------------------------------------------------------------
+
+
+def gather(cx: RewriteContext, op):
+    """The embedding form of gather: rows of a 2-D table picked by integer indices."""
+    table, indices = op.operands
+    dn = shlo.GatherDimensionNumbers(op.attributes["dimension_numbers"])
+    sizes = _ints(op.attributes["slice_sizes"])
+    ts, ishape = shape_of(table), shape_of(indices)
+    out_shape = list(ir.RankedTensorType(op.results[0].type).shape)
+    is_embedding = (
+        len(ts) == 2
+        and list(dn.collapsed_slice_dims) == [0]
+        and list(dn.start_index_map) == [0]
+        and sizes == [1, ts[1]]
+        and list(dn.offset_dims) == [len(out_shape) - 1]
+        and not list(dn.operand_batching_dims)
+    )
+    if not is_embedding:
+        raise cx.fail("only the embedding form of gather (rows of a 2-D table) is supported yet")
+    ivd = dn.index_vector_dim
+    if ivd == len(ishape) - 1 and ishape[-1] == 1:
+        indices = reshape_to(cx, indices, ishape[:-1])
+    elif ivd != len(ishape):
+        raise cx.fail("unsupported index_vector_dim for the embedding form of gather")
+    return [cx.emit("embedding", indices, table, result=cx.result_type())]

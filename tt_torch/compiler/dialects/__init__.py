@@ -1,0 +1,1 @@
+"""TTIR and TTNN, registered MLIR dialects defined with ``torch_mlir.dialects.ext``."""

@@ -1,0 +1,66 @@
+"""TTIR: the device-independent Tenstorrent dialect.
+
+Op names follow tt-mlir's TTIR. Tensors are plain ranked tensors in the
+element types the device supports (f32, bf16, f16, si32, ui8...): the
+StableHLO -> TTIR conversion narrows i64, f64 and i1 and records it.
+Convolution and pooling take NHWC activations and OIHW weights.
+"""
+
+from __future__ import annotations
+
+from torch_mlir.dialects.ext import Dialect
+
+from ._define import OpTable
+
+
+class TTIR(Dialect, name="ttir"):
+    pass
+
+
+OPS = OpTable()
+
+# --- elementwise -----------------------------------------------------------
+UNARY = (
+    "abs neg exp log sqrt rsqrt reciprocal tanh sigmoid relu gelu erf sin cos floor ceil "
+    "sign logical_not log1p expm1 silu isfinite"
+).split()
+BINARY = (
+    "add subtract multiply div maximum minimum pow remainder atan2 "
+    "eq ne lt le gt ge logical_and logical_or logical_xor"
+).split()
+for _name in UNARY:
+    OPS.add(TTIR, _name, "input")
+for _name in BINARY:
+    OPS.add(TTIR, _name, "lhs rhs")
+OPS.add(TTIR, "where", "condition true_value false_value")
+OPS.add(TTIR, "clamp_tensor", "input min max")
+OPS.add(TTIR, "typecast", "input")
+
+# --- matmul ----------------------------------------------------------------
+OPS.add(TTIR, "matmul", "a b", "transpose_a transpose_b")
+OPS.add(TTIR, "linear", "a b bias?", "transpose_a transpose_b")
+
+# --- convolution and pooling (NHWC) ------------------------------------------
+OPS.add(TTIR, "conv2d", "input weight bias?", "stride padding dilation groups")
+POOLS = ("max_pool2d", "avg_pool2d", "sum_pool2d")
+for _name in POOLS:
+    OPS.add(TTIR, _name, "input", "kernel_size stride padding dilation ceil_mode")
+
+# --- reductions --------------------------------------------------------------
+REDUCTIONS = ("sum", "mean", "max", "min", "prod", "argmax", "argmin")
+for _name in REDUCTIONS:
+    OPS.add(TTIR, _name, "input", "dim_arg keep_dim")
+
+# --- data movement -------------------------------------------------------------
+OPS.add(TTIR, "reshape", "input", "shape")
+OPS.add(TTIR, "permute", "input", "permutation")
+OPS.add(TTIR, "slice_static", "input", "begins ends step")
+OPS.add(TTIR, "concat", "inputs*", "dim")
+OPS.add(TTIR, "repeat", "input", "repeat_dimensions")
+OPS.add(TTIR, "pad", "input", "padding value")
+OPS.add(TTIR, "embedding", "input weight")
+
+# --- creation -------------------------------------------------------------------
+OPS.add(TTIR, "constant", "", "value")
+OPS.add(TTIR, "full", "", "fill_value")
+OPS.add(TTIR, "arange", "", "start step arange_dimension")

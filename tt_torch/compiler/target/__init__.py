@@ -1,0 +1,1 @@
+"""TTNN module -> flatbuffer bytes, and the descriptions of the target devices."""

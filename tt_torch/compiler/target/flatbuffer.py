@@ -1,0 +1,360 @@
+"""TTNN module -> ``.ttnn`` flatbuffer bytes: the lowering table of this boundary.
+
+Each TTNN op becomes one ``Operation`` carrying its location (``loc_info``)
+and its TTNN text (``debug_info``). Values get program-unique global ids.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import flatbuffers
+import numpy as np
+from torch_mlir import ir
+
+from tt_torch.errors import CompileError
+
+from .._generated_import import fb, schema_info
+from ..conversion.common import location_text, op_text
+from ..dialects import ttir, ttnn
+from . import system_desc as sd
+
+FILE_IDENTIFIER = b"TTNB"
+
+_DTYPES = {
+    "f32": fb.DataType.Float32,
+    "bf16": fb.DataType.BFloat16,
+    "f16": fb.DataType.Float16,
+    "i32": fb.DataType.Int32,
+    "si32": fb.DataType.Int32,
+    "ui32": fb.DataType.UInt32,
+    "ui16": fb.DataType.UInt16,
+    "ui8": fb.DataType.UInt8,
+}
+_NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32, "si32": np.int32, "ui32": np.uint32, "ui16": np.uint16, "ui8": np.uint8}
+
+
+class _Program:
+    """Tensor refs of one function being serialized."""
+
+    def __init__(self):
+        self.ids: dict[ir.Value, int] = {}
+
+    def ref(self, value: ir.Value) -> "fb.TensorRefT":
+        gid = self.ids.setdefault(value, len(self.ids))
+        t = ir.RankedTensorType(value.type)
+        el = str(t.element_type)
+        if el not in _DTYPES:
+            raise CompileError(f"element type {el} has no device data type (value defined at {location_text(value.location) if hasattr(value, 'location') else '?'})")
+        layout = fb.LayoutDescT(dataType=_DTYPES[el], layout=fb.TensorLayout.RowMajor)
+        if t.encoding is not None:
+            enc = ttnn.LayoutAttr(t.encoding)
+            layout.layout = fb.TensorLayout.Tile if _s(enc.layout) == "tile" else fb.TensorLayout.RowMajor
+            buffer = fb.BufferType.L1 if _s(enc.buffer) == "l1" else fb.BufferType.DRAM
+            layout.memoryConfig = fb.MemoryConfigT(bufferType=buffer, memoryLayout=fb.TensorMemoryLayout.Interleaved)
+        return fb.TensorRefT(globalId=gid, desc=fb.TensorDescT(shape=list(t.shape), layout=layout))
+
+
+def _s(a: ir.Attribute) -> str:
+    return ir.StringAttr(a).value
+
+
+def _ints(op, name: str) -> list[int]:
+    return list(ir.DenseI64ArrayAttr(op.attributes[name]))
+
+
+def _int(op, name: str) -> int:
+    return ir.IntegerAttr(op.attributes[name]).value
+
+
+def _bool(op, name: str) -> bool:
+    return ir.BoolAttr(op.attributes[name]).value
+
+
+def _float(op, name: str) -> float:
+    return ir.FloatAttr(op.attributes[name]).value
+
+
+# --- op table -----------------------------------------------------------------------
+Lowering = Callable[[ir.Operation, _Program], tuple[int, object]]
+_UNARY_NAMES = {
+    "abs": "Abs", "neg": "Neg", "exp": "Exp", "log": "Log", "sqrt": "Sqrt", "rsqrt": "Rsqrt",
+    "reciprocal": "Reciprocal", "tanh": "Tanh", "sigmoid": "Sigmoid", "relu": "Relu", "gelu": "Gelu",
+    "erf": "Erf", "sin": "Sin", "cos": "Cos", "floor": "Floor", "ceil": "Ceil", "sign": "Sign",
+    "logical_not": "LogicalNot", "log1p": "Log1p", "expm1": "Expm1", "silu": "Silu", "isfinite": "IsFinite",
+}
+_BINARY_NAMES = {
+    "add": "Add", "subtract": "Subtract", "multiply": "Multiply", "div": "Divide", "maximum": "Maximum",
+    "minimum": "Minimum", "pow": "Pow", "remainder": "Remainder", "atan2": "Atan2", "eq": "Equal",
+    "ne": "NotEqual", "lt": "LessThan", "le": "LessEqual", "gt": "GreaterThan", "ge": "GreaterEqual",
+    "logical_and": "LogicalAnd", "logical_or": "LogicalOr", "logical_xor": "LogicalXor",
+}
+_REDUCTION_NAMES = {"sum": "Sum", "mean": "Mean", "max": "Max", "min": "Min", "prod": "Prod", "argmax": "ArgMax", "argmin": "ArgMin"}
+_POOL_NAMES = {"max_pool2d": "Max", "avg_pool2d": "Avg", "sum_pool2d": "Sum"}
+assert set(_UNARY_NAMES) == set(ttir.UNARY) and set(_BINARY_NAMES) == set(ttir.BINARY)
+
+
+def _unary(kind: str) -> Lowering:
+    return lambda op, p: (
+        fb.OpType.EltwiseUnaryOp,
+        fb.EltwiseUnaryOpT(type=getattr(fb.EltwiseUnaryOpType, kind), in_=p.ref(op.operands[0]), out=p.ref(op.result)),
+    )
+
+
+def _binary(kind: str) -> Lowering:
+    return lambda op, p: (
+        fb.OpType.EltwiseBinaryOp,
+        fb.EltwiseBinaryOpT(
+            type=getattr(fb.EltwiseBinaryOpType, kind), lhs=p.ref(op.operands[0]), rhs=p.ref(op.operands[1]), out=p.ref(op.result)
+        ),
+    )
+
+
+def _ternary(kind: str) -> Lowering:
+    return lambda op, p: (
+        fb.OpType.EltwiseTernaryOp,
+        fb.EltwiseTernaryOpT(
+            type=getattr(fb.EltwiseTernaryOpType, kind),
+            first=p.ref(op.operands[0]),
+            second=p.ref(op.operands[1]),
+            third=p.ref(op.operands[2]),
+            out=p.ref(op.result),
+        ),
+    )
+
+
+def _reduction(kind: str) -> Lowering:
+    return lambda op, p: (
+        fb.OpType.ReductionOp,
+        fb.ReductionOpT(
+            type=getattr(fb.ReductionOpType, kind),
+            in_=p.ref(op.operands[0]),
+            out=p.ref(op.result),
+            dimArg=_ints(op, "dim_arg"),
+            keepDim=_bool(op, "keep_dim"),
+        ),
+    )
+
+
+def _pool(kind: str) -> Lowering:
+    return lambda op, p: (
+        fb.OpType.Pool2dOp,
+        fb.Pool2dOpT(
+            type=getattr(fb.Pool2dType, kind),
+            in_=p.ref(op.operands[0]),
+            out=p.ref(op.result),
+            batchSize=_int(op, "batch_size"),
+            inputHeight=_int(op, "input_height"),
+            inputWidth=_int(op, "input_width"),
+            channels=_int(op, "channels"),
+            kernelSize=_ints(op, "kernel_size"),
+            stride=_ints(op, "stride"),
+            padding=_ints(op, "padding"),
+            dilation=_ints(op, "dilation"),
+            ceilMode=_bool(op, "ceil_mode"),
+        ),
+    )
+
+
+def _matmul(op, p):
+    return fb.OpType.MatmulOp, fb.MatmulOpT(
+        a=p.ref(op.operands[0]), b=p.ref(op.operands[1]), out=p.ref(op.result),
+        transposeA=_bool(op, "transpose_a"), transposeB=_bool(op, "transpose_b"),
+    )
+
+
+def _linear(op, p):
+    bias = op.opview.bias
+    return fb.OpType.LinearOp, fb.LinearOpT(
+        a=p.ref(op.opview.a), b=p.ref(op.opview.b), bias=p.ref(bias) if bias is not None else None,
+        out=p.ref(op.result), transposeA=_bool(op, "transpose_a"), transposeB=_bool(op, "transpose_b"),
+    )
+
+
+def _conv2d(op, p):
+    v = op.opview
+    return fb.OpType.Conv2dOp, fb.Conv2dOpT(
+        input=p.ref(v.input), weight=p.ref(v.weight), bias=p.ref(v.bias) if v.bias is not None else None,
+        out=p.ref(op.result), inChannels=_int(op, "in_channels"), outChannels=_int(op, "out_channels"),
+        batchSize=_int(op, "batch_size"), inputHeight=_int(op, "input_height"), inputWidth=_int(op, "input_width"),
+        kernelSize=_ints(op, "kernel_size"), stride=_ints(op, "stride"), padding=_ints(op, "padding"),
+        dilation=_ints(op, "dilation"), groups=_int(op, "groups"),
+    )
+
+
+def _reshape(op, p):
+    return fb.OpType.ReshapeOp, fb.ReshapeOpT(in_=p.ref(op.operands[0]), out=p.ref(op.result), shape=_ints(op, "shape"))
+
+
+def _permute(op, p):
+    return fb.OpType.PermuteOp, fb.PermuteOpT(in_=p.ref(op.operands[0]), out=p.ref(op.result), permutation=_ints(op, "permutation"))
+
+
+def _slice(op, p):
+    return fb.OpType.SliceOp, fb.SliceOpT(
+        in_=p.ref(op.operands[0]), out=p.ref(op.result), begins=_ints(op, "begins"), ends=_ints(op, "ends"), step=_ints(op, "step")
+    )
+
+
+def _concat(op, p):
+    return fb.OpType.ConcatOp, fb.ConcatOpT(inputs=[p.ref(v) for v in op.operands], out=p.ref(op.result), dim=_int(op, "dim"))
+
+
+def _repeat(op, p):
+    return fb.OpType.RepeatOp, fb.RepeatOpT(in_=p.ref(op.operands[0]), out=p.ref(op.result), repeatDims=_ints(op, "repeat_dims"))
+
+
+def _pad(op, p):
+    return fb.OpType.PadOp, fb.PadOpT(in_=p.ref(op.operands[0]), out=p.ref(op.result), padding=_ints(op, "padding"), value=_float(op, "value"))
+
+
+def _embedding(op, p):
+    return fb.OpType.EmbeddingOp, fb.EmbeddingOpT(input=p.ref(op.operands[0]), weight=p.ref(op.operands[1]), out=p.ref(op.result))
+
+
+def _constant(op, p):
+    value = ir.DenseElementsAttr(op.attributes["value"])
+    t = ir.RankedTensorType(op.result.type)
+    el = str(t.element_type)
+    if value.is_splat:
+        return _full_value(op, p, value)
+    if el == "bf16":
+        raise CompileError(f"non-splat bf16 constants are not supported yet (at {location_text(op.location)})")
+    arr = np.array(value, copy=True).astype(_NP[el]).reshape(-1)
+    data = np.frombuffer(arr.tobytes(), dtype=np.uint8)
+    return fb.OpType.ConstantOp, fb.ConstantOpT(out=p.ref(op.result), data=data)
+
+
+def _full_value(op, p, value):
+    scalar = value.get_splat_value()
+    fill = float(ir.IntegerAttr(scalar).value) if isinstance(scalar, ir.IntegerAttr) else float(ir.FloatAttr(scalar).value)
+    return fb.OpType.FullOp, fb.FullOpT(out=p.ref(op.result), fillValue=fill)
+
+
+def _full(op, p):
+    return fb.OpType.FullOp, fb.FullOpT(out=p.ref(op.result), fillValue=_float(op, "fill_value"))
+
+
+def _arange(op, p):
+    return fb.OpType.ArangeOp, fb.ArangeOpT(
+        out=p.ref(op.result), start=_float(op, "start"), step=_float(op, "step"), dim=_int(op, "arange_dimension")
+    )
+
+
+def _memory_config(op) -> "fb.MemoryConfigT":
+    buffer = fb.BufferType.L1 if "l1" in _s(op.attributes["memory_config"]) else fb.BufferType.DRAM
+    return fb.MemoryConfigT(bufferType=buffer, memoryLayout=fb.TensorMemoryLayout.Interleaved)
+
+
+def _to_device(op, p):
+    return fb.OpType.ToDeviceOp, fb.ToDeviceOpT(in_=p.ref(op.operands[0]), out=p.ref(op.result), memoryConfig=_memory_config(op))
+
+
+def _from_device(op, p):
+    return fb.OpType.FromDeviceOp, fb.FromDeviceOpT(in_=p.ref(op.operands[0]), out=p.ref(op.result))
+
+
+def _to_layout(op, p):
+    out = p.ref(op.result)
+    return fb.OpType.ToLayoutOp, fb.ToLayoutOpT(
+        in_=p.ref(op.operands[0]), out=out, layout=out.desc.layout.layout, dtype=out.desc.layout.dataType
+    )
+
+
+def _typecast(op, p):
+    out = p.ref(op.result)
+    return fb.OpType.TypecastOp, fb.TypecastOpT(in_=p.ref(op.operands[0]), out=out, dtype=out.desc.layout.dataType)
+
+
+def _deallocate(op, p):
+    return fb.OpType.DeallocateOp, fb.DeallocateOpT(in_=p.ref(op.operands[0]), force=_bool(op, "force"))
+
+
+LOWERINGS: dict[str, Lowering] = {
+    **{f"ttnn.{k}": _unary(v) for k, v in _UNARY_NAMES.items()},
+    **{f"ttnn.{k}": _binary(v) for k, v in _BINARY_NAMES.items()},
+    **{f"ttnn.{k}": _reduction(v) for k, v in _REDUCTION_NAMES.items()},
+    **{f"ttnn.{k}": _pool(v) for k, v in _POOL_NAMES.items()},
+    "ttnn.where": _ternary("Where"),
+    "ttnn.clamp_tensor": _ternary("Clamp"),
+    "ttnn.matmul": _matmul,
+    "ttnn.linear": _linear,
+    "ttnn.conv2d": _conv2d,
+    "ttnn.reshape": _reshape,
+    "ttnn.permute": _permute,
+    "ttnn.slice_static": _slice,
+    "ttnn.concat": _concat,
+    "ttnn.repeat": _repeat,
+    "ttnn.pad": _pad,
+    "ttnn.embedding": _embedding,
+    "ttnn.constant": _constant,
+    "ttnn.full": _full,
+    "ttnn.arange": _arange,
+    "ttnn.to_device": _to_device,
+    "ttnn.from_device": _from_device,
+    "ttnn.to_layout": _to_layout,
+    "ttnn.typecast": _typecast,
+    "ttnn.deallocate": _deallocate,
+}
+assert {k.split(".", 1)[1] for k in LOWERINGS} == set(ttnn.OPS), "every TTNN op needs a flatbuffer lowering"
+
+_ARG_TYPES = {"input": fb.ArgumentType.Input, "parameter": fb.ArgumentType.Parameter, "buffer": fb.ArgumentType.Parameter, "constant": fb.ArgumentType.Constant}
+
+
+def _program(func_op) -> "fb.ProgramT":
+    p = _Program()
+    block = func_op.regions[0].blocks[0]
+    arg_attrs = func_op.attributes["arg_attrs"] if "arg_attrs" in func_op.attributes else None
+    inputs = []
+    for i, arg in enumerate(block.arguments):
+        kind, name = "input", f"input{i}"
+        if arg_attrs is not None:
+            d = ir.DictAttr(ir.ArrayAttr(arg_attrs)[i])
+            kind = _s(d["tt.argument_type"]) if "tt.argument_type" in d else kind
+            name = _s(d["tt.name"]) if "tt.name" in d else name
+        inputs.append(fb.ProgramArgT(ref=p.ref(arg), argType=_ARG_TYPES[kind], name=name))
+    operations = []
+    outputs = []
+    for op in block.operations:
+        op = op.operation
+        if op.name == "func.return":
+            outputs = [p.ref(v) for v in op.operands]
+            continue
+        lower = LOWERINGS.get(op.name)
+        if lower is None:
+            raise CompileError(f"TTNN -> flatbuffer: no lowering for '{op.name}' at {location_text(op.location)}")
+        kind, table = lower(op, p)
+        operations.append(fb.OperationT(typeType=kind, type=table, debugInfo=op_text(op, 400), locInfo=location_text(op.location)))
+    name = ir.StringAttr(func_op.attributes["sym_name"]).value
+    return fb.ProgramT(name=name, inputs=inputs, outputs=outputs, operations=operations, private=False)
+
+
+def _system_desc(target: str) -> "fb.SystemDescT":
+    s = sd.get(target)
+    chip = fb.ChipDescT(
+        arch=fb.Arch.WormholeB0 if s.chip.arch == "wormhole_b0" else fb.Arch.Blackhole,
+        gridSize=list(s.chip.grid),
+        l1Size=s.chip.l1_size,
+        numDramChannels=s.chip.num_dram_channels,
+        dramChannelSize=s.chip.dram_channel_size,
+        dramBandwidthGbps=s.chip.dram_bandwidth_gbps,
+        clockMhz=s.chip.clock_mhz,
+        tileShape=list(s.tile_shape),
+        supportedDataTypes=sorted(set(_DTYPES.values())),
+    )
+    return fb.SystemDescT(name=s.name, chipDescs=[chip] * s.num_chips, meshShape=list(s.mesh_shape))
+
+
+def to_flatbuffer(module: ir.Module, target: str = "n150", mlir_sources: dict[str, str] | None = None) -> bytes:
+    """Serializes every function of a TTNN module as one program of a ``.ttnn`` binary."""
+    major, minor, patch = schema_info.SCHEMA_VERSION
+    binary = fb.BinaryT(
+        version=fb.VersionT(major=major, minor=minor, patch=patch),
+        schemaHash=schema_info.SCHEMA_HASH,
+        systemDesc=_system_desc(target),
+        mlir=[fb.MLIRSourceT(name=k, source=v) for k, v in (mlir_sources or {}).items()],
+        programs=[_program(f) for f in module.body.operations],
+    )
+    builder = flatbuffers.Builder(1 << 16)
+    builder.FinishSizePrefixed(binary.Pack(builder), FILE_IDENTIFIER)
+    return bytes(builder.Output())

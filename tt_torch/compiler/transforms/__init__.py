@@ -1,0 +1,1 @@
+"""Transforms on TTNN modules."""

@@ -1,0 +1,50 @@
+"""FX graph -> StableHLO module, through torch-mlir.
+
+Every op's MLIR location carries the FX node name and the user's source line:
+``loc("addmm"("model.py":8:0))``, so a later failure names the model line.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch.fx as fx
+from torch_mlir import ir
+from torch_mlir.compiler_utils import TorchMlirCompilerError
+from torch_mlir.dialects import torch as torch_d
+from torch_mlir.extras.fx_importer import ContextCache, FxImporter
+from torch_mlir.fx import stateless_fx_import
+
+from tt_torch.errors import FrontendError
+
+_FRAME = re.compile(r'File "([^"]+)", line ([0-9]+),')
+
+
+class _LocatingCache(ContextCache):
+    """torch-mlir's context cache, with locations that also name the FX node."""
+
+    def get_node_location(self, node: fx.Node):
+        ctx = self._c
+        frames = _FRAME.findall(node.meta.get("stack_trace") or "")
+        if not frames:
+            return ir.Location.name(node.name, context=ctx)
+        child = ir.Location.file(frames[-1][0], int(frames[-1][1]), col=0, context=ctx)
+        return ir.Location.name(node.name, childLoc=child, context=ctx)
+
+
+def import_stablehlo(gm: fx.GraphModule, func_name: str = "main") -> ir.Module:
+    """Imports ``gm`` (an aten-level, statically shaped graph) as a StableHLO module."""
+    context = ir.Context()
+    torch_d.register_dialect(context)
+    importer = FxImporter(context=context)
+    importer._cc = _LocatingCache(context, py_attr_tracker=importer._py_attr_tracker)
+    try:
+        return stateless_fx_import(gm, output_type="stablehlo", fx_importer=importer, model_name=func_name)
+    except TorchMlirCompilerError as e:
+        ops = sorted({str(n.target) for n in gm.graph.nodes if n.op == "call_function"})
+        raise FrontendError(
+            "torch-mlir could not lower the graph to StableHLO.\n"
+            f"{str(e).strip()}\n"
+            f"  aten ops in the graph: {', '.join(ops)}\n"
+            "  Compile with CompilerConfig(compile_depth=CompileDepth.TORCH_FX) to inspect the FX graph."
+        ) from None

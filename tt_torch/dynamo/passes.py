@@ -1,0 +1,149 @@
+"""FX passes run on the traced aten graph before torch-mlir import.
+
+Each pass takes and returns a ``torch.fx.GraphModule`` and can be called on
+its own. Placeholders keep the order of the traced function's arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.fx as fx
+
+aten = torch.ops.aten
+
+# Reductions that torch-mlir's StableHLO lowering crashes on (segfault) for a
+# 0-d input reduced over dim 0 with keepdim=True; they are all the identity there.
+_ZERO_D_IDENTITY_REDUCTIONS = {
+    aten.sum.dim_IntList,
+    aten.mean.dim,
+    aten.amax.default,
+    aten.amin.default,
+    aten.logsumexp.default,
+}
+
+
+def _val(node: fx.Node):
+    return node.meta.get("val")
+
+
+def canonicalize_zero_d_reductions(gm: fx.GraphModule) -> fx.GraphModule:
+    """Replaces reductions of 0-d tensors (which return their input) by the input."""
+    changed = False
+    for node in list(gm.graph.nodes):
+        if node.op != "call_function" or node.target not in _ZERO_D_IDENTITY_REDUCTIONS:
+            continue
+        src = node.args[0]
+        val = _val(src) if isinstance(src, fx.Node) else None
+        out = _val(node)
+        if isinstance(val, torch.Tensor) and val.dim() == 0 and isinstance(out, torch.Tensor) and out.dim() == 0:
+            if out.dtype == val.dtype:
+                node.replace_all_uses_with(src)
+            else:
+                with gm.graph.inserting_before(node):
+                    cast = gm.graph.call_function(aten._to_copy.default, (src,), {"dtype": out.dtype})
+                    cast.meta = dict(node.meta)
+                node.replace_all_uses_with(cast)
+            gm.graph.erase_node(node)
+            changed = True
+    if changed:
+        gm.recompile()
+    return gm
+
+
+def eliminate_dead_code(gm: fx.GraphModule) -> fx.GraphModule:
+    gm.graph.eliminate_dead_code()
+    gm.recompile()
+    return gm
+
+
+_IMPURE = {aten.rand.default, aten.randn.default, aten.bernoulli.default, aten.native_dropout.default}
+
+
+@dataclass
+class ConstevalResult:
+    """Parameter-only subgraph split off the main graph.
+
+    ``graph`` maps the constant placeholders named in ``inputs`` (indices into
+    the original placeholders) to the tensors that became new placeholders of
+    the main graph, appended after the original ones.
+    """
+
+    graph: fx.GraphModule | None
+    inputs: list[int] = field(default_factory=list)
+    num_outputs: int = 0
+
+
+def consteval(gm: fx.GraphModule, constant_inputs: set[int]) -> tuple[fx.GraphModule, ConstevalResult]:
+    """Moves every subgraph that depends only on constant placeholders out of ``gm``.
+
+    The moved nodes form a separate graph, evaluated once per set of parameter
+    values; their results enter ``gm`` as new placeholders.
+    """
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    const: set[fx.Node] = {placeholders[i] for i in constant_inputs}
+    for node in gm.graph.nodes:
+        if node.op != "call_function" or node.target in _IMPURE:
+            continue
+        inputs = node.all_input_nodes
+        if inputs and all(i in const for i in inputs):
+            const.add(node)
+    # The frontier: computed constants used by the rest of the graph.
+    frontier = [
+        n
+        for n in gm.graph.nodes
+        if n in const and n.op != "placeholder" and any(u not in const for u in n.users)
+        and isinstance(_val(n), torch.Tensor)
+    ]
+    if not frontier:
+        return gm, ConstevalResult(None)
+
+    sub = fx.Graph()
+    env: dict[fx.Node, fx.Node] = {}
+    used_inputs: list[int] = []
+    for i, ph in enumerate(placeholders):
+        if ph in const and any(u in const for u in ph.users):
+            env[ph] = sub.placeholder(ph.name)
+            env[ph].meta = dict(ph.meta)
+            used_inputs.append(i)
+    needed = _ancestors(frontier)
+    for node in gm.graph.nodes:
+        if node in needed and node.op == "call_function":
+            env[node] = sub.node_copy(node, lambda n: env[n])
+    sub.output(tuple(env[n] for n in frontier))
+    sub_gm = fx.GraphModule(gm, sub)
+
+    last_ph = placeholders[-1]
+    for k, node in enumerate(frontier):
+        with gm.graph.inserting_after(last_ph):
+            ph = gm.graph.placeholder(f"consteval_{k}")
+        ph.meta = dict(node.meta)
+        last_ph = ph
+        node.replace_all_uses_with(ph, delete_user_cb=lambda u: u not in const)
+    gm = eliminate_dead_code(gm)
+    return gm, ConstevalResult(sub_gm, used_inputs, len(frontier))
+
+
+def _ancestors(nodes: list[fx.Node]) -> set[fx.Node]:
+    seen: set[fx.Node] = set()
+    stack = list(nodes)
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        stack.extend(n.all_input_nodes)
+    return seen
+
+
+def prune_unused_inputs(gm: fx.GraphModule) -> tuple[fx.GraphModule, list[int]]:
+    """Removes placeholders nothing uses; returns the indices of those kept."""
+    kept: list[int] = []
+    for i, node in enumerate([n for n in gm.graph.nodes if n.op == "placeholder"]):
+        if node.users:
+            kept.append(i)
+        else:
+            gm.graph.erase_node(node)
+    gm.recompile()
+    return gm, kept

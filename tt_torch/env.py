@@ -1,0 +1,39 @@
+"""Environment variables tt-torch reads, all declared and parsed here.
+
+Library code never calls ``os.environ`` itself; it asks this module.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    help: str
+    default: str = ""
+
+    def get(self) -> str:
+        return os.environ.get(self.name, self.default)
+
+    def flag(self) -> bool:
+        return self.get().strip().lower() in {"1", "true", "yes", "on"}
+
+
+VERIFY_PASSES = EnvVar(
+    "TT_TORCH_VERIFY_PASSES",
+    "1: verify the MLIR module after every compiler pass (slower; names the pass that broke it).",
+)
+IR_DUMP_DIR = EnvVar(
+    "TT_TORCH_IR_DUMP_DIR",
+    "Directory where each compiled graph's StableHLO, TTIR and TTNN text is written.",
+)
+
+ALL = (VERIFY_PASSES, IR_DUMP_DIR)
+
+
+def describe() -> str:
+    """One line per variable, for ``--help`` texts and docs."""
+    return "\n".join(f"{v.name}: {v.help}" for v in ALL)

@@ -1,0 +1,102 @@
+"""Compiler options and the enums of tt-torch's public API.
+
+Names follow tt-torch so that code written for it runs unchanged. Unlike
+tt-torch's config, ``CompilerConfig`` only holds options: compile results go to
+``tt_torch.dynamo.CompileArtifacts``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, fields
+from typing import Any
+
+from tt_torch.errors import ConfigError
+
+
+class CompileDepth(enum.Enum):
+    """How far the compiler goes. The model returns correct outputs at every depth."""
+
+    TORCH_FX = 1
+    STABLEHLO = 2
+    TTNN_IR = 3
+    COMPILE_OP_BY_OP = 4
+    EXECUTE_OP_BY_OP = 5
+    EXECUTE = 6
+
+
+class OpByOpBackend(enum.Enum):
+    TORCH = 1
+    STABLEHLO = 2
+
+
+class OpCompilationStatus(enum.IntEnum):
+    NOT_STARTED = 0
+    CREATED_GRAPH = 1
+    CONVERTED_TO_TORCH_IR = 2
+    CONVERTED_TO_TORCH_BACKEND_IR = 3
+    CONVERTED_TO_STABLE_HLO = 4
+    CONVERTED_TO_TTIR = 5
+    CONVERTED_TO_TTNN = 6
+    EXECUTED = 7
+
+
+TARGETS = ("n150", "n300", "p150")
+
+
+def to_enum(enum_cls: type[enum.Enum], value: Any, option: str, default: enum.Enum) -> enum.Enum:
+    """Accept an enum member or its name; otherwise say what is allowed."""
+    if isinstance(value, enum_cls):
+        return value
+    if isinstance(value, str) and value.upper() in enum_cls.__members__:
+        return enum_cls[value.upper()]
+    allowed = ", ".join(enum_cls.__members__)
+    raise ConfigError(
+        f"{option}={value!r} is not valid; allowed values: {allowed} (default: {default.name})"
+    )
+
+
+@dataclass
+class CompilerConfig:
+    """Options of one compile. Pass it in ``BackendOptions(compiler_config=...)``."""
+
+    compile_depth: CompileDepth = CompileDepth.EXECUTE
+    op_by_op_backend: OpByOpBackend = OpByOpBackend.TORCH
+    # Evaluate parameter-only subgraphs (weight transposes, batch-norm folding)
+    # once at compile time instead of on every call.
+    enable_consteval: bool = True
+    # Treat parameters and buffers as constants for consteval (tt-torch's name).
+    consteval_parameters: bool = True
+    # The emulated device the program is compiled for.
+    target: str = "n150"
+    model_name: str = ""
+    results_path: str = "results/models/"
+    single_op_timeout: float = 30.0
+    enable_intermediate_verification: bool = False
+    # Verify the MLIR module after every compiler pass.
+    verify_passes: bool = False
+    # Directory to write each graph's StableHLO, TTIR and TTNN text to.
+    ir_dump_dir: str | None = None
+    dump_info: bool = False
+    dump_debug: bool = False
+
+    def __post_init__(self) -> None:
+        self.compile_depth = to_enum(CompileDepth, self.compile_depth, "compile_depth", CompileDepth.EXECUTE)
+        self.op_by_op_backend = to_enum(
+            OpByOpBackend, self.op_by_op_backend, "op_by_op_backend", OpByOpBackend.TORCH
+        )
+        if self.target not in TARGETS:
+            raise ConfigError(
+                f"target={self.target!r} is not a known device; allowed: {', '.join(TARGETS)} (default: n150)"
+            )
+        if self.single_op_timeout <= 0:
+            raise ConfigError(f"single_op_timeout must be positive, got {self.single_op_timeout}")
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {}
+        for f in fields(self):
+            if f.name.startswith("_"):
+                continue
+            v = getattr(self, f.name)
+            out[f.name] = v.name if isinstance(v, enum.Enum) else v
+        return out
