@@ -36,9 +36,52 @@ def _batch_norm_no_training(x, weight, bias, running_mean, running_var, momentum
     return _batch_norm_inference(x, weight, bias, running_mean, running_var, False, momentum, eps)
 
 
+def _transformer_encoder_layer_fwd(
+    src, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias, use_gelu, norm_first, eps,
+    norm_weight_1, norm_bias_1, norm_weight_2, norm_bias_2, ffn_weight_1, ffn_bias_1, ffn_weight_2, ffn_bias_2,
+    mask=None, mask_type=None,
+):
+    """nn.TransformerEncoderLayer's inference fast path (batch-first), in plain ops."""
+    F = torch.nn.functional
+
+    def self_attention(x):
+        b, n, e = x.shape
+        d = e // num_heads
+        q, k, v = F.linear(x, qkv_weight, qkv_bias).chunk(3, dim=-1)
+        q, k, v = (t.reshape(b, n, num_heads, d).transpose(1, 2) for t in (q, k, v))
+        scores = torch.matmul(q, k.transpose(-2, -1)) * (1.0 / d**0.5)
+        if mask is not None:
+            m = mask
+            if m.dtype == torch.bool:
+                m = torch.zeros(m.shape, dtype=scores.dtype).masked_fill(m, float("-inf"))
+            if mask_type == 1:  # key padding mask [B, N]
+                m = m.reshape(b, 1, 1, n)
+            scores = scores + m
+        out = torch.matmul(torch.softmax(scores, dim=-1), v).transpose(1, 2).reshape(b, n, e)
+        return F.linear(out, proj_weight, proj_bias)
+
+    def feed_forward(x):
+        h = F.linear(x, ffn_weight_1, ffn_bias_1)
+        h = F.gelu(h) if use_gelu else F.relu(h)
+        return F.linear(h, ffn_weight_2, ffn_bias_2)
+
+    def norm1(x):
+        return F.layer_norm(x, (embed_dim,), norm_weight_1, norm_bias_1, eps)
+
+    def norm2(x):
+        return F.layer_norm(x, (embed_dim,), norm_weight_2, norm_bias_2, eps)
+
+    if norm_first:
+        x = src + self_attention(norm1(src))
+        return x + feed_forward(norm2(x))
+    x = norm1(src + self_attention(src))
+    return norm2(x + feed_forward(x))
+
+
 CUSTOM: dict[torch._ops.OpOverload, Callable] = {
     aten.native_batch_norm.default: _batch_norm_inference,
     aten._native_batch_norm_legit_no_training.default: _batch_norm_no_training,
+    aten._transformer_encoder_layer_fwd.default: _transformer_encoder_layer_fwd,
 }
 
 

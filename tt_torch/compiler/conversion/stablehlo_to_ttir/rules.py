@@ -311,6 +311,7 @@ def _body_op(cx: RewriteContext, op) -> str:
 
 
 _REDUCE_KIND = {"stablehlo.add": "sum", "stablehlo.maximum": "max", "stablehlo.minimum": "min", "stablehlo.multiply": "prod"}
+_BOOL_REDUCE = {"stablehlo.or": ("max", 0.0), "stablehlo.and": ("min", 1.0)}
 _IDENTITY = {"sum": 0.0, "prod": 1.0, "max": -math.inf, "min": math.inf}
 _COMBINE = {"sum": "add", "prod": "multiply", "max": "maximum", "min": "minimum"}
 
@@ -319,11 +320,16 @@ def reduce(cx: RewriteContext, op):
     if len(op.results) != 1:
         raise cx.fail("reductions with several results (argmax/argmin forms) are not supported yet")
     x, init = op.operands
-    kind = _REDUCE_KIND.get(_body_op(cx, op))
-    if kind is None:
-        raise cx.fail(f"reduction with body {_body_op(cx, op)} is not supported")
+    body = _body_op(cx, op)
     dims = _ints(op.attributes["dimensions"])
     out_t = cx.result_type()
+    if body in _BOOL_REDUCE:  # any / all over booleans, which the device holds as 1.0 / 0.0
+        kind, identity = _BOOL_REDUCE[body]
+        y = cx.emit(kind, x, result=out_t, dim_arg=dims, keep_dim=False)
+        return [y if _splat_value(init) == identity else _apply_init(cx, y, init, kind, out_t)]
+    kind = _REDUCE_KIND.get(body)
+    if kind is None:
+        raise cx.fail(f"reduction with body {body} is not supported")
     y = cx.emit(kind, x, result=out_t, dim_arg=dims, keep_dim=False)
     return [_apply_init(cx, y, init, kind, out_t)]
 
