@@ -138,8 +138,12 @@ class Executor:
             return pytree.tree_flatten(fx.Interpreter(self.gm).run(*a))[0]
 
         with fx_traceback.preserve_node_meta(), torch.no_grad():
+            # functionalized: in-place ops (ResNet's `out += residual`) become pure ones
             fx_gm = make_fx(
-                flat_run, tracing_mode="fake", decomposition_table=decomposition_table(), record_stack_traces=True
+                torch.func.functionalize(flat_run, remove="mutations"),
+                tracing_mode="fake",
+                decomposition_table=decomposition_table(),
+                record_stack_traces=True,
             )(*args)
         out_spec = pytree.tree_flatten(_output_structure(self.gm))[1]
         fx_gm = passes.canonicalize_zero_d_reductions(fx_gm)

@@ -8,9 +8,10 @@ tt-torch's config, ``CompilerConfig`` only holds options: compile results go to
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
+from tt_torch import env
 from tt_torch.errors import ConfigError
 
 
@@ -73,10 +74,10 @@ class CompilerConfig:
     results_path: str = "results/models/"
     single_op_timeout: float = 30.0
     enable_intermediate_verification: bool = False
-    # Verify the MLIR module after every compiler pass.
-    verify_passes: bool = False
-    # Directory to write each graph's StableHLO, TTIR and TTNN text to.
-    ir_dump_dir: str | None = None
+    # Verify the MLIR module after every compiler pass (default: $TT_TORCH_VERIFY_PASSES).
+    verify_passes: bool = field(default_factory=env.VERIFY_PASSES.flag)
+    # Directory to write each graph's StableHLO, TTIR and TTNN text to (default: $TT_TORCH_IR_DUMP_DIR).
+    ir_dump_dir: str | None = field(default_factory=lambda: env.IR_DUMP_DIR.get() or None)
     dump_info: bool = False
     dump_debug: bool = False
 

@@ -1,0 +1,68 @@
+"""ResNet-50 through tt-torch: compile, run on the emulated n150, check against CPU, export.
+
+    source env/activate && python demos/resnet/resnet50_demo.py [--runs 5] [--out resnet50.ttnn]
+
+The model is transformers' ResNet-50 (ResNetConfig() defaults) with random
+weights, batch 1, 224x224.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import torch
+import transformers
+
+from tt_torch.dynamo import BackendOptions, CompileArtifacts
+from tt_torch.tools.utils import CompilerConfig
+from tt_torch.tools.verify import compute_atol, compute_pcc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="timed steady-state runs")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "out", "resnet50.ttnn"))
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    model = transformers.ResNetForImageClassification(transformers.ResNetConfig()).eval()
+    image = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        golden = model(image).logits
+
+    artifacts = CompileArtifacts()
+    options = BackendOptions(compiler_config=CompilerConfig(model_name="resnet50"), artifacts=artifacts)
+    compiled = torch.compile(model, backend="tt", options=options)
+
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        out = compiled(image).logits  # first call: trace, compile, load, run
+        first_call = time.perf_counter() - t0
+        times = []
+        for _ in range(args.runs):
+            t = time.perf_counter()
+            out = compiled(image).logits
+            times.append(time.perf_counter() - t)
+
+    graph = artifacts.last
+    compile_seconds = graph.stage_seconds["total"]
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    graph.save_flatbuffer(args.out)
+    ops = graph.report["op_counts"]["ttnn"]
+    print(f"ResNet-50 on emulated {options.compiler_config.target}")
+    print(f"  PCC vs CPU:        {compute_pcc(golden, out):.6f}  (atol {compute_atol(golden, out):.2e})")
+    print(f"  compile time:      {compile_seconds:.2f} s  (" + ", ".join(f"{k} {v:.2f}s" for k, v in graph.stage_seconds.items() if k != "total") + ")")
+    print(f"  first call:        {first_call:.2f} s")
+    print(f"  steady latency:    {statistics.median(times) * 1e3:.1f} ms median of {len(times)} (min {min(times) * 1e3:.1f})")
+    print(f"  TTNN ops:          {sum(v for k, v in ops.items() if k != 'func.return')} "
+          f"({ops.get('ttnn.conv2d', 0)} conv2d, {ops.get('ttnn.max_pool2d', 0)} max_pool2d)")
+    print(f"  flatbuffer:        {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB)")
+    if compute_pcc(golden, out) < 0.99:
+        raise SystemExit("PCC below 0.99")
+
+
+if __name__ == "__main__":
+    main()
