@@ -7,8 +7,8 @@ StableHLO module and options in, each stage's text and the flatbuffer out.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from torch_mlir import ir
 

@@ -6,7 +6,7 @@ torch-mlir's StableHLO lowering does not take (batch-norm in eval mode).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch._decomp import core_aten_decompositions

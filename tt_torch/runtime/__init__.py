@@ -33,9 +33,9 @@ Binary = _C.Binary
 Device = _C.Device
 
 __all__ = [
+    "DEFAULT_TARGET",
     "Binary",
     "Device",
-    "DEFAULT_TARGET",
     "load_binary",
     "open_device",
     "schema_hash",

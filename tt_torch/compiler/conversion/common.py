@@ -7,8 +7,9 @@ FX node name and user source line follow every op down to the flatbuffer.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 from torch_mlir import ir

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from torch_mlir import ir
-from torch_mlir.dialects.ext import Operand, Result, attribute, result as result_field
+from torch_mlir.dialects.ext import Operand, Result, attribute
+from torch_mlir.dialects.ext import result as result_field
 
 Tensor = ir.RankedTensorType
 
@@ -22,7 +23,7 @@ def define(dialect: type, name: str, operands: str = "", attrs: str = "", result
     ann: dict[str, Any] = {}
     for spec in operands.split():
         if spec.endswith("?"):
-            ann[spec[:-1]] = Optional[Operand[Tensor]]
+            ann[spec[:-1]] = Optional[Operand[Tensor]]  # noqa: UP045 - the form ext matches
         elif spec.endswith("*"):
             ann[spec[:-1]] = Sequence[Operand[Tensor]]
         else:

@@ -6,7 +6,7 @@ and its TTNN text (``debug_info``). Values get program-unique global ids.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import flatbuffers
 import numpy as np
