@@ -57,10 +57,10 @@ def small_bert():
     return transformers.BertModel(cfg).eval()
 
 
-def compile_tt(model, depth: CompileDepth = CompileDepth.EXECUTE, **config):
+def compile_tt(model, depth: CompileDepth = CompileDepth.EXECUTE, dynamic: bool | None = False, **config):
     artifacts = CompileArtifacts()
     options = BackendOptions(compiler_config=CompilerConfig(compile_depth=depth, **config), artifacts=artifacts)
-    return torch.compile(model, backend="tt", options=options), artifacts
+    return torch.compile(model, backend="tt", options=options, dynamic=dynamic), artifacts
 
 
 def outputs_of(result):

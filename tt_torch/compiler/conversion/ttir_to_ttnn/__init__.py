@@ -104,6 +104,9 @@ def conv2d(cx: RewriteContext, op):
     x, w = op.operands[0], op.operands[1]
     n, h, wd, c = shape_of(x)
     o, _, kh, kw = shape_of(w)
+    # Weights stay row-major, as TTNN's conv2d prepares them itself: tiling
+    # pads a 1x1 kernel's last two dims to 32x32, a 1024x larger buffer.
+    w = cx.emit("to_layout", w, result=device_type(w.type, "row_major"), layout="row_major")
     y = cx.emit(
         "conv2d",
         _flatten_nhwc(cx, x),
