@@ -52,7 +52,7 @@ def location_text(loc: ir.Location) -> str:
 
 
 def op_text(op: ir.Operation, limit: int = 800) -> str:
-    text = op.get_asm(large_elements_limit=8, enable_debug_info=False)
+    text = op.get_asm(large_elements_limit=8, enable_debug_info=False, use_local_scope=True, assume_verified=True)
     return text if len(text) <= limit else text[:limit] + " ..."
 
 
