@@ -1,0 +1,54 @@
+// The state of one program run: the tensor pool, keyed by TensorRef global_id,
+// and the device whose memory the live device tensors occupy.
+#pragma once
+
+#include <unordered_map>
+
+#include "common.h"
+#include "device.h"
+
+namespace tt::runtime {
+
+class ProgramContext {
+ public:
+  explicit ProgramContext(Device& device) : device_(device) {}
+
+  Device& device() { return device_; }
+
+  // The live value of `ref` (its ATen container), or an error naming the tensor.
+  const at::Tensor& get(const fb::TensorRef* ref, const char* field);
+  // Where and how the live value of `ref` is held.
+  const TensorInfo& info(const fb::TensorRef* ref, const char* field);
+
+  // Makes `value` the live tensor described by `info` (or by `ref`): checks its shape,
+  // casts it to the container type of the described data type and accounts its
+  // device memory. Replaces an existing tensor with the same id.
+  void set(const TensorInfo& info, at::Tensor value);
+  void set(const fb::TensorRef* ref, at::Tensor value, const char* field = "out") {
+    set(describe(ref, field), std::move(value));
+  }
+
+  // Frees the tensor of `ref` and its device memory.
+  void erase(const fb::TensorRef* ref, const char* field);
+
+  // Throws unless `ref` is declared with `shape`: ops whose output size comes from
+  // attributes check it before building the output.
+  void expectShape(const fb::TensorRef* ref, const std::vector<int64_t>& shape, const char* field = "out");
+
+  // Throws if a tensor described by `ref` would not fit in device memory now; ops
+  // whose output size comes from attributes call this before building it.
+  void checkFits(const fb::TensorRef* ref, const char* field = "out") { device_.checkFits(describe(ref, field)); }
+
+ private:
+  struct Entry {
+    at::Tensor value;
+    TensorInfo info;
+    Device::Allocation allocation;
+  };
+  Entry& entry(const fb::TensorRef* ref, const char* field);
+
+  Device& device_;
+  std::unordered_map<uint32_t, Entry> pool_;
+};
+
+}  // namespace tt::runtime

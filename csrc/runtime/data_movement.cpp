@@ -1,0 +1,88 @@
+// Reshape, permute, slice, concat, repeat, pad and embedding: data is moved,
+// never computed, so every op keeps its operands' values exactly.
+#include "kernels.h"
+
+namespace tt::runtime::kernels {
+
+int64_t normalizeDim(int64_t dim, int64_t rank, const char* what) {
+  if (dim < -rank || dim >= rank) fail(what, " ", dim, " is out of range for rank ", rank);
+  return dim < 0 ? dim + rank : dim;
+}
+
+std::vector<int64_t> sized(std::vector<int64_t> values, size_t size, const char* name) {
+  if (values.size() != size) fail(name, " has ", values.size(), " entries, expected ", size, ": ", shapeStr(values));
+  return values;
+}
+
+void run(const ttnn::ReshapeOp& op, ProgramContext& ctx) {
+  const at::Tensor& in = ctx.get(op.in(), "in");
+  std::vector<int64_t> shape = op.shape() ? toVector(op.shape()) : describe(op.out(), "out").shape;
+  ctx.set(op.out(), in.reshape(shape));
+}
+
+void run(const ttnn::PermuteOp& op, ProgramContext& ctx) {
+  const at::Tensor& in = ctx.get(op.in(), "in");
+  ctx.set(op.out(), in.permute(sized(toVector(op.permutation()), in.dim(), "permutation")));
+}
+
+void run(const ttnn::SliceOp& op, ProgramContext& ctx) {
+  at::Tensor x = ctx.get(op.in(), "in");
+  size_t rank = x.dim();
+  std::vector<int64_t> begins = sized(toVector(op.begins()), rank, "begins");
+  std::vector<int64_t> ends = sized(toVector(op.ends()), rank, "ends");
+  std::vector<int64_t> steps = op.step() && op.step()->size() ? sized(toVector(op.step()), rank, "step")
+                                                               : std::vector<int64_t>(rank, 1);
+  for (size_t d = 0; d < rank; ++d) {
+    if (steps[d] <= 0) fail("step must be positive, got ", shapeStr(steps));
+    x = x.slice(d, begins[d], ends[d], steps[d]);
+  }
+  ctx.set(op.out(), x);
+}
+
+void run(const ttnn::ConcatOp& op, ProgramContext& ctx) {
+  if (op.inputs() == nullptr || op.inputs()->size() == 0) fail("concat has no inputs");
+  at::ScalarType dtype = containerType(describe(op.out(), "out").dtype);
+  std::vector<at::Tensor> parts;
+  for (const fb::TensorRef* ref : *op.inputs()) parts.push_back(ctx.get(ref, "inputs").to(dtype));
+  ctx.set(op.out(), at::cat(parts, normalizeDim(op.dim(), parts[0].dim())));
+}
+
+void run(const ttnn::RepeatOp& op, ProgramContext& ctx) {
+  const at::Tensor& in = ctx.get(op.in(), "in");
+  std::vector<int64_t> repeats = sized(toVector(op.repeat_dims()), in.dim(), "repeat_dims");
+  std::vector<int64_t> shape = in.sizes().vec();
+  for (size_t d = 0; d < shape.size(); ++d) shape[d] *= repeats[d];
+  ctx.expectShape(op.out(), shape);
+  ctx.checkFits(op.out());
+  ctx.set(op.out(), in.repeat(repeats));
+}
+
+void run(const ttnn::PadOp& op, ProgramContext& ctx) {
+  const at::Tensor& in = ctx.get(op.in(), "in");
+  std::vector<int64_t> padding = sized(toVector(op.padding()), 2 * in.dim(), "padding ([low_0, high_0, ...])");
+  std::vector<int64_t> torch_pad;  // ATen lists the last dim first
+  std::vector<int64_t> shape = in.sizes().vec();
+  for (int64_t d = in.dim() - 1; d >= 0; --d) {
+    torch_pad.push_back(padding[2 * d]);
+    torch_pad.push_back(padding[2 * d + 1]);
+    shape[d] += padding[2 * d] + padding[2 * d + 1];
+  }
+  ctx.expectShape(op.out(), shape);
+  ctx.checkFits(op.out());
+  ctx.set(op.out(), at::constant_pad_nd(in, torch_pad, op.value()));
+}
+
+void run(const ttnn::EmbeddingOp& op, ProgramContext& ctx) {
+  at::Tensor indices = ctx.get(op.input(), "input").to(at::kLong);
+  const at::Tensor& weight = ctx.get(op.weight(), "weight");
+  if (weight.dim() != 2) fail("weight must be [num_embeddings, D], got ", shapeStr(weight.sizes()));
+  if (indices.numel() > 0) {
+    int64_t lo = indices.min().item<int64_t>(), hi = indices.max().item<int64_t>();
+    if (lo < 0 || hi >= weight.size(0)) {
+      fail("index ", lo < 0 ? lo : hi, " is out of range for an embedding table of ", weight.size(0), " rows");
+    }
+  }
+  ctx.set(op.out(), at::embedding(weight, indices));
+}
+
+}  // namespace tt::runtime::kernels

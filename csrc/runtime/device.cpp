@@ -1,0 +1,197 @@
+#include "device.h"
+
+#include "binary.h"
+
+namespace tt::runtime {
+
+namespace {
+
+constexpr uint64_t kGiB = uint64_t{1} << 30;
+
+std::vector<fb::DataType> allDataTypes() {
+  std::vector<fb::DataType> out;
+  for (int t = static_cast<int>(fb::DataType::MIN); t <= static_cast<int>(fb::DataType::MAX); ++t) {
+    out.push_back(static_cast<fb::DataType>(t));
+  }
+  return out;
+}
+
+// Facts from /work/shared/design/TT_HARDWARE.md (tt-mlir mock system descs and
+// docs.tenstorrent.com specifications).
+SystemInfo wormhole(const std::string& name, std::vector<int32_t> mesh) {
+  SystemInfo s;
+  s.name = name;
+  s.arch = fb::Arch::WormholeB0;
+  s.mesh_shape = std::move(mesh);
+  s.grid_rows = 8;
+  s.grid_cols = 8;
+  s.l1_bytes_per_core = 1'499'136;
+  s.num_dram_channels = 12;
+  s.dram_channel_bytes = kGiB;
+  s.dram_bandwidth_gbps = 288;
+  s.clock_mhz = 1000;
+  s.supported_data_types = allDataTypes();
+  return s;
+}
+
+SystemInfo blackhole(const std::string& name) {
+  SystemInfo s;
+  s.name = name;
+  s.arch = fb::Arch::Blackhole;
+  s.mesh_shape = {1, 1};
+  s.grid_rows = 10;
+  s.grid_cols = 13;
+  s.l1_bytes_per_core = 1'572'864;
+  s.num_dram_channels = 8;
+  s.dram_channel_bytes = 4 * kGiB;
+  s.dram_bandwidth_gbps = 512;
+  s.clock_mhz = 1350;
+  s.supported_data_types = allDataTypes();
+  return s;
+}
+
+}  // namespace
+
+int SystemInfo::numChips() const {
+  int n = 1;
+  for (int32_t d : mesh_shape) n *= d;
+  return n;
+}
+
+std::vector<std::string> builtinSystemNames() { return {"n150", "n300", "p150"}; }
+
+SystemInfo builtinSystem(const std::string& name) {
+  if (name == "n150") return wormhole(name, {1, 1});
+  if (name == "n300") return wormhole(name, {1, 2});
+  if (name == "p150") return blackhole(name);
+  fail("unknown system '", name, "': expected one of n150, n300, p150");
+}
+
+SystemInfo systemFromDesc(const fb::SystemDesc& desc) {
+  if (desc.chip_descs() == nullptr || desc.chip_descs()->size() == 0 || desc.chip_descs()->Get(0) == nullptr) {
+    fail("the binary's system description has no chip");
+  }
+  const fb::ChipDesc& chip = *desc.chip_descs()->Get(0);
+  if (chip.arch() > fb::Arch::MAX) fail("the binary's system description has an unknown arch ", archName(chip.arch()));
+  SystemInfo s;
+  s.name = text(desc.name(), "custom");
+  s.arch = chip.arch();
+  if (desc.mesh_shape() && desc.mesh_shape()->size() > 0) s.mesh_shape.assign(desc.mesh_shape()->begin(), desc.mesh_shape()->end());
+  if (chip.grid_size() && chip.grid_size()->size() == 2) {
+    s.grid_rows = chip.grid_size()->Get(0);
+    s.grid_cols = chip.grid_size()->Get(1);
+  }
+  s.l1_bytes_per_core = chip.l1_size();
+  s.num_dram_channels = chip.num_dram_channels();
+  s.dram_channel_bytes = chip.dram_channel_size();
+  s.dram_bandwidth_gbps = chip.dram_bandwidth_gbps();
+  s.clock_mhz = chip.clock_mhz();
+  if (chip.supported_data_types()) {
+    for (auto t : *chip.supported_data_types()) s.supported_data_types.push_back(static_cast<fb::DataType>(t));
+  }
+  return s;
+}
+
+std::shared_ptr<Device> Device::open(const Binary& binary) {
+  if (binary.systemDesc() == nullptr) fail("the binary has no system description to open a device from");
+  return std::make_shared<Device>(systemFromDesc(*binary.systemDesc()));
+}
+
+void Device::close() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  open_ = false;
+}
+
+bool Device::isOpen() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return open_;
+}
+
+void Device::checkOpen() const {
+  if (!isOpen()) fail("device '", info_.name, "' is closed: open a new one with open_device()");
+}
+
+size_t Device::slot(fb::BufferType buffer) {
+  auto index = static_cast<size_t>(buffer);
+  if (index > 2) fail("unknown buffer type ", bufferName(buffer));
+  return index;
+}
+
+uint64_t Device::budget(fb::BufferType buffer) const {
+  switch (buffer) {
+    case fb::BufferType::DRAM: return info_.dramBytes();
+    case fb::BufferType::L1: return info_.l1Bytes();
+    default: return UINT64_MAX;
+  }
+}
+
+uint64_t Device::bytesInUse(fb::BufferType buffer) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return in_use_[slot(buffer)];
+}
+
+uint64_t Device::peakBytes(fb::BufferType buffer) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return peak_[slot(buffer)];
+}
+
+void Device::checkFitsLocked(const TensorInfo& tensor, uint64_t bytes) const {
+  uint64_t used = in_use_[slot(tensor.buffer)];
+  uint64_t limit = budget(tensor.buffer);
+  if (bytes > limit || used > limit - bytes) {
+    fail("out of ", bufferName(tensor.buffer), " on device '", info_.name, "': tensor ", tensor.str(), " needs ",
+         bytes, " bytes (padded to tiles), ", used, " of ", limit, " bytes are already in use; "
+         "use a smaller batch or model, or a device with more memory");
+  }
+}
+
+void Device::checkFits(const TensorInfo& tensor) const {
+  if (!tensor.onDevice()) {
+    // A host tensor comes from or goes to the device, so it cannot be larger than its DRAM.
+    uint64_t bytes = static_cast<uint64_t>(tensor.numel()) * 4;
+    if (bytes > info_.dramBytes()) {
+      fail("host tensor ", tensor.str(), " (", bytes, " bytes) is larger than the DRAM of device '", info_.name, "' (",
+           info_.dramBytes(), " bytes)");
+    }
+    return;
+  }
+  uint64_t bytes = static_cast<uint64_t>(tensor.paddedBytes());
+  std::lock_guard<std::mutex> lock(mutex_);
+  checkFitsLocked(tensor, bytes);
+}
+
+Device::Allocation Device::allocate(const TensorInfo& tensor) {
+  if (!tensor.onDevice()) return {};
+  uint64_t bytes = static_cast<uint64_t>(tensor.paddedBytes());
+  std::lock_guard<std::mutex> lock(mutex_);
+  checkFitsLocked(tensor, bytes);
+  size_t i = slot(tensor.buffer);
+  in_use_[i] += bytes;
+  peak_[i] = std::max(peak_[i], in_use_[i]);
+  return Allocation(this, tensor.buffer, bytes);
+}
+
+void Device::release(fb::BufferType buffer, uint64_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  in_use_[slot(buffer)] -= bytes;
+}
+
+Device::Allocation& Device::Allocation::operator=(Allocation&& other) noexcept {
+  if (this != &other) {
+    reset();
+    device_ = other.device_;
+    buffer_ = other.buffer_;
+    bytes_ = other.bytes_;
+    other.device_ = nullptr;
+    other.bytes_ = 0;
+  }
+  return *this;
+}
+
+void Device::Allocation::reset() {
+  if (device_ != nullptr && bytes_ > 0) device_->release(buffer_, bytes_);
+  device_ = nullptr;
+  bytes_ = 0;
+}
+
+}  // namespace tt::runtime

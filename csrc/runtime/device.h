@@ -1,0 +1,101 @@
+// The emulated Tenstorrent device: a system description (built in for n150, n300
+// and p150, or taken from a binary) plus accounting of the device memory that live
+// tensors occupy, so that a program that would not fit on silicon fails here too.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common.h"
+
+namespace tt::runtime {
+
+class Binary;
+
+struct SystemInfo {
+  std::string name;  // "n150", "n300", "p150", or the name in a binary's system desc
+  fb::Arch arch = fb::Arch::WormholeB0;
+  std::vector<int32_t> mesh_shape{1, 1};
+  int32_t grid_rows = 8;
+  int32_t grid_cols = 8;
+  uint64_t l1_bytes_per_core = 0;
+  uint32_t num_dram_channels = 0;
+  uint64_t dram_channel_bytes = 0;
+  float dram_bandwidth_gbps = 0;
+  uint32_t clock_mhz = 0;
+  std::vector<fb::DataType> supported_data_types;
+
+  // Programs run on one chip of the mesh, so budgets are those of one chip.
+  uint64_t dramBytes() const { return uint64_t{num_dram_channels} * dram_channel_bytes; }
+  uint64_t l1Bytes() const { return uint64_t(grid_rows) * uint64_t(grid_cols) * l1_bytes_per_core; }
+  int numChips() const;
+};
+
+// The built-in descriptions; an unknown name is an error listing the known ones.
+SystemInfo builtinSystem(const std::string& name);
+std::vector<std::string> builtinSystemNames();
+// The description embedded in a binary (chip 0 of its system desc).
+SystemInfo systemFromDesc(const fb::SystemDesc& desc);
+
+class Device {
+ public:
+  explicit Device(SystemInfo info) : info_(std::move(info)) {}
+  static std::shared_ptr<Device> open(const std::string& name) {
+    return std::make_shared<Device>(builtinSystem(name));
+  }
+  static std::shared_ptr<Device> open(const Binary& binary);
+
+  const SystemInfo& info() const { return info_; }
+  const std::string& name() const { return info_.name; }
+  fb::Arch arch() const { return info_.arch; }
+
+  void close();
+  bool isOpen() const;
+  void checkOpen() const;
+
+  // Device memory held by one live tensor; released when destroyed.
+  class Allocation {
+   public:
+    Allocation() = default;
+    Allocation(Device* device, fb::BufferType buffer, uint64_t bytes)
+        : device_(device), buffer_(buffer), bytes_(bytes) {}
+    Allocation(Allocation&& other) noexcept { *this = std::move(other); }
+    Allocation& operator=(Allocation&& other) noexcept;
+    Allocation(const Allocation&) = delete;
+    Allocation& operator=(const Allocation&) = delete;
+    ~Allocation() { reset(); }
+    void reset();
+
+   private:
+    Device* device_ = nullptr;
+    fb::BufferType buffer_ = fb::BufferType::SystemMemory;
+    uint64_t bytes_ = 0;
+  };
+
+  // Accounts `tensor` at its padded size in its buffer (DRAM or L1); host tensors
+  // take nothing. Throws, naming the tensor, its size and the budget, when it does
+  // not fit.
+  Allocation allocate(const TensorInfo& tensor);
+  // The same check without allocating, for ops that would build a huge output.
+  void checkFits(const TensorInfo& tensor) const;
+
+  uint64_t bytesInUse(fb::BufferType buffer) const;
+  uint64_t peakBytes(fb::BufferType buffer) const;
+  uint64_t budget(fb::BufferType buffer) const;
+
+ private:
+  void checkFitsLocked(const TensorInfo& tensor, uint64_t bytes) const;
+  void release(fb::BufferType buffer, uint64_t bytes);
+  static size_t slot(fb::BufferType buffer);
+
+  SystemInfo info_;
+  mutable std::mutex mutex_;
+  bool open_ = true;
+  uint64_t in_use_[3] = {0, 0, 0};  // indexed by BufferType
+  uint64_t peak_[3] = {0, 0, 0};
+};
+
+}  // namespace tt::runtime

@@ -1,0 +1,126 @@
+// Elementwise unary, binary and ternary ops. Each op kind is one table entry:
+// its ATen function and whether it also runs on integers.
+#include <array>
+
+#include "kernels.h"
+
+namespace tt::runtime::kernels {
+
+namespace {
+
+using Unary = ttnn::EltwiseUnaryOpType;
+using Binary = ttnn::EltwiseBinaryOpType;
+using at::Tensor;
+
+struct UnaryRule {
+  Unary type;
+  Tensor (*fn)(const Tensor&);
+  bool on_integers;  // computed in int32 when input and output are integers
+};
+
+// clang-format off
+constexpr UnaryRule kUnary[] = {
+    {Unary::Abs,        [](const Tensor& x) { return at::abs(x); },           true},
+    {Unary::Neg,        [](const Tensor& x) { return at::neg(x); },           true},
+    {Unary::Exp,        [](const Tensor& x) { return at::exp(x); },           false},
+    {Unary::Log,        [](const Tensor& x) { return at::log(x); },           false},
+    {Unary::Sqrt,       [](const Tensor& x) { return at::sqrt(x); },          false},
+    {Unary::Rsqrt,      [](const Tensor& x) { return at::rsqrt(x); },         false},
+    {Unary::Reciprocal, [](const Tensor& x) { return at::reciprocal(x); },    false},
+    {Unary::Tanh,       [](const Tensor& x) { return at::tanh(x); },          false},
+    {Unary::Sigmoid,    [](const Tensor& x) { return at::sigmoid(x); },       false},
+    {Unary::Relu,       [](const Tensor& x) { return at::relu(x); },          true},
+    {Unary::Gelu,       [](const Tensor& x) { return at::gelu(x); },          false},
+    {Unary::Erf,        [](const Tensor& x) { return at::erf(x); },           false},
+    {Unary::Sin,        [](const Tensor& x) { return at::sin(x); },           false},
+    {Unary::Cos,        [](const Tensor& x) { return at::cos(x); },           false},
+    {Unary::Floor,      [](const Tensor& x) { return at::floor(x); },         true},
+    {Unary::Ceil,       [](const Tensor& x) { return at::ceil(x); },          true},
+    {Unary::Sign,       [](const Tensor& x) { return at::sign(x); },          true},
+    {Unary::LogicalNot, [](const Tensor& x) { return at::logical_not(x); },   true},
+    {Unary::Log1p,      [](const Tensor& x) { return at::log1p(x); },         false},
+    {Unary::Expm1,      [](const Tensor& x) { return at::expm1(x); },         false},
+    {Unary::Silu,       [](const Tensor& x) { return at::silu(x); },          false},
+    {Unary::IsFinite,   [](const Tensor& x) { return at::isfinite(x); },      true},
+};
+// clang-format on
+
+struct BinaryRule {
+  Binary type;
+  Tensor (*fn)(const Tensor&, const Tensor&);
+  bool on_integers;  // computed in int32 when both operands are integers
+  bool predicate;    // writes 1 or 0, whatever the output type
+};
+
+// clang-format off
+constexpr BinaryRule kBinary[] = {
+    {Binary::Add,          [](const Tensor& a, const Tensor& b) { return at::add(a, b); },           true,  false},
+    {Binary::Subtract,     [](const Tensor& a, const Tensor& b) { return at::sub(a, b); },           true,  false},
+    {Binary::Multiply,     [](const Tensor& a, const Tensor& b) { return at::mul(a, b); },           true,  false},
+    {Binary::Divide,       [](const Tensor& a, const Tensor& b) { return isInt(a) ? at::div(a, b, "trunc") : at::div(a, b); }, true, false},
+    {Binary::Maximum,      [](const Tensor& a, const Tensor& b) { return at::maximum(a, b); },       true,  false},
+    {Binary::Minimum,      [](const Tensor& a, const Tensor& b) { return at::minimum(a, b); },       true,  false},
+    {Binary::Pow,          [](const Tensor& a, const Tensor& b) { return at::pow(a, b); },           true,  false},
+    {Binary::Remainder,    [](const Tensor& a, const Tensor& b) { return at::fmod(a, b); },          true,  false},
+    {Binary::Atan2,        [](const Tensor& a, const Tensor& b) { return at::atan2(a, b); },         false, false},
+    {Binary::Equal,        [](const Tensor& a, const Tensor& b) { return at::eq(a, b); },            true,  true},
+    {Binary::NotEqual,     [](const Tensor& a, const Tensor& b) { return at::ne(a, b); },            true,  true},
+    {Binary::LessThan,     [](const Tensor& a, const Tensor& b) { return at::lt(a, b); },            true,  true},
+    {Binary::LessEqual,    [](const Tensor& a, const Tensor& b) { return at::le(a, b); },            true,  true},
+    {Binary::GreaterThan,  [](const Tensor& a, const Tensor& b) { return at::gt(a, b); },            true,  true},
+    {Binary::GreaterEqual, [](const Tensor& a, const Tensor& b) { return at::ge(a, b); },            true,  true},
+    {Binary::LogicalAnd,   [](const Tensor& a, const Tensor& b) { return at::logical_and(a, b); },   true,  true},
+    {Binary::LogicalOr,    [](const Tensor& a, const Tensor& b) { return at::logical_or(a, b); },    true,  true},
+    {Binary::LogicalXor,   [](const Tensor& a, const Tensor& b) { return at::logical_xor(a, b); },   true,  true},
+};
+// clang-format on
+
+template <typename Rule, typename Type, size_t N>
+const Rule& ruleFor(const Rule (&rules)[N], Type type, const char* (*name)(Type)) {
+  for (const Rule& rule : rules) {
+    if (rule.type == type) return rule;
+  }
+  const char* known = name(type);
+  fail("no kernel for op kind ", known && known[0] ? known : cat("<invalid ", static_cast<int>(type), ">"));
+}
+
+bool outputIsInt(const fb::TensorRef* out) { return !isFloat(describe(out, "out").dtype); }
+
+}  // namespace
+
+void run(const ttnn::EltwiseUnaryOp& op, ProgramContext& ctx) {
+  const UnaryRule& rule = ruleFor(kUnary, op.type(), ttnn::EnumNameEltwiseUnaryOpType);
+  const Tensor& x = ctx.get(op.in(), "in");
+  bool integer = rule.on_integers && isInt(x) && outputIsInt(op.out());
+  ctx.set(op.out(), rule.fn(integer ? i32(x) : f32(x)));
+}
+
+void run(const ttnn::EltwiseBinaryOp& op, ProgramContext& ctx) {
+  const BinaryRule& rule = ruleFor(kBinary, op.type(), ttnn::EnumNameEltwiseBinaryOpType);
+  const Tensor& a = ctx.get(op.lhs(), "lhs");
+  const Tensor& b = ctx.get(op.rhs(), "rhs");
+  bool integer = rule.on_integers && isInt(a) && isInt(b) && (rule.predicate || outputIsInt(op.out()));
+  ctx.set(op.out(), integer ? rule.fn(i32(a), i32(b)) : rule.fn(f32(a), f32(b)));
+}
+
+void run(const ttnn::EltwiseTernaryOp& op, ProgramContext& ctx) {
+  const Tensor& first = ctx.get(op.first(), "first");
+  const Tensor& second = ctx.get(op.second(), "second");
+  const Tensor& third = ctx.get(op.third(), "third");
+  bool integer = isInt(second) && isInt(third) && outputIsInt(op.out());
+  auto value = [&](const Tensor& t) { return integer ? i32(t) : f32(t); };
+  switch (op.type()) {
+    case ttnn::EltwiseTernaryOpType::Where:
+      ctx.set(op.out(), at::where(at::ne(first, 0), value(second), value(third)));
+      return;
+    case ttnn::EltwiseTernaryOpType::Clamp: {
+      bool all_int = integer && isInt(first);
+      Tensor x = all_int ? i32(first) : f32(first);
+      ctx.set(op.out(), at::clamp(x, all_int ? i32(second) : f32(second), all_int ? i32(third) : f32(third)));
+      return;
+    }
+  }
+  fail("no kernel for op kind <invalid ", static_cast<int>(op.type()), ">");
+}
+
+}  // namespace tt::runtime::kernels

@@ -1,0 +1,181 @@
+#include "executor.h"
+
+#include <c10/core/GradMode.h>
+
+#include <array>
+#include <utility>
+
+#include "context.h"
+#include "kernels.h"
+
+namespace tt::runtime {
+
+namespace {
+
+using Kernel = void (*)(const ttnn::Operation& op, ProgramContext& ctx);
+
+template <typename Op>
+void invoke(const ttnn::Operation& op, ProgramContext& ctx) {
+  kernels::run(*op.type_as<Op>(), ctx);
+}
+
+template <typename Op>
+constexpr std::pair<ttnn::OpType, Kernel> entry() {
+  return {ttnn::OpTypeTraits<Op>::enum_value, &invoke<Op>};
+}
+
+// The one dispatch table from op type to kernel.
+constexpr std::array kKernels = {
+    entry<ttnn::EltwiseUnaryOp>(),   entry<ttnn::EltwiseBinaryOp>(),  entry<ttnn::EltwiseTernaryOp>(),
+    entry<ttnn::MatmulOp>(),         entry<ttnn::LinearOp>(),         entry<ttnn::Conv2dOp>(),
+    entry<ttnn::Pool2dOp>(),         entry<ttnn::ReductionOp>(),      entry<ttnn::ReshapeOp>(),
+    entry<ttnn::PermuteOp>(),        entry<ttnn::SliceOp>(),          entry<ttnn::ConcatOp>(),
+    entry<ttnn::RepeatOp>(),         entry<ttnn::PadOp>(),            entry<ttnn::EmbeddingOp>(),
+    entry<ttnn::ToDeviceOp>(),       entry<ttnn::FromDeviceOp>(),     entry<ttnn::ToLayoutOp>(),
+    entry<ttnn::TypecastOp>(),       entry<ttnn::ToMemoryConfigOp>(), entry<ttnn::DeallocateOp>(),
+    entry<ttnn::ConstantOp>(),       entry<ttnn::FullOp>(),           entry<ttnn::ArangeOp>(),
+};
+
+Kernel kernelFor(ttnn::OpType type) {
+  for (const auto& [op_type, kernel] : kKernels) {
+    if (op_type == type) return kernel;
+  }
+  return nullptr;
+}
+
+// The kind within an op family ("Add" for an EltwiseBinaryOp), to lead error messages.
+template <typename Op, typename Kind>
+std::string kindOf(const ttnn::Operation& op, const char* (*name)(Kind)) {
+  const Op* typed = op.type_as<Op>();
+  return typed ? name(typed->type()) : "";
+}
+
+std::string opKind(const ttnn::Operation& op) {
+  switch (op.type_type()) {
+    case ttnn::OpType::EltwiseUnaryOp: return kindOf<ttnn::EltwiseUnaryOp>(op, ttnn::EnumNameEltwiseUnaryOpType);
+    case ttnn::OpType::EltwiseBinaryOp: return kindOf<ttnn::EltwiseBinaryOp>(op, ttnn::EnumNameEltwiseBinaryOpType);
+    case ttnn::OpType::EltwiseTernaryOp: return kindOf<ttnn::EltwiseTernaryOp>(op, ttnn::EnumNameEltwiseTernaryOpType);
+    case ttnn::OpType::Pool2dOp: return kindOf<ttnn::Pool2dOp>(op, ttnn::EnumNamePool2dType);
+    case ttnn::OpType::ReductionOp: return kindOf<ttnn::ReductionOp>(op, ttnn::EnumNameReductionOpType);
+    default: return "";
+  }
+}
+
+const char* torchDtypeName(at::ScalarType type) {
+  switch (type) {
+    case at::kFloat: return "torch.float32";
+    case at::kBFloat16: return "torch.bfloat16";
+    case at::kHalf: return "torch.float16";
+    case at::kInt: return "torch.int32";
+    case at::kByte: return "torch.uint8";
+    case at::kLong: return "torch.int64";
+    case at::kDouble: return "torch.float64";
+    case at::kBool: return "torch.bool";
+    default: return c10::toString(type);
+  }
+}
+
+std::string programLabel(const ttnn::Program& program, size_t index) {
+  return cat("program ", index, program.name() ? cat(" ('", text(program.name()), "')") : std::string());
+}
+
+void checkArch(const Device& device, const Binary& binary) {
+  if (!binary.hasArch() || binary.arch() == device.arch()) return;
+  std::string target = binary.systemDescName();
+  fail("the binary was compiled for ", archName(binary.arch()), target.empty() ? "" : cat(" (system '", target, "')"),
+       " but device '", device.name(), "' is ", archName(device.arch()), ": open a ",
+       target.empty() ? archName(binary.arch()) : cat("'", target, "'"), " device, or recompile the model for '",
+       device.name(), "'");
+}
+
+// Validates `inputs` against the program's input descriptions and stores them in the pool.
+void bindInputs(ProgramContext& ctx, const ttnn::Program& program, size_t index,
+                const std::vector<at::Tensor>& inputs) {
+  size_t expected = program.inputs() ? program.inputs()->size() : 0;
+  if (inputs.size() != expected) {
+    std::string names;
+    for (size_t i = 0; i < expected; ++i) {
+      const ttnn::ProgramArg* arg = program.inputs()->Get(i);
+      names += cat(i ? ", " : "", arg ? text(arg->name(), cat("#", i)) : cat("#", i));
+    }
+    fail(programLabel(program, index), " takes ", expected, " input(s)", expected ? cat(" (", names, ")") : "", ", got ",
+         inputs.size());
+  }
+  for (size_t i = 0; i < expected; ++i) {
+    const ttnn::ProgramArg* arg = program.inputs()->Get(i);
+    if (arg == nullptr || arg->ref() == nullptr) fail("input ", i, " of ", programLabel(program, index), " has no description");
+    std::string name = text(arg->name());
+    TensorInfo info = describe(arg->ref(), "input");
+    at::ScalarType dtype = containerType(info.dtype);
+    const at::Tensor& given = inputs[i];
+    if (!given.defined() || given.sizes() != at::IntArrayRef(info.shape) || given.scalar_type() != dtype) {
+      std::string got = given.defined() ? cat(shapeStr(given.sizes()), " ", torchDtypeName(given.scalar_type())) : "None";
+      fail("input ", i, " ('", name, "') of ", programLabel(program, index), ": expected ", shapeStr(info.shape), " ",
+           torchDtypeName(dtype), " (", dtypeName(info.dtype), "), got ", got);
+    }
+    if (info.onDevice()) fail("input ", i, " ('", name, "') is described as a device tensor; program inputs live on the host");
+    ctx.set(info, given.device().is_cpu() ? given : given.cpu());
+  }
+}
+
+void runOp(ProgramContext& ctx, const ttnn::Operation* op, size_t index) {
+  if (op == nullptr) fail("operation #", index, " is missing (corrupt binary?)");
+  std::string loc = op->loc_info() && op->loc_info()->size() ? text(op->loc_info()) : cat("<unknown location> (op #", index, ")");
+  Kernel kernel = kernelFor(op->type_type());
+  std::string reason;
+  try {
+    if (kernel == nullptr || op->type() == nullptr) {
+      fail("no kernel for op type ", static_cast<int>(op->type_type()), " (corrupt binary, or a newer schema)");
+    }
+    kernel(*op, ctx);
+    return;
+  } catch (const c10::Error& e) {
+    reason = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    reason = e.what();
+  }
+  std::string kind = opKind(*op);
+  std::string debug = op->debug_info() && op->debug_info()->size() ? cat("\n  op: ", text(op->debug_info())) : "";
+  throw RuntimeError(cat("TTNN op ", opTypeName(op->type_type()), " at ", loc, " failed: ",
+                         kind.empty() ? "" : kind + ": ", reason, debug));
+}
+
+std::vector<at::Tensor> collectOutputs(ProgramContext& ctx, const ttnn::Program& program, size_t index) {
+  std::vector<at::Tensor> outputs;
+  size_t n = program.outputs() ? program.outputs()->size() : 0;
+  for (size_t i = 0; i < n; ++i) {
+    const fb::TensorRef* ref = program.outputs()->Get(i);
+    const std::string field = cat("output ", i);
+    const TensorInfo& info = ctx.info(ref, field.c_str());
+    if (info.onDevice()) {
+      fail("output ", i, " (", info.str(), ") of ", programLabel(program, index),
+           " is still on the device: a program must return host tensors (end with from_device)");
+    }
+    // A fresh contiguous tensor that shares nothing with the pool or the inputs.
+    outputs.push_back(ctx.get(ref, field.c_str()).clone(at::MemoryFormat::Contiguous));
+  }
+  return outputs;
+}
+
+}  // namespace
+
+std::string opTypeName(ttnn::OpType type) {
+  const char* name = ttnn::EnumNameOpType(type);
+  return name && name[0] ? name : cat("<op type ", static_cast<int>(type), ">");
+}
+
+std::vector<at::Tensor> submit(Device& device, const Binary& binary, size_t program_index,
+                               const std::vector<at::Tensor>& inputs) {
+  c10::AutoGradMode no_grad(false);  // parameters may require grad; the device does not record autograd
+  device.checkOpen();
+  checkArch(device, binary);
+  const ttnn::Program& program = binary.program(program_index);
+  ProgramContext ctx(device);
+  bindInputs(ctx, program, program_index, inputs);
+  if (program.operations()) {
+    for (size_t i = 0; i < program.operations()->size(); ++i) runOp(ctx, program.operations()->Get(i), i);
+  }
+  return collectOutputs(ctx, program, program_index);
+}
+
+}  // namespace tt::runtime

@@ -1,0 +1,57 @@
+// Reductions over dim_arg (all dims when empty), with keep_dim.
+#include <algorithm>
+
+#include "kernels.h"
+
+namespace tt::runtime::kernels {
+
+namespace {
+
+std::vector<int64_t> reducedDims(const ttnn::ReductionOp& op, int64_t rank) {
+  std::vector<int64_t> dims = toVector(op.dim_arg());
+  if (dims.empty()) {
+    for (int64_t d = 0; d < rank; ++d) dims.push_back(d);
+  }
+  for (int64_t& d : dims) d = normalizeDim(d, std::max<int64_t>(rank, 1), "dim_arg");
+  std::sort(dims.begin(), dims.end());
+  if (std::adjacent_find(dims.begin(), dims.end()) != dims.end()) fail("dim_arg repeats a dim: ", shapeStr(dims));
+  return dims;
+}
+
+}  // namespace
+
+void run(const ttnn::ReductionOp& op, ProgramContext& ctx) {
+  const at::Tensor& in = ctx.get(op.in(), "in");
+  std::vector<int64_t> dims = in.dim() == 0 ? std::vector<int64_t>{} : reducedDims(op, in.dim());
+  bool keep = op.keep_dim();
+  bool integer = isInt(in);
+  at::Tensor x = integer ? i32(in) : f32(in);
+  if (in.dim() == 0) {  // a scalar reduces to itself (indices to 0)
+    bool is_arg = op.type() == ttnn::ReductionOpType::ArgMax || op.type() == ttnn::ReductionOpType::ArgMin;
+    ctx.set(op.out(), is_arg ? at::zeros({}, at::kInt) : x);
+    return;
+  }
+  switch (op.type()) {
+    case ttnn::ReductionOpType::Sum: x = at::sum(x, dims, keep); break;
+    case ttnn::ReductionOpType::Mean: x = at::mean(f32(x), dims, keep); break;
+    case ttnn::ReductionOpType::Max: x = at::amax(x, dims, keep); break;
+    case ttnn::ReductionOpType::Min: x = at::amin(x, dims, keep); break;
+    case ttnn::ReductionOpType::Prod:
+      // One dim at a time, last first, so that the remaining indices stay valid.
+      for (auto it = dims.rbegin(); it != dims.rend(); ++it) x = at::prod(x, *it, keep);
+      break;
+    case ttnn::ReductionOpType::ArgMax:
+    case ttnn::ReductionOpType::ArgMin: {
+      if (dims.size() != 1 || (op.dim_arg() == nullptr || op.dim_arg()->size() != 1)) {
+        fail("ArgMax/ArgMin take exactly one dim, got dim_arg ", shapeStr(toVector(op.dim_arg())));
+      }
+      bool max = op.type() == ttnn::ReductionOpType::ArgMax;
+      x = max ? at::argmax(x, dims[0], keep) : at::argmin(x, dims[0], keep);
+      break;
+    }
+    default: fail("no kernel for reduction <invalid ", static_cast<int>(op.type()), ">");
+  }
+  ctx.set(op.out(), x);
+}
+
+}  // namespace tt::runtime::kernels
