@@ -1,0 +1,611 @@
+"""Each op family of the schema, run on the emulated device and compared with eager torch.
+
+Every case builds a one-op program (inputs -> device -> TILE -> op -> ROW_MAJOR -> host)
+with the generated object API; the tables below are the op list, one entry per kind.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+import ttnn_builder as tb
+
+from tt_torch import runtime
+from tt_torch._generated import binary_generated as fb
+
+# Tolerances by output dtype: float math runs in fp32, then rounds to the output format.
+TOLERANCE = {
+    torch.float32: {"rtol": 1e-5, "atol": 1e-5},
+    torch.bfloat16: {"rtol": 1.6e-2, "atol": 1e-2},
+    torch.int32: {"rtol": 0, "atol": 0},
+}
+F32, BF16, I32 = fb.DataType.Float32, fb.DataType.BFloat16, fb.DataType.Int32
+
+
+@pytest.fixture(scope="module")
+def device():
+    with runtime.open_device("n150") as d:
+        yield d
+
+
+def run(device, inputs, make_op):
+    binary = runtime.load_binary(tb.one_op_binary(inputs, make_op))
+    outputs = runtime.submit(device, binary, 0, inputs)
+    assert device.dram_bytes_in_use == 0, "every device tensor is freed when the program ends"
+    return outputs
+
+
+def check(actual: torch.Tensor, expected: torch.Tensor):
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype
+    torch.testing.assert_close(actual, expected, **TOLERANCE.get(expected.dtype, {}), equal_nan=True)
+
+
+# --- eltwise ----------------------------------------------------------------------------
+
+U = fb.EltwiseUnaryOpType
+POSITIVE = {U.Log, U.Sqrt, U.Rsqrt, U.Reciprocal, U.Log1p}
+UNARY = {
+    U.Abs: torch.abs,
+    U.Neg: torch.neg,
+    U.Exp: torch.exp,
+    U.Log: torch.log,
+    U.Sqrt: torch.sqrt,
+    U.Rsqrt: torch.rsqrt,
+    U.Reciprocal: torch.reciprocal,
+    U.Tanh: torch.tanh,
+    U.Sigmoid: torch.sigmoid,
+    U.Relu: torch.relu,
+    U.Gelu: F.gelu,
+    U.Erf: torch.erf,
+    U.Sin: torch.sin,
+    U.Cos: torch.cos,
+    U.Floor: torch.floor,
+    U.Ceil: torch.ceil,
+    U.Sign: torch.sign,
+    U.LogicalNot: lambda x: torch.logical_not(x).to(x.dtype),
+    U.Log1p: torch.log1p,
+    U.Expm1: torch.expm1,
+    U.Silu: F.silu,
+    U.IsFinite: lambda x: torch.isfinite(x).to(x.dtype),
+}
+
+
+def unary_op(kind):
+    def make(b, refs):
+        out = b.like(refs[0])
+        b.op(fb.EltwiseUnaryOpT(type=kind, in_=refs[0], out=out))
+        return out
+
+    return make
+
+
+def test_every_unary_kind_has_a_case():
+    assert set(UNARY) == {v for k, v in vars(U).items() if not k.startswith("_")}
+
+
+@pytest.mark.parametrize("kind", list(UNARY), ids=lambda k: fb_name(U, k))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_unary(device, kind, dtype):
+    x = torch.randn(3, 37) * 3
+    if kind in POSITIVE:
+        x = x.abs() + 0.1
+    if kind == U.LogicalNot:
+        x[0, :5] = 0
+    if kind == U.IsFinite:
+        x[1, 0], x[1, 1] = float("inf"), float("nan")
+    x = x.to(dtype)
+    (out,) = run(device, [x], unary_op(kind))
+    check(out, UNARY[kind](x.float()).to(dtype))
+
+
+@pytest.mark.parametrize("kind", [U.Abs, U.Neg, U.Relu, U.Sign])
+def test_unary_on_integers(device, kind):
+    x = torch.randint(-50, 50, (4, 5), dtype=torch.int32)
+    (out,) = run(device, [x], unary_op(kind))
+    check(out, UNARY[kind](x))
+
+
+B = fb.EltwiseBinaryOpType
+BINARY = {
+    B.Add: torch.add,
+    B.Subtract: torch.sub,
+    B.Multiply: torch.mul,
+    B.Divide: torch.div,
+    B.Maximum: torch.maximum,
+    B.Minimum: torch.minimum,
+    B.Pow: torch.pow,
+    B.Remainder: torch.fmod,
+    B.Atan2: torch.atan2,
+    B.Equal: torch.eq,
+    B.NotEqual: torch.ne,
+    B.LessThan: torch.lt,
+    B.LessEqual: torch.le,
+    B.GreaterThan: torch.gt,
+    B.GreaterEqual: torch.ge,
+    B.LogicalAnd: torch.logical_and,
+    B.LogicalOr: torch.logical_or,
+    B.LogicalXor: torch.logical_xor,
+}
+
+
+def binary_op(kind, out_dtype=None):
+    def make(b, refs):
+        lhs, rhs = refs
+        shape = torch.broadcast_shapes(tuple(lhs.desc.shape), tuple(rhs.desc.shape))
+        out = b.like(lhs, shape=shape, dtype=out_dtype)
+        b.op(fb.EltwiseBinaryOpT(type=kind, lhs=lhs, rhs=rhs, out=out), loc=f"test_ops.py:{fb_name(B, kind)}")
+        return out
+
+    return make
+
+
+def test_every_binary_kind_has_a_case():
+    assert set(BINARY) == {v for k, v in vars(B).items() if not k.startswith("_")}
+
+
+@pytest.mark.parametrize("kind", list(BINARY), ids=lambda k: fb_name(B, k))
+def test_binary_with_broadcast(device, kind):
+    a = torch.randn(2, 3, 40)
+    b = torch.randn(3, 1)
+    if kind == B.Pow:
+        a = a.abs() + 0.5
+    if kind in (B.Equal, B.NotEqual, B.LessEqual, B.GreaterEqual):
+        b = a[0, :, :1].clone()  # some equal elements
+    if kind in (B.LogicalAnd, B.LogicalOr, B.LogicalXor):
+        a[0, 0, :7] = 0
+        b[1] = 0
+    (out,) = run(device, [a, b], binary_op(kind))
+    check(out, BINARY[kind](a, b).to(torch.float32))
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [(B.Divide, [-3, -3, 3, 3, 0]), (B.Remainder, [-1, 1, 1, -1, 3]), (B.Multiply, [-14, -14, 14, 14, 12])],
+)
+def test_binary_on_integers(device, kind, expected):
+    a = torch.tensor([-7, 7, 7, -7, 3], dtype=torch.int32)
+    b = torch.tensor([2, -2, 2, -2, 4], dtype=torch.int32)
+    (out,) = run(device, [a, b], binary_op(kind))
+    check(out, torch.tensor(expected, dtype=torch.int32))
+
+
+def test_compare_writes_one_or_zero_in_the_output_type(device):
+    a = torch.tensor([[1, 5, 3]], dtype=torch.int32)
+    b = torch.tensor([[2, 5, 1]], dtype=torch.int32)
+    (out,) = run(device, [a, b], binary_op(B.GreaterEqual, out_dtype=BF16))
+    check(out, torch.tensor([[0, 1, 1]], dtype=torch.bfloat16))
+
+
+def test_binary_bfloat16_rounds_the_fp32_result(device):
+    a, b = torch.randn(8, 33).bfloat16(), torch.randn(8, 33).bfloat16()
+    (out,) = run(device, [a, b], binary_op(B.Multiply))
+    assert torch.equal(out, (a.float() * b.float()).bfloat16())
+
+
+def ternary_op(kind):
+    def make(b, refs):
+        out = b.like(refs[1])
+        b.op(fb.EltwiseTernaryOpT(type=kind, first=refs[0], second=refs[1], third=refs[2], out=out))
+        return out
+
+    return make
+
+
+def test_where(device):
+    cond = (torch.randn(4, 5) > 0).float()
+    x, y = torch.randn(4, 5), torch.randn(1, 5)
+    (out,) = run(device, [cond, x, y], ternary_op(fb.EltwiseTernaryOpType.Where))
+    check(out, torch.where(cond != 0, x, y))
+
+
+def test_clamp(device):
+    x = torch.randn(4, 5) * 3
+    lo, hi = torch.full((4, 5), -1.0), torch.full((1, 5), 0.5)
+    (out,) = run(device, [x, lo, hi], ternary_op(fb.EltwiseTernaryOpType.Clamp))
+    check(out, torch.clamp(x, lo, hi))
+
+
+# --- matmul -----------------------------------------------------------------------------
+
+
+def matmul_shape(a, b, ta, tb):
+    a = a.transpose(-1, -2) if ta else a
+    b = b.transpose(-1, -2) if tb else b
+    return torch.matmul(a, b)
+
+
+@pytest.mark.parametrize(
+    ("a_shape", "b_shape", "ta", "tb"),
+    [
+        ((7, 40), (40, 9), False, False),
+        ((40, 7), (40, 9), True, False),
+        ((7, 40), (9, 40), False, True),
+        ((40, 7), (9, 40), True, True),
+        ((2, 3, 7, 40), (40, 9), False, False),  # batched x unbatched
+        ((2, 1, 7, 40), (3, 40, 9), False, False),  # batch broadcast
+        ((3, 7, 40), (3, 9, 40), False, True),
+    ],
+)
+def test_matmul(device, a_shape, b_shape, ta, tb):
+    a, b = torch.randn(a_shape), torch.randn(b_shape)
+    expected = matmul_shape(a, b, ta, tb)
+
+    def make(bld, refs):
+        out = bld.like(refs[0], shape=expected.shape)
+        bld.op(fb.MatmulOpT(a=refs[0], b=refs[1], out=out, transposeA=ta, transposeB=tb))
+        return out
+
+    (out,) = run(device, [a, b], make)
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear(device, with_bias):
+    x, w, bias = torch.randn(2, 5, 16), torch.randn(24, 16), torch.randn(24)
+    expected = F.linear(x, w, bias if with_bias else None)
+
+    def make(bld, refs):
+        out = bld.like(refs[0], shape=expected.shape)
+        bld.op(
+            fb.LinearOpT(a=refs[0], b=refs[1], bias=refs[2] if with_bias else None, out=out, transposeB=True),
+            loc="model.py:12 (fc1)",
+        )
+        return out
+
+    (out,) = run(device, [x, w, bias], make)
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_matmul_bfloat16(device):
+    a, b = torch.randn(8, 64).bfloat16(), torch.randn(64, 16).bfloat16()
+
+    def make(bld, refs):
+        out = bld.like(refs[0], shape=[8, 16])
+        bld.op(fb.MatmulOpT(a=refs[0], b=refs[1], out=out))
+        return out
+
+    (out,) = run(device, [a, b], make)
+    check(out, (a.float() @ b.float()).bfloat16())
+
+
+# --- conv and pool ------------------------------------------------------------------------
+
+
+def to_flat_nhwc(x: torch.Tensor) -> torch.Tensor:
+    """[N, C, H, W] -> TTNN's [1, 1, N*H*W, C]."""
+    n, c, h, w = x.shape
+    return x.permute(0, 2, 3, 1).reshape(1, 1, n * h * w, c).contiguous()
+
+
+@pytest.mark.parametrize(
+    ("n", "cin", "h", "w", "cout", "k", "stride", "padding", "dilation", "groups", "bias"),
+    [
+        (2, 4, 9, 7, 6, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1, True),
+        (1, 3, 10, 11, 8, (3, 3), (2, 2), (0, 1, 1, 0), (1, 1), 1, False),  # asymmetric padding
+        (2, 4, 8, 8, 6, (3, 1), (1, 2), (1, 1, 0, 0), (1, 1), 2, True),  # groups
+        (1, 2, 12, 12, 4, (3, 3), (1, 1), (2, 2, 2, 2), (2, 2), 1, True),  # dilation
+        (1, 4, 6, 6, 4, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 4, False),  # depthwise
+    ],
+)
+def test_conv2d(device, n, cin, h, w, cout, k, stride, padding, dilation, groups, bias):
+    x = torch.randn(n, cin, h, w)
+    weight = torch.randn(cout, cin // groups, *k)
+    b = torch.randn(cout) if bias else None
+    top, bottom, left, right = padding
+    golden = F.conv2d(F.pad(x, (left, right, top, bottom)), weight, b, stride, 0, dilation, groups)
+    expected = to_flat_nhwc(golden)
+    inputs = [to_flat_nhwc(x), weight] + ([b.reshape(1, 1, 1, cout)] if bias else [])
+
+    def make(bld, refs):
+        out = bld.like(refs[0], shape=expected.shape)
+        bld.op(
+            fb.Conv2dOpT(
+                input=refs[0],
+                weight=refs[1],
+                bias=refs[2] if bias else None,
+                out=out,
+                inChannels=cin,
+                outChannels=cout,
+                batchSize=n,
+                inputHeight=h,
+                inputWidth=w,
+                kernelSize=list(k),
+                stride=list(stride),
+                padding=list(padding),
+                dilation=list(dilation),
+                groups=groups,
+            )
+        )
+        return out
+
+    (out,) = run(device, inputs, make)
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
+
+
+P = fb.Pool2dType
+
+
+@pytest.mark.parametrize(
+    ("kind", "k", "stride", "padding", "dilation", "ceil_mode"),
+    [
+        (P.Max, (3, 3), (2, 2), 1, 1, False),
+        (P.Max, (2, 2), (2, 2), 0, 1, True),
+        (P.Max, (3, 3), (1, 1), 1, 2, False),
+        (P.Avg, (2, 2), (2, 2), 0, 1, False),
+        (P.Avg, (3, 3), (2, 2), 1, 1, False),  # padding counts in the window size
+        (P.Sum, (3, 2), (1, 2), 0, 1, False),
+    ],
+)
+def test_pool2d(device, kind, k, stride, padding, dilation, ceil_mode):
+    n, c, h, w = 2, 5, 11, 9
+    x = torch.randn(n, c, h, w)
+    if kind == P.Max:
+        golden = F.max_pool2d(x, k, stride, padding, dilation, ceil_mode)
+    else:
+        golden = F.avg_pool2d(x, k, stride, padding, ceil_mode, count_include_pad=True)
+        if kind == P.Sum:
+            golden = golden * (k[0] * k[1])
+    expected = to_flat_nhwc(golden)
+
+    def make(bld, refs):
+        out = bld.like(refs[0], shape=expected.shape)
+        bld.op(
+            fb.Pool2dOpT(
+                type=kind,
+                in_=refs[0],
+                out=out,
+                batchSize=n,
+                inputHeight=h,
+                inputWidth=w,
+                channels=c,
+                kernelSize=list(k),
+                stride=list(stride),
+                padding=[padding] * 4,
+                dilation=[dilation, dilation],
+                ceilMode=ceil_mode,
+            )
+        )
+        return out
+
+    (out,) = run(device, [to_flat_nhwc(x)], make)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+
+
+# --- reductions ---------------------------------------------------------------------------
+
+R = fb.ReductionOpType
+REDUCTIONS = {
+    R.Sum: lambda x, d, k: torch.sum(x, d, keepdim=k),
+    R.Mean: lambda x, d, k: torch.mean(x, d, keepdim=k),
+    R.Max: lambda x, d, k: torch.amax(x, d, keepdim=k),
+    R.Min: lambda x, d, k: torch.amin(x, d, keepdim=k),
+    R.Prod: lambda x, d, k: prod(x, d, k),
+}
+
+
+def prod(x, dims, keep):
+    for d in sorted(dims, reverse=True):
+        x = torch.prod(x, d, keepdim=keep)
+    return x
+
+
+def reduction_op(kind, dims, keep, out_shape, out_dtype=None):
+    def make(b, refs):
+        out = b.like(refs[0], shape=out_shape, dtype=out_dtype)
+        b.op(fb.ReductionOpT(type=kind, in_=refs[0], out=out, dimArg=list(dims), keepDim=keep))
+        return out
+
+    return make
+
+
+@pytest.mark.parametrize("kind", list(REDUCTIONS), ids=lambda k: fb_name(R, k))
+@pytest.mark.parametrize(("dims", "keep"), [([1], False), ([0, -1], True), ([], False)])
+def test_reduction(device, kind, dims, keep):
+    x = torch.rand(3, 4, 5) + 0.5
+    expected = REDUCTIONS[kind](x, dims or [0, 1, 2], keep)
+    (out,) = run(device, [x], reduction_op(kind, dims, keep, expected.shape))
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(("kind", "fn"), [(R.ArgMax, torch.argmax), (R.ArgMin, torch.argmin)])
+@pytest.mark.parametrize("keep", [False, True])
+def test_arg_reduction(device, kind, fn, keep):
+    x = torch.randn(3, 7, 4)
+    expected = fn(x, 1, keepdim=keep).to(torch.int32)
+    (out,) = run(device, [x], reduction_op(kind, [1], keep, expected.shape, out_dtype=I32))
+    check(out, expected)
+
+
+def test_integer_sum(device):
+    x = torch.randint(-100, 100, (6, 9), dtype=torch.int32)
+    (out,) = run(device, [x], reduction_op(R.Sum, [0], False, [9]))
+    check(out, x.sum(0).to(torch.int32))
+
+
+# --- data movement ------------------------------------------------------------------------
+
+
+def test_reshape(device):
+    x = torch.randn(2, 3, 4)
+
+    def make(b, refs):
+        out = b.like(refs[0], shape=[6, 4])
+        b.op(fb.ReshapeOpT(in_=refs[0], out=out, shape=[6, 4]))
+        return out
+
+    (out,) = run(device, [x], make)
+    check(out, x.reshape(6, 4))
+
+
+def test_permute(device):
+    x = torch.randn(2, 3, 4)
+
+    def make(b, refs):
+        out = b.like(refs[0], shape=[4, 2, 3])
+        b.op(fb.PermuteOpT(in_=refs[0], out=out, permutation=[2, 0, 1]))
+        return out
+
+    (out,) = run(device, [x], make)
+    check(out, x.permute(2, 0, 1))
+    assert out.is_contiguous()
+
+
+def test_slice_with_step(device):
+    x = torch.randn(5, 9, 6)
+    expected = x[1:5:2, 0:9:3, 2:4]
+
+    def make(b, refs):
+        out = b.like(refs[0], shape=expected.shape)
+        b.op(fb.SliceOpT(in_=refs[0], out=out, begins=[1, 0, 2], ends=[5, 9, 4], step=[2, 3, 1]))
+        return out
+
+    (out,) = run(device, [x], make)
+    check(out, expected)
+
+
+def test_concat(device):
+    xs = [torch.randn(2, n, 3) for n in (1, 4, 2)]
+
+    def make(b, refs):
+        out = b.like(refs[0], shape=[2, 7, 3])
+        b.op(fb.ConcatOpT(inputs=refs, out=out, dim=-2))
+        return out
+
+    (out,) = run(device, xs, make)
+    check(out, torch.cat(xs, 1))
+
+
+def test_repeat(device):
+    x = torch.randn(2, 3)
+
+    def make(b, refs):
+        out = b.like(refs[0], shape=[4, 9])
+        b.op(fb.RepeatOpT(in_=refs[0], out=out, repeatDims=[2, 3]))
+        return out
+
+    (out,) = run(device, [x], make)
+    check(out, x.repeat(2, 3))
+
+
+def test_pad(device):
+    x = torch.randn(2, 3, 4)
+
+    def make(b, refs):
+        out = b.like(refs[0], shape=[3, 5, 5])
+        b.op(fb.PadOpT(in_=refs[0], out=out, padding=[0, 1, 2, 0, 1, 0], value=-2.5))
+        return out
+
+    (out,) = run(device, [x], make)
+    check(out, F.pad(x, (1, 0, 2, 0, 0, 1), value=-2.5))
+
+
+def test_embedding(device):
+    ids = torch.tensor([[0, 3, 9], [9, 1, 1]], dtype=torch.int32)
+    table = torch.randn(10, 16).bfloat16()
+
+    def make(b, refs):
+        out = b.like(refs[1], shape=[2, 3, 16])
+        b.op(fb.EmbeddingOpT(input=refs[0], weight=refs[1], out=out))
+        return out
+
+    (out,) = run(device, [ids, table], make)
+    check(out, F.embedding(ids.long(), table))
+
+
+# --- layout and typecast ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("src", "dst", "convert"),
+    [
+        (torch.float32, torch.bfloat16, lambda x: x.bfloat16()),
+        (torch.bfloat16, torch.float32, lambda x: x.float()),
+        (torch.float32, torch.int32, lambda x: x.to(torch.int32)),  # truncates toward zero
+        (torch.int32, torch.float32, lambda x: x.float()),
+        (torch.int32, torch.bfloat16, lambda x: x.bfloat16()),
+    ],
+)
+def test_typecast(device, src, dst, convert):
+    x = (torch.randn(4, 33) * 50).to(src)
+
+    def make(b, refs):
+        out = b.like(refs[0], dtype=tb.DTYPES[dst])
+        b.op(fb.TypecastOpT(in_=refs[0], out=out, dtype=tb.DTYPES[dst]))
+        return out
+
+    (out,) = run(device, [x], make)
+    check(out, convert(x))
+
+
+def test_to_layout_changes_dtype(device):
+    x = torch.randn(3, 5)
+
+    def make(b, refs):
+        return b.to_layout(refs[0], fb.TensorLayout.RowMajor, dtype=BF16)
+
+    (out,) = run(device, [x], make)
+    check(out, x.bfloat16())
+
+
+def test_to_memory_config_keeps_values(device):
+    x = torch.randn(3, 5)
+
+    def make(b, refs):
+        out = b.like(refs[0])
+        out.desc.layout.memoryConfig = fb.MemoryConfigT(bufferType=fb.BufferType.L1)
+        b.op(fb.ToMemoryConfigOpT(in_=refs[0], out=out, memoryConfig=fb.MemoryConfigT(bufferType=fb.BufferType.L1)))
+        return out
+
+    (out,) = run(device, [x], make)
+    check(out, x)
+    assert device.peak_l1_bytes >= 32 * 32 * 4
+
+
+# --- creation -----------------------------------------------------------------------------
+
+
+def creation_binary(make_out) -> bytes:
+    b = tb.ProgramBuilder()
+    b.output(make_out(b))
+    return tb.binary_bytes([b.program()])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.int32, torch.uint8])
+def test_constant(device, dtype):
+    value = (torch.randn(3, 4) * 10).to(dtype)
+
+    def make(b):
+        out = b.ref([3, 4], tb.DTYPES[dtype], fb.TensorLayout.Tile, fb.BufferType.DRAM)
+        b.op(fb.ConstantOpT(out=out, data=tb.constant_data(value)))
+        return out
+
+    (out,) = runtime.submit(device, runtime.load_binary(creation_binary(make)), 0, [])
+    check(out, value)
+
+
+def test_full(device):
+    def make(b):
+        out = b.ref([2, 40], BF16, fb.TensorLayout.Tile, fb.BufferType.DRAM)
+        b.op(fb.FullOpT(out=out, fillValue=0.1))
+        return out
+
+    (out,) = runtime.submit(device, runtime.load_binary(creation_binary(make)), 0, [])
+    check(out, torch.full((2, 40), 0.1, dtype=torch.bfloat16))
+
+
+@pytest.mark.parametrize(("dtype", "start", "step"), [(F32, 1.5, 0.5), (I32, 3.0, -2.0)])
+def test_arange_broadcasts_over_other_dims(device, dtype, start, step):
+    def make(b):
+        out = b.ref([2, 5, 3], dtype, fb.TensorLayout.Tile, fb.BufferType.DRAM)
+        b.op(fb.ArangeOpT(out=out, start=start, step=step, dim=1))
+        return out
+
+    (out,) = runtime.submit(device, runtime.load_binary(creation_binary(make)), 0, [])
+    torch_dtype = torch.float32 if dtype == F32 else torch.int32
+    expected = (start + step * torch.arange(5, dtype=torch.float64)).reshape(1, 5, 1).expand(2, 5, 3).to(torch_dtype)
+    check(out, expected)
+
+
+def fb_name(enum_class, value) -> str:
+    return next(k for k, v in vars(enum_class).items() if v == value and not k.startswith("_"))
