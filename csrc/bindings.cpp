@@ -123,6 +123,7 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("mlir_sources", &mlirSources)
       .def_property_readonly("size", [](const rt::Binary& b) { return b.bytes().size(); });
 
+  using Buffer = rt::fb::BufferType;
   py::class_<rt::Device, std::shared_ptr<rt::Device>>(m, "Device")
       .def_static("open_device", py::overload_cast<const std::string&>(&rt::Device::open), py::arg("name") = "n150")
       .def_static("open_device_for", py::overload_cast<const rt::Binary&>(&rt::Device::open), py::arg("binary"),
@@ -132,17 +133,18 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("name", &rt::Device::name)
       .def_property_readonly("arch", [](const rt::Device& d) { return rt::archName(d.arch()); })
       .def_property_readonly("num_chips", [](const rt::Device& d) { return d.info().numChips(); })
-      .def_property_readonly("dram_bytes", [](const rt::Device& d) { return d.budget(rt::fb::BufferType::DRAM); })
-      .def_property_readonly("l1_bytes", [](const rt::Device& d) { return d.budget(rt::fb::BufferType::L1); })
+      .def_property_readonly("dram_bytes", [](const rt::Device& d) { return d.budget(Buffer::DRAM); })
+      .def_property_readonly("l1_bytes", [](const rt::Device& d) { return d.budget(Buffer::L1); })
       .def_property_readonly("dram_bytes_in_use",
-                             [](const rt::Device& d) { return d.bytesInUse(rt::fb::BufferType::DRAM); })
-      .def_property_readonly("peak_dram_bytes", [](const rt::Device& d) { return d.peakBytes(rt::fb::BufferType::DRAM); })
-      .def_property_readonly("l1_bytes_in_use", [](const rt::Device& d) { return d.bytesInUse(rt::fb::BufferType::L1); })
-      .def_property_readonly("peak_l1_bytes", [](const rt::Device& d) { return d.peakBytes(rt::fb::BufferType::L1); })
+                             [](const rt::Device& d) { return d.bytesInUse(Buffer::DRAM); })
+      .def_property_readonly("peak_dram_bytes", [](const rt::Device& d) { return d.peakBytes(Buffer::DRAM); })
+      .def_property_readonly("l1_bytes_in_use", [](const rt::Device& d) { return d.bytesInUse(Buffer::L1); })
+      .def_property_readonly("peak_l1_bytes", [](const rt::Device& d) { return d.peakBytes(Buffer::L1); })
       .def("__enter__", [](std::shared_ptr<rt::Device> d) { return d; })
       .def("__exit__", [](rt::Device& d, py::args) { d.close(); })
       .def("__repr__", [](const rt::Device& d) {
-        return rt::cat("<tt_torch._C.Device '", d.name(), "' ", rt::archName(d.arch()), d.isOpen() ? "" : " closed", ">");
+        std::string state = d.isOpen() ? "" : " closed";
+        return rt::cat("<tt_torch._C.Device '", d.name(), "' ", rt::archName(d.arch()), state, ">");
       });
 
   m.def("submit", &rt::submit, py::arg("device"), py::arg("binary"), py::arg("program_index"), py::arg("inputs"),

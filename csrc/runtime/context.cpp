@@ -17,7 +17,8 @@ ProgramContext::Entry& ProgramContext::entry(const fb::TensorRef* ref, const cha
   need(ref, field);
   auto it = pool_.find(ref->global_id());
   if (it == pool_.end()) {
-    fail("tensor '", field, "' (%", ref->global_id(), ") is not live: it was never produced or was already deallocated");
+    fail("tensor '", field, "' (%", ref->global_id(),
+         ") is not live: it was never produced or was already deallocated");
   }
   return it->second;
 }

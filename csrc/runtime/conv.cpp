@@ -50,7 +50,10 @@ at::Tensor toFlatNHWC(const at::Tensor& nchw) {
 int64_t outputSize(int64_t in, int64_t pad_lo, int64_t pad_hi, int64_t kernel, int64_t stride, int64_t dilation,
                    bool ceil_mode) {
   int64_t span = in + pad_lo + pad_hi - dilation * (kernel - 1) - 1;
-  if (span < 0) fail("the window (", kernel, " with dilation ", dilation, ") is larger than the padded input (", in + pad_lo + pad_hi, ")");
+  if (span < 0) {
+    fail("the window (", kernel, " with dilation ", dilation, ") is larger than the padded input (",
+         in + pad_lo + pad_hi, ")");
+  }
   int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
   // As torch: with ceil_mode the last window must start inside the input or its low padding.
   if (ceil_mode && (out - 1) * stride >= in + pad_lo) --out;
@@ -87,7 +90,8 @@ void run(const ttnn::Pool2dOp& op, ProgramContext& ctx) {
   Window win = window(op);
   const at::Tensor& in = ctx.get(op.in(), "in");
   bool integer = isInt(in) && op.type() == ttnn::Pool2dType::Max;
-  at::Tensor x = toNCHW(integer ? i32(in) : f32(in), op.batch_size(), op.input_height(), op.input_width(), op.channels());
+  at::Tensor x =
+      toNCHW(integer ? i32(in) : f32(in), op.batch_size(), op.input_height(), op.input_width(), op.channels());
   int64_t h = x.size(2), w = x.size(3);
   int64_t oh = outputSize(h, win.pt, win.pb, win.kh, win.sh, win.dh, op.ceil_mode());
   int64_t ow = outputSize(w, win.pl, win.pr, win.kw, win.sw, win.dw, op.ceil_mode());

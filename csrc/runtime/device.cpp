@@ -76,7 +76,9 @@ SystemInfo systemFromDesc(const fb::SystemDesc& desc) {
   SystemInfo s;
   s.name = text(desc.name(), "custom");
   s.arch = chip.arch();
-  if (desc.mesh_shape() && desc.mesh_shape()->size() > 0) s.mesh_shape.assign(desc.mesh_shape()->begin(), desc.mesh_shape()->end());
+  if (desc.mesh_shape() && desc.mesh_shape()->size() > 0) {
+    s.mesh_shape.assign(desc.mesh_shape()->begin(), desc.mesh_shape()->end());
+  }
   if (chip.grid_size() && chip.grid_size()->size() == 2) {
     s.grid_rows = chip.grid_size()->Get(0);
     s.grid_cols = chip.grid_size()->Get(1);

@@ -45,6 +45,9 @@ constexpr UnaryRule kUnary[] = {
 };
 // clang-format on
 
+// Integer division truncates toward zero, as StableHLO defines it.
+Tensor divide(const Tensor& a, const Tensor& b) { return isInt(a) ? at::div(a, b, "trunc") : at::div(a, b); }
+
 struct BinaryRule {
   Binary type;
   Tensor (*fn)(const Tensor&, const Tensor&);
@@ -57,7 +60,7 @@ constexpr BinaryRule kBinary[] = {
     {Binary::Add,          [](const Tensor& a, const Tensor& b) { return at::add(a, b); },           true,  false},
     {Binary::Subtract,     [](const Tensor& a, const Tensor& b) { return at::sub(a, b); },           true,  false},
     {Binary::Multiply,     [](const Tensor& a, const Tensor& b) { return at::mul(a, b); },           true,  false},
-    {Binary::Divide,       [](const Tensor& a, const Tensor& b) { return isInt(a) ? at::div(a, b, "trunc") : at::div(a, b); }, true, false},
+    {Binary::Divide,       divide,                                                                  true,  false},
     {Binary::Maximum,      [](const Tensor& a, const Tensor& b) { return at::maximum(a, b); },       true,  false},
     {Binary::Minimum,      [](const Tensor& a, const Tensor& b) { return at::minimum(a, b); },       true,  false},
     {Binary::Pow,          [](const Tensor& a, const Tensor& b) { return at::pow(a, b); },           true,  false},

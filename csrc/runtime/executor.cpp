@@ -98,29 +98,35 @@ void bindInputs(ProgramContext& ctx, const ttnn::Program& program, size_t index,
       const ttnn::ProgramArg* arg = program.inputs()->Get(i);
       names += cat(i ? ", " : "", arg ? text(arg->name(), cat("#", i)) : cat("#", i));
     }
-    fail(programLabel(program, index), " takes ", expected, " input(s)", expected ? cat(" (", names, ")") : "", ", got ",
-         inputs.size());
+    std::string listed = expected ? cat(" (", names, ")") : "";
+    fail(programLabel(program, index), " takes ", expected, " input(s)", listed, ", got ", inputs.size());
   }
   for (size_t i = 0; i < expected; ++i) {
     const ttnn::ProgramArg* arg = program.inputs()->Get(i);
-    if (arg == nullptr || arg->ref() == nullptr) fail("input ", i, " of ", programLabel(program, index), " has no description");
+    if (arg == nullptr || arg->ref() == nullptr) {
+      fail("input ", i, " of ", programLabel(program, index), " has no description");
+    }
     std::string name = text(arg->name());
     TensorInfo info = describe(arg->ref(), "input");
     at::ScalarType dtype = containerType(info.dtype);
     const at::Tensor& given = inputs[i];
     if (!given.defined() || given.sizes() != at::IntArrayRef(info.shape) || given.scalar_type() != dtype) {
-      std::string got = given.defined() ? cat(shapeStr(given.sizes()), " ", torchDtypeName(given.scalar_type())) : "None";
+      std::string got =
+          given.defined() ? cat(shapeStr(given.sizes()), " ", torchDtypeName(given.scalar_type())) : "None";
       fail("input ", i, " ('", name, "') of ", programLabel(program, index), ": expected ", shapeStr(info.shape), " ",
            torchDtypeName(dtype), " (", dtypeName(info.dtype), "), got ", got);
     }
-    if (info.onDevice()) fail("input ", i, " ('", name, "') is described as a device tensor; program inputs live on the host");
+    if (info.onDevice()) {
+      fail("input ", i, " ('", name, "') is described as a device tensor; program inputs live on the host");
+    }
     ctx.set(info, given.device().is_cpu() ? given : given.cpu());
   }
 }
 
 void runOp(ProgramContext& ctx, const ttnn::Operation* op, size_t index) {
   if (op == nullptr) fail("operation #", index, " is missing (corrupt binary?)");
-  std::string loc = op->loc_info() && op->loc_info()->size() ? text(op->loc_info()) : cat("<unknown location> (op #", index, ")");
+  std::string loc = op->loc_info() && op->loc_info()->size() ? text(op->loc_info())
+                                                              : cat("<unknown location> (op #", index, ")");
   Kernel kernel = kernelFor(op->type_type());
   std::string reason;
   try {

@@ -15,7 +15,9 @@ template <typename Op>
 at::Tensor product(const Op& op, ProgramContext& ctx) {
   at::Tensor a = operand(ctx.get(op.a(), "a"), op.transpose_a());
   at::Tensor b = operand(ctx.get(op.b(), "b"), op.transpose_b());
-  if (a.dim() == 0 || b.dim() == 0) fail("matmul operands must have rank >= 1, got ", shapeStr(a.sizes()), " and ", shapeStr(b.sizes()));
+  if (a.dim() == 0 || b.dim() == 0) {
+    fail("matmul operands must have rank >= 1, got ", shapeStr(a.sizes()), " and ", shapeStr(b.sizes()));
+  }
   int64_t k_a = a.size(-1);
   int64_t k_b = b.dim() >= 2 ? b.size(-2) : b.size(0);
   if (k_a != k_b) {
