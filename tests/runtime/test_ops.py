@@ -257,6 +257,19 @@ def test_linear(device, with_bias):
     torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
 
 
+def test_matmul_on_integers(device):
+    a = torch.randint(-1000, 1000, (3, 5, 7), dtype=torch.int32)
+    b = torch.randint(-1000, 1000, (7, 4), dtype=torch.int32)
+
+    def make(bld, refs):
+        out = bld.like(refs[0], shape=[3, 5, 4])
+        bld.op(fb.MatmulOpT(a=refs[0], b=refs[1], out=out))
+        return out
+
+    (out,) = run(device, [a, b], make)
+    check(out, a @ b)  # exact: integer math stays integer
+
+
 def test_matmul_bfloat16(device):
     a, b = torch.randn(8, 64).bfloat16(), torch.randn(64, 16).bfloat16()
 
