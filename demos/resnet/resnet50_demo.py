@@ -54,11 +54,19 @@ def main() -> None:
     ops = graph.report["op_counts"]["ttnn"]
     print(f"ResNet-50 on emulated {options.compiler_config.target}")
     print(f"  PCC vs CPU:        {compute_pcc(golden, out):.6f}  (atol {compute_atol(golden, out):.2e})")
-    print(f"  compile time:      {compile_seconds:.2f} s  (" + ", ".join(f"{k} {v:.2f}s" for k, v in graph.stage_seconds.items() if k != "total") + ")")
+    print(
+        f"  compile time:      {compile_seconds:.2f} s  ("
+        + ", ".join(f"{k} {v:.2f}s" for k, v in graph.stage_seconds.items() if k != "total")
+        + ")"
+    )
     print(f"  first call:        {first_call:.2f} s")
-    print(f"  steady latency:    {statistics.median(times) * 1e3:.1f} ms median of {len(times)} (min {min(times) * 1e3:.1f})")
-    print(f"  TTNN ops:          {sum(v for k, v in ops.items() if k != 'func.return')} "
-          f"({ops.get('ttnn.conv2d', 0)} conv2d, {ops.get('ttnn.max_pool2d', 0)} max_pool2d)")
+    print(
+        f"  steady latency:    {statistics.median(times) * 1e3:.1f} ms median of {len(times)} (min {min(times) * 1e3:.1f})"
+    )
+    print(
+        f"  TTNN ops:          {sum(v for k, v in ops.items() if k != 'func.return')} "
+        f"({ops.get('ttnn.conv2d', 0)} conv2d, {ops.get('ttnn.max_pool2d', 0)} max_pool2d)"
+    )
     print(f"  flatbuffer:        {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB)")
     if compute_pcc(golden, out) < 0.99:
         raise SystemExit("PCC below 0.99")

@@ -25,7 +25,13 @@ def test_ttir_parses_verifies_and_prints_back():
         assert module.operation.verify()
         ops = list(module.body.operations[0].regions[0].blocks[0].operations)
         assert isinstance(ops[0], ttir.OPS["matmul"])
-        assert [op.operation.name for op in ops] == ["ttir.matmul", "ttir.relu", "ttir.concat", "ttir.slice_static", "func.return"]
+        assert [op.operation.name for op in ops] == [
+            "ttir.matmul",
+            "ttir.relu",
+            "ttir.concat",
+            "ttir.slice_static",
+            "func.return",
+        ]
         assert len(ops[2].inputs) == 2
         text = str(module)
         again = ir.Module.parse(text)

@@ -1,9 +1,9 @@
 """Runs compiler passes on an .mlir file, one at a time or as a pipeline.
 
-    python -m tt_torch.compiler.opt --pass stablehlo-to-ttir model.stablehlo.mlir
-    python -m tt_torch.compiler.opt --pass ttir-to-ttnn --pass ttnn-deallocate model.ttir.mlir -o model.ttnn.mlir
-    python -m tt_torch.compiler.opt --pipeline ttir-to-ttnn-pipeline model.ttir.mlir
-    python -m tt_torch.compiler.opt --to-flatbuffer model.ttnn.mlir -o model.ttnn
+python -m tt_torch.compiler.opt --pass stablehlo-to-ttir model.stablehlo.mlir
+python -m tt_torch.compiler.opt --pass ttir-to-ttnn --pass ttnn-deallocate model.ttir.mlir -o model.ttnn.mlir
+python -m tt_torch.compiler.opt --pipeline ttir-to-ttnn-pipeline model.ttir.mlir
+python -m tt_torch.compiler.opt --to-flatbuffer model.ttnn.mlir -o model.ttnn
 """
 
 from __future__ import annotations

@@ -1,6 +1,10 @@
-"""tt-torch's torch.compile frontend."""
+"""tt-torch's torch.compile frontend.
+
+The backend itself is ``tt_torch.dynamo.backend.backend`` (tt-torch's module
+path); ``backend="tt"`` finds it through dynamo's registry.
+"""
 
 from .artifacts import CompileArtifacts, GraphArtifacts
-from .backend import BackendOptions, backend
+from .backend import BackendOptions
 
-__all__ = ["BackendOptions", "CompileArtifacts", "GraphArtifacts", "backend"]
+__all__ = ["BackendOptions", "CompileArtifacts", "GraphArtifacts"]

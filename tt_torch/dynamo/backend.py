@@ -41,9 +41,7 @@ def _coerce_options(options) -> BackendOptions:
     if isinstance(options, dict):
         unknown = set(options) - {"compiler_config", "artifacts"}
         if unknown:
-            raise ConfigError(
-                f"unknown backend option(s) {sorted(unknown)}; allowed: compiler_config, artifacts"
-            )
+            raise ConfigError(f"unknown backend option(s) {sorted(unknown)}; allowed: compiler_config, artifacts")
         return BackendOptions(**options)
     raise ConfigError(f"options must be a BackendOptions or a dict, got {type(options).__name__}")
 

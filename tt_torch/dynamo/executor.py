@@ -59,9 +59,7 @@ def classify_inputs(gm: fx.GraphModule) -> list[InputInfo]:
 
 
 def signature_of(args: tuple) -> tuple:
-    return tuple(
-        (tuple(a.shape), a.dtype) if isinstance(a, torch.Tensor) else ("value", a) for a in args
-    )
+    return tuple((tuple(a.shape), a.dtype) if isinstance(a, torch.Tensor) else ("value", a) for a in args)
 
 
 @dataclass
@@ -148,9 +146,7 @@ class Executor:
             )(*args)
         out_spec = pytree.tree_flatten(_output_structure(self.gm))[1]
         fx_gm = passes.canonicalize_zero_d_reductions(fx_gm)
-        constant_inputs = {
-            i for i, info in enumerate(self.inputs) if info.kind != "input" and cfg.consteval_parameters
-        }
+        constant_inputs = {i for i, info in enumerate(self.inputs) if info.kind != "input" and cfg.consteval_parameters}
         ce = passes.ConstevalResult(None)
         if cfg.enable_consteval and constant_inputs:
             fx_gm, ce = passes.consteval(fx_gm, constant_inputs)
@@ -159,7 +155,9 @@ class Executor:
         out_vals = [n.meta.get("val") for n in _output_nodes(fx_gm)]
         for v in out_vals:
             if not isinstance(v, torch.Tensor):
-                raise CompileError(f"graph {art.name} returns a non-tensor value ({v!r}); tt-torch returns tensors only")
+                raise CompileError(
+                    f"graph {art.name} returns a non-tensor value ({v!r}); tt-torch returns tensors only"
+                )
         out_dtypes = [v.dtype for v in out_vals]
         art.fx_graph = fx_gm.code
         art.stage_seconds["fx"] = time.perf_counter() - t0

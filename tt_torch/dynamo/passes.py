@@ -93,7 +93,9 @@ def consteval(gm: fx.GraphModule, constant_inputs: set[int]) -> tuple[fx.GraphMo
     frontier = [
         n
         for n in gm.graph.nodes
-        if n in const and n.op != "placeholder" and any(u not in const for u in n.users)
+        if n in const
+        and n.op != "placeholder"
+        and any(u not in const for u in n.users)
         and isinstance(_val(n), torch.Tensor)
     ]
     if not frontier:

@@ -52,9 +52,7 @@ def to_enum(enum_cls: type[enum.Enum], value: Any, option: str, default: enum.En
     if isinstance(value, str) and value.upper() in enum_cls.__members__:
         return enum_cls[value.upper()]
     allowed = ", ".join(enum_cls.__members__)
-    raise ConfigError(
-        f"{option}={value!r} is not valid; allowed values: {allowed} (default: {default.name})"
-    )
+    raise ConfigError(f"{option}={value!r} is not valid; allowed values: {allowed} (default: {default.name})")
 
 
 @dataclass
@@ -83,9 +81,7 @@ class CompilerConfig:
 
     def __post_init__(self) -> None:
         self.compile_depth = to_enum(CompileDepth, self.compile_depth, "compile_depth", CompileDepth.EXECUTE)
-        self.op_by_op_backend = to_enum(
-            OpByOpBackend, self.op_by_op_backend, "op_by_op_backend", OpByOpBackend.TORCH
-        )
+        self.op_by_op_backend = to_enum(OpByOpBackend, self.op_by_op_backend, "op_by_op_backend", OpByOpBackend.TORCH)
         if self.target not in TARGETS:
             raise ConfigError(
                 f"target={self.target!r} is not a known device; allowed: {', '.join(TARGETS)} (default: n150)"

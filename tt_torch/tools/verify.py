@@ -86,7 +86,5 @@ def verify_against_golden(
         results.append(Comparison(pcc, atol, pcc >= required_pcc and atol <= required_atol))
     for i, r in enumerate(results):
         if not r.passed:
-            raise AssertionError(
-                f"output {i}: {r} (required PCC >= {required_pcc}, atol <= {required_atol})"
-            )
+            raise AssertionError(f"output {i}: {r} (required PCC >= {required_pcc}, atol <= {required_atol})")
     return results

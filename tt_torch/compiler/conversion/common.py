@@ -74,7 +74,9 @@ class Report:
 class RewriteContext:
     """Builder handed to every rule of one conversion."""
 
-    def __init__(self, stage: str, ops: dict[str, type], report: Report, convert_type: Callable[[ir.Type, str], ir.Type]):
+    def __init__(
+        self, stage: str, ops: dict[str, type], report: Report, convert_type: Callable[[ir.Type, str], ir.Type]
+    ):
         self.stage = stage
         self.ops = ops
         self.report = report
@@ -178,7 +180,15 @@ def _scalar_value(a: ir.Attribute):
 def _np_dtype(t: ir.Type):
     s = str(t)
     return {
-        "f32": np.float32, "f64": np.float64, "f16": np.float16, "bf16": np.float32,
-        "i1": np.bool_, "i8": np.int8, "i16": np.int16, "i32": np.int32, "i64": np.int64,
-        "ui8": np.uint8, "ui32": np.uint32,
+        "f32": np.float32,
+        "f64": np.float64,
+        "f16": np.float16,
+        "bf16": np.float32,
+        "i1": np.bool_,
+        "i8": np.int8,
+        "i16": np.int16,
+        "i32": np.int32,
+        "i64": np.int64,
+        "ui8": np.uint8,
+        "ui32": np.uint32,
     }.get(s, np.float32)

@@ -25,8 +25,7 @@ UNARY = (
     "sign logical_not log1p expm1 silu isfinite"
 ).split()
 BINARY = (
-    "add subtract multiply div maximum minimum pow remainder atan2 "
-    "eq ne lt le gt ge logical_and logical_or logical_xor"
+    "add subtract multiply div maximum minimum pow remainder atan2 eq ne lt le gt ge logical_and logical_or logical_xor"
 ).split()
 for _name in UNARY:
     OPS.add(TTIR, _name, "input")

@@ -31,7 +31,15 @@ _DTYPES = {
     "ui16": fb.DataType.UInt16,
     "ui8": fb.DataType.UInt8,
 }
-_NP = {"f32": np.float32, "f16": np.float16, "i32": np.int32, "si32": np.int32, "ui32": np.uint32, "ui16": np.uint16, "ui8": np.uint8}
+_NP = {
+    "f32": np.float32,
+    "f16": np.float16,
+    "i32": np.int32,
+    "si32": np.int32,
+    "ui32": np.uint32,
+    "ui16": np.uint16,
+    "ui8": np.uint8,
+}
 
 
 class _Program:
@@ -45,7 +53,9 @@ class _Program:
         t = ir.RankedTensorType(value.type)
         el = str(t.element_type)
         if el not in _DTYPES:
-            raise CompileError(f"element type {el} has no device data type (value defined at {location_text(value.location) if hasattr(value, 'location') else '?'})")
+            raise CompileError(
+                f"element type {el} has no device data type (value defined at {location_text(value.location) if hasattr(value, 'location') else '?'})"
+            )
         layout = fb.LayoutDescT(dataType=_DTYPES[el], layout=fb.TensorLayout.RowMajor)
         if t.encoding is not None:
             enc = ttnn.LayoutAttr(t.encoding)
@@ -78,18 +88,58 @@ def _float(op, name: str) -> float:
 # --- op table -----------------------------------------------------------------------
 Lowering = Callable[[ir.Operation, _Program], tuple[int, object]]
 _UNARY_NAMES = {
-    "abs": "Abs", "neg": "Neg", "exp": "Exp", "log": "Log", "sqrt": "Sqrt", "rsqrt": "Rsqrt",
-    "reciprocal": "Reciprocal", "tanh": "Tanh", "sigmoid": "Sigmoid", "relu": "Relu", "gelu": "Gelu",
-    "erf": "Erf", "sin": "Sin", "cos": "Cos", "floor": "Floor", "ceil": "Ceil", "sign": "Sign",
-    "logical_not": "LogicalNot", "log1p": "Log1p", "expm1": "Expm1", "silu": "Silu", "isfinite": "IsFinite",
+    "abs": "Abs",
+    "neg": "Neg",
+    "exp": "Exp",
+    "log": "Log",
+    "sqrt": "Sqrt",
+    "rsqrt": "Rsqrt",
+    "reciprocal": "Reciprocal",
+    "tanh": "Tanh",
+    "sigmoid": "Sigmoid",
+    "relu": "Relu",
+    "gelu": "Gelu",
+    "erf": "Erf",
+    "sin": "Sin",
+    "cos": "Cos",
+    "floor": "Floor",
+    "ceil": "Ceil",
+    "sign": "Sign",
+    "logical_not": "LogicalNot",
+    "log1p": "Log1p",
+    "expm1": "Expm1",
+    "silu": "Silu",
+    "isfinite": "IsFinite",
 }
 _BINARY_NAMES = {
-    "add": "Add", "subtract": "Subtract", "multiply": "Multiply", "div": "Divide", "maximum": "Maximum",
-    "minimum": "Minimum", "pow": "Pow", "remainder": "Remainder", "atan2": "Atan2", "eq": "Equal",
-    "ne": "NotEqual", "lt": "LessThan", "le": "LessEqual", "gt": "GreaterThan", "ge": "GreaterEqual",
-    "logical_and": "LogicalAnd", "logical_or": "LogicalOr", "logical_xor": "LogicalXor",
+    "add": "Add",
+    "subtract": "Subtract",
+    "multiply": "Multiply",
+    "div": "Divide",
+    "maximum": "Maximum",
+    "minimum": "Minimum",
+    "pow": "Pow",
+    "remainder": "Remainder",
+    "atan2": "Atan2",
+    "eq": "Equal",
+    "ne": "NotEqual",
+    "lt": "LessThan",
+    "le": "LessEqual",
+    "gt": "GreaterThan",
+    "ge": "GreaterEqual",
+    "logical_and": "LogicalAnd",
+    "logical_or": "LogicalOr",
+    "logical_xor": "LogicalXor",
 }
-_REDUCTION_NAMES = {"sum": "Sum", "mean": "Mean", "max": "Max", "min": "Min", "prod": "Prod", "argmax": "ArgMax", "argmin": "ArgMin"}
+_REDUCTION_NAMES = {
+    "sum": "Sum",
+    "mean": "Mean",
+    "max": "Max",
+    "min": "Min",
+    "prod": "Prod",
+    "argmax": "ArgMax",
+    "argmin": "ArgMin",
+}
 _POOL_NAMES = {"max_pool2d": "Max", "avg_pool2d": "Avg", "sum_pool2d": "Sum"}
 assert set(_UNARY_NAMES) == set(ttir.UNARY) and set(_BINARY_NAMES) == set(ttir.BINARY)
 
@@ -105,7 +155,10 @@ def _binary(kind: str) -> Lowering:
     return lambda op, p: (
         fb.OpType.EltwiseBinaryOp,
         fb.EltwiseBinaryOpT(
-            type=getattr(fb.EltwiseBinaryOpType, kind), lhs=p.ref(op.operands[0]), rhs=p.ref(op.operands[1]), out=p.ref(op.result)
+            type=getattr(fb.EltwiseBinaryOpType, kind),
+            lhs=p.ref(op.operands[0]),
+            rhs=p.ref(op.operands[1]),
+            out=p.ref(op.result),
         ),
     )
 
@@ -158,27 +211,43 @@ def _pool(kind: str) -> Lowering:
 
 def _matmul(op, p):
     return fb.OpType.MatmulOp, fb.MatmulOpT(
-        a=p.ref(op.operands[0]), b=p.ref(op.operands[1]), out=p.ref(op.result),
-        transposeA=_bool(op, "transpose_a"), transposeB=_bool(op, "transpose_b"),
+        a=p.ref(op.operands[0]),
+        b=p.ref(op.operands[1]),
+        out=p.ref(op.result),
+        transposeA=_bool(op, "transpose_a"),
+        transposeB=_bool(op, "transpose_b"),
     )
 
 
 def _linear(op, p):
     bias = op.opview.bias
     return fb.OpType.LinearOp, fb.LinearOpT(
-        a=p.ref(op.opview.a), b=p.ref(op.opview.b), bias=p.ref(bias) if bias is not None else None,
-        out=p.ref(op.result), transposeA=_bool(op, "transpose_a"), transposeB=_bool(op, "transpose_b"),
+        a=p.ref(op.opview.a),
+        b=p.ref(op.opview.b),
+        bias=p.ref(bias) if bias is not None else None,
+        out=p.ref(op.result),
+        transposeA=_bool(op, "transpose_a"),
+        transposeB=_bool(op, "transpose_b"),
     )
 
 
 def _conv2d(op, p):
     v = op.opview
     return fb.OpType.Conv2dOp, fb.Conv2dOpT(
-        input=p.ref(v.input), weight=p.ref(v.weight), bias=p.ref(v.bias) if v.bias is not None else None,
-        out=p.ref(op.result), inChannels=_int(op, "in_channels"), outChannels=_int(op, "out_channels"),
-        batchSize=_int(op, "batch_size"), inputHeight=_int(op, "input_height"), inputWidth=_int(op, "input_width"),
-        kernelSize=_ints(op, "kernel_size"), stride=_ints(op, "stride"), padding=_ints(op, "padding"),
-        dilation=_ints(op, "dilation"), groups=_int(op, "groups"),
+        input=p.ref(v.input),
+        weight=p.ref(v.weight),
+        bias=p.ref(v.bias) if v.bias is not None else None,
+        out=p.ref(op.result),
+        inChannels=_int(op, "in_channels"),
+        outChannels=_int(op, "out_channels"),
+        batchSize=_int(op, "batch_size"),
+        inputHeight=_int(op, "input_height"),
+        inputWidth=_int(op, "input_width"),
+        kernelSize=_ints(op, "kernel_size"),
+        stride=_ints(op, "stride"),
+        padding=_ints(op, "padding"),
+        dilation=_ints(op, "dilation"),
+        groups=_int(op, "groups"),
     )
 
 
@@ -187,29 +256,43 @@ def _reshape(op, p):
 
 
 def _permute(op, p):
-    return fb.OpType.PermuteOp, fb.PermuteOpT(in_=p.ref(op.operands[0]), out=p.ref(op.result), permutation=_ints(op, "permutation"))
+    return fb.OpType.PermuteOp, fb.PermuteOpT(
+        in_=p.ref(op.operands[0]), out=p.ref(op.result), permutation=_ints(op, "permutation")
+    )
 
 
 def _slice(op, p):
     return fb.OpType.SliceOp, fb.SliceOpT(
-        in_=p.ref(op.operands[0]), out=p.ref(op.result), begins=_ints(op, "begins"), ends=_ints(op, "ends"), step=_ints(op, "step")
+        in_=p.ref(op.operands[0]),
+        out=p.ref(op.result),
+        begins=_ints(op, "begins"),
+        ends=_ints(op, "ends"),
+        step=_ints(op, "step"),
     )
 
 
 def _concat(op, p):
-    return fb.OpType.ConcatOp, fb.ConcatOpT(inputs=[p.ref(v) for v in op.operands], out=p.ref(op.result), dim=_int(op, "dim"))
+    return fb.OpType.ConcatOp, fb.ConcatOpT(
+        inputs=[p.ref(v) for v in op.operands], out=p.ref(op.result), dim=_int(op, "dim")
+    )
 
 
 def _repeat(op, p):
-    return fb.OpType.RepeatOp, fb.RepeatOpT(in_=p.ref(op.operands[0]), out=p.ref(op.result), repeatDims=_ints(op, "repeat_dims"))
+    return fb.OpType.RepeatOp, fb.RepeatOpT(
+        in_=p.ref(op.operands[0]), out=p.ref(op.result), repeatDims=_ints(op, "repeat_dims")
+    )
 
 
 def _pad(op, p):
-    return fb.OpType.PadOp, fb.PadOpT(in_=p.ref(op.operands[0]), out=p.ref(op.result), padding=_ints(op, "padding"), value=_float(op, "value"))
+    return fb.OpType.PadOp, fb.PadOpT(
+        in_=p.ref(op.operands[0]), out=p.ref(op.result), padding=_ints(op, "padding"), value=_float(op, "value")
+    )
 
 
 def _embedding(op, p):
-    return fb.OpType.EmbeddingOp, fb.EmbeddingOpT(input=p.ref(op.operands[0]), weight=p.ref(op.operands[1]), out=p.ref(op.result))
+    return fb.OpType.EmbeddingOp, fb.EmbeddingOpT(
+        input=p.ref(op.operands[0]), weight=p.ref(op.operands[1]), out=p.ref(op.result)
+    )
 
 
 def _constant(op, p):
@@ -227,7 +310,9 @@ def _constant(op, p):
 
 def _full_value(op, p, value):
     scalar = value.get_splat_value()
-    fill = float(ir.IntegerAttr(scalar).value) if isinstance(scalar, ir.IntegerAttr) else float(ir.FloatAttr(scalar).value)
+    fill = (
+        float(ir.IntegerAttr(scalar).value) if isinstance(scalar, ir.IntegerAttr) else float(ir.FloatAttr(scalar).value)
+    )
     return fb.OpType.FullOp, fb.FullOpT(out=p.ref(op.result), fillValue=fill)
 
 
@@ -247,7 +332,9 @@ def _memory_config(op) -> "fb.MemoryConfigT":
 
 
 def _to_device(op, p):
-    return fb.OpType.ToDeviceOp, fb.ToDeviceOpT(in_=p.ref(op.operands[0]), out=p.ref(op.result), memoryConfig=_memory_config(op))
+    return fb.OpType.ToDeviceOp, fb.ToDeviceOpT(
+        in_=p.ref(op.operands[0]), out=p.ref(op.result), memoryConfig=_memory_config(op)
+    )
 
 
 def _from_device(op, p):
@@ -298,7 +385,12 @@ LOWERINGS: dict[str, Lowering] = {
 }
 assert {k.split(".", 1)[1] for k in LOWERINGS} == set(ttnn.OPS), "every TTNN op needs a flatbuffer lowering"
 
-_ARG_TYPES = {"input": fb.ArgumentType.Input, "parameter": fb.ArgumentType.Parameter, "buffer": fb.ArgumentType.Parameter, "constant": fb.ArgumentType.Constant}
+_ARG_TYPES = {
+    "input": fb.ArgumentType.Input,
+    "parameter": fb.ArgumentType.Parameter,
+    "buffer": fb.ArgumentType.Parameter,
+    "constant": fb.ArgumentType.Constant,
+}
 
 
 def _program(func_op) -> "fb.ProgramT":
@@ -324,7 +416,9 @@ def _program(func_op) -> "fb.ProgramT":
         if lower is None:
             raise CompileError(f"TTNN -> flatbuffer: no lowering for '{op.name}' at {location_text(op.location)}")
         kind, table = lower(op, p)
-        operations.append(fb.OperationT(typeType=kind, type=table, debugInfo=op_text(op, 400), locInfo=location_text(op.location)))
+        operations.append(
+            fb.OperationT(typeType=kind, type=table, debugInfo=op_text(op, 400), locInfo=location_text(op.location))
+        )
     name = ir.StringAttr(func_op.attributes["sym_name"]).value
     return fb.ProgramT(name=name, inputs=inputs, outputs=outputs, operations=operations, private=False)
 

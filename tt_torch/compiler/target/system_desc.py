@@ -26,7 +26,7 @@ class SystemDesc:
 
 
 _WORMHOLE = ChipDesc("wormhole_b0", (8, 8), 1_499_136, 12, 1 << 30, 288.0, 1000)
-_BLACKHOLE = ChipDesc("blackhole", (10, 13), 1_572_864, 8, 4 * 10**9, 512.0, 1350)
+_BLACKHOLE = ChipDesc("blackhole", (10, 13), 1_572_864, 8, 4 << 30, 512.0, 1350)
 
 SYSTEMS: dict[str, SystemDesc] = {
     "n150": SystemDesc("n150", _WORMHOLE, 1, (1, 1)),

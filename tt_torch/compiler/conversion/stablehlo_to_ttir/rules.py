@@ -138,7 +138,9 @@ def _dense(arr: np.ndarray, t: ir.Type) -> ir.DenseElementsAttr:
     if flat.size and np.all(flat == flat[0]):
         el = rt.element_type
         scalar = (
-            ir.IntegerAttr.get(el, int(flat[0])) if isinstance(el, ir.IntegerType) else ir.FloatAttr.get(el, float(flat[0]))
+            ir.IntegerAttr.get(el, int(flat[0]))
+            if isinstance(el, ir.IntegerType)
+            else ir.FloatAttr.get(el, float(flat[0]))
         )
         return ir.DenseElementsAttr.get_splat(rt, scalar)
     return ir.DenseElementsAttr.get(np.ascontiguousarray(arr), type=rt.element_type, shape=list(rt.shape))
@@ -167,7 +169,9 @@ def reshape(cx: RewriteContext, op):
 
 
 def transpose(cx: RewriteContext, op):
-    return [cx.emit("permute", op.operands[0], result=cx.result_type(), permutation=_ints(op.attributes["permutation"]))]
+    return [
+        cx.emit("permute", op.operands[0], result=cx.result_type(), permutation=_ints(op.attributes["permutation"]))
+    ]
 
 
 def broadcast_in_dim(cx: RewriteContext, op):
@@ -310,7 +314,12 @@ def _body_op(cx: RewriteContext, op) -> str:
     return ops[0]
 
 
-_REDUCE_KIND = {"stablehlo.add": "sum", "stablehlo.maximum": "max", "stablehlo.minimum": "min", "stablehlo.multiply": "prod"}
+_REDUCE_KIND = {
+    "stablehlo.add": "sum",
+    "stablehlo.maximum": "max",
+    "stablehlo.minimum": "min",
+    "stablehlo.multiply": "prod",
+}
 _BOOL_REDUCE = {"stablehlo.or": ("max", 0.0), "stablehlo.and": ("min", 1.0)}
 _IDENTITY = {"sum": 0.0, "prod": 1.0, "max": -math.inf, "min": math.inf}
 _COMBINE = {"sum": "add", "prod": "multiply", "max": "maximum", "min": "minimum"}
@@ -338,13 +347,19 @@ def _apply_init(cx: RewriteContext, y: ir.Value, init: ir.Value, kind: str, out_
     """A reduction's init value takes part in it; fold it in unless it is the identity."""
     value = _splat_value(init)
     ident = _IDENTITY[kind]
-    if value is not None and (value == ident or (ident == -math.inf and value <= -3.0e38) or (ident == math.inf and value >= 3.0e38)):
+    if value is not None and (
+        value == ident or (ident == -math.inf and value <= -3.0e38) or (ident == math.inf and value >= 3.0e38)
+    ):
         return y
     if value is not None:
         full = cx.emit("full", result=out_t, fill_value=float(value))
     else:
         shape = shape_of(y)
-        full = cx.emit("repeat", reshape_to(cx, init, [1] * len(shape)), result=out_t, repeat_dimensions=shape) if shape else init
+        full = (
+            cx.emit("repeat", reshape_to(cx, init, [1] * len(shape)), result=out_t, repeat_dimensions=shape)
+            if shape
+            else init
+        )
     return cx.emit(_COMBINE[kind], y, full, result=out_t)
 
 

@@ -64,7 +64,14 @@ def same_op(cx: RewriteContext, op):
 
 
 def repeat(cx: RewriteContext, op):
-    return [cx.emit("repeat", op.operands[0], result=cx.result_type(), repeat_dims=list(ir.DenseI64ArrayAttr(op.attributes["repeat_dimensions"])))]
+    return [
+        cx.emit(
+            "repeat",
+            op.operands[0],
+            result=cx.result_type(),
+            repeat_dims=list(ir.DenseI64ArrayAttr(op.attributes["repeat_dimensions"])),
+        )
+    ]
 
 
 def typecast(cx: RewriteContext, op):
@@ -195,7 +202,13 @@ def _move_inputs_to_device(cx: RewriteContext, func_op) -> None:
 
 
 def _to_layout(value: ir.Value, layout: str) -> ir.Value:
-    return build(ttnn.OPS["to_layout"], [value], {"layout": ir.StringAttr.get(layout)}, device_type(value.type, layout), ir.Location.current).result
+    return build(
+        ttnn.OPS["to_layout"],
+        [value],
+        {"layout": ir.StringAttr.get(layout)},
+        device_type(value.type, layout),
+        ir.Location.current,
+    ).result
 
 
 def _move_outputs_to_host(cx: RewriteContext, func_op) -> None:

@@ -23,9 +23,9 @@ def test_unsupported_op_names_op_stablehlo_and_source_line():
     err = info.value
     assert err.op_name == "stablehlo.sort"
     assert "stablehlo.sort" in err.op_text or "stablehlo.sort" in str(err)
-    assert "test_errors.py" in err.location  # the model line that made the op
+    assert "test_compile_errors.py" in err.location  # the model line that made the op
     message = str(err)
-    assert "cannot lower 'stablehlo.sort'" in message and "test_errors.py" in message
+    assert "cannot lower 'stablehlo.sort'" in message and "test_compile_errors.py" in message
 
 
 def test_unknown_compile_depth_lists_allowed_values():
