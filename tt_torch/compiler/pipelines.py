@@ -86,27 +86,23 @@ def compile_stablehlo(module: ir.Module, options: CompileOptions | None = None) 
     tag_arguments(module, options.arg_names, options.arg_kinds)
     report = Report()
     seconds: dict[str, float] = {}
-    t = time.perf_counter()
-    for name in PIPELINES["stablehlo-to-ttir-pipeline"]:
-        run_pass(name, module, report, options.verify_each_pass)
-    ttir_text = _text(module)
-    seconds["stablehlo_to_ttir"] = time.perf_counter() - t
-    report.op_counts["ttir"] = _count_ops(module)
-    t = time.perf_counter()
-    for name in PIPELINES["ttir-to-ttnn-pipeline"]:
-        run_pass(name, module, report, options.verify_each_pass)
-    ttnn_text = _text(module)
-    seconds["ttir_to_ttnn"] = time.perf_counter() - t
-    report.op_counts["ttnn"] = _count_ops(module)
+    texts: dict[str, str] = {}
+    for dialect, pipeline in (("ttir", "stablehlo-to-ttir-pipeline"), ("ttnn", "ttir-to-ttnn-pipeline")):
+        t = time.perf_counter()
+        for name in PIPELINES[pipeline]:
+            run_pass(name, module, report, options.verify_each_pass)
+        texts[dialect] = _text(module)
+        seconds[pipeline.removesuffix("-pipeline").replace("-", "_")] = time.perf_counter() - t
+        report.op_counts[dialect] = _count_ops(module)
     flatbuffer = None
     if options.emit_flatbuffer:
         from .target.flatbuffer import to_flatbuffer
 
         t = time.perf_counter()
-        sources = {"ttir": ttir_text, "ttnn": ttnn_text} if options.embed_mlir else None
+        sources = texts if options.embed_mlir else None
         flatbuffer = to_flatbuffer(module, options.target, sources)
         seconds["flatbuffer"] = time.perf_counter() - t
-    return CompileResult(ttir_text, ttnn_text, flatbuffer, report.as_dict(), seconds)
+    return CompileResult(texts["ttir"], texts["ttnn"], flatbuffer, report.as_dict(), seconds)
 
 
 def _count_ops(module: ir.Module) -> dict[str, int]:

@@ -47,12 +47,25 @@ def define(dialect: type, name: str, operands: str = "", attrs: str = "", result
 
 
 class OpTable(dict):
-    """op name -> op class, for one dialect; also how passes look ops up."""
+    """op name -> op class, for one dialect; also how passes look ops up.
+
+    ``specs`` keeps each op's signature so that another dialect can declare
+    the same ops (``copy_from``) instead of listing them again.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.specs: dict[str, tuple[str, str, bool]] = {}
 
     def add(self, dialect: type, name: str, operands: str = "", attrs: str = "", result: bool = True) -> type:
         cls = define(dialect, name, operands, attrs, result)
         self[name] = cls
+        self.specs[name] = (operands, attrs, result)
         return cls
+
+    def copy_from(self, dialect: type, other: "OpTable", names) -> None:
+        for name in names:
+            self.add(dialect, name, *other.specs[name])
 
 
 def load(dialect: type, context: ir.Context) -> None:

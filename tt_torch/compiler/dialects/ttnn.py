@@ -31,17 +31,31 @@ BUFFERS = ("dram", "l1")
 
 OPS = OpTable()
 
-# --- elementwise (same operands as TTIR) -------------------------------------
-for _name in ttir.UNARY:
-    OPS.add(TTNN, _name, "input")
-for _name in ttir.BINARY:
-    OPS.add(TTNN, _name, "lhs rhs")
-OPS.add(TTNN, "where", "condition true_value false_value")
-OPS.add(TTNN, "clamp_tensor", "input min max")
-
-# --- matmul ----------------------------------------------------------------
-OPS.add(TTNN, "matmul", "a b", "transpose_a transpose_b")
-OPS.add(TTNN, "linear", "a b bias?", "transpose_a transpose_b")
+# --- ops with the same operands and attributes as in TTIR ---------------------
+# elementwise, matmul, reductions, data movement (but repeat), creation
+OPS.copy_from(
+    TTNN,
+    ttir.OPS,
+    [
+        *ttir.UNARY,
+        *ttir.BINARY,
+        "where",
+        "clamp_tensor",
+        "matmul",
+        "linear",
+        *ttir.REDUCTIONS,
+        "reshape",
+        "permute",
+        "slice_static",
+        "concat",
+        "pad",
+        "embedding",
+        "constant",
+        "full",
+        "arange",
+    ],
+)
+OPS.add(TTNN, "repeat", "input", "repeat_dims")
 
 # --- convolution and pooling (flattened NHWC) -------------------------------------
 OPS.add(
@@ -57,24 +71,6 @@ for _name in ttir.POOLS:
         "input",
         "batch_size input_height input_width channels kernel_size stride padding dilation ceil_mode",
     )
-
-# --- reductions --------------------------------------------------------------
-for _name in ttir.REDUCTIONS:
-    OPS.add(TTNN, _name, "input", "dim_arg keep_dim")
-
-# --- data movement -------------------------------------------------------------
-OPS.add(TTNN, "reshape", "input", "shape")
-OPS.add(TTNN, "permute", "input", "permutation")
-OPS.add(TTNN, "slice_static", "input", "begins ends step")
-OPS.add(TTNN, "concat", "inputs*", "dim")
-OPS.add(TTNN, "repeat", "input", "repeat_dims")
-OPS.add(TTNN, "pad", "input", "padding value")
-OPS.add(TTNN, "embedding", "input weight")
-
-# --- creation -------------------------------------------------------------------
-OPS.add(TTNN, "constant", "", "value")
-OPS.add(TTNN, "full", "", "fill_value")
-OPS.add(TTNN, "arange", "", "start step arange_dimension")
 
 # --- host/device, layout and memory ---------------------------------------------
 OPS.add(TTNN, "to_device", "input", "memory_config")
