@@ -152,7 +152,10 @@ setup(
     ext_modules=[Extension("tt_torch._C", sources=[])],
     cmdclass={"build_ext": BuildRuntime, "build_py": BuildPy, "egg_info": EggInfo},
     entry_points={
-        "torch_dynamo_backends": ["tt = tt_torch.dynamo.backend:backend"],
+        "torch_dynamo_backends": [
+            "tt = tt_torch.dynamo.backend:backend",
+            "tt-legacy = tt_torch.dynamo.backend:backend",
+        ],
         "console_scripts": ["tt-torch = tt_torch.tools.cli:main"],
     },
     zip_safe=False,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import torch.fx as fx
 
@@ -15,13 +15,20 @@ from .executor import Executor
 
 @dataclass
 class BackendOptions:
-    """Options of the ``tt`` backend.
+    """Options of the ``tt`` backend (tt-torch's fields, plus ``artifacts``).
 
-    ``compiler_config`` says how to compile; ``artifacts``, when given,
-    receives each compiled graph's IR, flatbuffer and report.
+    ``compiler_config`` says how to compile. ``devices``: devices to run on
+    (from ``DeviceManager``); the first one runs the program; by default each
+    compiled graph opens its own device of ``compiler_config.target``.
+    ``async_mode`` is accepted for tt-torch compatibility: the emulated device
+    runs synchronously, so outputs are always ready when the call returns.
+    ``artifacts``, when given, receives each compiled graph's IR, flatbuffer
+    and report.
     """
 
     compiler_config: CompilerConfig = field(default_factory=CompilerConfig)
+    devices: list | None = None
+    async_mode: bool = False
     artifacts: CompileArtifacts | None = None
 
 
@@ -30,7 +37,8 @@ def backend(gm: fx.GraphModule, example_inputs: list, options: BackendOptions | 
     options = _coerce_options(options)
     name = options.compiler_config.model_name or "graph"
     index = len(options.artifacts.graphs) if options.artifacts is not None else 0
-    return Executor(gm, options.compiler_config, options.artifacts, name=f"{name}{index}")
+    device = options.devices[0] if options.devices else None
+    return Executor(gm, options.compiler_config, options.artifacts, name=f"{name}{index}", device=device)
 
 
 def _coerce_options(options) -> BackendOptions:
@@ -39,19 +47,24 @@ def _coerce_options(options) -> BackendOptions:
     if isinstance(options, BackendOptions):
         return options
     if isinstance(options, dict):
-        unknown = set(options) - {"compiler_config", "artifacts"}
+        allowed = {f.name for f in fields(BackendOptions)}
+        unknown = set(options) - allowed
         if unknown:
-            raise ConfigError(f"unknown backend option(s) {sorted(unknown)}; allowed: compiler_config, artifacts")
+            raise ConfigError(f"unknown backend option(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}")
         return BackendOptions(**options)
     raise ConfigError(f"options must be a BackendOptions or a dict, got {type(options).__name__}")
+
+
+NAMES = ("tt", "tt-legacy")  # "tt-legacy": the name tt-torch's users may have used
 
 
 def register() -> None:
     """Makes ``backend="tt"`` work without the package's entry point being installed."""
     from torch._dynamo.backends.registry import _BACKENDS, register_backend
 
-    if "tt" not in _BACKENDS:
-        register_backend(name="tt")(backend)
+    for name in NAMES:
+        if name not in _BACKENDS:
+            register_backend(name=name)(backend)
 
 
 register()

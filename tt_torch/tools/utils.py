@@ -97,3 +97,17 @@ class CompilerConfig:
             v = getattr(self, f.name)
             out[f.name] = v.name if isinstance(v, enum.Enum) else v
         return out
+
+
+def calculate_pcc(golden, calculated) -> float:
+    """tt-torch's name for ``tt_torch.tools.verify.compute_pcc``."""
+    from tt_torch.tools.verify import compute_pcc
+
+    return compute_pcc(golden, calculated)
+
+
+def calculate_atol(golden, calculated) -> float:
+    """tt-torch's name for ``tt_torch.tools.verify.compute_atol``."""
+    from tt_torch.tools.verify import compute_atol
+
+    return compute_atol(golden, calculated)

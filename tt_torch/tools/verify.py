@@ -88,3 +88,84 @@ def verify_against_golden(
         if not r.passed:
             raise AssertionError(f"output {i}: {r} (required PCC >= {required_pcc}, atol <= {required_atol})")
     return results
+
+
+def _make_inputs(
+    input_shapes,
+    input_data_types,
+    input_range: tuple[float, float],
+    input_range_int: tuple[int, int],
+) -> list[torch.Tensor]:
+    dtypes = list(input_data_types) if input_data_types is not None else [torch.float32] * len(input_shapes)
+    if len(dtypes) != len(input_shapes):
+        raise ValueError(f"{len(input_shapes)} input shapes but {len(dtypes)} input data types")
+    inputs = []
+    for shape, dtype in zip(input_shapes, dtypes):
+        if dtype.is_floating_point:
+            low, high = input_range
+            inputs.append((torch.rand(shape, dtype=torch.float32) * (high - low) + low).to(dtype))
+        elif dtype == torch.bool:
+            inputs.append(torch.randint(0, 2, shape).to(torch.bool))
+        else:
+            low, high = input_range_int
+            inputs.append(torch.randint(low, high, shape, dtype=dtype))
+    return inputs
+
+
+def verify_module(
+    mod: torch.nn.Module,
+    inputs: list[torch.Tensor] | None = None,
+    input_shapes: list[tuple[int, ...]] | None = None,
+    input_data_types: list[torch.dtype] | None = None,
+    required_pcc: float = 0.99,
+    required_atol: float = 1e-2,
+    input_range: tuple[float, float] = (-0.5, 0.5),
+    input_range_int: tuple[int, int] = (0, 1000),
+    compiler_config=None,
+    do_assert: bool = True,
+    device=None,
+) -> list[Comparison]:
+    """Compiles ``mod`` with the tt backend and compares it with eager PyTorch (tt-torch's signature).
+
+    Inputs are ``inputs`` or random ones of ``input_shapes``/``input_data_types``.
+    Returns one comparison per output; with ``do_assert`` a failing output
+    raises AssertionError naming it.
+    """
+    from tt_torch.dynamo.backend import BackendOptions
+    from tt_torch.tools.utils import CompilerConfig
+
+    if inputs is None:
+        if input_shapes is None:
+            raise ValueError("verify_module needs inputs or input_shapes")
+        inputs = _make_inputs(input_shapes, input_data_types, input_range, input_range_int)
+    mod = mod.eval() if isinstance(mod, torch.nn.Module) else mod
+    options = BackendOptions(
+        compiler_config=compiler_config if compiler_config is not None else CompilerConfig(),
+        devices=[device] if device is not None else None,
+    )
+    compiled = torch.compile(mod, backend="tt", options=options, dynamic=False)
+    with torch.no_grad():
+        golden = mod(*inputs)
+        result = compiled(*inputs)
+    goldens, outs = _tensors(golden), _tensors(result)
+    if not do_assert:
+        return [
+            Comparison(p, a, p >= required_pcc and a <= required_atol)
+            for p, a in ((compute_pcc(g, c), compute_atol(g, c)) for g, c in zip(goldens, outs))
+        ]
+    return verify_against_golden(goldens, outs, required_pcc=required_pcc, required_atol=required_atol)
+
+
+def verify_torch_module_async(mod: torch.nn.Module, *args, **kwargs) -> list[Comparison]:
+    """tt-torch's async variant; the emulated device is synchronous, so it is ``verify_module``."""
+    return verify_module(mod, *args, **kwargs)
+
+
+def _tensors(value) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if hasattr(value, "to_tuple"):
+        value = value.to_tuple()
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [t for t in value if isinstance(t, torch.Tensor)]
