@@ -103,7 +103,9 @@ class CompiledGraph:
 class Executor:
     """The callable ``torch.compile`` gets back for one dynamo graph."""
 
-    def __init__(self, gm: fx.GraphModule, config: CompilerConfig, artifacts: CompileArtifacts | None, name: str):
+    def __init__(
+        self, gm: fx.GraphModule, config: CompilerConfig, artifacts: CompileArtifacts | None, name: str, device=None
+    ):
         if config.compile_depth in (CompileDepth.COMPILE_OP_BY_OP, CompileDepth.EXECUTE_OP_BY_OP):
             raise NotImplementedError(
                 f"compile_depth={config.compile_depth.name} (op-by-op bring-up) is not implemented yet; "
@@ -116,7 +118,7 @@ class Executor:
         self.inputs = classify_inputs(gm)
         self.programs: dict[tuple, CompiledGraph] = {}
         self.num_compiles = 0
-        self._device = None
+        self._device = device  # opened on first use when not given
 
     def __call__(self, *args):
         key = signature_of(args)
