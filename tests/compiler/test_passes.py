@@ -63,3 +63,29 @@ def test_unsupported_op_is_reported_by_the_cli(tmp_path):
     )
     assert proc.returncode == 1
     assert "cannot lower 'stablehlo.cbrt'" in proc.stderr
+
+
+def test_fusion_turns_matmul_plus_bias_into_linear(tmp_path):
+    ttir = _run(tmp_path, ["--pass", "stablehlo-to-ttir", "--pass", "ttir-fusion", "--verify-each"], STABLEHLO)
+    assert "ttir.linear" in ttir and "ttir.matmul" not in ttir and "ttir.add" not in ttir
+    # the bias enters linear unbroadcast: no repeat left
+    assert "ttir.repeat" not in ttir
+
+
+def test_fused_models_keep_their_results():
+    import sys
+
+    import torch
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1]))
+    from helpers import MLP, SmallCNN, assert_matches, compile_tt
+
+    for model, x in ((MLP().eval(), torch.randn(4, 32)), (SmallCNN().eval(), torch.randn(2, 3, 16, 16))):
+        compiled, artifacts = compile_tt(model)
+        with torch.no_grad():
+            assert_matches(model(x), compiled(x))
+        fused = artifacts.last.report["fused"]
+        if isinstance(model, MLP):
+            assert fused.get("linear") == 3 and artifacts.last.report["op_counts"]["ttnn"].get("ttnn.linear") == 3
+        else:
+            assert fused.get("conv2d-bias") == 1  # conv1 has a bias, conv2 has none

@@ -17,7 +17,7 @@ from tt_torch.errors import CompileError
 from . import context
 from .conversion import stablehlo_to_ttir, ttir_to_ttnn
 from .conversion.common import Report
-from .transforms import deallocation, layout
+from .transforms import deallocation, fusion, layout
 
 
 @dataclass
@@ -45,12 +45,13 @@ Pass = Callable[[ir.Module, Report], object]
 # name -> pass; each also runs alone from the command line (tt_torch.compiler.opt)
 PASSES: dict[str, Pass] = {
     "stablehlo-to-ttir": lambda m, r: stablehlo_to_ttir.convert(m, r),
+    "ttir-fusion": lambda m, r: fusion.fuse(m, r),
     "ttir-to-ttnn": lambda m, r: ttir_to_ttnn.convert(m, r),
     "ttnn-cancel-layouts": lambda m, r: layout.cancel_layout_pairs(m),
     "ttnn-deallocate": lambda m, r: deallocation.insert_deallocations(m),
 }
 PIPELINES: dict[str, list[str]] = {
-    "stablehlo-to-ttir-pipeline": ["stablehlo-to-ttir"],
+    "stablehlo-to-ttir-pipeline": ["stablehlo-to-ttir", "ttir-fusion"],
     "ttir-to-ttnn-pipeline": ["ttir-to-ttnn", "ttnn-cancel-layouts", "ttnn-deallocate"],
 }
 

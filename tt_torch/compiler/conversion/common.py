@@ -62,13 +62,18 @@ class Report:
 
     narrowings: dict[str, int] = field(default_factory=dict)
     op_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    fused: dict[str, int] = field(default_factory=dict)
 
     def narrowed(self, src: ir.Type, dst: ir.Type, what: str) -> None:
         key = f"{src} -> {dst} ({what})"
         self.narrowings[key] = self.narrowings.get(key, 0) + 1
 
     def as_dict(self) -> dict[str, Any]:
-        return {"narrowings": dict(self.narrowings), "op_counts": {k: dict(v) for k, v in self.op_counts.items()}}
+        return {
+            "narrowings": dict(self.narrowings),
+            "op_counts": {k: dict(v) for k, v in self.op_counts.items()},
+            "fused": dict(self.fused),
+        }
 
 
 class RewriteContext:

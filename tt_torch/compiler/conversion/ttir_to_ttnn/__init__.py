@@ -108,7 +108,7 @@ def _flat_type(cx: RewriteContext) -> ir.Type:
 
 
 def conv2d(cx: RewriteContext, op):
-    x, w = op.operands[0], op.operands[1]
+    x, w, bias = _operand_groups(op)
     n, h, wd, c = shape_of(x)
     o, _, kh, kw = shape_of(w)
     # Weights stay row-major, as TTNN's conv2d prepares them itself: tiling
@@ -118,7 +118,7 @@ def conv2d(cx: RewriteContext, op):
         "conv2d",
         _flatten_nhwc(cx, x),
         w,
-        bias=None,
+        bias=bias,
         result=_flat_type(cx),
         in_channels=c,
         out_channels=o,

@@ -1,0 +1,169 @@
+"""TTIR simplification and fusion: patterns over ops, each a (name, function) rule.
+
+A rule gets an op and returns the value that replaces its result, or None.
+Rules run over each function until none applies. What they match:
+
+- ``multiply(x, 1)`` and ``add(x, 0)`` with a splat constant of x's shape -> x
+  (what torch-mlir's addmm decomposition leaves: ``mm * 1 + bias * 1``);
+- ``add(matmul(a, b), bias)`` -> ``linear(a, b, bias)``, where a bias that was
+  broadcast with ``repeat`` is taken before the repeat (linear broadcasts);
+- ``add(permute(conv2d(x, w)), bias)`` with a per-channel bias ->
+  ``permute(conv2d(x, w, bias))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from torch_mlir import ir
+
+from ..conversion.common import Report, dense_to_numpy, element_type, shape_of
+from ..dialects import ttir
+from ..dialects._define import build
+
+Rule = Callable[[ir.Operation], "ir.Value | None"]
+
+
+def _producer(value: ir.Value):
+    owner = value.owner
+    op = getattr(owner, "operation", owner)
+    return op if isinstance(op, ir.Operation) else None
+
+
+def _name(value: ir.Value) -> str | None:
+    op = _producer(value)
+    return op.name if op is not None else None
+
+
+def _single_use(value: ir.Value) -> bool:
+    return len(list(value.uses)) == 1
+
+
+def _splat(value: ir.Value) -> float | None:
+    op = _producer(value)
+    if op is None:
+        return None
+    if op.name == "ttir.full":
+        return ir.FloatAttr(op.attributes["fill_value"]).value
+    if op.name == "ttir.constant":
+        arr = dense_to_numpy(ir.DenseElementsAttr(op.attributes["value"])).reshape(-1)
+        if arr.size and np.all(arr == arr[0]):
+            return float(arr[0])
+    return None
+
+
+def _identity(neutral: float) -> Rule:
+    def rule(op: ir.Operation):
+        lhs, rhs = op.operands
+        for x, c in ((lhs, rhs), (rhs, lhs)):
+            if x.type == op.result.type and _splat(c) == neutral:
+                return x
+        return None
+
+    return rule
+
+
+def _unbroadcast(value: ir.Value) -> ir.Value:
+    """The value before a ``repeat`` that only broadcast size-1 dims."""
+    op = _producer(value)
+    if op is not None and op.name == "ttir.repeat":
+        return op.operands[0]
+    return value
+
+
+def _emit(name: str, operands: list, attrs: dict, result: ir.Type, loc: ir.Location) -> ir.Value:
+    return build(ttir.OPS[name], operands, attrs, result, loc).result
+
+
+def _linear(op: ir.Operation):
+    for mm, bias in ((op.operands[0], op.operands[1]), (op.operands[1], op.operands[0])):
+        mm_op = _producer(mm)
+        if mm_op is None or mm_op.name != "ttir.matmul" or not _single_use(mm):
+            continue
+        if mm.type != op.result.type:
+            continue
+        bias = _unbroadcast(bias)
+        if element_type(bias) != element_type(mm):
+            continue
+        attrs = {k: mm_op.attributes[k] for k in ("transpose_a", "transpose_b")}
+        with ir.InsertionPoint(op):
+            return _emit("linear", [mm_op.operands[0], mm_op.operands[1], bias], attrs, op.result.type, op.location)
+    return None
+
+
+_NHWC_TO_NCHW = [0, 3, 1, 2]
+
+
+def _conv_bias(op: ir.Operation):
+    for conv_out, bias in ((op.operands[0], op.operands[1]), (op.operands[1], op.operands[0])):
+        perm_op = _producer(conv_out)
+        if perm_op is None or perm_op.name != "ttir.permute" or not _single_use(conv_out):
+            continue
+        if list(ir.DenseI64ArrayAttr(perm_op.attributes["permutation"])) != _NHWC_TO_NCHW:
+            continue
+        conv = perm_op.operands[0]
+        conv_op = _producer(conv)
+        if conv_op is None or conv_op.name != "ttir.conv2d" or not _single_use(conv):
+            continue
+        if len(list(conv_op.operands)) != 2:  # already has a bias
+            continue
+        channels = shape_of(conv)[3]
+        b = _unbroadcast(bias)
+        if shape_of(b) != [1, channels, 1, 1] or element_type(b) != element_type(conv):
+            continue
+        with ir.InsertionPoint(op):
+            t = ir.RankedTensorType.get([1, 1, 1, channels], element_type(b))
+            flat_bias = _emit("reshape", [b], {"shape": ir.DenseI64ArrayAttr.get([1, 1, 1, channels])}, t, op.location)
+            attrs = {k: conv_op.attributes[k] for k in ("stride", "padding", "dilation", "groups")}
+            new_conv = _emit(
+                "conv2d", [conv_op.operands[0], conv_op.operands[1], flat_bias], attrs, conv.type, conv_op.location
+            )
+            return _emit(
+                "permute", [new_conv], {"permutation": perm_op.attributes["permutation"]}, op.result.type, op.location
+            )
+    return None
+
+
+RULES: dict[str, list[tuple[str, Rule]]] = {
+    "ttir.multiply": [("multiply-by-one", _identity(1.0))],
+    "ttir.add": [("add-zero", _identity(0.0)), ("linear", _linear), ("conv2d-bias", _conv_bias)],
+}
+
+
+def fuse(module: ir.Module, report: Report | None = None) -> dict[str, int]:
+    """Applies RULES until none matches; returns how often each rule fired."""
+    counts: dict[str, int] = {}
+    with module.context, ir.Location.unknown(module.context):
+        for func_op in module.body.operations:
+            block = func_op.regions[0].blocks[0]
+            changed = True
+            while changed:
+                changed = False
+                for op in list(block.operations):
+                    op = op.operation
+                    for name, rule in RULES.get(op.name, ()):
+                        new = rule(op)
+                        if new is None:
+                            continue
+                        op.result.replace_all_uses_with(new)
+                        op.erase()
+                        counts[name] = counts.get(name, 0) + 1
+                        changed = True
+                        break
+            _erase_dead(block)
+    if report is not None:
+        report.fused = {k: report.fused.get(k, 0) + v for k, v in counts.items()}
+    return counts
+
+
+def _erase_dead(block) -> None:
+    """Removes TTIR ops whose results nothing uses (what fusion left behind)."""
+    changed = True
+    while changed:
+        changed = False
+        for op in reversed(list(block.operations)):
+            op = op.operation
+            if op.name.startswith("ttir.") and op.results and all(not list(r.uses) for r in op.results):
+                op.erase()
+                changed = True
