@@ -1,5 +1,6 @@
 // pybind11 glue for tt_torch._C: no logic here, only conversions between the
 // runtime's C++ API (csrc/runtime) and Python objects.
+#include <pybind11/functional.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 #include <torch/csrc/utils/pybind.h>
@@ -63,6 +64,42 @@ py::dict mlirSources(const rt::Binary& binary) {
   return out;
 }
 
+py::list programOps(const rt::Binary& binary, size_t index) {
+  const rt::ttnn::Program& program = binary.program(index);
+  py::list out;
+  if (program.operations() == nullptr) return out;
+  size_t i = 0;
+  for (const rt::ttnn::Operation* op : *program.operations()) {
+    py::dict d;
+    d["index"] = i++;
+    d["type"] = op ? rt::opTypeName(op->type_type()) : std::string("<missing>");
+    d["loc"] = op ? rt::text(op->loc_info()) : std::string();
+    d["debug"] = op ? rt::text(op->debug_info()) : std::string();
+    d["has_kernel"] = op != nullptr && rt::hasKernel(op->type_type());
+    out.append(d);
+  }
+  return out;
+}
+
+py::dict systemInfo(const rt::SystemInfo& s) {
+  py::dict d;
+  d["name"] = s.name;
+  d["arch"] = rt::archName(s.arch);
+  d["mesh_shape"] = s.mesh_shape;
+  d["num_chips"] = s.numChips();
+  d["grid"] = std::vector<int32_t>{s.grid_rows, s.grid_cols};
+  d["l1_bytes_per_core"] = s.l1_bytes_per_core;
+  d["num_dram_channels"] = s.num_dram_channels;
+  d["dram_channel_bytes"] = s.dram_channel_bytes;
+  d["dram_bytes"] = s.dramBytes();
+  d["dram_bandwidth_gbps"] = s.dram_bandwidth_gbps;
+  d["clock_mhz"] = s.clock_mhz;
+  std::vector<std::string> types;
+  for (auto t : s.supported_data_types) types.push_back(rt::dtypeName(t));
+  d["supported_data_types"] = types;
+  return d;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
@@ -90,16 +127,33 @@ PYBIND11_MODULE(_C, m) {
     return py::make_tuple(s::kVersionMajor, s::kVersionMinor, s::kVersionPatch);
   });
   m.def("system_names", &rt::builtinSystemNames, "Names of the built-in device descriptions.");
+  m.def("system_info", [](const std::string& name) { return systemInfo(rt::builtinSystem(name)); }, py::arg("name"),
+        "The built-in device description `name` as a dict.");
+
+  py::class_<rt::OpEvent>(m, "OpEvent", "One op as a debug hook sees it.")
+      .def_readonly("program_index", &rt::OpEvent::program_index)
+      .def_readonly("index", &rt::OpEvent::index)
+      .def_readonly("type", &rt::OpEvent::type)
+      .def_readonly("loc", &rt::OpEvent::loc)
+      .def_readonly("debug", &rt::OpEvent::debug)
+      .def_property_readonly("output",
+                             [](const rt::OpEvent& e) -> py::object {
+                               return e.output.defined() ? py::cast(e.output) : py::none();
+                             })
+      .def_readonly("seconds", &rt::OpEvent::seconds)
+      .def("__repr__", [](const rt::OpEvent& e) { return rt::cat("<OpEvent #", e.index, " ", e.type, " at ", e.loc, ">"); });
 
   py::class_<rt::Binary>(m, "Binary")
       .def_static(
           "from_bytes",
-          [](py::bytes data) {
+          [](py::bytes data, const std::string& base_dir) {
             std::string_view view = data;
             py::gil_scoped_release release;
-            return rt::Binary::fromBytes(view.data(), view.size());
+            rt::Binary binary = rt::Binary::fromBytes(view.data(), view.size());
+            if (!base_dir.empty()) binary.setBaseDir(base_dir);
+            return binary;
           },
-          py::arg("data"))
+          py::arg("data"), py::arg("base_dir") = "")
       .def_static("from_file", &rt::Binary::fromFile, py::arg("path"), py::call_guard<py::gil_scoped_release>())
       .def_property_readonly("num_programs", &rt::Binary::numPrograms)
       .def("program_name", [](const rt::Binary& b, size_t i) {
@@ -121,6 +175,20 @@ PYBIND11_MODULE(_C, m) {
                                return py::make_tuple(v->major(), v->minor(), v->patch());
                              })
       .def_property_readonly("mlir_sources", &mlirSources)
+      .def("program_ops", &programOps, py::arg("index"), "Each op: index, type, loc, debug, has_kernel.")
+      .def_property_readonly("base_dir", &rt::Binary::baseDir)
+      .def_property_readonly("weight_names", &rt::Binary::weightNames)
+      .def("weight", &rt::Binary::weight, py::arg("name"), py::call_guard<py::gil_scoped_release>())
+      .def("num_user_inputs", &rt::Binary::numUserInputs, py::arg("index"))
+      .def("complete_inputs", &rt::Binary::completeInputs, py::arg("index"), py::arg("user_inputs"),
+           py::call_guard<py::gil_scoped_release>())
+      .def("goldens",
+           [](const rt::Binary& b) {
+             py::list out;
+             for (auto& g : b.goldens()) out.append(py::make_tuple(g.key, g.program, g.tensor));
+             return out;
+           })
+      .def_property_readonly("export_info", &rt::Binary::exportInfo)
       .def_property_readonly("size", [](const rt::Binary& b) { return b.bytes().size(); });
 
   using Buffer = rt::fb::BufferType;
@@ -147,7 +215,15 @@ PYBIND11_MODULE(_C, m) {
         return rt::cat("<tt_torch._C.Device '", d.name(), "' ", rt::archName(d.arch()), state, ">");
       });
 
-  m.def("submit", &rt::submit, py::arg("device"), py::arg("binary"), py::arg("program_index"), py::arg("inputs"),
-        py::call_guard<py::gil_scoped_release>(),
+  m.def(
+      "submit",
+      [](rt::Device& device, const rt::Binary& binary, size_t index, const std::vector<at::Tensor>& inputs,
+         std::function<void(const rt::OpEvent&)> pre_op, std::function<void(const rt::OpEvent&)> post_op) {
+        rt::Hooks hooks{std::move(pre_op), std::move(post_op)};
+        py::gil_scoped_release release;
+        return rt::submit(device, binary, index, inputs, hooks);
+      },
+      py::arg("device"), py::arg("binary"), py::arg("program_index"), py::arg("inputs"), py::arg("pre_op") = nullptr,
+      py::arg("post_op") = nullptr,
         "Runs program `program_index` of `binary` on `device`; returns fresh host tensors.");
 }

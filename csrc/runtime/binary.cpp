@@ -1,5 +1,6 @@
 #include "binary.h"
 
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -71,10 +72,18 @@ void checkIdentity(const ttnn::Binary* root) {
   if (version == nullptr || root->schema_hash() == nullptr) {
     binaryError("corrupt tt-torch binary: it has no schema version or schema hash");
   }
-  if (version->major() != schema::kVersionMajor) {
-    binaryError(cat("built for schema version ", version->major(), ".", version->minor(), ".", version->patch(),
-                    ", this runtime reads ", schema::kVersionMajor, ".", schema::kVersionMinor, ".",
-                    schema::kVersionPatch, ": recompile the model"));
+  if (version->major() != schema::kVersionMajor || version->minor() != schema::kVersionMinor) {
+    std::string file_version = cat(version->major(), ".", version->minor(), ".", version->patch());
+    std::string ours = cat(schema::kVersionMajor, ".", schema::kVersionMinor, ".", schema::kVersionPatch);
+    bool older = version->major() < schema::kVersionMajor ||
+                 (version->major() == schema::kVersionMajor && version->minor() < schema::kVersionMinor);
+    if (older) {
+      binaryError(cat("built for schema version ", file_version, ", older than the ", ours,
+                      " this runtime reads: re-export the model with this tt-torch (tt_torch.export(...)), "
+                      "or read the file with the tt-torch release that wrote it"));
+    }
+    binaryError(cat("built for schema version ", file_version, ", newer than the ", ours,
+                    " this runtime reads: upgrade tt-torch to run it, or re-export the model with this tt-torch"));
   }
   std::string hash = text(root->schema_hash());
   if (hash != schema::kHash) {
@@ -106,7 +115,10 @@ Binary Binary::fromFile(const std::string& path) {
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   if (file.bad()) binaryError(cat("cannot read tt-torch binary '", path, "'"));
   try {
-    return fromBytes(bytes.data(), bytes.size());
+    Binary binary = fromBytes(bytes.data(), bytes.size());
+    size_t slash = path.find_last_of('/');
+    binary.setBaseDir(slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash));
+    return binary;
   } catch (const BinaryError& e) {
     binaryError(cat(path, ": ", e.what()));
   }
@@ -149,5 +161,156 @@ fb::Arch Binary::arch() const {
 }
 
 std::string Binary::schemaHash() const { return text(root_->schema_hash()); }
+
+}  // namespace tt::runtime
+
+namespace tt::runtime {
+
+uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc) {
+  static const auto table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  crc = ~crc;
+  for (size_t i = 0; i < size; ++i) crc = table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
+  return ~crc;
+}
+
+at::Tensor tensorFromBytes(const TensorInfo& info, const uint8_t* data, size_t size, const std::string& what) {
+  at::ScalarType type = containerType(info.dtype);
+  int64_t numel = 1;
+  for (int64_t d : info.shape) {
+    if (d < 0 || (d > 0 && numel > (int64_t{1} << 40) / d)) binaryError(cat(what, " has an invalid shape ", shapeStr(info.shape)));
+    numel *= d;
+  }
+  uint64_t expected = uint64_t(numel) * c10::elementSize(type);
+  if (expected != size) {
+    binaryError(cat(what, " holds ", size, " bytes but its shape ", shapeStr(info.shape), " and type ",
+                    dtypeName(info.dtype), " need ", expected, " (corrupt binary?)"));
+  }
+  at::Tensor out = at::empty(info.shape, at::TensorOptions().dtype(type));
+  if (size) std::memcpy(out.data_ptr(), data, size);
+  return out;
+}
+
+const ttnn::Weight* Binary::findWeight(const std::string& name) const {
+  if (root_->weights() == nullptr) return nullptr;
+  for (const ttnn::Weight* w : *root_->weights()) {
+    if (w != nullptr && w->name() != nullptr && w->name()->str() == name) return w;
+  }
+  return nullptr;
+}
+
+bool Binary::hasWeight(const std::string& name) const { return findWeight(name) != nullptr; }
+
+std::vector<std::string> Binary::weightNames() const {
+  std::vector<std::string> names;
+  if (root_->weights()) {
+    for (const ttnn::Weight* w : *root_->weights()) {
+      if (w) names.push_back(text(w->name()));
+    }
+  }
+  return names;
+}
+
+at::Tensor Binary::weight(const std::string& name) const {
+  const ttnn::Weight* w = findWeight(name);
+  if (w == nullptr) {
+    fail("the binary carries no weight '", name, "': it was written without weights; export the model with ",
+         "tt_torch.export(...) to get a self-contained .ttnn");
+  }
+  std::string what = cat("weight '", name, "'");
+  if (w->desc() == nullptr) binaryError(cat(what, " has no tensor description (corrupt binary?)"));
+  TensorInfo info;
+  info.shape = toVector(w->desc()->shape());
+  info.dtype = w->desc()->layout() ? w->desc()->layout()->data_type() : fb::DataType::Float32;
+  if (w->file() == nullptr) {
+    const auto* data = w->data();
+    return tensorFromBytes(info, data ? data->data() : nullptr, data ? data->size() : 0, what);
+  }
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  auto cached = state_->weights.find(name);
+  if (cached != state_->weights.end()) return cached->second;
+  std::string file = text(w->file());
+  if (file.empty() || file.find('/') != std::string::npos || file == "." || file == "..") {
+    binaryError(cat(what, ": side file name '", file, "' is not a plain file name (corrupt binary?)"));
+  }
+  std::string path = (state_->base_dir.empty() ? std::string(".") : state_->base_dir) + "/" + file;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    binaryError(cat(what, " lives in the side file '", path, "', which cannot be opened (", std::strerror(errno),
+                    "): keep the file written by tt_torch.export next to the .ttnn"));
+  }
+  in.seekg(0, std::ios::end);
+  uint64_t file_size = static_cast<uint64_t>(in.tellg());
+  if (w->offset() > file_size || w->size() > file_size - w->offset()) {
+    binaryError(cat(what, ": the side file '", path, "' has ", file_size, " bytes, too few for bytes [", w->offset(),
+                    ", ", w->offset() + w->size(), "): it is truncated or belongs to another export"));
+  }
+  std::vector<uint8_t> bytes(w->size());
+  in.seekg(static_cast<std::streamoff>(w->offset()));
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!in) binaryError(cat(what, ": cannot read the side file '", path, "'"));
+  uint32_t crc = crc32(bytes.data(), bytes.size());
+  if (crc != w->crc32()) {
+    binaryError(cat(what, ": checksum mismatch in the side file '", path, "' (CRC-32 ", crc, ", expected ",
+                    w->crc32(), "): it was modified or belongs to another export; re-export the model"));
+  }
+  at::Tensor tensor = tensorFromBytes(info, bytes.data(), bytes.size(), what);
+  state_->weights.emplace(name, tensor);
+  return tensor;
+}
+
+size_t Binary::numUserInputs(size_t program_index) const {
+  const ttnn::Program& p = program(program_index);
+  size_t n = 0;
+  if (p.inputs()) {
+    for (const ttnn::ProgramArg* arg : *p.inputs()) n += (arg == nullptr || arg->arg_type() == fb::ArgumentType::Input);
+  }
+  return n;
+}
+
+std::vector<at::Tensor> Binary::completeInputs(size_t program_index, const std::vector<at::Tensor>& user_inputs) const {
+  const ttnn::Program& p = program(program_index);
+  size_t expected = numUserInputs(program_index);
+  if (user_inputs.size() != expected) {
+    fail("program ", program_index, " ('", programName(program_index), "') takes ", expected,
+         " user input(s) besides its weights, got ", user_inputs.size());
+  }
+  std::vector<at::Tensor> full;
+  size_t next = 0;
+  if (p.inputs()) {
+    for (const ttnn::ProgramArg* arg : *p.inputs()) {
+      if (arg == nullptr || arg->arg_type() == fb::ArgumentType::Input) {
+        full.push_back(user_inputs[next++]);
+      } else {
+        full.push_back(weight(text(arg->name())));
+      }
+    }
+  }
+  return full;
+}
+
+std::vector<Binary::Golden> Binary::goldens() const {
+  std::vector<Golden> out;
+  if (root_->golden() == nullptr) return out;
+  for (const ttnn::GoldenTensor* g : *root_->golden()) {
+    if (g == nullptr || g->desc() == nullptr) binaryError("a golden tensor has no description (corrupt binary?)");
+    TensorInfo info;
+    info.shape = toVector(g->desc()->shape());
+    info.dtype = g->desc()->layout() ? g->desc()->layout()->data_type() : fb::DataType::Float32;
+    std::string key = text(g->key());
+    const auto* data = g->data();
+    out.push_back({key, g->program(),
+                   tensorFromBytes(info, data ? data->data() : nullptr, data ? data->size() : 0,
+                                   cat("golden tensor '", key, "'"))});
+  }
+  return out;
+}
 
 }  // namespace tt::runtime

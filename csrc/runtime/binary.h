@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -31,12 +33,52 @@ class Binary {
   std::string schemaHash() const;
   std::vector<uint8_t> const& bytes() const { return *data_; }
 
+  // The directory side files (large weights) are read from: the .ttnn's own
+  // directory when loaded from a file, the current directory (or as set) otherwise.
+  const std::string& baseDir() const { return state_->base_dir; }
+  void setBaseDir(const std::string& dir) { state_->base_dir = dir; }
+
+  // Weights carried by the binary (since schema 0.2.0), for the program arguments
+  // that are not user inputs.
+  bool hasWeight(const std::string& name) const;
+  std::vector<std::string> weightNames() const;
+  // The weight as a host tensor: embedded bytes, or its side file, read once,
+  // size- and CRC-32-checked (a BinaryError says which file and what to do).
+  at::Tensor weight(const std::string& name) const;
+  // The full input list of a program: `user_inputs` for its Input arguments, in
+  // order, and the binary's weights for its Parameter and Constant arguments.
+  std::vector<at::Tensor> completeInputs(size_t program_index, const std::vector<at::Tensor>& user_inputs) const;
+  // How many of the program's arguments are user inputs.
+  size_t numUserInputs(size_t program_index) const;
+
+  struct Golden {
+    std::string key;  // "input:<i>", "output:<i>", "op:<location>"
+    uint32_t program;
+    at::Tensor tensor;
+  };
+  std::vector<Golden> goldens() const;
+  std::string exportInfo() const { return text(root_->export_info()); }
+
  private:
+  struct State {
+    std::string base_dir;
+    std::mutex mutex;
+    std::map<std::string, at::Tensor> weights;  // loaded side-file weights
+  };
   Binary(std::shared_ptr<const std::vector<uint8_t>> data, const ttnn::Binary* root)
-      : data_(std::move(data)), root_(root) {}
+      : data_(std::move(data)), root_(root), state_(std::make_shared<State>()) {}
+  const ttnn::Weight* findWeight(const std::string& name) const;
 
   std::shared_ptr<const std::vector<uint8_t>> data_;
   const ttnn::Binary* root_;
+  std::shared_ptr<State> state_;
 };
+
+// A host tensor of `info`'s shape and container type from raw little-endian bytes;
+// `what` names the tensor in the error when the byte count does not match.
+at::Tensor tensorFromBytes(const TensorInfo& info, const uint8_t* data, size_t size, const std::string& what);
+
+// zlib's CRC-32 (the checksum of side-file weights).
+uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc = 0);
 
 }  // namespace tt::runtime

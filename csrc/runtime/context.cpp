@@ -54,6 +54,8 @@ void ProgramContext::set(const TensorInfo& info, at::Tensor value) {
   Device::Allocation allocation = device_.allocate(info);
   Entry entry{std::move(container), info, std::move(allocation)};
   pool_.insert_or_assign(info.global_id, std::move(entry));
+  has_last_set_ = true;
+  last_set_ = info.global_id;
 }
 
 void ProgramContext::erase(const fb::TensorRef* ref, const char* field) {

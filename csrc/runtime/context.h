@@ -28,6 +28,17 @@ class ProgramContext {
     set(describe(ref, field), std::move(value));
   }
 
+  // The id of the tensor the last set() stored (the output of the op that ran last),
+  // or none; the executor clears it before each op for its post-op hook.
+  bool hasLastSet() const { return has_last_set_; }
+  uint32_t lastSet() const { return last_set_; }
+  void clearLastSet() { has_last_set_ = false; }
+  // The live tensor with this id, or nullptr.
+  const at::Tensor* find(uint32_t global_id) const {
+    auto it = pool_.find(global_id);
+    return it == pool_.end() ? nullptr : &it->second.value;
+  }
+
   // Frees the tensor of `ref` and its device memory.
   void erase(const fb::TensorRef* ref, const char* field);
 
@@ -49,6 +60,8 @@ class ProgramContext {
 
   Device& device_;
   std::unordered_map<uint32_t, Entry> pool_;
+  bool has_last_set_ = false;
+  uint32_t last_set_ = 0;
 };
 
 }  // namespace tt::runtime

@@ -3,6 +3,7 @@
 #include <c10/core/GradMode.h>
 
 #include <array>
+#include <chrono>
 #include <utility>
 
 #include "context.h"
@@ -123,18 +124,23 @@ void bindInputs(ProgramContext& ctx, const ttnn::Program& program, size_t index,
   }
 }
 
-void runOp(ProgramContext& ctx, const ttnn::Operation* op, size_t index) {
+std::string locOf(const ttnn::Operation* op, size_t index) {
+  return op->loc_info() && op->loc_info()->size() ? text(op->loc_info())
+                                                  : cat("<unknown location> (op #", index, ")");
+}
+
+// Runs one op; returns the kernel's wall time in seconds.
+double runOp(ProgramContext& ctx, const ttnn::Operation* op, size_t index) {
   if (op == nullptr) fail("operation #", index, " is missing (corrupt binary?)");
-  std::string loc = op->loc_info() && op->loc_info()->size() ? text(op->loc_info())
-                                                              : cat("<unknown location> (op #", index, ")");
   Kernel kernel = kernelFor(op->type_type());
   std::string reason;
   try {
     if (kernel == nullptr || op->type() == nullptr) {
       fail("no kernel for op type ", static_cast<int>(op->type_type()), " (corrupt binary, or a newer schema)");
     }
+    auto start = std::chrono::steady_clock::now();
     kernel(*op, ctx);
-    return;
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   } catch (const c10::Error& e) {
     reason = e.what_without_backtrace();
   } catch (const std::exception& e) {
@@ -142,8 +148,26 @@ void runOp(ProgramContext& ctx, const ttnn::Operation* op, size_t index) {
   }
   std::string kind = opKind(*op);
   std::string debug = op->debug_info() && op->debug_info()->size() ? cat("\n  op: ", text(op->debug_info())) : "";
-  throw RuntimeError(cat("TTNN op ", opTypeName(op->type_type()), " at ", loc, " failed: ",
+  throw RuntimeError(cat("TTNN op ", opTypeName(op->type_type()), " at ", locOf(op, index), " failed: ",
                          kind.empty() ? "" : kind + ": ", reason, debug));
+}
+
+void runHooked(ProgramContext& ctx, const ttnn::Operation* op, size_t program_index, size_t index,
+               const Hooks& hooks) {
+  if (op == nullptr) fail("operation #", index, " is missing (corrupt binary?)");
+  OpEvent event;
+  event.program_index = program_index;
+  event.index = index;
+  event.type = opTypeName(op->type_type());
+  event.loc = locOf(op, index);
+  event.debug = text(op->debug_info());
+  if (hooks.pre_op) hooks.pre_op(event);
+  ctx.clearLastSet();
+  event.seconds = runOp(ctx, op, index);
+  if (ctx.hasLastSet()) {
+    if (const at::Tensor* out = ctx.find(ctx.lastSet())) event.output = *out;
+  }
+  if (hooks.post_op) hooks.post_op(event);
 }
 
 std::vector<at::Tensor> collectOutputs(ProgramContext& ctx, const ttnn::Program& program, size_t index) {
@@ -170,8 +194,10 @@ std::string opTypeName(ttnn::OpType type) {
   return name && name[0] ? name : cat("<op type ", static_cast<int>(type), ">");
 }
 
+bool hasKernel(ttnn::OpType type) { return kernelFor(type) != nullptr; }
+
 std::vector<at::Tensor> submit(Device& device, const Binary& binary, size_t program_index,
-                               const std::vector<at::Tensor>& inputs) {
+                               const std::vector<at::Tensor>& inputs, const Hooks& hooks) {
   c10::AutoGradMode no_grad(false);  // parameters may require grad; the device does not record autograd
   device.checkOpen();
   checkArch(device, binary);
@@ -179,7 +205,13 @@ std::vector<at::Tensor> submit(Device& device, const Binary& binary, size_t prog
   ProgramContext ctx(device);
   bindInputs(ctx, program, program_index, inputs);
   if (program.operations()) {
-    for (size_t i = 0; i < program.operations()->size(); ++i) runOp(ctx, program.operations()->Get(i), i);
+    for (size_t i = 0; i < program.operations()->size(); ++i) {
+      if (hooks.empty()) {
+        runOp(ctx, program.operations()->Get(i), i);
+      } else {
+        runHooked(ctx, program.operations()->Get(i), program_index, i, hooks);
+      }
+    }
   }
   return collectOutputs(ctx, program, program_index);
 }

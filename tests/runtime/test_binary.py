@@ -159,8 +159,19 @@ def test_other_schema_hash():
 
 
 def test_other_schema_major_version():
+    ours = ".".join(map(str, schema_info.SCHEMA_VERSION))
     data = tb.binary_bytes([add_program()], version=(7, 0, 1))
-    with pytest.raises(BinaryError, match=r"built for schema version 7\.0\.1, this runtime reads 0\.1\.0: recompile"):
+    with pytest.raises(
+        BinaryError, match=rf"built for schema version 7\.0\.1, newer than the {ours} .*upgrade tt-torch"
+    ):
+        runtime.load_binary(data)
+
+
+def test_older_schema_version_says_so_and_what_to_do():
+    major, minor, _ = schema_info.SCHEMA_VERSION
+    assert minor > 0, "bump the test when the schema's major version changes"
+    data = tb.binary_bytes([add_program()], schema_hash="0" * 64, version=(major, minor - 1, 0))
+    with pytest.raises(BinaryError, match=rf"version {major}\.{minor - 1}\.0, older than .*re-export the model"):
         runtime.load_binary(data)
 
 

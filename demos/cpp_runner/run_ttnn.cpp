@@ -1,0 +1,94 @@
+// run_ttnn: runs an exported .ttnn (tt_torch.export) with no Python, on inputs read
+// from files, and writes its outputs to files. It uses libtt_runtime's C++ API only:
+//
+//   run_ttnn MODEL.ttnn [--program N] [--out DIR] INPUT.bin...
+//
+// Each INPUT.bin holds one user input as raw little-endian bytes, in the shape and
+// data type the program declares (`tt-torch read MODEL.ttnn --section inputs`);
+// int32 for integer inputs. Weights come from the .ttnn (and its side file).
+// Each output is written to DIR/output_<i>.bin the same way (default DIR: ".").
+// Exit codes: 0 ok, 1 the run failed, 2 bad usage, file or input.
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "binary.h"
+#include "device.h"
+#include "executor.h"
+
+namespace rt = tt::runtime;
+
+namespace {
+
+int usage() {
+  std::cerr << "usage: run_ttnn MODEL.ttnn [--program N] [--out DIR] INPUT.bin...\n";
+  return 2;
+}
+
+// The user inputs of `program`, read from `paths` in the order the program declares them.
+std::vector<at::Tensor> readInputs(const rt::ttnn::Program& program, const std::vector<std::string>& paths) {
+  std::vector<at::Tensor> inputs;
+  size_t next = 0;
+  if (program.inputs() == nullptr) return inputs;
+  for (const rt::ttnn::ProgramArg* arg : *program.inputs()) {
+    if (arg == nullptr) throw rt::BinaryError("a program input has no description (corrupt binary?)");
+    if (arg->arg_type() != rt::fb::ArgumentType::Input) continue;
+    if (next >= paths.size()) throw rt::BinaryError(rt::cat("the program takes more than ", paths.size(), " input(s)"));
+    rt::TensorInfo info = rt::describe(arg->ref(), "input");
+    std::ifstream in(paths[next], std::ios::binary);
+    if (!in) throw rt::BinaryError(rt::cat("cannot open input file '", paths[next], "'"));
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    inputs.push_back(rt::tensorFromBytes(info, bytes.data(), bytes.size(),
+                                         rt::cat("input ", next, " ('", rt::text(arg->name()), "', ", paths[next], ")")));
+    ++next;
+  }
+  if (next != paths.size()) throw rt::BinaryError(rt::cat("the program takes ", next, " input(s), got ", paths.size()));
+  return inputs;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage();
+  std::string model = argv[1], out_dir = ".";
+  size_t index = 0;
+  std::vector<std::string> input_paths;
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--program" && i + 1 < argc) {
+      index = std::strtoul(argv[++i], nullptr, 10);
+    } else if (arg == "--out" && i + 1 < argc) {
+      out_dir = argv[++i];
+    } else if (!arg.empty() && arg[0] == '-') {
+      return usage();
+    } else {
+      input_paths.push_back(arg);
+    }
+  }
+  try {
+    rt::Binary binary = rt::Binary::fromFile(model);
+    const rt::ttnn::Program& program = binary.program(index);
+    std::vector<at::Tensor> inputs = binary.completeInputs(index, readInputs(program, input_paths));
+    auto device = rt::Device::open(binary);
+    std::vector<at::Tensor> outputs = rt::submit(*device, binary, index, inputs);
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      std::string path = rt::cat(out_dir, "/output_", i, ".bin");
+      std::ofstream out(path, std::ios::binary);
+      at::Tensor t = outputs[i].contiguous();
+      out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.nbytes()));
+      if (!out) throw rt::RuntimeError(rt::cat("cannot write '", path, "'"));
+      std::cout << "output " << i << ": " << rt::shapeStr(t.sizes()) << " " << t.scalar_type() << " -> " << path
+                << "\n";
+    }
+  } catch (const rt::BinaryError& e) {
+    std::cerr << "run_ttnn: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "run_ttnn: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
