@@ -157,6 +157,35 @@ def update_function_type(func_op, block) -> None:
     func_op.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(inputs, results))
 
 
+_VALUE_PRESERVING = (
+    "ttir.typecast",
+    "ttir.reshape",
+    "ttir.repeat",
+    "stablehlo.convert",
+    "stablehlo.reshape",
+    "stablehlo.broadcast_in_dim",
+)
+
+
+def splat_value(value: ir.Value) -> float | int | bool | None:
+    """The scalar ``value`` holds everywhere when it is a constant (seen through casts and reshapes), else None."""
+    while True:
+        owner = value.owner
+        op = getattr(owner, "operation", owner)
+        if not isinstance(op, ir.Operation):
+            return None
+        if op.name in _VALUE_PRESERVING:
+            value = op.operands[0]
+            continue
+        if op.name == "ttir.full":
+            return ir.FloatAttr(op.attributes["fill_value"]).value
+        if op.name in ("stablehlo.constant", "arith.constant", "ttir.constant"):
+            flat = dense_to_numpy(ir.DenseElementsAttr(op.attributes["value"])).reshape(-1)
+            if flat.size and np.all(flat == flat[0]):
+                return flat[0].item()
+        return None
+
+
 def dense_to_numpy(value: ir.DenseElementsAttr) -> np.ndarray:
     """The elements of a dense attribute as a NumPy array of its shape."""
     t = ir.RankedTensorType(value.type)

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 from torch_mlir import ir
 
-from ..conversion.common import Report, dense_to_numpy, element_type, shape_of
+from ..conversion.common import Report, element_type, shape_of, splat_value
 from ..dialects import ttir
 from ..dialects._define import build
 
@@ -40,24 +39,11 @@ def _single_use(value: ir.Value) -> bool:
     return len(list(value.uses)) == 1
 
 
-def _splat(value: ir.Value) -> float | None:
-    op = _producer(value)
-    if op is None:
-        return None
-    if op.name == "ttir.full":
-        return ir.FloatAttr(op.attributes["fill_value"]).value
-    if op.name == "ttir.constant":
-        arr = dense_to_numpy(ir.DenseElementsAttr(op.attributes["value"])).reshape(-1)
-        if arr.size and np.all(arr == arr[0]):
-            return float(arr[0])
-    return None
-
-
 def _identity(neutral: float) -> Rule:
     def rule(op: ir.Operation):
         lhs, rhs = op.operands
         for x, c in ((lhs, rhs), (rhs, lhs)):
-            if x.type == op.result.type and _splat(c) == neutral:
+            if x.type == op.result.type and splat_value(c) == neutral:
                 return x
         return None
 

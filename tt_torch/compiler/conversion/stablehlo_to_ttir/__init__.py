@@ -75,6 +75,7 @@ RULES.update(
         "stablehlo.slice": rules.slice_,
         "stablehlo.concatenate": rules.concatenate,
         "stablehlo.iota": rules.iota,
+        "stablehlo.dynamic_iota": rules.iota,
         "stablehlo.pad": rules.pad,
         "stablehlo.gather": rules.gather,
     }

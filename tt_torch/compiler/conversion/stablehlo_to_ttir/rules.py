@@ -8,7 +8,7 @@ import numpy as np
 from torch_mlir import ir
 from torch_mlir._mlir_libs import _stablehlo as shlo
 
-from ..common import RewriteContext, dense_to_numpy, element_type, shape_of
+from ..common import RewriteContext, dense_to_numpy, element_type, shape_of, splat_value
 from .types import narrow_element
 
 # --- helpers -----------------------------------------------------------------
@@ -40,23 +40,6 @@ def permute(cx: RewriteContext, value: ir.Value, perm: list[int]) -> ir.Value:
     shape = shape_of(value)
     out = [shape[p] for p in perm]
     return cx.emit("permute", value, result=cx.tensor_type(out, element_type(value)), permutation=list(perm))
-
-
-def _splat_value(value: ir.Value):
-    """The scalar a constant operand holds everywhere, or None."""
-    owner = value.owner
-    if not isinstance(owner, ir.OpView) and not hasattr(owner, "name"):
-        return None
-    op = owner.operation if hasattr(owner, "operation") else owner
-    if op.name not in ("stablehlo.constant", "arith.constant", "ttir.constant"):
-        return None
-    arr = dense_to_numpy(ir.DenseElementsAttr(op.attributes["value"]))
-    flat = arr.reshape(-1)
-    if flat.size and np.all(flat == flat[0]):
-        return flat[0].item()
-    if flat.size == 0:
-        return None
-    return None
 
 
 # --- elementwise -------------------------------------------------------------------
@@ -156,6 +139,9 @@ def _full_or_constant(cx: RewriteContext, arr: np.ndarray, out_t: ir.Type) -> ir
 
 
 def iota(cx: RewriteContext, op):
+    """iota, and dynamic_iota whose result shape is static (the shape operand is then redundant)."""
+    if not ir.RankedTensorType(op.results[0].type).has_static_shape:
+        raise cx.fail("iota with a dynamic result shape is not supported")
     dim = ir.IntegerAttr(op.attributes["iota_dimension"]).value
     return [cx.emit("arange", result=cx.result_type(), start=0.0, step=1.0, arange_dimension=dim)]
 
@@ -217,7 +203,7 @@ def pad(cx: RewriteContext, op):
         raise cx.fail("interior padding is not supported yet")
     if any(v < 0 for v in low + high):
         raise cx.fail("negative padding is not supported yet")
-    fill = _splat_value(value)
+    fill = splat_value(value)
     if fill is None:
         raise cx.fail("the padding value must be a constant")
     padding = [v for pair in zip(low, high) for v in pair]
@@ -335,7 +321,7 @@ def reduce(cx: RewriteContext, op):
     if body in _BOOL_REDUCE:  # any / all over booleans, which the device holds as 1.0 / 0.0
         kind, identity = _BOOL_REDUCE[body]
         y = cx.emit(kind, x, result=out_t, dim_arg=dims, keep_dim=False)
-        return [y if _splat_value(init) == identity else _apply_init(cx, y, init, kind, out_t)]
+        return [y if splat_value(init) == identity else _apply_init(cx, y, init, kind, out_t)]
     kind = _REDUCE_KIND.get(body)
     if kind is None:
         raise cx.fail(f"reduction with body {body} is not supported")
@@ -345,7 +331,7 @@ def reduce(cx: RewriteContext, op):
 
 def _apply_init(cx: RewriteContext, y: ir.Value, init: ir.Value, kind: str, out_t: ir.Type) -> ir.Value:
     """A reduction's init value takes part in it; fold it in unless it is the identity."""
-    value = _splat_value(init)
+    value = splat_value(init)
     ident = _IDENTITY[kind]
     if value is not None and (
         value == ident or (ident == -math.inf and value <= -3.0e38) or (ident == math.inf and value >= 3.0e38)
@@ -381,6 +367,12 @@ def reduce_window(cx: RewriteContext, op):
     if kind is None:
         raise cx.fail(f"reduce_window with body {_body_op(cx, op)} is not supported (max and sum are)")
     active = [d for d in range(rank) if window[d] != 1 or strides[d] != 1 or pads[d] != [0, 0] or dil[d] != 1]
+    if kind == "sum_pool2d" and len(active) == 1 and strides[active[0]] == 1 and dil[active[0]] == 1:
+        return [
+            _apply_init(
+                cx, _window_sum_1d(cx, x, active[0], window[active[0]], pads[active[0]]), init, "sum", cx.result_type()
+            )
+        ]
     if rank != 4 or len(active) > 2:
         raise cx.fail("only 2-D pooling over a 4-D tensor is supported")
     # The two pooled dims: those the window touches, NCHW's (2, 3) by default.
@@ -404,6 +396,36 @@ def reduce_window(cx: RewriteContext, op):
     y = permute(cx, y, inverse)
     init_kind = "max" if kind == "max_pool2d" else "sum"
     return [_apply_init(cx, y, init, init_kind, cx.result_type())]
+
+
+def _window_sum_1d(cx: RewriteContext, x: ir.Value, dim: int, size: int, pad: list[int]) -> ir.Value:
+    """A stride-1 window sum along one dim (cumsum is one) as a matmul with a 0/1 band matrix.
+
+    out[j] = sum of x[i] for j - low <= i <= j - low + size - 1, i.e. x @ band.
+    """
+    shape = shape_of(x)
+    n = shape[dim]
+    low, high = pad
+    out_n = n + low + high - size + 1
+    i = np.arange(n)[:, None]
+    j = np.arange(out_n)[None, :]
+    band = ((i >= j - low) & (i <= j - low + size - 1)).astype(np.float32)
+    el = element_type(cx.result_type())
+    band_t = ir.RankedTensorType.get([n, out_n], el)
+    np_type = np.int32 if isinstance(el, ir.IntegerType) else np.float32
+    band_v = cx.emit("constant", result=band_t, value=_dense(band.astype(np_type), band_t))
+    perm = [d for d in range(len(shape)) if d != dim] + [dim]
+    moved = permute(cx, x, perm)
+    moved_shape = shape_of(moved)
+    y = cx.emit(
+        "matmul",
+        moved,
+        band_v,
+        result=cx.tensor_type(moved_shape[:-1] + [out_n], el),
+        transpose_a=False,
+        transpose_b=False,
+    )
+    return permute(cx, y, [perm.index(d) for d in range(len(shape))])
 
 
 # --- gather ------------------------------------------------------------------------------------

@@ -1,0 +1,80 @@
+"""Model zoo: transformers models at small sizes with random weights, on the device vs eager (fp32)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import transformers as T
+from helpers import assert_matches, compile_tt
+
+_TEXT = dict(
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=128,
+    vocab_size=100,
+    max_position_embeddings=64,
+)
+_VISION = dict(
+    hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128, image_size=64, patch_size=16
+)
+
+
+def _ids():
+    return (torch.randint(0, 100, (1, 16)),)
+
+
+def _image():
+    return (torch.randn(1, 3, 64, 64),)
+
+
+ZOO = {
+    "gpt2": (lambda: T.GPT2Model(T.GPT2Config(n_embd=64, n_layer=2, n_head=2, vocab_size=100, n_positions=64)), _ids),
+    "llama": (
+        lambda: T.LlamaModel(T.LlamaConfig(num_key_value_heads=1, **{**_TEXT, "num_attention_heads": 4})),
+        _ids,
+    ),
+    "mistral": (lambda: T.MistralModel(T.MistralConfig(num_key_value_heads=1, **_TEXT)), _ids),
+    "qwen2": (lambda: T.Qwen2Model(T.Qwen2Config(num_key_value_heads=1, **_TEXT)), _ids),
+    "phi": (lambda: T.PhiModel(T.PhiConfig(**_TEXT)), _ids),
+    "opt": (
+        lambda: T.OPTModel(
+            T.OPTConfig(
+                hidden_size=64,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                ffn_dim=128,
+                vocab_size=100,
+                max_position_embeddings=64,
+                word_embed_proj_dim=64,
+            )
+        ),
+        _ids,
+    ),
+    "bloom": (lambda: T.BloomModel(T.BloomConfig(hidden_size=64, n_layer=2, n_head=2, vocab_size=100)), _ids),
+    "distilbert": (
+        lambda: T.DistilBertModel(T.DistilBertConfig(dim=64, n_layers=2, n_heads=2, hidden_dim=128, vocab_size=100)),
+        _ids,
+    ),
+    "albert": (lambda: T.AlbertModel(T.AlbertConfig(embedding_size=32, **_TEXT)), _ids),
+    "vit": (lambda: T.ViTModel(T.ViTConfig(**_VISION)), _image),
+    "deit": (lambda: T.DeiTModel(T.DeiTConfig(**_VISION)), _image),
+    "resnet": (
+        lambda: T.ResNetModel(
+            T.ResNetConfig(embedding_size=16, hidden_sizes=[16, 32], depths=[1, 1], layer_type="basic")
+        ),
+        _image,
+    ),
+    "mobilenetv2": (lambda: T.MobileNetV2Model(T.MobileNetV2Config(image_size=64)), _image),
+}
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_zoo_model_matches_eager(name):
+    make_model, make_inputs = ZOO[name]
+    model = make_model().eval()
+    inputs = make_inputs()
+    compiled, artifacts = compile_tt(model)
+    with torch.no_grad():
+        assert_matches(model(*inputs), compiled(*inputs))
+    assert len(artifacts.graphs) == 1, "the model compiles as one graph"
