@@ -57,6 +57,7 @@ ZOO = {
         _ids,
     ),
     "albert": (lambda: T.AlbertModel(T.AlbertConfig(embedding_size=32, **_TEXT)), _ids),
+    "roberta": (lambda: T.RobertaModel(T.RobertaConfig(**_TEXT)), _ids),
     "vit": (lambda: T.ViTModel(T.ViTConfig(**_VISION)), _image),
     "deit": (lambda: T.DeiTModel(T.DeiTConfig(**_VISION)), _image),
     "resnet": (

@@ -446,11 +446,53 @@ def gather(cx: RewriteContext, op):
         and list(dn.offset_dims) == [len(out_shape) - 1]
         and not list(dn.operand_batching_dims)
     )
+    is_point = (
+        not list(dn.offset_dims)
+        and sorted(dn.collapsed_slice_dims) == list(range(len(ts)))
+        and all(v == 1 for v in sizes)
+        and not list(dn.operand_batching_dims)
+        and dn.index_vector_dim == len(ishape) - 1
+    )
+    if is_point:
+        return [_point_gather(cx, table, indices, list(dn.start_index_map))]
     if not is_embedding:
-        raise cx.fail("only the embedding form of gather (rows of a 2-D table) is supported yet")
+        raise cx.fail("only the embedding and the element-wise forms of gather are supported yet")
     ivd = dn.index_vector_dim
     if ivd == len(ishape) - 1 and ishape[-1] == 1:
         indices = reshape_to(cx, indices, ishape[:-1])
     elif ivd != len(ishape):
         raise cx.fail("unsupported index_vector_dim for the embedding form of gather")
     return [cx.emit("embedding", indices, table, result=cx.result_type())]
+
+
+def _point_gather(cx: RewriteContext, table: ir.Value, indices: ir.Value, index_map: list[int]) -> ir.Value:
+    """Gather of single elements by full coordinates (torch.gather's form) as an embedding.
+
+    The table becomes a column [numel, 1]; each coordinate vector becomes the
+    row-major linear index sum(idx[..., k] * stride[index_map[k]]).
+    """
+    ts, ishape = shape_of(table), shape_of(indices)
+    batch = ishape[:-1]
+    idx_el = element_type(indices)
+    strides = [math.prod(ts[d + 1 :]) for d in range(len(ts))]
+    linear = None
+    for k, dim in enumerate(index_map):
+        begins = [0] * len(ishape)
+        ends = list(ishape)
+        begins[-1], ends[-1] = k, k + 1
+        part = cx.emit(
+            "slice_static",
+            indices,
+            result=cx.tensor_type(batch + [1], idx_el),
+            begins=begins,
+            ends=ends,
+            step=[1] * len(ishape),
+        )
+        part = reshape_to(cx, part, batch)
+        if strides[dim] != 1:
+            stride = cx.emit("full", result=cx.tensor_type(batch, idx_el), fill_value=float(strides[dim]))
+            part = cx.emit("multiply", part, stride, result=cx.tensor_type(batch, idx_el))
+        linear = part if linear is None else cx.emit("add", linear, part, result=cx.tensor_type(batch, idx_el))
+    column = reshape_to(cx, table, [math.prod(ts), 1])
+    rows = cx.emit("embedding", linear, column, result=cx.tensor_type(batch + [1], element_type(column)))
+    return reshape_to(cx, rows, list(ir.RankedTensorType(cx.result_type()).shape))
