@@ -28,6 +28,8 @@ def _image():
     return (torch.randn(1, 3, 64, 64),)
 
 
+_TOKENS = dict(pad_token_id=1, bos_token_id=2, eos_token_id=3, decoder_start_token_id=2)
+
 ZOO = {
     "gpt2": (lambda: T.GPT2Model(T.GPT2Config(n_embd=64, n_layer=2, n_head=2, vocab_size=100, n_positions=64)), _ids),
     "llama": (
@@ -67,6 +69,30 @@ ZOO = {
         _image,
     ),
     "mobilenetv2": (lambda: T.MobileNetV2Model(T.MobileNetV2Config(image_size=64)), _image),
+    "efficientnet": (lambda: T.EfficientNetModel(T.EfficientNetConfig(image_size=64)), _image),
+    "t5": (
+        lambda: T.T5Model(T.T5Config(d_model=64, d_kv=32, d_ff=128, num_layers=2, num_heads=2, vocab_size=100)),
+        lambda: {"input_ids": _ids()[0], "decoder_input_ids": _ids()[0][:, :8]},
+    ),
+    "whisper": (
+        lambda: T.WhisperModel(
+            T.WhisperConfig(
+                d_model=64,
+                encoder_layers=1,
+                decoder_layers=1,
+                encoder_attention_heads=2,
+                decoder_attention_heads=2,
+                encoder_ffn_dim=128,
+                decoder_ffn_dim=128,
+                num_mel_bins=16,
+                max_source_positions=16,
+                max_target_positions=32,
+                vocab_size=100,
+                **_TOKENS,
+            )
+        ),
+        lambda: {"input_features": torch.randn(1, 16, 32), "decoder_input_ids": _ids()[0][:, :4]},
+    ),
 }
 
 
@@ -75,7 +101,8 @@ def test_zoo_model_matches_eager(name):
     make_model, make_inputs = ZOO[name]
     model = make_model().eval()
     inputs = make_inputs()
+    args, kwargs = ((), inputs) if isinstance(inputs, dict) else (inputs, {})
     compiled, artifacts = compile_tt(model)
     with torch.no_grad():
-        assert_matches(model(*inputs), compiled(*inputs))
+        assert_matches(model(*args, **kwargs), compiled(*args, **kwargs))
     assert len(artifacts.graphs) == 1, "the model compiles as one graph"

@@ -95,10 +95,20 @@ def _transformer_encoder_layer_fwd(
     return norm2(x + feed_forward(x))
 
 
+def _avg_pool2d(x, kernel_size, stride=(), padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """A window that covers the whole input is a mean (torch-mlir mislowers it with ceil_mode)."""
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+    pads = (padding, padding) if isinstance(padding, int) else tuple(padding)
+    if divisor_override is None and not any(pads) and kh >= x.shape[-2] and kw >= x.shape[-1] and ceil_mode:
+        return x.mean(dim=(-2, -1), keepdim=True)
+    return NotImplemented
+
+
 CUSTOM: dict[torch._ops.OpOverload, Callable] = {
     aten.native_batch_norm.default: _batch_norm_inference,
     aten._native_batch_norm_legit_no_training.default: _batch_norm_no_training,
     aten._transformer_encoder_layer_fwd.default: _transformer_encoder_layer_fwd,
+    aten.avg_pool2d.default: _avg_pool2d,
 }
 
 

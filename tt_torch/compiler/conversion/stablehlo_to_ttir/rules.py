@@ -255,41 +255,50 @@ def _pairs(a: ir.Attribute | None, rank: int) -> list[list[int]]:
 
 
 def convolution(cx: RewriteContext, op):
+    """2-D convolution as TTIR's NHWC conv2d; 1-D as a 2-D one over a unit height."""
     x, w = op.operands
     dn = shlo.ConvDimensionNumbers(op.attributes["dimension_numbers"])
     spatial = list(dn.input_spatial_dimensions)
-    if len(spatial) != 2:
-        raise cx.fail(f"{len(spatial)}-D convolution is not supported yet (only 2-D)")
-    if any(v != 1 for v in _ints(_opt(op, "lhs_dilation"), [1, 1])):
+    rank = len(spatial)
+    if rank not in (1, 2):
+        raise cx.fail(f"{rank}-D convolution is not supported yet (1-D and 2-D are)")
+    if any(v != 1 for v in _ints(_opt(op, "lhs_dilation"), [1] * rank)):
         raise cx.fail("transposed convolution (lhs_dilation) is not supported yet")
     if ir.IntegerAttr(op.attributes["batch_group_count"]).value != 1:
         raise cx.fail("batch_group_count != 1 is not supported")
     groups = ir.IntegerAttr(op.attributes["feature_group_count"]).value
-    stride = _ints(_opt(op, "window_strides"), [1, 1])
-    dilation = _ints(_opt(op, "rhs_dilation"), [1, 1])
-    (pt, pb), (pl, pr) = _pairs(_opt(op, "padding"), 2)
+    unit = [1] * (2 - rank)  # the unit height a 1-D convolution gets
+    stride = unit + _ints(_opt(op, "window_strides"), [1] * rank)
+    dilation = unit + _ints(_opt(op, "rhs_dilation"), [1] * rank)
+    pads = [[0, 0]] * (2 - rank) + _pairs(_opt(op, "padding"), rank)
 
+    el = element_type(cx.result_type())
     nhwc = permute(cx, x, [dn.input_batch_dimension, *spatial, dn.input_feature_dimension])
+    s = shape_of(nhwc)
+    nhwc = reshape_to(cx, nhwc, [s[0], *unit, *s[1:]])
     oihw = permute(
         cx, w, [dn.kernel_output_feature_dimension, dn.kernel_input_feature_dimension, *dn.kernel_spatial_dimensions]
     )
+    ws = shape_of(oihw)
+    oihw = reshape_to(cx, oihw, [ws[0], ws[1], *unit, *ws[2:]])
     out_shape = list(ir.RankedTensorType(op.results[0].type).shape)
     ob, of, osp = dn.output_batch_dimension, dn.output_feature_dimension, list(dn.output_spatial_dimensions)
-    nhwc_out = [out_shape[ob], out_shape[osp[0]], out_shape[osp[1]], out_shape[of]]
+    nhwc_out = [out_shape[ob], *unit, *(out_shape[d] for d in osp), out_shape[of]]
     y = cx.emit(
         "conv2d",
         nhwc,
         oihw,
         bias=None,
-        result=cx.tensor_type(nhwc_out, element_type(cx.result_type())),
+        result=cx.tensor_type(nhwc_out, el),
         stride=stride,
-        padding=[pt, pb, pl, pr],
+        padding=[*pads[0], *pads[1]],
         dilation=dilation,
         groups=groups,
     )
-    # NHWC -> the requested output layout
-    position = {ob: 0, osp[0]: 1, osp[1]: 2, of: 3}
-    return [permute(cx, y, [position[d] for d in range(4)])]
+    # N[H]WC -> the requested output layout
+    y = reshape_to(cx, y, [nhwc_out[0], *nhwc_out[len(unit) + 1 :]])
+    position = {d: i for i, d in enumerate([ob, *osp, of])}
+    return [permute(cx, y, [position[d] for d in range(len(out_shape))])]
 
 
 def _body_op(cx: RewriteContext, op) -> str:
