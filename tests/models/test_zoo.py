@@ -69,6 +69,12 @@ ZOO = {
         _image,
     ),
     "mobilenetv2": (lambda: T.MobileNetV2Model(T.MobileNetV2Config(image_size=64)), _image),
+    "swin": (
+        lambda: T.SwinModel(
+            T.SwinConfig(image_size=64, patch_size=4, embed_dim=16, depths=[1, 1], num_heads=[1, 2], window_size=4)
+        ),
+        _image,
+    ),
     "efficientnet": (lambda: T.EfficientNetModel(T.EfficientNetConfig(image_size=64)), _image),
     "t5": (
         lambda: T.T5Model(T.T5Config(d_model=64, d_kv=32, d_ff=128, num_layers=2, num_heads=2, vocab_size=100)),

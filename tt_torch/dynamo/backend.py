@@ -9,7 +9,9 @@ import torch.fx as fx
 from tt_torch.errors import ConfigError
 from tt_torch.tools.utils import CompilerConfig
 
+from . import passes
 from .artifacts import CompileArtifacts
+from .decompositions import TORCH_FUNCTIONS
 from .executor import Executor
 
 
@@ -37,6 +39,7 @@ def backend(gm: fx.GraphModule, example_inputs: list, options: BackendOptions | 
     options = _coerce_options(options)
     name = options.compiler_config.model_name or "graph"
     index = len(options.artifacts.graphs) if options.artifacts is not None else 0
+    gm = passes.rewrite_torch_functions(gm, TORCH_FUNCTIONS)
     device = options.devices[0] if options.devices else None
     return Executor(gm, options.compiler_config, options.artifacts, name=f"{name}{index}", device=device)
 

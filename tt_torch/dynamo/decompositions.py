@@ -104,6 +104,21 @@ def _avg_pool2d(x, kernel_size, stride=(), padding=0, ceil_mode=False, count_inc
     return NotImplemented
 
 
+def _adaptive_avg_pool1d(x, output_size):
+    """Through the 2-D pool: the 1-D op's own decomposition leaves an in-place view torch-mlir rejects."""
+    size = output_size if isinstance(output_size, int) else output_size[0]
+    # contiguous: else the 2-D decomposition restrides its result in place (as_strided_)
+    return torch.nn.functional.adaptive_avg_pool2d(x.contiguous().unsqueeze(-2), (1, size)).squeeze(-2)
+
+
+# Torch functions replaced in dynamo's graph before tracing: composite ops whose
+# own decomposition runs before the aten table above could intercept it.
+TORCH_FUNCTIONS: dict[Callable, Callable] = {
+    torch.adaptive_avg_pool1d: _adaptive_avg_pool1d,
+    torch.nn.functional.adaptive_avg_pool1d: _adaptive_avg_pool1d,
+}
+
+
 CUSTOM: dict[torch._ops.OpOverload, Callable] = {
     aten.native_batch_norm.default: _batch_norm_inference,
     aten._native_batch_norm_legit_no_training.default: _batch_norm_no_training,

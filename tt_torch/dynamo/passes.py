@@ -28,6 +28,18 @@ def _val(node: fx.Node):
     return node.meta.get("val")
 
 
+def rewrite_torch_functions(gm: fx.GraphModule, replacements: dict) -> fx.GraphModule:
+    """Points call_function nodes of dynamo's graph at replacement functions."""
+    changed = False
+    for node in gm.graph.nodes:
+        if node.op == "call_function" and node.target in replacements:
+            node.target = replacements[node.target]
+            changed = True
+    if changed:
+        gm.recompile()
+    return gm
+
+
 def canonicalize_zero_d_reductions(gm: fx.GraphModule) -> fx.GraphModule:
     """Replaces reductions of 0-d tensors (which return their input) by the input."""
     changed = False
