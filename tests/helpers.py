@@ -74,3 +74,68 @@ def outputs_of(result):
 
 def assert_matches(golden, result, pcc: float = 0.99, atol: float = 1e-2):
     return verify_against_golden(outputs_of(golden), outputs_of(result), required_pcc=pcc, required_atol=atol)
+
+
+class MixerBlock(torch.nn.Module):
+    def __init__(self, tokens: int, channels: int, hidden: int):
+        super().__init__()
+        self.norm1 = torch.nn.LayerNorm(channels)
+        self.token_mlp = torch.nn.Sequential(
+            torch.nn.Linear(tokens, hidden), torch.nn.GELU(), torch.nn.Linear(hidden, tokens)
+        )
+        self.norm2 = torch.nn.LayerNorm(channels)
+        self.channel_mlp = torch.nn.Sequential(
+            torch.nn.Linear(channels, hidden), torch.nn.GELU(), torch.nn.Linear(hidden, channels)
+        )
+
+    def forward(self, x):
+        x = x + self.token_mlp(self.norm1(x).transpose(1, 2)).transpose(1, 2)
+        return x + self.channel_mlp(self.norm2(x))
+
+
+class MLPMixer(torch.nn.Module):
+    """MLP-Mixer (Tolstikhin et al. 2021), small: 32x32 images, 8x8 patches."""
+
+    def __init__(self, image: int = 32, patch: int = 8, channels: int = 32, depth: int = 2, classes: int = 10):
+        super().__init__()
+        tokens = (image // patch) ** 2
+        self.stem = torch.nn.Conv2d(3, channels, patch, stride=patch)
+        self.blocks = torch.nn.Sequential(*[MixerBlock(tokens, channels, 64) for _ in range(depth)])
+        self.norm = torch.nn.LayerNorm(channels)
+        self.head = torch.nn.Linear(channels, classes)
+
+    def forward(self, x):
+        x = self.stem(x).flatten(2).transpose(1, 2)  # [B, tokens, channels]
+        x = self.norm(self.blocks(x))
+        return self.head(x.mean(dim=1))
+
+
+class UNet(torch.nn.Module):
+    """A two-level UNet: conv blocks, max-pool down, nearest upsample and skip concatenation up."""
+
+    def __init__(self, channels: int = 3, base: int = 8, classes: int = 2):
+        super().__init__()
+
+        def block(cin, cout):
+            return torch.nn.Sequential(
+                torch.nn.Conv2d(cin, cout, 3, padding=1),
+                torch.nn.BatchNorm2d(cout),
+                torch.nn.ReLU(),
+                torch.nn.Conv2d(cout, cout, 3, padding=1),
+                torch.nn.ReLU(),
+            )
+
+        self.down1 = block(channels, base)
+        self.down2 = block(base, base * 2)
+        self.bottom = block(base * 2, base * 4)
+        self.up2 = block(base * 4 + base * 2, base * 2)
+        self.up1 = block(base * 2 + base, base)
+        self.out = torch.nn.Conv2d(base, classes, 1)
+
+    def forward(self, x):
+        d1 = self.down1(x)
+        d2 = self.down2(F.max_pool2d(d1, 2))
+        b = self.bottom(F.max_pool2d(d2, 2))
+        u2 = self.up2(torch.cat([F.interpolate(b, scale_factor=2, mode="nearest"), d2], dim=1))
+        u1 = self.up1(torch.cat([F.interpolate(u2, scale_factor=2, mode="nearest"), d1], dim=1))
+        return self.out(u1)

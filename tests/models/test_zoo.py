@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import transformers as T
-from helpers import assert_matches, compile_tt
+from helpers import MLPMixer, UNet, assert_matches, compile_tt
 
 _TEXT = dict(
     hidden_size=64,
@@ -75,6 +75,8 @@ ZOO = {
         ),
         _image,
     ),
+    "mlp_mixer": (MLPMixer, lambda: (torch.randn(2, 3, 32, 32),)),
+    "unet": (UNet, lambda: (torch.randn(1, 3, 32, 32),)),
     "efficientnet": (lambda: T.EfficientNetModel(T.EfficientNetConfig(image_size=64)), _image),
     "t5": (
         lambda: T.T5Model(T.T5Config(d_model=64, d_kv=32, d_ff=128, num_layers=2, num_heads=2, vocab_size=100)),
