@@ -32,6 +32,20 @@ _TOKENS = dict(pad_token_id=1, bos_token_id=2, eos_token_id=3, decoder_start_tok
 
 ZOO = {
     "gpt2": (lambda: T.GPT2Model(T.GPT2Config(n_embd=64, n_layer=2, n_head=2, vocab_size=100, n_positions=64)), _ids),
+    "gpt_neo": (
+        lambda: T.GPTNeoModel(
+            T.GPTNeoConfig(
+                hidden_size=64,
+                num_layers=2,
+                num_heads=2,
+                attention_types=[[["global", "local"], 1]],
+                vocab_size=100,
+                max_position_embeddings=64,
+                window_size=8,
+            )
+        ),
+        _ids,
+    ),
     "llama": (
         lambda: T.LlamaModel(T.LlamaConfig(num_key_value_heads=1, **{**_TEXT, "num_attention_heads": 4})),
         _ids,
