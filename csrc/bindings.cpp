@@ -177,6 +177,10 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("mlir_sources", &mlirSources)
       .def("program_ops", &programOps, py::arg("index"), "Each op: index, type, loc, debug, has_kernel.")
       .def_property_readonly("base_dir", &rt::Binary::baseDir)
+      .def("raw_bytes",
+           [](const rt::Binary& b) {
+             return py::bytes(reinterpret_cast<const char*>(b.bytes().data()), b.bytes().size());
+           })
       .def_property_readonly("weight_names", &rt::Binary::weightNames)
       .def("weight", &rt::Binary::weight, py::arg("name"), py::call_guard<py::gil_scoped_release>())
       .def("num_user_inputs", &rt::Binary::numUserInputs, py::arg("index"))

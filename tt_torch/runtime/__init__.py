@@ -9,13 +9,17 @@ and validates option strings. The same runtime is usable from C++ without Python
     binary = runtime.load_binary("model.ttnn")
     with runtime.open_device("n150") as device:
         outputs = runtime.submit(device, binary, 0, inputs)
+
+    model = runtime.load("model.ttnn")   # an exported model: weights from the file
+    outputs = model(x)
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import torch
 
@@ -31,19 +35,40 @@ except ImportError as e:  # pragma: no cover - only without a build
 
 Binary = _C.Binary
 Device = _C.Device
+OpEvent = _C.OpEvent
+Hook = Callable[[OpEvent], None]
 
 __all__ = [
     "DEFAULT_TARGET",
     "Binary",
+    "ConstEvalCache",
     "Device",
+    "LoadedModel",
+    "OpEvent",
+    "Tensor",
+    "binary_json",
+    "close_device",
+    "create_tensor",
+    "load",
     "load_binary",
     "open_device",
+    "open_mesh_device",
     "schema_hash",
     "schema_version",
     "submit",
+    "system_info",
     "system_names",
+    "to_host",
+    "to_layout",
     "torch_dtype",
 ]
+
+# (arch, mesh shape) -> the built-in system of that shape.
+_MESHES = {
+    ("wormhole_b0", (1, 1)): "n150",
+    ("wormhole_b0", (1, 2)): "n300",
+    ("blackhole", (1, 1)): "p150",
+}
 
 DEFAULT_TARGET = "n150"
 
@@ -85,15 +110,23 @@ def system_names() -> list[str]:
     return list(_C.system_names())
 
 
-def load_binary(data: bytes | bytearray | memoryview | str | os.PathLike) -> Binary:
+def system_info(name: str) -> dict[str, Any]:
+    """The built-in device description `name`: arch, mesh, grid, L1, DRAM, data types."""
+    if name not in _C.system_names():
+        raise ConfigError(f"unknown device {name!r}: expected one of {', '.join(_C.system_names())}")
+    return dict(_C.system_info(name))
+
+
+def load_binary(data: bytes | bytearray | memoryview | str | os.PathLike, base_dir: str = "") -> Binary:
     """A verified binary from its bytes or from a .ttnn file.
 
     Raises BinaryError when the data is not a tt-torch binary, is corrupt or
-    truncated, or was written for another schema.
+    truncated, or was written for another schema. Side-file weights are read from the
+    file's directory (or `base_dir` for bytes).
     """
     with _translated():
         if isinstance(data, (bytes, bytearray, memoryview)):
-            return _C.Binary.from_bytes(bytes(data))
+            return _C.Binary.from_bytes(bytes(data), base_dir)
         if isinstance(data, (str, os.PathLike)):
             return _C.Binary.from_file(os.fspath(data))
     raise TypeError(f"load_binary takes bytes or a path, got {type(data).__name__}")
@@ -113,16 +146,84 @@ def open_device(target: str | Binary = DEFAULT_TARGET) -> Device:
         return _C.Device.open_device(target)
 
 
-def submit(device: Device, binary: Binary, program_index: int, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+def open_mesh_device(mesh_shape: Sequence[int] = (1, 1), arch: str = "wormhole_b0") -> Device:
+    """Opens the emulated system of `arch` with `mesh_shape` chips (tt::runtime's openMeshDevice)."""
+    name = _MESHES.get((arch, tuple(mesh_shape)))
+    if name is None:
+        known = ", ".join(f"{a} {list(m)} ({n})" for (a, m), n in _MESHES.items())
+        raise ConfigError(f"no emulated {arch} system with mesh shape {list(mesh_shape)}; known: {known}")
+    return open_device(name)
+
+
+def close_device(device: Device) -> None:
+    device.close()
+
+
+def submit(
+    device: Device,
+    binary: Binary,
+    program_index: int,
+    inputs: Sequence[torch.Tensor | Tensor],
+    *,
+    pre_op: Hook | None = None,
+    post_op: Hook | None = None,
+    const_eval_cache: ConstEvalCache | None = None,
+) -> list[torch.Tensor]:
     """Runs one program of `binary` on `device`.
 
     `inputs` are host tensors whose shapes and dtypes match the program's inputs
     exactly (see ``binary.program_inputs(i)`` and :func:`torch_dtype`); the outputs are
     fresh contiguous host tensors. Raises TTRuntimeError naming the input or the op
     (with its source location) that failed.
+
+    `pre_op` / `post_op` are called with an :class:`OpEvent` (index, type, loc, debug;
+    post-op also the op's output tensor and kernel time) around every op. A private
+    (const-eval) program run with a `const_eval_cache` runs once and its outputs are
+    reused until one of its inputs changes.
     """
-    with _translated():
-        return _C.submit(device, binary, program_index, list(inputs))
+    host = [to_host(t) if isinstance(t, Tensor) else t for t in inputs]
+
+    def run() -> list[torch.Tensor]:
+        with _translated():
+            return _C.submit(device, binary, program_index, host, pre_op, post_op)
+
+    if const_eval_cache is not None and binary.program_is_private(program_index):
+        return const_eval_cache.get_or_run(binary, program_index, host, run)
+    return run()
+
+
+class ConstEvalCache:
+    """Outputs of private (const-eval) programs, kept until one of their inputs changes.
+
+    An input "changes" when it is another tensor object, its storage moved, or it was
+    modified in place (its version counter moved), as for tt-mlir's load_cached.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[int, int], tuple[tuple, list[torch.Tensor], list[torch.Tensor]]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def _stamp(inputs: Sequence[torch.Tensor]) -> tuple:
+        return tuple((id(t), t.data_ptr(), t._version, tuple(t.shape), t.dtype) for t in inputs)
+
+    def get_or_run(
+        self, binary: Binary, index: int, inputs: Sequence[torch.Tensor], run: Callable[[], list[torch.Tensor]]
+    ) -> list[torch.Tensor]:
+        key, stamp = (id(binary), index), self._stamp(inputs)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == stamp:
+            self.hits += 1
+            return entry[2]
+        outputs = run()
+        # The inputs are kept alive with the entry, so their ids cannot be reused.
+        self._entries[key] = (stamp, list(inputs), outputs)
+        self.misses += 1
+        return outputs
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 def torch_dtype(dtype: str) -> torch.dtype:
@@ -134,3 +235,8 @@ def torch_dtype(dtype: str) -> torch.dtype:
             f"data type {dtype} has no host tensor type: block-float formats are not supported yet "
             f"on the host side; supported: {', '.join(_TORCH_DTYPES)}"
         ) from None
+
+
+from .binary_info import binary_json  # noqa: E402
+from .loaded import LoadedModel, load  # noqa: E402
+from .tensor import Tensor, create_tensor, to_host, to_layout  # noqa: E402

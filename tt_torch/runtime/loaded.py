@@ -1,0 +1,145 @@
+"""An exported ``.ttnn`` loaded back: callable like the model it came from.
+
+    model = tt_torch.runtime.load("model.ttnn")
+    outputs = model(x)            # list of tensors, the model's outputs flattened
+
+Weights come from the file (or its side file); int64 inputs are narrowed to the
+program's int32 (with a range check) and outputs widened back to the model's dtypes,
+exactly as the compiled model does, so the outputs are the same bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from tt_torch.errors import TTRuntimeError
+
+_TORCH = {str(d): d for d in (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.int32)}
+_TORCH.update({str(d): d for d in (torch.int16, torch.int8, torch.uint8, torch.bool)})
+
+
+def torch_dtype_from_name(name: str) -> torch.dtype:
+    """'torch.float32' -> torch.float32 (how export_info records the model's output dtypes)."""
+    if name not in _TORCH:
+        raise TTRuntimeError(f"export info names an unknown torch dtype {name!r}; known: {', '.join(_TORCH)}")
+    return _TORCH[name]
+
+
+def narrow(t: torch.Tensor, dtype: torch.dtype, name: str) -> torch.Tensor:
+    """Host-side narrowing of an input to the type the program takes (e.g. int64 -> int32)."""
+    if t.dtype == dtype:
+        return t.contiguous()
+    if not t.dtype.is_floating_point and t.dtype != torch.bool and not dtype.is_floating_point:
+        info = torch.iinfo(dtype)
+        if t.numel() and (int(t.min()) < info.min or int(t.max()) > info.max):
+            raise TTRuntimeError(
+                f"input '{name}' has values in [{int(t.min())}, {int(t.max())}], which do not fit the device's "
+                f"{dtype} (the device has no 64-bit integers); pass values within [{info.min}, {info.max}]"
+            )
+    return t.to(dtype).contiguous()
+
+
+class LoadedModel:
+    """The programs of one ``.ttnn`` with their weights, on a device opened lazily from the
+    binary's own system description."""
+
+    def __init__(self, binary, device=None):
+        from tt_torch import runtime
+
+        self.binary = binary
+        self.info: dict[str, Any] = json.loads(binary.export_info) if binary.export_info else {}
+        self.public = [i for i in range(binary.num_programs) if not binary.program_is_private(i)]
+        self._device = device
+        self._weights: dict[int, list[torch.Tensor | None]] = {}
+        self._runtime = runtime
+
+    @property
+    def device(self):
+        if self._device is None or not self._device.is_open:
+            self._device = self._runtime.open_device(self.binary)
+        return self._device
+
+    @property
+    def program_names(self) -> list[str]:
+        return [self.binary.program_name(i) for i in range(self.binary.num_programs)]
+
+    def user_inputs(self, program: int) -> list[dict]:
+        """The inputs a caller passes to `program` (its arguments that are not weights)."""
+        return [d for d in self.binary.program_inputs(program) if d["arg_type"] == "Input"]
+
+    def _program_weights(self, program: int) -> list[torch.Tensor | None]:
+        if program not in self._weights:
+            with self._runtime._translated():
+                self._weights[program] = [
+                    None if d["arg_type"] == "Input" else self.binary.weight(d["name"])
+                    for d in self.binary.program_inputs(program)
+                ]
+        return self._weights[program]
+
+    def full_inputs(self, program: int, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """`inputs` narrowed to the program's types, with the weights in their places."""
+        descs = self.binary.program_inputs(program)
+        wanted = [d for d in descs if d["arg_type"] == "Input"]
+        if len(inputs) != len(wanted):
+            names = ", ".join(f"{d['name']} {d['shape']} {d['dtype']}" for d in wanted)
+            raise TTRuntimeError(
+                f"program {program} ('{self.binary.program_name(program)}') takes {len(wanted)} input(s) ({names}), "
+                f"got {len(inputs)}"
+            )
+        user = iter(inputs)
+        full = []
+        for desc, weight in zip(descs, self._program_weights(program)):
+            if weight is not None:
+                full.append(weight)
+                continue
+            t = next(user)
+            if not isinstance(t, torch.Tensor):
+                raise TTRuntimeError(f"input '{desc['name']}' must be a torch.Tensor, got {type(t).__name__}")
+            full.append(narrow(t, self._runtime.torch_dtype(desc["dtype"]), desc["name"]))
+        return full
+
+    def output_dtypes(self, program: int) -> list[torch.dtype] | None:
+        programs = self.info.get("programs", [])
+        if program < len(programs) and "output_dtypes" in programs[program]:
+            return [torch_dtype_from_name(n) for n in programs[program]["output_dtypes"]]
+        return None
+
+    def run(self, program: int, inputs: Sequence[torch.Tensor], **hooks) -> list[torch.Tensor]:
+        """Runs `program` on user `inputs`; `hooks` are submit's pre_op / post_op."""
+        outs = self._runtime.submit(self.device, self.binary, program, self.full_inputs(program, inputs), **hooks)
+        dtypes = self.output_dtypes(program)
+        if dtypes is None:
+            return outs
+        return [o if o.dtype == dt else o.to(dt) for o, dt in zip(outs, dtypes)]
+
+    def __call__(self, *inputs: torch.Tensor) -> list[torch.Tensor]:
+        if len(self.public) != 1:
+            listed = ", ".join(f"{i}: '{self.binary.program_name(i)}'" for i in self.public)
+            raise TTRuntimeError(
+                f"this .ttnn holds {len(self.public)} programs ({listed}), one per compiled graph (graph breaks or "
+                "input shapes); run one with model.run(index, inputs)"
+            )
+        return self.run(self.public[0], inputs)
+
+    def goldens(self, program: int | None = None) -> dict[str, torch.Tensor]:
+        """Golden tensors recorded at export: {"input:0": ..., "output:0": ..., "op:<loc>": ...}."""
+        with self._runtime._translated():
+            entries = self.binary.goldens()
+        index = self.public[0] if program is None and len(self.public) == 1 else program
+        return {key: t for key, p, t in entries if index is None or p == index}
+
+    def close(self) -> None:
+        if self._device is not None:
+            self._device.close()
+
+
+def load(path: str | os.PathLike) -> LoadedModel:
+    """Loads an exported ``.ttnn`` (tt_torch.export); BinaryError if it is not a valid one."""
+    from tt_torch import runtime
+
+    return LoadedModel(runtime.load_binary(path))
