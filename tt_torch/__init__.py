@@ -5,3 +5,17 @@ emulated Tenstorrent chip. Start with ``torch.compile(model, backend="tt")``.
 """
 
 __version__ = "0.1.0"
+
+
+def export(model, example_inputs, path, compiler_config=None, **options):
+    """Compiles `model` and writes a self-contained ``.ttnn`` (see tt_torch.export.export)."""
+    from tt_torch.exporter import export as _export
+
+    return _export(model, example_inputs, path, compiler_config, **options)
+
+
+def export_artifacts(artifacts, path, **options):
+    """Writes the graphs of a ``torch.compile``d model (after its first call) to one ``.ttnn``."""
+    from tt_torch.exporter import export_artifacts as _export_artifacts
+
+    return _export_artifacts(artifacts, path, **options)

@@ -23,6 +23,13 @@ class GraphArtifacts:
     flatbuffer: bytes | None = None
     report: dict[str, Any] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    # For export (EXECUTE depth): the post-pass FX graph and the inputs of the program's
+    # last call (weights and consteval results included), kept only with artifacts.
+    fx_module: Any = None
+    program_inputs: list[Any] | None = None
+    # With CompilerConfig.enable_intermediate_verification: the last call's per-op table
+    # (tt_torch.tools.intermediate.VerificationTable); print() it.
+    intermediate_verification: Any = None
 
     def save_flatbuffer(self, path: str) -> None:
         if self.flatbuffer is None:
@@ -42,6 +49,12 @@ class CompileArtifacts:
     """
 
     graphs: list[GraphArtifacts] = field(default_factory=list)
+
+    def export(self, path: str, **options: Any):
+        """Writes every graph compiled so far to one ``.ttnn`` (see tt_torch.export_artifacts)."""
+        from tt_torch.exporter import export_artifacts
+
+        return export_artifacts(self, path, **options)
 
     @property
     def last(self) -> GraphArtifacts:

@@ -194,14 +194,14 @@ class Executor:
                 art.report = result.report
                 art.stage_seconds.update(result.stage_seconds)
                 if cfg.compile_depth == CompileDepth.EXECUTE:
-                    run_program = self._device_runner(result.flatbuffer, out_dtypes)
+                    run_program = self._device_runner(result.flatbuffer, out_dtypes, fx_gm, art)
         art.stage_seconds["total"] = time.perf_counter() - t0
         self._dump(art)
         if self.artifacts is not None:
             self.artifacts.graphs.append(art)
         return CompiledGraph(fx_gm, kept, ce, out_spec, out_dtypes, run_program)
 
-    def _device_runner(self, flatbuffer: bytes, out_dtypes: list[torch.dtype]):
+    def _device_runner(self, flatbuffer: bytes, out_dtypes: list[torch.dtype], fx_gm=None, art=None):
         from tt_torch import runtime
 
         binary = runtime.load_binary(flatbuffer)
@@ -214,7 +214,17 @@ class Executor:
 
         def run(inputs: list[torch.Tensor]) -> list[torch.Tensor]:
             host = [_to_program_dtype(t, dt, n) for t, dt, n in zip(inputs, in_dtypes, names)]
-            outs = runtime.submit(device, binary, 0, host)
+            if self.artifacts is not None and art is not None:  # for tt_torch.export_artifacts
+                art.fx_module, art.program_inputs = fx_gm, list(inputs)
+            if self.config.enable_intermediate_verification and fx_gm is not None:
+                from tt_torch.tools import intermediate
+
+                goldens = intermediate.goldens_by_loc(binary, 0, intermediate.fx_node_values(fx_gm, inputs))
+                outs, table = intermediate.verify_program(device, binary, 0, host, goldens)
+                if art is not None:
+                    art.intermediate_verification = table
+            else:
+                outs = runtime.submit(device, binary, 0, host)
             return [o if o.dtype == dt else o.to(dt) for o, dt in zip(outs, out_dtypes)]
 
         return run

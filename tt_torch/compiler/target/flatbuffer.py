@@ -439,6 +439,32 @@ def _system_desc(target: str) -> "fb.SystemDescT":
     return fb.SystemDescT(name=s.name, chipDescs=[chip] * s.num_chips, meshShape=list(s.mesh_shape))
 
 
+def package(
+    programs: list,
+    target: "fb.SystemDescT",
+    mlir_sources: list[tuple[str, str]] = (),
+    weights: list | None = None,
+    goldens: list | None = None,
+    export_info: str | None = None,
+) -> bytes:
+    """One ``.ttnn`` of several programs (one per compiled graph), with their weights,
+    golden tensors and export facts: what ``tt_torch.export`` writes."""
+    major, minor, patch = schema_info.SCHEMA_VERSION
+    binary = fb.BinaryT(
+        version=fb.VersionT(major=major, minor=minor, patch=patch),
+        schemaHash=schema_info.SCHEMA_HASH,
+        systemDesc=target,
+        mlir=[fb.MLIRSourceT(name=k, source=v) for k, v in mlir_sources],
+        programs=list(programs),
+        weights=list(weights or []),
+        golden=list(goldens or []),
+        exportInfo=export_info,
+    )
+    builder = flatbuffers.Builder(1 << 20)
+    builder.FinishSizePrefixed(binary.Pack(builder), FILE_IDENTIFIER)
+    return bytes(builder.Output())
+
+
 def to_flatbuffer(module: ir.Module, target: str = "n150", mlir_sources: dict[str, str] | None = None) -> bytes:
     """Serializes every function of a TTNN module as one program of a ``.ttnn`` binary."""
     major, minor, patch = schema_info.SCHEMA_VERSION

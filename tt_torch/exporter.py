@@ -1,0 +1,346 @@
+"""``tt_torch.export``: a model's compiled programs as one self-contained ``.ttnn`` file.
+
+    tt_torch.export(model, (x,), "model.ttnn")
+    model = tt_torch.runtime.load("model.ttnn")     # same outputs, bit for bit
+
+or, for a model already compiled with ``torch.compile`` (after its first call):
+
+    artifacts = CompileArtifacts()
+    compiled = torch.compile(model, backend="tt", options=BackendOptions(artifacts=artifacts))
+    compiled(x)
+    tt_torch.export_artifacts(artifacts, "model.ttnn")   # or artifacts.export("model.ttnn")
+
+The file holds one program per compiled graph (graph breaks, input shapes), the
+weights of every program (each program argument that is not a user input: the
+parameters, and the consteval results computed from them, as the compiled model
+feeds them), the system description, optionally the TTIR/TTNN text, and optionally
+golden tensors recorded on the CPU: each program's inputs and outputs and, keyed by
+location, the value of the FX node each op came from. Weights of at least
+``embed_limit`` bytes go to a side file ``<name>.ttnn.weights`` next to it, referenced
+by file name, offset, size and CRC-32.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from tt_torch.errors import ConfigError, TTTorchError
+
+DEFAULT_EMBED_LIMIT = 1 << 20  # bytes; weights this large or larger go to the side file
+_ALIGN = 64
+
+_FB_DTYPES = {
+    torch.float32: "Float32",
+    torch.bfloat16: "BFloat16",
+    torch.float16: "Float16",
+    torch.int32: "Int32",
+    torch.uint8: "UInt8",
+}
+# dtypes with no device type are recorded in the nearest one
+_GOLDEN_CAST = {
+    torch.float64: torch.float32,
+    torch.int64: torch.int32,
+    torch.bool: torch.uint8,
+    torch.int16: torch.int32,
+}
+
+
+class ExportError(TTTorchError):
+    """The model could not be exported."""
+
+
+@dataclass
+class ExportResult:
+    path: str
+    weights_path: str | None  # the side file, when some weight was too large to embed
+    programs: list[str]
+    size_bytes: int
+    embedded_weights: int
+    side_file_weights: int
+    outputs: Any = None  # the compiled model's outputs on the example inputs
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def export(
+    model: torch.nn.Module,
+    example_inputs: Sequence[Any] | torch.Tensor,
+    path: str | os.PathLike,
+    compiler_config=None,
+    *,
+    embed_limit: int = DEFAULT_EMBED_LIMIT,
+    include_mlir: bool = True,
+    golden: bool = True,
+) -> ExportResult:
+    """Compiles `model` for `example_inputs` and writes its programs to `path`."""
+    from tt_torch.dynamo import BackendOptions, CompileArtifacts
+    from tt_torch.tools.utils import CompileDepth, CompilerConfig
+
+    config = compiler_config if compiler_config is not None else CompilerConfig()
+    if config.compile_depth != CompileDepth.EXECUTE:
+        raise ConfigError(
+            f"export needs compile_depth=EXECUTE (a flatbuffer for every graph), got {config.compile_depth.name}"
+        )
+    inputs = (example_inputs,) if isinstance(example_inputs, torch.Tensor) else tuple(example_inputs)
+    artifacts = CompileArtifacts()
+    options = BackendOptions(compiler_config=config, artifacts=artifacts)
+    compiled = torch.compile(model, backend="tt", options=options, dynamic=False)
+    with torch.no_grad():
+        outputs = compiled(*inputs)
+    result = export_artifacts(
+        artifacts, path, embed_limit=embed_limit, include_mlir=include_mlir, golden=golden, config=config
+    )
+    result.outputs = outputs
+    return result
+
+
+def export_artifacts(
+    artifacts,
+    path: str | os.PathLike,
+    *,
+    embed_limit: int = DEFAULT_EMBED_LIMIT,
+    include_mlir: bool = True,
+    golden: bool = True,
+    config=None,
+) -> ExportResult:
+    """Writes every graph compiled into `artifacts` (and run at least once) to one ``.ttnn``."""
+    from tt_torch.compiler.target.flatbuffer import package
+
+    graphs = [g for g in artifacts.graphs if g.flatbuffer is not None]
+    if not graphs:
+        raise ExportError(
+            "nothing to export: no graph was compiled to a flatbuffer; compile with compile_depth=EXECUTE "
+            "(the default) and call the compiled model once"
+        )
+    for g in graphs:
+        if g.program_inputs is None or g.fx_module is None:
+            raise ExportError(
+                f"graph {g.name} was compiled but never run, so its weights are unknown: call the compiled model "
+                "once with the artifacts attached (BackendOptions(artifacts=...)) before exporting"
+            )
+    path = os.fspath(path)
+    side_name = os.path.basename(path) + ".weights"
+    side_path = os.path.join(os.path.dirname(path) or ".", side_name)
+    writer = _WeightWriter(side_name, embed_limit)
+    programs, goldens, infos = [], [], []
+    for index, g in enumerate(graphs):
+        program = _program_of(g.flatbuffer)
+        program.name = g.name
+        _bind_weights(program, g, writer)
+        out_dtypes = [str(n.meta["val"].dtype) for n in _output_nodes(g.fx_module)]
+        infos.append({"name": g.name, "output_dtypes": out_dtypes, "input_signature": repr(g.input_signature)})
+        if golden:
+            goldens += _goldens(index, program, g)
+        programs.append(program)
+    mlir = []
+    if include_mlir:
+        for g in graphs:
+            for dialect in ("ttir", "ttnn"):
+                text = getattr(g, dialect)
+                if text is not None:
+                    mlir.append((dialect if len(graphs) == 1 else f"{g.name}.{dialect}", text))
+    export_info = {
+        "tt_torch_version": _version(),
+        "programs": infos,
+        "weights_file": side_name if writer.side else None,
+        "compiler_config": config.as_dict() if config is not None else None,
+        "embed_limit": embed_limit,
+    }
+    data = package(
+        programs,
+        target=_target_of(graphs[0].flatbuffer),
+        mlir_sources=mlir,
+        weights=writer.tables,
+        goldens=goldens,
+        export_info=json.dumps(export_info, default=str),
+    )
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    if writer.side:
+        _write_atomic(side_path, b"".join(writer.side))
+    elif os.path.exists(side_path):
+        os.remove(side_path)  # a stale side file of an earlier export would mislead
+    _write_atomic(path, data)
+    return ExportResult(
+        path=path,
+        weights_path=side_path if writer.side else None,
+        programs=[p.name for p in programs],
+        size_bytes=len(data),
+        embedded_weights=writer.embedded,
+        side_file_weights=writer.in_side_file,
+    )
+
+
+# --- helpers ------------------------------------------------------------------------
+def _fb():
+    from tt_torch.compiler._generated_import import fb
+
+    return fb
+
+
+def _program_of(flatbuffer: bytes):
+    binary = _fb().BinaryT.InitFromPackedBuf(flatbuffer, 4)
+    if not binary.programs or len(binary.programs) != 1:
+        raise ExportError(f"a compiled graph's flatbuffer holds {len(binary.programs or [])} programs, expected 1")
+    return binary.programs[0]
+
+
+def _target_of(flatbuffer: bytes):
+    return _fb().BinaryT.InitFromPackedBuf(flatbuffer, 4).systemDesc
+
+
+def _text(s) -> str:
+    return s.decode() if isinstance(s, bytes) else (s or "")
+
+
+def _torch_dtype(fb_dtype: int) -> torch.dtype:
+    fb = _fb()
+    names = {
+        getattr(fb.DataType, n): n for n in ("Float32", "BFloat16", "Float16", "Int32", "UInt32", "UInt16", "UInt8")
+    }
+    from tt_torch import runtime
+
+    if fb_dtype not in names:
+        raise ExportError(f"data type {fb_dtype} has no host tensor type (block-float weights are not supported yet)")
+    return runtime.torch_dtype(names[fb_dtype])
+
+
+def _raw(t: torch.Tensor) -> np.ndarray:
+    return t.detach().contiguous().reshape(-1).view(torch.uint8).numpy()
+
+
+def _desc(t: torch.Tensor):
+    fb = _fb()
+    layout = fb.LayoutDescT(dataType=getattr(fb.DataType, _FB_DTYPES[t.dtype]), layout=fb.TensorLayout.RowMajor)
+    return fb.TensorDescT(shape=list(t.shape), layout=layout)
+
+
+class _WeightWriter:
+    """Weight tables, deduplicated by name, embedded or appended to the side file."""
+
+    def __init__(self, side_name: str, embed_limit: int):
+        self.side_name = side_name
+        self.embed_limit = embed_limit
+        self.tables: list = []
+        self.by_name: dict[str, torch.Tensor] = {}
+        self.side: list[bytes] = []
+        self.offset = 0
+        self.embedded = 0
+        self.in_side_file = 0
+
+    def add(self, name: str, tensor: torch.Tensor) -> str:
+        """Adds `tensor` as `name` (or under a new name if `name` holds another value); returns the name."""
+        base, k = name, 0
+        while name in self.by_name:
+            other = self.by_name[name]
+            if other.shape == tensor.shape and other.dtype == tensor.dtype and torch.equal(other, tensor):
+                return name
+            k += 1
+            name = f"{base}#{k}"
+        self.by_name[name] = tensor
+        fb = _fb()
+        raw = _raw(tensor)
+        table = fb.WeightT(name=name, desc=_desc(tensor))
+        if raw.nbytes < self.embed_limit:
+            table.data = raw
+            self.embedded += 1
+        else:
+            data = raw.tobytes()
+            table.file, table.offset, table.size, table.crc32 = self.side_name, self.offset, len(data), zlib.crc32(data)
+            pad = -len(data) % _ALIGN
+            self.side += [data, bytes(pad)]
+            self.offset += len(data) + pad
+            self.in_side_file += 1
+        self.tables.append(table)
+        return name
+
+
+def _bind_weights(program, g, writer: _WeightWriter) -> None:
+    fb = _fb()
+    if len(program.inputs or []) != len(g.program_inputs):
+        raise ExportError(
+            f"graph {g.name}: its program takes {len(program.inputs or [])} arguments but "
+            f"{len(g.program_inputs)} were recorded"
+        )
+    for arg, value in zip(program.inputs, g.program_inputs):
+        if arg.argType == fb.ArgumentType.Input:
+            continue
+        from tt_torch.runtime.loaded import narrow
+
+        tensor = narrow(value.detach(), _torch_dtype(arg.ref.desc.layout.dataType), _text(arg.name))
+        arg.name = writer.add(_text(arg.name), tensor)
+
+
+def _golden_table(key: str, program: int, t: torch.Tensor):
+    fb = _fb()
+    t = t.detach().cpu()
+    t = t.to(_GOLDEN_CAST.get(t.dtype, t.dtype))
+    if t.dtype not in _FB_DTYPES:
+        return None
+    return fb.GoldenTensorT(key=key, program=program, desc=_desc(t), data=_raw(t))
+
+
+def _goldens(index: int, program, g) -> list:
+    """Inputs, outputs and per-op (by location) values of graph `g` on its recorded inputs, on the CPU."""
+    from tt_torch.tools import intermediate
+
+    fb = _fb()
+    values = intermediate.fx_node_values(g.fx_module, g.program_inputs)
+    tables = []
+    user = [(arg, t) for arg, t in zip(program.inputs, g.program_inputs) if arg.argType == fb.ArgumentType.Input]
+    for i, (arg, t) in enumerate(user):
+        tables.append(_golden_table(f"input:{i}", index, narrow_input(arg, t)))
+    for i, node in enumerate(_output_nodes(g.fx_module)):
+        value = values.get(node.name)
+        if value is None:  # an output that is an input or a constant: run the graph's own output
+            value = _outputs_of(g)[i]
+        tables.append(_golden_table(f"output:{i}", index, value))
+    seen = set()
+    for op in program.operations or []:
+        loc = _text(op.locInfo)
+        node = intermediate.node_name(loc)
+        if loc in seen or node not in values:
+            continue
+        seen.add(loc)
+        tables.append(_golden_table(f"op:{loc}", index, values[node]))
+    return [t for t in tables if t is not None]
+
+
+def narrow_input(arg, t: torch.Tensor) -> torch.Tensor:
+    from tt_torch.runtime.loaded import narrow
+
+    return narrow(t.detach(), _torch_dtype(arg.ref.desc.layout.dataType), _text(arg.name))
+
+
+def _outputs_of(g) -> list[torch.Tensor]:
+    with torch.no_grad():
+        return list(g.fx_module(*g.program_inputs))
+
+
+def _output_nodes(gm) -> list:
+    from torch.utils import _pytree as pytree
+
+    out = next(n for n in reversed(gm.graph.nodes) if n.op == "output")
+    return list(pytree.tree_flatten(out.args[0])[0])
+
+
+def _version() -> str:
+    import tt_torch
+
+    return tt_torch.__version__
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+__all__ = ["DEFAULT_EMBED_LIMIT", "ExportError", "ExportResult", "export", "export_artifacts"]

@@ -1,0 +1,162 @@
+"""Intermediate verification: every op's device output against the CPU golden of the FX
+node it came from (``CompilerConfig.enable_intermediate_verification``).
+
+Ops and FX nodes are matched by location: every TTNN op carries
+``loc("<fx node>"("<file>":<line>:0))`` from the node it was lowered from. One FX
+node often becomes several TTNN ops (a convolution is permute, reshape, conv2d,
+reshape, permute; a relu is a full of zeros and a maximum); the op compared is the
+last one at that location whose output has the node's shape, which is the one that
+produces the node's value. A post-op hook of the runtime keeps those outputs; the
+table (op, location, PCC, atol) and the first op under the PCC threshold come after
+the run.
+
+    outputs, table = verify_program(binary, inputs, goldens_by_loc(binary, 0, node_values))
+    print(table)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.fx as fx
+
+from tt_torch.tools.verify import compute_atol, compute_pcc
+
+_NODE = re.compile(r'^"((?:[^"\\]|\\.)*)"')
+
+
+def node_name(loc: str) -> str | None:
+    """The FX node name of an op location (``"relu_1"("model.py":40:0)`` -> ``relu_1``)."""
+    m = _NODE.match(loc or "")
+    return m.group(1) if m else None
+
+
+def fx_node_values(fx_gm: fx.GraphModule, inputs: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The CPU value of every tensor-valued call node of `fx_gm` on `inputs`, by node name."""
+    values: dict[str, torch.Tensor] = {}
+
+    class Recorder(fx.Interpreter):
+        def run_node(self, n: fx.Node):
+            result = super().run_node(n)
+            if n.op == "call_function" and isinstance(result, torch.Tensor):
+                values[n.name] = result.detach()
+            return result
+
+    with torch.no_grad():
+        Recorder(fx_gm).run(*inputs)
+    return values
+
+
+def goldens_by_loc(binary, program: int, node_values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The golden of each op location of `program` whose FX node has a value."""
+    out: dict[str, torch.Tensor] = {}
+    for op in binary.program_ops(program):
+        node = node_name(op["loc"])
+        if node is not None and node in node_values:
+            out[op["loc"]] = node_values[node]
+    return out
+
+
+@dataclass
+class OpCheck:
+    index: int  # position of the op in its program
+    type: str
+    loc: str
+    pcc: float
+    atol: float
+    passed: bool
+
+
+@dataclass
+class VerificationTable:
+    rows: list[OpCheck]
+    required_pcc: float
+    required_atol: float | None
+
+    @property
+    def first_failure(self) -> OpCheck | None:
+        """The first op (in program order) under the threshold: where a numerical bug starts."""
+        return next((r for r in self.rows if not r.passed), None)
+
+    @property
+    def passed(self) -> bool:
+        return self.first_failure is None
+
+    def as_dicts(self) -> list[dict]:
+        return [asdict(r) for r in self.rows]
+
+    def __str__(self) -> str:
+        lines = [f"{'op':>5}  {'type':<18} {'PCC':>9} {'atol':>10}  ok  location"]
+        for r in self.rows:
+            ok = "ok" if r.passed else "NO"
+            lines.append(f"{r.index:>5}  {r.type:<18} {r.pcc:>9.6f} {r.atol:>10.3g}  {ok}  {r.loc}")
+        bar = f"PCC >= {self.required_pcc}" + (f", atol <= {self.required_atol}" if self.required_atol else "")
+        first = self.first_failure
+        if first is None:
+            lines.append(f"all {len(self.rows)} compared ops meet {bar}")
+        else:
+            lines.append(
+                f"first op under threshold ({bar}): op {first.index} {first.type} at {first.loc} "
+                f"(PCC {first.pcc:.6f}, atol {first.atol:.3g})"
+            )
+        return "\n".join(lines)
+
+
+class IntermediateVerifier:
+    """A post-op hook that keeps, per location with a golden, the last op output of the
+    golden's shape; ``table()`` compares them."""
+
+    def __init__(
+        self, goldens: dict[str, torch.Tensor], required_pcc: float = 0.99, required_atol: float | None = None
+    ):
+        self.goldens = goldens
+        self.required_pcc = required_pcc
+        self.required_atol = required_atol
+        self._kept: dict[str, tuple[int, str, torch.Tensor]] = {}
+
+    def __call__(self, event) -> None:
+        golden = self.goldens.get(event.loc)
+        out = event.output
+        if golden is None or out is None or tuple(out.shape) != tuple(golden.shape):
+            return
+        self._kept[event.loc] = (event.index, event.type, out.detach().clone())
+
+    def table(self) -> VerificationTable:
+        rows = []
+        for loc, (index, op_type, out) in sorted(self._kept.items(), key=lambda kv: kv[1][0]):
+            golden = self.goldens[loc]
+            pcc, atol = compute_pcc(golden, out), compute_atol(golden, out)
+            passed = pcc >= self.required_pcc and (self.required_atol is None or atol <= self.required_atol)
+            rows.append(OpCheck(index, op_type, loc, pcc, atol, passed))
+        return VerificationTable(rows, self.required_pcc, self.required_atol)
+
+
+def verify_program(
+    device,
+    binary,
+    program: int,
+    inputs: Sequence[torch.Tensor],
+    goldens: dict[str, torch.Tensor],
+    required_pcc: float = 0.99,
+    required_atol: float | None = None,
+    post_op: Callable | None = None,
+) -> tuple[list[torch.Tensor], VerificationTable]:
+    """Runs `program` with every op checked against `goldens` (by location).
+
+    `post_op`, when given, runs before the check on each op (a user hook; tests use
+    one to plant a numerical bug).
+    """
+    from tt_torch import runtime
+
+    verifier = IntermediateVerifier(goldens, required_pcc, required_atol)
+
+    def hook(event) -> None:
+        if post_op is not None:
+            post_op(event)
+        verifier(event)
+
+    outputs = runtime.submit(device, binary, program, inputs, post_op=hook)
+    return outputs, verifier.table()
