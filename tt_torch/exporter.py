@@ -246,13 +246,13 @@ class _WeightWriter:
         self.by_name[name] = tensor
         fb = _fb()
         raw = _raw(tensor)
-        table = fb.WeightT(name=name, desc=_desc(tensor))
+        data = raw.tobytes()
+        table = fb.WeightT(name=name, desc=_desc(tensor), crc32=zlib.crc32(data))
         if raw.nbytes < self.embed_limit:
             table.data = raw
             self.embedded += 1
         else:
-            data = raw.tobytes()
-            table.file, table.offset, table.size, table.crc32 = self.side_name, self.offset, len(data), zlib.crc32(data)
+            table.file, table.offset, table.size = self.side_name, self.offset, len(data)
             pad = -len(data) % _ALIGN
             self.side += [data, bytes(pad)]
             self.offset += len(data) + pad

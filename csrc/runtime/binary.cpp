@@ -231,7 +231,14 @@ at::Tensor Binary::weight(const std::string& name) const {
   info.dtype = w->desc()->layout() ? w->desc()->layout()->data_type() : fb::DataType::Float32;
   if (w->file() == nullptr) {
     const auto* data = w->data();
-    return tensorFromBytes(info, data ? data->data() : nullptr, data ? data->size() : 0, what);
+    const uint8_t* bytes = data ? data->data() : nullptr;
+    size_t size = data ? data->size() : 0;
+    uint32_t crc = crc32(bytes, size);
+    if (crc != w->crc32()) {
+      binaryError(cat(what, ": checksum mismatch in its embedded bytes (CRC-32 ", crc, ", expected ", w->crc32(),
+                      "): the file is corrupt; re-export the model"));
+    }
+    return tensorFromBytes(info, bytes, size, what);
   }
   std::lock_guard<std::mutex> lock(state_->mutex);
   auto cached = state_->weights.find(name);

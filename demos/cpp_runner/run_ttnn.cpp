@@ -29,14 +29,19 @@ int usage() {
 }
 
 // The user inputs of `program`, read from `paths` in the order the program declares them.
-std::vector<at::Tensor> readInputs(const rt::ttnn::Program& program, const std::vector<std::string>& paths) {
+std::vector<at::Tensor> readInputs(const rt::Binary& binary, size_t index, const std::vector<std::string>& paths) {
+  size_t expected = binary.numUserInputs(index);
+  if (paths.size() != expected) {
+    throw rt::BinaryError(rt::cat("program ", index, " ('", binary.programName(index), "') takes ", expected,
+                                  " input(s), got ", paths.size(), " file(s)"));
+  }
+  const rt::ttnn::Program& program = binary.program(index);
   std::vector<at::Tensor> inputs;
   size_t next = 0;
   if (program.inputs() == nullptr) return inputs;
   for (const rt::ttnn::ProgramArg* arg : *program.inputs()) {
     if (arg == nullptr) throw rt::BinaryError("a program input has no description (corrupt binary?)");
     if (arg->arg_type() != rt::fb::ArgumentType::Input) continue;
-    if (next >= paths.size()) throw rt::BinaryError(rt::cat("the program takes more than ", paths.size(), " input(s)"));
     rt::TensorInfo info = rt::describe(arg->ref(), "input");
     std::ifstream in(paths[next], std::ios::binary);
     if (!in) throw rt::BinaryError(rt::cat("cannot open input file '", paths[next], "'"));
@@ -45,7 +50,6 @@ std::vector<at::Tensor> readInputs(const rt::ttnn::Program& program, const std::
                                          rt::cat("input ", next, " ('", rt::text(arg->name()), "', ", paths[next], ")")));
     ++next;
   }
-  if (next != paths.size()) throw rt::BinaryError(rt::cat("the program takes ", next, " input(s), got ", paths.size()));
   return inputs;
 }
 
@@ -70,8 +74,7 @@ int main(int argc, char** argv) {
   }
   try {
     rt::Binary binary = rt::Binary::fromFile(model);
-    const rt::ttnn::Program& program = binary.program(index);
-    std::vector<at::Tensor> inputs = binary.completeInputs(index, readInputs(program, input_paths));
+    std::vector<at::Tensor> inputs = binary.completeInputs(index, readInputs(binary, index, input_paths));
     auto device = rt::Device::open(binary);
     std::vector<at::Tensor> outputs = rt::submit(*device, binary, index, inputs);
     for (size_t i = 0; i < outputs.size(); ++i) {

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tt_torch._generated import binary_generated as fb
+
+from .loaded import export_info
 
 SECTIONS = ("version", "system_desc", "mlir", "inputs", "outputs", "ops")
 _ARCH = {v: k for k, v in vars(fb.Arch).items() if not k.startswith("_")}
@@ -77,7 +78,7 @@ def _binary_json(binary, section: str | None) -> dict[str, Any]:
                 "size_bytes": binary.size,
                 "programs": [binary.program_name(i) for i in programs],
                 "weights": len(binary.weight_names),
-                "export_info": json.loads(binary.export_info) if binary.export_info else None,
+                "export_info": export_info(binary) or None,
             }
         elif section_name == "system_desc":
             out["system_desc"] = _system_desc(binary)

@@ -17,10 +17,24 @@ from typing import Any
 
 import torch
 
-from tt_torch.errors import TTRuntimeError
+from tt_torch.errors import BinaryError, TTRuntimeError
 
 _TORCH = {str(d): d for d in (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.int32)}
 _TORCH.update({str(d): d for d in (torch.int16, torch.int8, torch.uint8, torch.bool)})
+
+
+def export_info(binary) -> dict[str, Any]:
+    """The binary's export facts (JSON), {} for a binary that was not exported."""
+    text = binary.export_info
+    if not text:
+        return {}
+    try:
+        info = json.loads(text)
+    except ValueError as e:
+        raise BinaryError(f"corrupt binary: its export info is not valid JSON ({e}); re-export the model") from None
+    if not isinstance(info, dict):
+        raise BinaryError("corrupt binary: its export info is not a JSON object; re-export the model")
+    return info
 
 
 def torch_dtype_from_name(name: str) -> torch.dtype:
@@ -52,7 +66,7 @@ class LoadedModel:
         from tt_torch import runtime
 
         self.binary = binary
-        self.info: dict[str, Any] = json.loads(binary.export_info) if binary.export_info else {}
+        self.info = export_info(binary)
         self.public = [i for i in range(binary.num_programs) if not binary.program_is_private(i)]
         self._device = device
         self._weights: dict[int, list[torch.Tensor | None]] = {}
@@ -105,9 +119,13 @@ class LoadedModel:
 
     def output_dtypes(self, program: int) -> list[torch.dtype] | None:
         programs = self.info.get("programs", [])
-        if program < len(programs) and "output_dtypes" in programs[program]:
-            return [torch_dtype_from_name(n) for n in programs[program]["output_dtypes"]]
-        return None
+        entry = programs[program] if isinstance(programs, list) and program < len(programs) else None
+        if not isinstance(entry, dict) or "output_dtypes" not in entry:
+            return None
+        names = entry["output_dtypes"]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise BinaryError("corrupt binary: its export info has malformed output dtypes; re-export the model")
+        return [torch_dtype_from_name(n) for n in names]
 
     def run(self, program: int, inputs: Sequence[torch.Tensor], **hooks) -> list[torch.Tensor]:
         """Runs `program` on user `inputs`; `hooks` are submit's pre_op / post_op."""

@@ -1,0 +1,42 @@
+"""demos/cpp_runner: an exported .ttnn run from C++ alone, on inputs read from files."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from helpers import outputs_of
+
+from tt_torch import runtime
+
+RUN_TTNN = Path(__file__).resolve().parents[2] / "build" / "demos" / "cpp_runner" / "run_ttnn"
+pytestmark = pytest.mark.skipif(
+    not RUN_TTNN.exists(), reason="build/demos/cpp_runner/run_ttnn not built (pip install -e .)"
+)
+
+
+def test_runs_an_exported_model_bit_exact(exported_cnn, tmp_path):
+    path, result, x = exported_cnn
+    (tmp_path / "x.bin").write_bytes(x.numpy().tobytes())
+    done = subprocess.run(
+        [RUN_TTNN, path, "--out", tmp_path, tmp_path / "x.bin"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"output 0: [2, 10] Float -> {tmp_path}/output_0.bin" in done.stdout
+    out = torch.from_numpy(np.fromfile(tmp_path / "output_0.bin", dtype=np.float32).reshape(2, 10))
+    assert torch.equal(out, outputs_of(result.outputs)[0])  # weights from the .ttnn and its side file
+    assert torch.equal(out, runtime.load(path)(x)[0])
+
+
+def test_reports_bad_inputs_and_usage(exported_cnn, tmp_path):
+    path, _, _ = exported_cnn
+    (tmp_path / "short.bin").write_bytes(bytes(12))
+    done = subprocess.run([RUN_TTNN, path, tmp_path / "short.bin"], capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "input 0 ('" in done.stderr and "holds 12 bytes but its shape [2, 3, 16, 16]" in done.stderr
+    done = subprocess.run([RUN_TTNN, path], capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and "takes 1 input(s), got 0" in done.stderr
+    assert subprocess.run([RUN_TTNN], capture_output=True, check=False).returncode == 2
