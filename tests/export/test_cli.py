@@ -1,0 +1,162 @@
+"""The tt-torch command line: read, run, perf, query, check, report; exit codes 0/1/2."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+import types
+
+import torch
+
+from tt_torch import runtime
+from tt_torch._generated import binary_generated as fb
+from tt_torch._generated import schema_info
+from tt_torch.tools import cli
+
+
+def run_cli(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_read_every_section(exported_cnn, capsys):
+    path, result, _ = exported_cnn
+    code, out, _ = run_cli(capsys, "read", path)
+    data = json.loads(out)
+    assert code == 0 and set(data) == {"version", "system_desc", "mlir", "inputs", "outputs", "ops"}
+    assert data["version"]["schema_version"] == ".".join(map(str, schema_info.SCHEMA_VERSION))
+    assert data["version"]["programs"] == result.programs
+    for section in ("version", "system_desc", "mlir", "inputs", "outputs", "ops"):
+        code, out, _ = run_cli(capsys, "read", path, "--section", section)
+        assert code == 0 and list(json.loads(out)) == [section]
+    code, out, _ = run_cli(capsys, "read", path, "--section", "inputs")
+    user = [d for d in json.loads(out)["inputs"][0]["inputs"] if d["arg_type"] == "Input"]
+    assert [(d["shape"], d["dtype"]) for d in user] == [([2, 3, 16, 16], "Float32")]
+
+
+def test_read_of_an_older_schema_version_says_so_and_what_to_do(tmp_path, capsys):
+    major, minor, _ = schema_info.SCHEMA_VERSION
+    old = tmp_path / "old.ttnn"
+    binary = fb.BinaryT(
+        version=fb.VersionT(major=major, minor=minor - 1, patch=0),
+        schemaHash="1" * 64,  # an older schema has another hash too
+        programs=[fb.ProgramT(name="forward", inputs=[], outputs=[], operations=[])],
+    )
+    builder = fb.flatbuffers.Builder(256)
+    builder.FinishSizePrefixed(binary.Pack(builder), schema_info.FILE_IDENTIFIER)
+    old.write_bytes(bytes(builder.Output()))
+    code, out, err = run_cli(capsys, "read", old)
+    assert code == 2 and out == ""
+    assert f"schema version {major}.{minor - 1}.0, older than the" in err
+    assert "re-export the model with this tt-torch" in err
+
+
+def test_bad_files_and_usage_exit_2(tmp_path, capsys):
+    junk = tmp_path / "junk.ttnn"
+    junk.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
+    for command in ("read", "run", "perf", "check"):
+        code, _, err = run_cli(capsys, command, junk)
+        assert code == 2 and "not a tt-torch binary" in err, command
+    code, _, err = run_cli(capsys, "read", tmp_path / "missing.ttnn")
+    assert code == 2 and "no such file" in err
+    assert run_cli(capsys, "frobnicate")[0] == 2
+    assert run_cli(capsys, "run")[0] == 2  # FILE missing
+    assert run_cli(capsys, "read", junk, "--section", "weights")[0] == 2
+
+
+def test_run_random_inputs_seeded_and_saved(exported_cnn, tmp_path, capsys):
+    path, _, _ = exported_cnn
+    code, out, _ = run_cli(capsys, "run", path, "--loops", "2", "--seed", "3", "--save-artifacts", tmp_path / "a")
+    assert code == 0 and "program 0 ('graph0_0'): 1 output(s), 2 loop(s)" in out
+    assert "output 0: [2, 10] torch.float32" in out
+    first = torch.load(tmp_path / "a" / "output_0.pt")
+    run_cli(capsys, "run", path, "--seed", "3", "--save-artifacts", tmp_path / "b")
+    assert torch.equal(first, torch.load(tmp_path / "b" / "output_0.pt"))
+    run_cli(capsys, "run", path, "--seed", "4", "--save-artifacts", tmp_path / "c")
+    assert not torch.equal(first, torch.load(tmp_path / "c" / "output_0.pt"))
+    summary = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert summary["seed"] == 3 and len(summary["seconds"]) == 2
+    code, _, err = run_cli(capsys, "run", path, "--program", "5")
+    assert code == 2 and "--program 5 is out of range" in err
+
+
+def test_run_golden_checks_outputs_and_ops(exported_cnn, capsys):
+    path, _, _ = exported_cnn
+    code, out, _ = run_cli(capsys, "run", path, "--golden")
+    assert code == 0 and "PCC 1.000000" in out and "ok" in out
+    assert "compared ops meet PCC >= 0.99" in out  # the per-op table from the embedded op goldens
+    # An impossible bar: the same outputs are now a mismatch (exit 1).
+    code, out, err = run_cli(capsys, "run", path, "--golden", "--atol", "-1")
+    assert code == 1 and "MISMATCH" in out and "do not match the golden outputs" in err
+
+
+def test_run_golden_without_goldens_is_a_usage_error(tmp_path, capsys):
+    from helpers import MLP
+
+    import tt_torch
+
+    result = tt_torch.export(MLP().eval(), (torch.randn(4, 32),), tmp_path / "mlp.ttnn", golden=False)
+    code, _, err = run_cli(capsys, "run", result.path, "--golden")
+    assert code == 2 and "has no golden tensors" in err and "golden=True" in err
+    assert run_cli(capsys, "run", result.path)[0] == 0
+
+
+def test_perf_table_slowest_first(exported_cnn, tmp_path, capsys):
+    path, _, _ = exported_cnn
+    code, out, _ = run_cli(capsys, "perf", path, "--loops", "2")
+    rows = list(csv.reader(io.StringIO(out)))
+    assert code == 0 and rows[0] == ["op", "type", "location", "mean_us", "percent"]
+    times = [float(r[3]) for r in rows[1:]]
+    assert len(times) == len(runtime.load_binary(path).program_ops(0)) and times == sorted(times, reverse=True)
+    assert any(r[1] == "Conv2dOp" and "convolution" in r[2] for r in rows[1:])
+    code, out, _ = run_cli(capsys, "perf", path, "--csv", tmp_path / "perf.csv")
+    assert code == 0 and (tmp_path / "perf.csv").read_text().startswith("op,type,location")
+
+
+def test_query(capsys):
+    code, out, _ = run_cli(capsys, "query")
+    devices = {d["name"]: d for d in json.loads(out)["devices"]}
+    assert code == 0 and set(devices) == {"n150", "n300", "p150"}
+    assert devices["n300"]["mesh_shape"] == [1, 2] and devices["p150"]["arch"] == "Blackhole"
+
+
+def test_check(exported_cnn, tmp_path, capsys):
+    path, _, _ = exported_cnn
+    code, out, _ = run_cli(capsys, "check", path)
+    assert code == 0 and "this runtime can run it" in out
+    copy = tmp_path / "cnn.ttnn"  # without its side file
+    copy.write_bytes(path.read_bytes())
+    code, out, _ = run_cli(capsys, "check", copy)
+    assert code == 2 and "cannot run:" in out and "cannot be opened" in out
+
+
+def test_report_is_forwarded(monkeypatch, capsys):
+    seen = []
+    fake = types.ModuleType("tt_torch.tools.report")
+    fake.main = lambda argv: seen.append(argv) or 0
+    monkeypatch.setitem(sys.modules, "tt_torch.tools.report", fake)
+    monkeypatch.setattr("tt_torch.tools.report", fake, raising=False)
+    assert cli.main(["report", "results.json", "--xlsx", "out.xlsx"]) == 0
+    assert seen == [["results.json", "--xlsx", "out.xlsx"]]
+
+
+def test_report_without_its_module(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tt_torch.tools.report", None)  # import fails
+    monkeypatch.delattr("tt_torch.tools.report", raising=False)
+    code, _, err = run_cli(capsys, "report")
+    assert code == 2 and "needs tt_torch.tools.report" in err
+
+
+def test_console_script(tmp_path):
+    """The installed entry point runs the same main (setup.py console_scripts)."""
+    script = subprocess.run(
+        [sys.executable, "-c", "import sys; from tt_torch.tools.cli import main; sys.exit(main())", "query"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert script.returncode == 0 and '"n150"' in script.stdout

@@ -1,0 +1,338 @@
+"""``tt-torch``: inspect, run, time and check ``.ttnn`` files from the command line.
+
+    tt-torch read model.ttnn [--section version|system_desc|mlir|inputs|outputs|ops]
+    tt-torch run model.ttnn [--program N] [--loops N] [--golden] [--pcc 0.99] [--atol A]
+                            [--save-artifacts DIR] [--seed S]
+    tt-torch perf model.ttnn [--program N] [--loops N] [--csv FILE]
+    tt-torch query
+    tt-torch check model.ttnn
+    tt-torch report ...          (op-by-op reports: tt_torch.tools.report)
+
+Exit codes: 0 ok; 1 mismatch (outputs under the PCC/atol bar) or a failed run;
+2 bad file (not a tt-torch binary, corrupt, other schema version, missing side file)
+or bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+import torch
+
+from tt_torch.errors import BinaryError, ConfigError, TTRuntimeError
+
+OK, MISMATCH, BAD = 0, 1, 2
+
+
+def _err(message: str) -> None:
+    print(f"tt-torch: {message}", file=sys.stderr)
+
+
+def _load(path: str):
+    from tt_torch import runtime
+
+    if not os.path.isfile(path):
+        raise BinaryError(f"{path}: no such file")
+    return runtime.load_binary(path)
+
+
+def _program(binary, index: int | None) -> int:
+    if index is None:
+        public = [i for i in range(binary.num_programs) if not binary.program_is_private(i)]
+        return public[0] if public else 0
+    if not 0 <= index < binary.num_programs:
+        names = ", ".join(f"{i}: {binary.program_name(i)}" for i in range(binary.num_programs))
+        raise ConfigError(f"--program {index} is out of range: the file has {binary.num_programs} ({names})")
+    return index
+
+
+# --- read ---------------------------------------------------------------------------
+def cmd_read(args) -> int:
+    from tt_torch.runtime.binary_info import binary_json
+
+    binary = _load(args.file)
+    print(json.dumps(binary_json(binary, args.section), indent=2, default=str))
+    return OK
+
+
+# --- run ----------------------------------------------------------------------------
+def _random_input(desc: dict, generator: torch.Generator) -> torch.Tensor:
+    from tt_torch import runtime
+
+    dtype = runtime.torch_dtype(desc["dtype"])
+    shape = desc["shape"]
+    if dtype.is_floating_point:
+        return torch.randn(shape, generator=generator).to(dtype)
+    # small non-negative integers: valid indices for embeddings and gathers
+    return torch.randint(0, 2, shape, generator=generator, dtype=torch.int64).to(dtype)
+
+
+def _inputs(binary, program: int, golden: dict | None, seed: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """(user inputs, full program inputs): golden or random user inputs, weights from the file
+    (random when the file carries none, e.g. a bare compiler flatbuffer)."""
+    generator = torch.Generator().manual_seed(seed)
+    names = set(binary.weight_names)
+    user, full = [], []
+    for desc in binary.program_inputs(program):
+        if desc["arg_type"] != "Input" and desc["name"] in names:
+            full.append(binary.weight(desc["name"]))
+            continue
+        if desc["arg_type"] == "Input" and golden is not None:
+            key = f"input:{len(user)}"
+            if key not in golden:
+                raise BinaryError(f"the file has no golden tensor '{key}' for program {program}")
+            t = golden[key]
+        else:
+            t = _random_input(desc, generator)
+        if desc["arg_type"] == "Input":
+            user.append(t)
+        full.append(t)
+    return user, full
+
+
+def _goldens(binary, program: int) -> dict[str, torch.Tensor]:
+    return {key: t for key, p, t in binary.goldens() if p == program}
+
+
+def cmd_run(args) -> int:
+    from tt_torch import runtime
+    from tt_torch.tools import intermediate
+    from tt_torch.tools.verify import compute_atol, compute_pcc
+
+    binary = _load(args.file)
+    program = _program(binary, args.program)
+    golden = None
+    if args.golden:
+        golden = _goldens(binary, program)
+        if not golden:
+            raise BinaryError(
+                f"{args.file} has no golden tensors for program {program}: export it with "
+                "tt_torch.export(..., golden=True), or run without --golden (random inputs)"
+            )
+    user, full = _inputs(binary, program, golden, args.seed)
+    times, table = [], None
+    with runtime.open_device(binary) as device:
+        for loop in range(args.loops):
+            t0 = time.perf_counter()
+            if golden is not None and loop == 0 and any(k.startswith("op:") for k in golden):
+                op_goldens = {k[3:]: v for k, v in golden.items() if k.startswith("op:")}
+                outputs, table = intermediate.verify_program(device, binary, program, full, op_goldens, args.pcc)
+            else:
+                outputs = runtime.submit(device, binary, program, full)
+            times.append(time.perf_counter() - t0)
+    name = binary.program_name(program)
+    print(
+        f"program {program} ('{name}'): {len(outputs)} output(s), {args.loops} loop(s), "
+        f"mean {1e3 * sum(times) / len(times):.3f} ms, min {1e3 * min(times):.3f} ms"
+    )
+    status = OK
+    for i, out in enumerate(outputs):
+        line = f"  output {i}: {list(out.shape)} {out.dtype}"
+        if golden is not None:
+            expected = golden.get(f"output:{i}")
+            if expected is None:
+                line += "  (no golden)"
+            else:
+                pcc = compute_pcc(expected, out.to(expected.dtype) if expected.shape == out.shape else out)
+                atol = compute_atol(expected, out)
+                ok = pcc >= args.pcc and (args.atol is None or atol <= args.atol)
+                status = status if ok else MISMATCH
+                line += f"  PCC {pcc:.6f}  atol {atol:.3g}  {'ok' if ok else 'MISMATCH'}"
+        print(line)
+    if table is not None:
+        print(table)
+    if args.save_artifacts:
+        _save(args.save_artifacts, args, program, name, user, outputs, times, table)
+    if status != OK:
+        bar = f"PCC >= {args.pcc}" + (f", atol <= {args.atol}" if args.atol is not None else "")
+        _err(f"outputs do not match the golden outputs ({bar})")
+    return status
+
+
+def _save(directory, args, program, name, inputs, outputs, times, table) -> None:
+    os.makedirs(directory, exist_ok=True)
+    for kind, tensors in (("input", inputs), ("output", outputs)):
+        for i, t in enumerate(tensors):
+            torch.save(t, os.path.join(directory, f"{kind}_{i}.pt"))
+    summary = {
+        "file": os.path.abspath(args.file),
+        "program": program,
+        "name": name,
+        "seed": args.seed,
+        "golden": args.golden,
+        "seconds": times,
+        "intermediate_verification": table.as_dicts() if table is not None else None,
+    }
+    with open(os.path.join(directory, "run.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+
+
+# --- perf ---------------------------------------------------------------------------
+def cmd_perf(args) -> int:
+    from tt_torch import runtime
+
+    binary = _load(args.file)
+    program = _program(binary, args.program)
+    _, full = _inputs(binary, program, None, args.seed)
+    totals: dict[int, list] = {}
+
+    def post_op(event) -> None:
+        row = totals.setdefault(event.index, [event.type, event.loc, 0.0])
+        row[2] += event.seconds
+
+    with runtime.open_device(binary) as device:
+        for _ in range(args.loops):
+            runtime.submit(device, binary, program, full, post_op=post_op)
+    rows = sorted(totals.items(), key=lambda kv: -kv[1][2])
+    total = sum(r[2] for _, r in rows) or 1.0
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["op", "type", "location", "mean_us", "percent"])
+    for index, (op_type, loc, seconds) in rows:
+        mean = seconds / args.loops
+        writer.writerow([index, op_type, loc, f"{1e6 * mean:.1f}", f"{100 * seconds / total:.1f}"])
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            f.write(out.getvalue())
+        print(f"{len(rows)} ops, {1e3 * total / args.loops:.3f} ms per run; table written to {args.csv}")
+    else:
+        sys.stdout.write(out.getvalue())
+    return OK
+
+
+# --- query --------------------------------------------------------------------------
+def cmd_query(args) -> int:
+    from tt_torch import runtime
+
+    devices = [runtime.system_info(name) for name in runtime.system_names()]
+    print(json.dumps({"schema_version": ".".join(map(str, runtime.schema_version())), "devices": devices}, indent=2))
+    return OK
+
+
+# --- check --------------------------------------------------------------------------
+def cmd_check(args) -> int:
+    from tt_torch import runtime
+
+    binary = _load(args.file)  # identifier, structure, version and hash
+    problems = []
+    arch = binary.arch
+    archs = {runtime.system_info(n)["arch"] for n in runtime.system_names()}
+    if arch is not None and arch not in archs:
+        problems.append(f"its arch {arch} is not one this runtime emulates ({', '.join(sorted(archs))})")
+    for i in range(binary.num_programs):
+        missing = sorted({op["type"] for op in binary.program_ops(i) if not op["has_kernel"]})
+        if missing:
+            problems.append(f"program {i} uses ops this runtime has no kernel for: {', '.join(missing)}")
+        for desc in binary.program_inputs(i):
+            try:
+                runtime.torch_dtype(desc["dtype"])
+            except TTRuntimeError as e:
+                problems.append(f"program {i} input '{desc['name']}': {e}")
+    weights = binary.weight_names
+    for name in weights:
+        try:
+            with runtime._translated():
+                binary.weight(name)  # embedded bytes, or the side file: present, size and CRC-32
+        except (BinaryError, TTRuntimeError) as e:
+            problems.append(str(e))
+    print(
+        f"{args.file}: tt-torch binary, schema {'.'.join(map(str, binary.version))}, "
+        f"{binary.num_programs} program(s), {len(weights)} weight(s), system '{binary.system_desc_name}' ({arch})"
+    )
+    if problems:
+        for p in problems:
+            print(f"  cannot run: {p}")
+        return BAD
+    print("  this runtime can run it")
+    return OK
+
+
+# --- report -------------------------------------------------------------------------
+def cmd_report(argv: Sequence[str]) -> int:
+    try:
+        from tt_torch.tools import report
+    except ImportError as e:
+        _err(f"the report command needs tt_torch.tools.report, which is not available here ({e})")
+        return BAD
+    result = report.main(list(argv))
+    return int(result or 0)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tt-torch", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    from tt_torch.runtime.binary_info import SECTIONS
+
+    r = sub.add_parser("read", help="print a .ttnn's sections as JSON")
+    r.add_argument("file")
+    r.add_argument("--section", choices=SECTIONS, help="one section only (default: all)")
+
+    r = sub.add_parser("run", help="run a program on random (or golden) inputs")
+    r.add_argument("file")
+    r.add_argument("--program", type=int, help="program index (default: the first public one)")
+    r.add_argument("--loops", type=_positive, default=1, help="number of runs (default 1)")
+    r.add_argument("--golden", action="store_true", help="use the embedded golden inputs and check the outputs")
+    r.add_argument("--pcc", type=float, default=0.99, help="required PCC with --golden (default 0.99)")
+    r.add_argument("--atol", type=float, default=None, help="required max abs error with --golden (default: none)")
+    r.add_argument("--save-artifacts", metavar="DIR", help="write inputs, outputs (.pt) and run.json to DIR")
+    r.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+
+    r = sub.add_parser("perf", help="per-op time table, slowest first, as CSV")
+    r.add_argument("file")
+    r.add_argument("--program", type=int)
+    r.add_argument("--loops", type=_positive, default=1)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--csv", metavar="FILE", help="write the CSV table to FILE instead of stdout")
+
+    sub.add_parser("query", help="the emulated devices and their descriptions")
+
+    r = sub.add_parser("check", help="verify a .ttnn and say whether this runtime can run it")
+    r.add_argument("file")
+
+    sub.add_parser("report", help="op-by-op reports (tt_torch.tools.report); arguments are passed on", add_help=False)
+    return p
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+COMMANDS = {"read": cmd_read, "run": cmd_run, "perf": cmd_perf, "query": cmd_query, "check": cmd_check}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "report":
+        return cmd_report(argv[1:])
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as e:  # argparse: usage errors exit 2, --help exits 0
+        return int(e.code or 0)
+    from tt_torch import runtime
+
+    try:
+        with runtime._translated():  # the extension's errors as tt-torch's
+            return COMMANDS[args.command](args)
+    except (BinaryError, ConfigError) as e:
+        _err(str(e))
+        return BAD
+    except TTRuntimeError as e:
+        _err(str(e))
+        return MISMATCH
+
+
+if __name__ == "__main__":
+    sys.exit(main())
