@@ -86,13 +86,6 @@ def test_compile_depth_stops_at_its_stage_and_results_stay_correct(depth, stages
         assert "ttir.conv2d" in graph.ttir and "ttnn.conv2d" in graph.ttnn
 
 
-@pytest.mark.parametrize("depth", [CompileDepth.COMPILE_OP_BY_OP, CompileDepth.EXECUTE_OP_BY_OP])
-def test_op_by_op_depths_say_not_implemented(depth):
-    compiled, _ = compile_tt(MLP().eval(), depth)
-    with pytest.raises(Exception, match="op-by-op bring-up.*not implemented yet"):
-        compiled(torch.randn(2, 32))
-
-
 def test_consteval_moves_parameter_only_work_out_of_the_program():
     model = SmallCNN().eval()
     x = torch.randn(1, 3, 16, 16)

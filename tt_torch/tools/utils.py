@@ -69,6 +69,9 @@ class CompilerConfig:
     # The emulated device the program is compiled for.
     target: str = "n150"
     model_name: str = ""
+    # Op-by-op mode: a label for grouping models in reports, where the per-op JSON goes,
+    # and how long one op may take in the worker before it counts as hung (seconds).
+    model_group: str = ""
     results_path: str = "results/models/"
     single_op_timeout: float = 30.0
     enable_intermediate_verification: bool = False
