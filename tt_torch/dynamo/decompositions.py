@@ -111,11 +111,54 @@ def _adaptive_avg_pool1d(x, output_size):
     return torch.nn.functional.adaptive_avg_pool2d(x.contiguous().unsqueeze(-2), (1, size)).squeeze(-2)
 
 
+def _remainder(a, b):
+    """Python's modulo (the divisor's sign), from fmod: torch-mlir lowers it as C's fmod."""
+    r = torch.fmod(a, b)
+    b_t = b if isinstance(b, torch.Tensor) else torch.full_like(r, b)
+    fix = (r != 0) & ((r < 0) != (b_t < 0))
+    return torch.where(fix, r + b_t, r)
+
+
+def _isfinite(x):
+    """|x| < inf is false for inf and NaN; torch-mlir folds the NaN test of its own rule away."""
+    if not x.dtype.is_floating_point:
+        return torch.ones_like(x, dtype=torch.bool)
+    return torch.abs(x) < float("inf")
+
+
+def _fmod(a, b):
+    """In fp32 for 16-bit floats: torch-mlir's a - b * trunc(a / b) would round a / b first."""
+    if isinstance(a, torch.Tensor) and a.dtype in (torch.bfloat16, torch.float16):
+        b32 = b.float() if isinstance(b, torch.Tensor) else b
+        return torch.fmod(a.float(), b32).to(a.dtype)
+    return NotImplemented
+
+
+def _hypot(a, b):
+    return torch.sqrt(a * a + b * b)
+
+
+def _roll(x, shifts, dims=()):
+    """Slices and a concatenation; torch's own rule builds int64 index arithmetic torch-mlir rejects."""
+    shifts = [shifts] if isinstance(shifts, int) else list(shifts)
+    dims = [dims] if isinstance(dims, int) else list(dims)
+    if not dims:
+        return _roll(x.flatten(), shifts, [0]).reshape(x.shape)
+    for shift, dim in zip(shifts, dims):
+        n = x.shape[dim]
+        s = shift % n if n else 0
+        if s:
+            x = torch.cat([x.narrow(dim, n - s, s), x.narrow(dim, 0, n - s)], dim)
+    return x
+
+
 # Torch functions replaced in dynamo's graph before tracing: composite ops whose
 # own decomposition runs before the aten table above could intercept it.
-TORCH_FUNCTIONS: dict[Callable, Callable] = {
+TORCH_FUNCTIONS: dict[Callable | str, Callable] = {
     torch.adaptive_avg_pool1d: _adaptive_avg_pool1d,
     torch.nn.functional.adaptive_avg_pool1d: _adaptive_avg_pool1d,
+    torch.isfinite: _isfinite,
+    "isfinite": _isfinite,  # the Tensor method
 }
 
 
@@ -124,6 +167,13 @@ CUSTOM: dict[torch._ops.OpOverload, Callable] = {
     aten._native_batch_norm_legit_no_training.default: _batch_norm_no_training,
     aten._transformer_encoder_layer_fwd.default: _transformer_encoder_layer_fwd,
     aten.avg_pool2d.default: _avg_pool2d,
+    aten.remainder.Tensor: _remainder,
+    aten.remainder.Scalar: _remainder,
+    aten.isfinite.default: _isfinite,
+    aten.hypot.default: _hypot,
+    aten.fmod.Tensor: _fmod,
+    aten.fmod.Scalar: _fmod,
+    aten.roll.default: _roll,
 }
 
 

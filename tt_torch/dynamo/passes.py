@@ -29,11 +29,14 @@ def _val(node: fx.Node):
 
 
 def rewrite_torch_functions(gm: fx.GraphModule, replacements: dict) -> fx.GraphModule:
-    """Points call_function nodes of dynamo's graph at replacement functions."""
+    """Points call_function nodes (keyed by function) and call_method nodes (keyed by name) at replacements."""
     changed = False
     for node in gm.graph.nodes:
         if node.op == "call_function" and node.target in replacements:
             node.target = replacements[node.target]
+            changed = True
+        elif node.op == "call_method" and node.target in replacements:  # x.isfinite() -> fn(x)
+            node.op, node.target = "call_function", replacements[node.target]
             changed = True
     if changed:
         gm.recompile()
@@ -62,6 +65,32 @@ def canonicalize_zero_d_reductions(gm: fx.GraphModule) -> fx.GraphModule:
     if changed:
         gm.recompile()
     return gm
+
+
+# ops that only change strides or memory format: values pass through unchanged
+_STRIDE_ONLY = {torch.ops.prims.copy_strided.default}
+
+
+def drop_stride_only_ops(gm: fx.GraphModule) -> fx.GraphModule:
+    """Replaces ops that only re-stride a tensor (decompositions emit them) by their input."""
+    changed = False
+    for node in list(gm.graph.nodes):
+        if node.op == "call_function" and node.target in _STRIDE_ONLY:
+            node.replace_all_uses_with(node.args[0])
+            gm.graph.erase_node(node)
+            changed = True
+    if changed:
+        gm.recompile()
+    return gm
+
+
+def has_mutation(gm: fx.GraphModule) -> bool:
+    """Whether an op of the graph writes to one of its inputs (a decomposition may leave one)."""
+    for node in gm.graph.nodes:
+        schema = getattr(node.target, "_schema", None)
+        if node.op == "call_function" and schema is not None and schema.is_mutable:
+            return True
+    return False
 
 
 def eliminate_dead_code(gm: fx.GraphModule) -> fx.GraphModule:

@@ -78,6 +78,9 @@ RULES.update(
         "stablehlo.dynamic_iota": rules.iota,
         "stablehlo.pad": rules.pad,
         "stablehlo.gather": rules.gather,
+        "stablehlo.reverse": rules.reverse,
+        "stablehlo.tan": rules.tan,
+        "stablehlo.round_nearest_even": rules.round_nearest_even,
     }
 )
 

@@ -129,6 +129,18 @@ def _dense(arr: np.ndarray, t: ir.Type) -> ir.DenseElementsAttr:
     return ir.DenseElementsAttr.get(np.ascontiguousarray(arr), type=rt.element_type, shape=list(rt.shape))
 
 
+def _constant_of(cx: RewriteContext, arr: np.ndarray, el: ir.Type) -> ir.Value:
+    """A constant tensor of ``arr``'s values in element type ``el`` (via f32 for bf16, which NumPy lacks)."""
+    t = ir.RankedTensorType.get(list(arr.shape), el)
+    if isinstance(el, ir.IntegerType):
+        return cx.emit("constant", result=t, value=_dense(arr.astype(np.int32), t))
+    if str(el) in ("f32", "f16"):
+        return cx.emit(
+            "constant", result=t, value=_dense(arr.astype(np.float32 if str(el) == "f32" else np.float16), t)
+        )
+    return _full_or_constant(cx, arr.astype(np.float32), t)
+
+
 def _full_or_constant(cx: RewriteContext, arr: np.ndarray, out_t: ir.Type) -> ir.Value:
     flat = arr.reshape(-1)
     if flat.size == 0 or np.all(flat == flat[0]):
@@ -144,6 +156,30 @@ def iota(cx: RewriteContext, op):
         raise cx.fail("iota with a dynamic result shape is not supported")
     dim = ir.IntegerAttr(op.attributes["iota_dimension"]).value
     return [cx.emit("arange", result=cx.result_type(), start=0.0, step=1.0, arange_dimension=dim)]
+
+
+def tan(cx: RewriteContext, op):
+    t = cx.result_type()
+    x = op.operands[0]
+    return [cx.emit("div", cx.emit("sin", x, result=t), cx.emit("cos", x, result=t), result=t)]
+
+
+def round_nearest_even(cx: RewriteContext, op):
+    """floor(x + 0.5), minus one on ties that land on an odd number."""
+    t = cx.result_type()
+    x = op.operands[0]
+    bool_t = cx.tensor_type(shape_of(x), ir.BF16Type.get())
+
+    def full(v):
+        return cx.emit("full", result=t, fill_value=v)
+
+    up = cx.emit("floor", cx.emit("add", x, full(0.5), result=t), result=t)
+    tie = cx.emit("eq", cx.emit("subtract", up, x, result=t), full(0.5), result=bool_t)
+    odd = cx.emit("ne", cx.emit("remainder", up, full(2.0), result=t), full(0.0), result=bool_t)
+    fix = cx.emit("logical_and", tie, odd, result=bool_t)
+    if str(element_type(t)) != "bf16":
+        fix = cx.emit("typecast", fix, result=t)
+    return [cx.emit("subtract", up, fix, result=t)]
 
 
 # --- shapes ----------------------------------------------------------------------------
@@ -176,6 +212,23 @@ def broadcast_in_dim(cx: RewriteContext, op):
         return [x]
     repeats = [o if e == 1 else 1 for e, o in zip(expanded, out_shape)]
     return [cx.emit("repeat", x, result=cx.result_type(), repeat_dimensions=repeats)]
+
+
+def reverse(cx: RewriteContext, op):
+    """Reverses dims by reading rows in reverse order: an embedding with constant indices."""
+    x = op.operands[0]
+    for dim in _ints(op.attributes["dimensions"]):
+        shape = shape_of(x)
+        n = shape[dim]
+        perm = [dim] + [d for d in range(len(shape)) if d != dim]
+        moved = permute(cx, x, perm)
+        moved_shape = shape_of(moved)
+        rest = math.prod(moved_shape[1:])
+        table = reshape_to(cx, moved, [n, rest])
+        idx = _constant_of(cx, np.arange(n - 1, -1, -1), ir.IntegerType.get_signless(32))
+        rows = cx.emit("embedding", idx, table, result=cx.tensor_type([n, rest], element_type(x)))
+        x = permute(cx, reshape_to(cx, rows, moved_shape), [perm.index(d) for d in range(len(shape))])
+    return [x]
 
 
 def slice_(cx: RewriteContext, op):
@@ -320,9 +373,35 @@ _IDENTITY = {"sum": 0.0, "prod": 1.0, "max": -math.inf, "min": math.inf}
 _COMBINE = {"sum": "add", "prod": "multiply", "max": "maximum", "min": "minimum"}
 
 
+def _arg_reduce(cx: RewriteContext, op):
+    """The (value, index) reduce torch-mlir emits for argmax/argmin/max.dim: TTIR max/min and argmax/argmin."""
+    body = op.regions[0].blocks[0]
+    names = [o.operation.name for o in body.operations]
+    directions = [
+        shlo.ComparisonDirectionAttr(o.operation.attributes["comparison_direction"]).value
+        for o in body.operations
+        if o.operation.name == "stablehlo.compare"
+    ]
+    dims = _ints(op.attributes["dimensions"])
+    if len(op.operands) != 4 or len(dims) != 1 or "stablehlo.select" not in names or not directions:
+        raise cx.fail("only argmax/argmin-shaped reductions with two results are supported")
+    if directions[0] in ("GT", "GE"):
+        value_kind, index_kind = "max", "argmax"
+    elif directions[0] in ("LT", "LE"):
+        value_kind, index_kind = "min", "argmin"
+    else:
+        raise cx.fail(f"a two-result reduction comparing with {directions[0]} is not argmax/argmin")
+    x = op.operands[0]
+    values = cx.emit(value_kind, x, result=cx.result_type(0), dim_arg=dims, keep_dim=False)
+    indices = cx.emit(index_kind, x, result=cx.result_type(1), dim_arg=dims, keep_dim=False)
+    return [values, indices]
+
+
 def reduce(cx: RewriteContext, op):
+    if len(op.results) == 2:
+        return _arg_reduce(cx, op)
     if len(op.results) != 1:
-        raise cx.fail("reductions with several results (argmax/argmin forms) are not supported yet")
+        raise cx.fail("reductions with more than two results are not supported")
     x, init = op.operands
     body = _body_op(cx, op)
     dims = _ints(op.attributes["dimensions"])
@@ -420,9 +499,7 @@ def _window_sum_1d(cx: RewriteContext, x: ir.Value, dim: int, size: int, pad: li
     j = np.arange(out_n)[None, :]
     band = ((i >= j - low) & (i <= j - low + size - 1)).astype(np.float32)
     el = element_type(cx.result_type())
-    band_t = ir.RankedTensorType.get([n, out_n], el)
-    np_type = np.int32 if isinstance(el, ir.IntegerType) else np.float32
-    band_v = cx.emit("constant", result=band_t, value=_dense(band.astype(np_type), band_t))
+    band_v = _constant_of(cx, band, el)
     perm = [d for d in range(len(shape)) if d != dim] + [dim]
     moved = permute(cx, x, perm)
     moved_shape = shape_of(moved)
@@ -447,12 +524,13 @@ def gather(cx: RewriteContext, op):
     sizes = _ints(op.attributes["slice_sizes"])
     ts, ishape = shape_of(table), shape_of(indices)
     out_shape = list(ir.RankedTensorType(op.results[0].type).shape)
+    rest = ts[1:]
     is_embedding = (
-        len(ts) == 2
+        len(ts) >= 2
         and list(dn.collapsed_slice_dims) == [0]
         and list(dn.start_index_map) == [0]
-        and sizes == [1, ts[1]]
-        and list(dn.offset_dims) == [len(out_shape) - 1]
+        and sizes == [1, *rest]
+        and list(dn.offset_dims) == list(range(len(out_shape) - len(rest), len(out_shape)))
         and not list(dn.operand_batching_dims)
     )
     is_point = (
@@ -471,7 +549,13 @@ def gather(cx: RewriteContext, op):
         indices = reshape_to(cx, indices, ishape[:-1])
     elif ivd != len(ishape):
         raise cx.fail("unsupported index_vector_dim for the embedding form of gather")
-    return [cx.emit("embedding", indices, table, result=cx.result_type())]
+    if len(rest) == 1:
+        return [cx.emit("embedding", indices, table, result=cx.result_type())]
+    # rows of a higher-rank table: embed its flattened rows, then restore their shape
+    width = math.prod(rest)
+    rows_t = cx.tensor_type(shape_of(indices) + [width], element_type(table))
+    rows = cx.emit("embedding", indices, reshape_to(cx, table, [ts[0], width]), result=rows_t)
+    return [reshape_to(cx, rows, out_shape)]
 
 
 def _point_gather(cx: RewriteContext, table: ir.Value, indices: ir.Value, index_map: list[int]) -> ir.Value:

@@ -1,0 +1,38 @@
+"""dynamo graph -> functional aten graph with static shapes, the user's stack traces kept."""
+
+from __future__ import annotations
+
+import torch
+import torch.fx as fx
+import torch.fx.traceback as fx_traceback
+from torch.fx.experimental.proxy_tensor import make_fx
+from torch.utils import _pytree as pytree
+
+from . import passes
+from .decompositions import decomposition_table
+
+
+def trace_to_aten(gm: fx.GraphModule, args: tuple) -> fx.GraphModule:
+    """Traces ``gm`` on ``args`` (real or fake tensors) to decomposed, functional aten ops.
+
+    Functionalized: in-place ops (ResNet's ``out += residual``) become pure
+    ones; views stay views (torch-mlir does not lower ``*_copy`` ops). A
+    decomposition can still write in place (rms_norm's ``add_``), below
+    functionalization; the graph is then traced once more, functionalized.
+    """
+
+    def flat_run(*a):
+        return pytree.tree_flatten(fx.Interpreter(gm).run(*a))[0]
+
+    with fx_traceback.preserve_node_meta(), torch.no_grad():
+        traced = make_fx(
+            torch.func.functionalize(flat_run, remove="mutations"),
+            tracing_mode="fake",
+            decomposition_table=decomposition_table(),
+            record_stack_traces=True,
+        )(*args)
+        if passes.has_mutation(traced):
+            traced = make_fx(
+                torch.func.functionalize(traced, remove="mutations"), tracing_mode="fake", record_stack_traces=True
+            )(*args)
+    return passes.drop_stride_only_ops(traced)
