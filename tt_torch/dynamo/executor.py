@@ -9,6 +9,7 @@ post-pass FX graph on the CPU, so its outputs stay correct.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import time
@@ -21,7 +22,7 @@ import torch.fx as fx
 from torch.utils import _pytree as pytree
 
 from tt_torch.errors import CompileError, TTTorchError
-from tt_torch.tools.utils import CompileDepth, CompilerConfig
+from tt_torch.tools.utils import CompileDepth, CompilerConfig, OpByOpBackend
 
 from . import passes
 from .artifacts import CompileArtifacts, GraphArtifacts
@@ -88,13 +89,15 @@ class CompiledGraph:
     run_program: Callable[[list[torch.Tensor]], list[torch.Tensor]]
     consteval_cache: ConstevalCache = field(default_factory=ConstevalCache)
 
-    def __call__(self, args: tuple) -> Any:
+    def program_inputs(self, args: tuple) -> list[torch.Tensor]:
         full = list(args)
         if self.consteval.graph is not None:
             ins = [args[i] for i in self.consteval.inputs]
             full += self.consteval_cache.get(self.consteval.graph, ins)
-        program_inputs = [full[i] for i in self.kept_inputs]
-        outs = self.run_program(program_inputs)
+        return [full[i] for i in self.kept_inputs]
+
+    def __call__(self, args: tuple) -> Any:
+        outs = self.run_program(self.program_inputs(args))
         return pytree.tree_unflatten(list(outs), self.out_spec)
 
 
@@ -104,11 +107,6 @@ class Executor:
     def __init__(
         self, gm: fx.GraphModule, config: CompilerConfig, artifacts: CompileArtifacts | None, name: str, device=None
     ):
-        if config.compile_depth in (CompileDepth.COMPILE_OP_BY_OP, CompileDepth.EXECUTE_OP_BY_OP):
-            raise NotImplementedError(
-                f"compile_depth={config.compile_depth.name} (op-by-op bring-up) is not implemented yet; "
-                "use CompileDepth.EXECUTE, TTNN_IR, STABLEHLO or TORCH_FX"
-            )
         self.gm = gm
         self.config = config
         self.artifacts = artifacts
@@ -154,11 +152,17 @@ class Executor:
 
         names = [info.name for info in self.inputs] + [f"consteval_{k}" for k in range(ce.num_outputs)]
         kinds = [info.kind for info in self.inputs] + ["constant"] * ce.num_outputs
+        if self.artifacts is not None and ce.graph is not None:  # export's const-eval programs
+            art.consteval = (ce.graph, [names[i] for i in ce.inputs], [args[i] for i in ce.inputs])
         arg_names = [names[i] for i in kept]
         arg_kinds = [kinds[i] for i in kept]
         run_program = _cpu_runner(fx_gm)
 
-        if cfg.compile_depth != CompileDepth.TORCH_FX:
+        op_by_op = cfg.compile_depth in (CompileDepth.COMPILE_OP_BY_OP, CompileDepth.EXECUTE_OP_BY_OP)
+        module = None
+        if cfg.compile_depth != CompileDepth.TORCH_FX and not (
+            op_by_op and cfg.op_by_op_backend == OpByOpBackend.TORCH
+        ):
             from .importer import import_stablehlo
 
             t = time.perf_counter()
@@ -183,11 +187,17 @@ class Executor:
                 art.stage_seconds.update(result.stage_seconds)
                 if cfg.compile_depth == CompileDepth.EXECUTE:
                     run_program = self._device_runner(result.flatbuffer, out_dtypes, fx_gm, art)
+        compiled = CompiledGraph(fx_gm, kept, ce, out_spec, out_dtypes, run_program)
+        if op_by_op:  # each unique op on its own; the model itself runs on the CPU
+            from tt_torch.tools import op_by_op as obo
+
+            summary = obo.run_graph(fx_gm, compiled.program_inputs(args), cfg, art.name, stablehlo_module=module)
+            art.report["op_by_op"] = dataclasses.asdict(summary)
         art.stage_seconds["total"] = time.perf_counter() - t0
         self._dump(art)
         if self.artifacts is not None:
             self.artifacts.graphs.append(art)
-        return CompiledGraph(fx_gm, kept, ce, out_spec, out_dtypes, run_program)
+        return compiled
 
     def _device_runner(self, flatbuffer: bytes, out_dtypes: list[torch.dtype], fx_gm=None, art=None):
         from tt_torch import runtime
