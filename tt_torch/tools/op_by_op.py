@@ -168,9 +168,13 @@ class OpWorker:
             return ""
         return text[-_OUTPUT_TAIL:]
 
-    def request(self, message: dict[str, Any], timeout: float) -> WorkerReply:
+    def start(self) -> None:
+        """Starts the worker unless it is running (requests start it when needed)."""
         if self._proc is None or self._proc.poll() is not None:
             self._start()
+
+    def request(self, message: dict[str, Any], timeout: float) -> WorkerReply:
+        self.start()
         start = self._log_size()
         reply = WorkerReply(final=None)
         try:
@@ -493,6 +497,7 @@ def _run_one(op: _UniqueOp, worker: OpWorker, config: CompilerConfig, execute: b
         record.worker_output = reply.output
     elif reply.final.get("error"):
         errors.append(reply.final["error"])
+        record.worker_output = reply.final.get("traceback")
     elif "outputs" in reply.final:
         record.run_seconds = reply.final["run_s"]
         record.compile_seconds -= record.run_seconds
