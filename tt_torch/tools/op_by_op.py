@@ -26,6 +26,7 @@ import os
 import pickle
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -116,6 +117,7 @@ class OpWorker:
     """A persistent worker process fed over a pipe; restarted after a crash or hang."""
 
     def __init__(self, log_dir: str | None = None):
+        self._own_log_dir = log_dir is None
         self._log_dir = log_dir or tempfile.mkdtemp(prefix="tt_op_by_op_")
         self._proc: subprocess.Popen | None = None
         self._log_path = ""
@@ -123,6 +125,7 @@ class OpWorker:
 
     def _start(self) -> None:
         self.starts += 1
+        os.makedirs(self._log_dir, exist_ok=True)
         self._log_path = os.path.join(self._log_dir, f"worker_{os.getpid()}_{self.starts}.log")
         log = open(self._log_path, "ab")  # O_APPEND: the worker's writes and our reads do not share an offset
         try:
@@ -217,6 +220,8 @@ class OpWorker:
             except (OSError, subprocess.TimeoutExpired):
                 self._kill()
         self._proc = None
+        if self._own_log_dir:
+            shutil.rmtree(self._log_dir, ignore_errors=True)
 
     def __enter__(self) -> OpWorker:
         return self
@@ -405,12 +410,14 @@ def _collect_stablehlo(
     execute: bool,
     worker: OpWorker,
     timeout: float,
+    progress: Callable,
 ) -> list[_UniqueOp]:
     targets = {n.name: str(n.target) for n in fx_gm.graph.nodes if n.op == "call_function"}
     values: dict[int, torch.Tensor] = dict(enumerate(t.detach().contiguous() for t in inputs))
     missing: dict[int, str] = {}  # value id -> why its golden is unknown
     unique: dict[str, _UniqueOp] = {}
-    for op, text, key, operand_ids, result_ids in split_stablehlo(module):
+    split = split_stablehlo(module)
+    for op, text, key, operand_ids, result_ids in progress(split, desc="CPU goldens", unit="op"):
         fx_node = (_LOC_NAME.findall(str(op.location)) or [""])[0]
         op_inputs = [values.get(i) for i in operand_ids]
         lost = [missing[i] for i in operand_ids if i in missing]
@@ -603,16 +610,18 @@ def run_graph(
     own_worker = worker is None
     worker = worker or OpWorker()
     try:
+        if progress is None:
+            from tqdm import tqdm
+
+            progress = tqdm
         if backend == OpByOpBackend.TORCH:
             ops = _collect_torch(fx_gm, inputs, base, execute)
         else:
             if stablehlo_module is None:
                 raise TTTorchError("OpByOpBackend.STABLEHLO needs the graph's StableHLO module; none was given")
-            ops = _collect_stablehlo(stablehlo_module, fx_gm, inputs, base, execute, worker, config.single_op_timeout)
-        if progress is None:
-            from tqdm import tqdm
-
-            progress = tqdm
+            ops = _collect_stablehlo(
+                stablehlo_module, fx_gm, inputs, base, execute, worker, config.single_op_timeout, progress
+            )
         for op in progress(ops, desc=f"op-by-op {model_name}", unit="op"):
             _run_one(op, worker, config, execute)
             name = f"{op.record.index:04d}_{_safe(op.record.op_name)}.json"
