@@ -78,6 +78,7 @@ def export(
     embed_limit: int = DEFAULT_EMBED_LIMIT,
     include_mlir: bool = True,
     golden: bool = True,
+    consteval_programs: bool = False,
 ) -> ExportResult:
     """Compiles `model` for `example_inputs` and writes its programs to `path`."""
     from tt_torch.dynamo import BackendOptions, CompileArtifacts
@@ -95,7 +96,13 @@ def export(
     with torch.no_grad():
         outputs = compiled(*inputs)
     result = export_artifacts(
-        artifacts, path, embed_limit=embed_limit, include_mlir=include_mlir, golden=golden, config=config
+        artifacts,
+        path,
+        embed_limit=embed_limit,
+        include_mlir=include_mlir,
+        golden=golden,
+        consteval_programs=consteval_programs,
+        config=config,
     )
     result.outputs = outputs
     return result
@@ -108,9 +115,16 @@ def export_artifacts(
     embed_limit: int = DEFAULT_EMBED_LIMIT,
     include_mlir: bool = True,
     golden: bool = True,
+    consteval_programs: bool = False,
     config=None,
 ) -> ExportResult:
-    """Writes every graph compiled into `artifacts` (and run at least once) to one ``.ttnn``."""
+    """Writes every graph compiled into `artifacts` (and run at least once) to one ``.ttnn``.
+
+    With `consteval_programs`, a graph's consteval subgraph becomes a private
+    const-eval program of the file that the loader runs once (and caches) on the
+    parameters, instead of its results being stored as weights; the C++ runner
+    (demos/cpp_runner) reads weights only, so this is off by default.
+    """
     from tt_torch.compiler.target.flatbuffer import package
 
     graphs = [g for g in artifacts.graphs if g.flatbuffer is not None]
@@ -130,15 +144,27 @@ def export_artifacts(
     side_path = os.path.join(os.path.dirname(path) or ".", side_name)
     writer = _WeightWriter(side_name, embed_limit)
     programs, goldens, infos = [], [], []
-    for index, g in enumerate(graphs):
+    target = _target_of(graphs[0].flatbuffer)
+    for g in graphs:
+        index = len(programs)
         program = _program_of(g.flatbuffer)
         program.name = g.name
-        _bind_weights(program, g, writer)
+        consteval = None
+        if consteval_programs and g.consteval is not None:
+            private = _consteval_program(g, target, writer)
+            consteval = {"program": index + 1, "args": _consteval_args(program)}
+        _bind_weights(program, g, writer, skip=set(consteval["args"]) if consteval else set())
         out_dtypes = [str(n.meta["val"].dtype) for n in _output_nodes(g.fx_module)]
-        infos.append({"name": g.name, "output_dtypes": out_dtypes, "input_signature": repr(g.input_signature)})
+        info = {"name": g.name, "output_dtypes": out_dtypes, "input_signature": repr(g.input_signature)}
+        if consteval:
+            info["consteval"] = consteval
+        infos.append(info)
         if golden:
             goldens += _goldens(index, program, g)
         programs.append(program)
+        if consteval:
+            programs.append(private)
+            infos.append({"name": private.name, "private": True})
     mlir = []
     if include_mlir:
         for g in graphs:
@@ -155,7 +181,7 @@ def export_artifacts(
     }
     data = package(
         programs,
-        target=_target_of(graphs[0].flatbuffer),
+        target=target,
         mlir_sources=mlir,
         weights=writer.tables,
         goldens=goldens,
@@ -261,20 +287,49 @@ class _WeightWriter:
         return name
 
 
-def _bind_weights(program, g, writer: _WeightWriter) -> None:
+def _bind_weights(program, g, writer: _WeightWriter, skip: set[str] = frozenset(), values=None) -> None:
+    """Stores the value of every non-input argument of `program` as a weight (but those in `skip`)."""
     fb = _fb()
-    if len(program.inputs or []) != len(g.program_inputs):
+    values = g.program_inputs if values is None else values
+    if len(program.inputs or []) != len(values):
         raise ExportError(
-            f"graph {g.name}: its program takes {len(program.inputs or [])} arguments but "
-            f"{len(g.program_inputs)} were recorded"
+            f"graph {g.name}: its program takes {len(program.inputs or [])} arguments but {len(values)} were recorded"
         )
-    for arg, value in zip(program.inputs, g.program_inputs):
-        if arg.argType == fb.ArgumentType.Input:
+    for arg, value in zip(program.inputs, values):
+        if arg.argType == fb.ArgumentType.Input or _text(arg.name) in skip:
             continue
         from tt_torch.runtime.loaded import narrow
 
         tensor = narrow(value.detach(), _torch_dtype(arg.ref.desc.layout.dataType), _text(arg.name))
         arg.name = writer.add(_text(arg.name), tensor)
+
+
+def _consteval_args(program) -> dict[str, int]:
+    """The forward program's consteval arguments: name -> output index of the const-eval program."""
+    fb = _fb()
+    out = {}
+    for arg in program.inputs or []:
+        name = _text(arg.name)
+        if arg.argType == fb.ArgumentType.Constant and name.startswith("consteval_"):
+            out[name] = int(name.removeprefix("consteval_"))
+    return out
+
+
+def _consteval_program(g, target, writer: _WeightWriter):
+    """The graph's consteval FX graph compiled as a private program, its parameters stored as weights."""
+    from tt_torch.compiler import pipelines
+    from tt_torch.dynamo.importer import import_stablehlo
+
+    graph, names, values = g.consteval
+    module = import_stablehlo(graph, func_name=f"{g.name}.consteval")
+    options = pipelines.CompileOptions(
+        target=_text(target.name) or "n150", arg_names=list(names), arg_kinds=["parameter"] * len(names)
+    )
+    result = pipelines.compile_stablehlo(module, options)
+    program = _program_of(result.flatbuffer)
+    program.name, program.private = f"{g.name}.consteval", True
+    _bind_weights(program, g, writer, values=values)
+    return program
 
 
 def _golden_table(key: str, program: int, t: torch.Tensor):

@@ -221,8 +221,9 @@ std::vector<std::string> Binary::weightNames() const {
 at::Tensor Binary::weight(const std::string& name) const {
   const ttnn::Weight* w = findWeight(name);
   if (w == nullptr) {
-    fail("the binary carries no weight '", name, "': it was written without weights; export the model with ",
-         "tt_torch.export(...) to get a self-contained .ttnn");
+    fail("the binary carries no weight '", name, "': either it was written without weights (export the model ",
+         "with tt_torch.export(...) to get a self-contained .ttnn), or this value is computed by a const-eval ",
+         "program of the file (run it with tt_torch.runtime.load, or export with consteval_programs=False)");
   }
   std::string what = cat("weight '", name, "'");
   if (w->desc() == nullptr) binaryError(cat(what, " has no tensor description (corrupt binary?)"));

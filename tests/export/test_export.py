@@ -24,10 +24,15 @@ def test_round_trip_in_a_fresh_process_is_bit_exact(tmp_path):
     bert, ids = small_bert(), torch.randint(0, 128, (1, 16))
     cases = []
     for name, model, inputs, limit in (("cnn", cnn, (x,), 1024), ("bert", bert, (ids,), 1 << 20)):
-        result = tt_torch.export(model, inputs, tmp_path / f"{name}.ttnn", embed_limit=limit)
-        torch._dynamo.reset()
-        torch.save({"inputs": inputs, "outputs": outputs_of(result.outputs)}, tmp_path / f"{name}.pt")
-        cases.append(name)
+        for consteval_programs in (False, True):
+            case = name + ("_ce" if consteval_programs else "")
+            result = tt_torch.export(
+                model, inputs, tmp_path / f"{case}.ttnn", embed_limit=limit, consteval_programs=consteval_programs
+            )
+            torch._dynamo.reset()
+            torch.save({"inputs": inputs, "outputs": outputs_of(result.outputs)}, tmp_path / f"{case}.pt")
+            cases.append(case)
+    assert runtime.load_binary(tmp_path / "bert_ce.ttnn").program_is_private(1)
     assert (tmp_path / "cnn.ttnn.weights").exists()  # the CNN's conv weights went to the side file
     assert not (tmp_path / "bert.ttnn.weights").exists()
     script = textwrap.dedent(
@@ -47,7 +52,7 @@ def test_round_trip_in_a_fresh_process_is_bit_exact(tmp_path):
         [sys.executable, "-c", script, str(tmp_path), *cases], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["cnn", "equal", "bert", "equal"]
+    assert done.stdout.split() == [w for case in cases for w in (case, "equal")]
 
 
 def test_contents(exported_cnn):
@@ -144,3 +149,21 @@ def test_export_needs_a_run(tmp_path):
 
     with pytest.raises(ExportError, match="nothing to export.*call the compiled model once"):
         tt_torch.export_artifacts(CompileArtifacts(), tmp_path / "x.ttnn")
+
+
+def test_consteval_programs_run_once_and_are_cached(tmp_path):
+    x = torch.randn(2, 3, 16, 16)
+    result = tt_torch.export(SmallCNN().eval(), (x,), tmp_path / "cnn.ttnn", consteval_programs=True)
+    binary = runtime.load_binary(result.path)
+    assert [binary.program_is_private(i) for i in range(binary.num_programs)] == [False, True]
+    private_args = {d["arg_type"] for d in binary.program_inputs(1)}
+    assert private_args == {"Parameter"}  # it reads the raw parameters...
+    consteval_args = [d["name"] for d in binary.program_inputs(0) if d["name"].startswith("consteval_")]
+    assert consteval_args and not set(consteval_args) & set(binary.weight_names)  # ...and they are not stored
+    model = runtime.load(result.path)
+    first, second = model(x), model(x)
+    assert torch.equal(first[0], outputs_of(result.outputs)[0]) and torch.equal(first[0], second[0])
+    assert (model.const_eval_cache.misses, model.const_eval_cache.hits) == (1, 1)
+    # C++ callers reading weights only (Binary::completeInputs) are told what to do
+    with pytest.raises(runtime._C.RuntimeError, match="computed by a const-eval program of the file"):
+        binary.complete_inputs(0, [x])

@@ -27,6 +27,9 @@ class GraphArtifacts:
     # last call (weights and consteval results included), kept only with artifacts.
     fx_module: Any = None
     program_inputs: list[Any] | None = None
+    # (consteval FX graph, its argument names, the parameter tensors it reads), when the
+    # graph has a consteval subgraph: export compiles it as a private const-eval program.
+    consteval: tuple | None = None
     # With CompilerConfig.enable_intermediate_verification: the last call's per-op table
     # (tt_torch.tools.intermediate.VerificationTable); print() it.
     intermediate_verification: Any = None

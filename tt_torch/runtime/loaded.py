@@ -71,6 +71,8 @@ class LoadedModel:
         self._device = device
         self._weights: dict[int, list[torch.Tensor | None]] = {}
         self._runtime = runtime
+        # private const-eval programs run once on the file's weights, until those change
+        self.const_eval_cache = runtime.ConstEvalCache()
 
     @property
     def device(self):
@@ -86,14 +88,43 @@ class LoadedModel:
         """The inputs a caller passes to `program` (its arguments that are not weights)."""
         return [d for d in self.binary.program_inputs(program) if d["arg_type"] == "Input"]
 
+    def _consteval(self, program: int) -> tuple[int, dict[str, int]] | None:
+        """(private program, {argument name: its output index}) when `program` takes const-eval results."""
+        programs = self.info.get("programs", [])
+        entry = programs[program] if isinstance(programs, list) and program < len(programs) else None
+        ce = entry.get("consteval") if isinstance(entry, dict) else None
+        if ce is None:
+            return None
+        index, args = (
+            ce.get("program") if isinstance(ce, dict) else None,
+            ce.get("args") if isinstance(ce, dict) else None,
+        )
+        if not isinstance(index, int) or not 0 <= index < self.binary.num_programs or not isinstance(args, dict):
+            raise BinaryError("corrupt binary: its export info names a malformed const-eval program; re-export")
+        return index, args
+
     def _program_weights(self, program: int) -> list[torch.Tensor | None]:
         if program not in self._weights:
+            ce = self._consteval(program)
+            skip = set(ce[1]) if ce else set()
             with self._runtime._translated():
                 self._weights[program] = [
-                    None if d["arg_type"] == "Input" else self.binary.weight(d["name"])
+                    None if d["arg_type"] == "Input" or d["name"] in skip else self.binary.weight(d["name"])
                     for d in self.binary.program_inputs(program)
                 ]
         return self._weights[program]
+
+    def _consteval_values(self, program: int) -> dict[str, torch.Tensor]:
+        ce = self._consteval(program)
+        if ce is None:
+            return {}
+        index, args = ce
+        outputs = self._runtime.submit(
+            self.device, self.binary, index, self._program_weights(index), const_eval_cache=self.const_eval_cache
+        )
+        if not all(isinstance(k, int) and 0 <= k < len(outputs) for k in args.values()):
+            raise BinaryError("corrupt binary: its export info maps a const-eval output that does not exist")
+        return {name: outputs[k] for name, k in args.items()}
 
     def full_inputs(self, program: int, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """`inputs` narrowed to the program's types, with the weights in their places."""
@@ -107,9 +138,13 @@ class LoadedModel:
             )
         user = iter(inputs)
         full = []
+        consteval = self._consteval_values(program)
         for desc, weight in zip(descs, self._program_weights(program)):
             if weight is not None:
                 full.append(weight)
+                continue
+            if desc["arg_type"] != "Input":
+                full.append(consteval[desc["name"]])
                 continue
             t = next(user)
             if not isinstance(t, torch.Tensor):
