@@ -160,3 +160,14 @@ def test_console_script(tmp_path):
         check=False,
     )
     assert script.returncode == 0 and '"n150"' in script.stdout
+
+
+def test_run_golden_on_a_file_with_const_eval_programs(tmp_path, capsys):
+    from helpers import SmallCNN
+
+    import tt_torch
+
+    x = torch.randn(2, 3, 16, 16)
+    result = tt_torch.export(SmallCNN().eval(), (x,), tmp_path / "cnn.ttnn", consteval_programs=True)
+    code, out, _ = run_cli(capsys, "run", result.path, "--golden", "--atol", "1e-4")
+    assert code == 0 and "PCC 1.000000" in out and "MISMATCH" not in out

@@ -74,13 +74,22 @@ def _random_input(desc: dict, generator: torch.Generator) -> torch.Tensor:
     return torch.randint(0, 2, shape, generator=generator, dtype=torch.int64).to(dtype)
 
 
-def _inputs(binary, program: int, golden: dict | None, seed: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """(user inputs, full program inputs): golden or random user inputs, weights from the file
-    (random when the file carries none, e.g. a bare compiler flatbuffer)."""
+def _inputs(
+    binary, program: int, golden: dict | None, seed: int, device
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """(user inputs, full program inputs): golden or random user inputs, weights from the file,
+    const-eval results from its const-eval program (random values when the file carries
+    neither, e.g. a bare compiler flatbuffer)."""
+    from tt_torch.runtime import LoadedModel
+
     generator = torch.Generator().manual_seed(seed)
     names = set(binary.weight_names)
+    consteval = LoadedModel(binary, device)._consteval_values(program)
     user, full = [], []
     for desc in binary.program_inputs(program):
+        if desc["arg_type"] != "Input" and desc["name"] in consteval:
+            full.append(consteval[desc["name"]])
+            continue
         if desc["arg_type"] != "Input" and desc["name"] in names:
             full.append(binary.weight(desc["name"]))
             continue
@@ -116,9 +125,9 @@ def cmd_run(args) -> int:
                 f"{args.file} has no golden tensors for program {program}: export it with "
                 "tt_torch.export(..., golden=True), or run without --golden (random inputs)"
             )
-    user, full = _inputs(binary, program, golden, args.seed)
     times, table = [], None
     with runtime.open_device(binary) as device:
+        user, full = _inputs(binary, program, golden, args.seed, device)
         for loop in range(args.loops):
             t0 = time.perf_counter()
             if golden is not None and loop == 0 and any(k.startswith("op:") for k in golden):
@@ -180,7 +189,6 @@ def cmd_perf(args) -> int:
 
     binary = _load(args.file)
     program = _program(binary, args.program)
-    _, full = _inputs(binary, program, None, args.seed)
     totals: dict[int, list] = {}
 
     def post_op(event) -> None:
@@ -188,6 +196,7 @@ def cmd_perf(args) -> int:
         row[2] += event.seconds
 
     with runtime.open_device(binary) as device:
+        _, full = _inputs(binary, program, None, args.seed, device)
         for _ in range(args.loops):
             runtime.submit(device, binary, program, full, post_op=post_op)
     rows = sorted(totals.items(), key=lambda kv: -kv[1][2])
