@@ -341,6 +341,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TTRuntimeError as e:
         _err(str(e))
         return MISMATCH
+    except BrokenPipeError:  # `tt-torch perf x.ttnn | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return OK
 
 
 if __name__ == "__main__":
