@@ -56,6 +56,19 @@ def op_text(op: ir.Operation, limit: int = 800) -> str:
     return text if len(text) <= limit else text[:limit] + " ..."
 
 
+def signature_text(op: ir.Operation, limit: int = 400) -> str:
+    """A cheap one-line description (name, attributes, operand and result types) for per-op debug info.
+
+    Printing an op with ``get_asm`` costs about half a millisecond; programs
+    have thousands of ops.
+    """
+    attrs = ", ".join(f"{k} = {str(op.attributes[k])[:60]}" for k in op.attributes if k != "operandSegmentSizes")
+    ins = ", ".join(str(v.type) for v in op.operands)
+    outs = ", ".join(str(r.type) for r in op.results)
+    text = f"{op.name}({ins}) {{{attrs}}} -> ({outs})"
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
 @dataclass
 class Report:
     """What the compiler did that the user should know about."""

@@ -15,7 +15,7 @@ from torch_mlir import ir
 from tt_torch.errors import CompileError
 
 from .._generated_import import fb, schema_info
-from ..conversion.common import location_text, op_text
+from ..conversion.common import location_text, signature_text
 from ..dialects import ttir, ttnn
 from . import system_desc as sd
 
@@ -417,7 +417,7 @@ def _program(func_op) -> "fb.ProgramT":
             raise CompileError(f"TTNN -> flatbuffer: no lowering for '{op.name}' at {location_text(op.location)}")
         kind, table = lower(op, p)
         operations.append(
-            fb.OperationT(typeType=kind, type=table, debugInfo=op_text(op, 400), locInfo=location_text(op.location))
+            fb.OperationT(typeType=kind, type=table, debugInfo=signature_text(op), locInfo=location_text(op.location))
         )
     name = ir.StringAttr(func_op.attributes["sym_name"]).value
     return fb.ProgramT(name=name, inputs=inputs, outputs=outputs, operations=operations, private=False)
