@@ -1,0 +1,139 @@
+"""Side-by-side benchmark: every workload under eager, inductor, ONNX Runtime and tt-torch.
+
+    source env/activate && pip install -r benchmarks/requirements.txt
+    python benchmarks/run.py [--workloads mlp resnet50 ...] [--rounds 2] [--iters 20] [--quick]
+
+Each (workload, system) runs in its own process; systems alternate in order
+from round to round, so drift on the machine does not favour one of them. The
+result per pair is the median over rounds of each round's median. Writes
+benchmarks/results/results.md (median, spread, first call, peak memory and the
+ratio of tt-torch to each peer) and results.png, and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from run_one import SYSTEMS  # noqa: E402
+from workloads import OPS_PER_CALL, WORKLOADS  # noqa: E402
+
+
+def measure(workload: str, system: str, iters: int, quick: bool, timeout: float) -> dict:
+    cmd = [sys.executable, os.path.join(HERE, "run_one.py"), workload, system, "--iters", str(iters)]
+    if quick:
+        cmd.append("--quick")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"error": f"exit {proc.returncode}: {tail[0][:160]}"}
+    return json.loads(lines[-1])
+
+
+def combine(runs: list[dict]) -> dict:
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return runs[-1]
+    return {
+        "median_ms": statistics.median(r["median_ms"] for r in ok),
+        "p10_ms": min(r["p10_ms"] for r in ok),
+        "p90_ms": max(r["p90_ms"] for r in ok),
+        "first_call_s": statistics.median(r["first_call_s"] for r in ok),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in ok),
+    }
+
+
+def table(results: dict, workloads: list[str], quick: bool) -> str:
+    lines = [
+        "| workload | system | median ms | p10-p90 ms | first call s | peak MB | tt-torch / system |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for w in workloads:
+        tt = results[w].get("tt", {})
+        for s in SYSTEMS:
+            r = results[w][s]
+            if "error" in r:
+                lines.append(f"| {w} | {s} | {r['error']} | | | | |")
+                continue
+            ratio = f"{tt['median_ms'] / r['median_ms']:.2f}" if "median_ms" in tt and s != "tt" else ""
+            extra = ""
+            if w in OPS_PER_CALL:
+                extra = f" ({r['median_ms'] * 1e3 / OPS_PER_CALL[w](quick):.2f} us/op)"
+            lines.append(
+                f"| {w} | {s} | {r['median_ms']:.3f}{extra} | {r['p10_ms']:.3f}-{r['p90_ms']:.3f} | "
+                f"{r['first_call_s']:.2f} | {r['peak_rss_mb']:.0f} | {ratio} |"
+            )
+    return "\n".join(lines)
+
+
+def chart(results: dict, workloads: list[str], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(workloads), figsize=(3.2 * len(workloads), 3.2), squeeze=False)
+    for ax, w in zip(axes[0], workloads):
+        systems = [s for s in SYSTEMS if "median_ms" in results[w][s]]
+        ax.bar(
+            systems,
+            [results[w][s]["median_ms"] for s in systems],
+            color=["#888", "#58a", "#a85", "#c33"][: len(systems)],
+        )
+        ax.set_title(w)
+        ax.set_ylabel("median ms")
+        ax.tick_params(axis="x", rotation=45)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--iters", type=int, default=20)
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per process")
+    parser.add_argument("--quick", action="store_true", help="small models, for a smoke run")
+    parser.add_argument("--out", default=os.path.join(HERE, "results"))
+    args = parser.parse_args()
+
+    runs: dict = {w: {s: [] for s in SYSTEMS} for w in args.workloads}
+    for rnd in range(args.rounds):
+        order = SYSTEMS if rnd % 2 == 0 else tuple(reversed(SYSTEMS))
+        for w in args.workloads:
+            for s in order:
+                r = measure(w, s, args.iters, args.quick, args.timeout)
+                runs[w][s].append(r)
+                print(f"round {rnd} {w:10s} {s:12s} {r.get('median_ms', r.get('error'))}", flush=True)
+    results = {w: {s: combine(runs[w][s]) for s in SYSTEMS} for w in args.workloads}
+
+    os.makedirs(args.out, exist_ok=True)
+    cpu = platform.processor() or platform.machine()
+    header = (
+        f"# Benchmark results\n\n`python benchmarks/run.py {' '.join(sys.argv[1:])}` on {os.cpu_count()} cores ({cpu}); "
+        f"{args.rounds} rounds x {args.iters} iterations per system, each in its own process.\n"
+        "Ratio < 1: tt-torch is faster than that system.\n\n"
+    )
+    text = header + table(results, args.workloads, args.quick) + "\n"
+    with open(os.path.join(args.out, "results.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"runs": runs, "results": results}, f, indent=1)
+    chart(results, args.workloads, os.path.join(args.out, "results.png"))
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

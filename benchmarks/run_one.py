@@ -1,0 +1,95 @@
+"""Measures one workload under one system, in this process, and prints one JSON line.
+
+    python benchmarks/run_one.py WORKLOAD SYSTEM [--iters 20] [--quick]
+
+SYSTEM: eager | inductor | onnxruntime | tt. First call = everything up to the
+first result (compile, export, session creation). Steady state: the median
+of ``--iters`` timed calls after ``--warmup`` untimed ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from workloads import WORKLOADS  # noqa: E402
+
+SYSTEMS = ("eager", "inductor", "onnxruntime", "tt")
+
+
+def _callable(system: str, model: torch.nn.Module, inputs: tuple):
+    if system == "eager":
+        return lambda: model(*inputs)
+    if system == "inductor":
+        compiled = torch.compile(model)
+        return lambda: compiled(*inputs)
+    if system == "tt":
+        import tt_torch.dynamo  # noqa: F401 - registers the backend
+
+        compiled = torch.compile(model, backend="tt", dynamic=False)
+        return lambda: compiled(*inputs)
+    if system == "onnxruntime":
+        import onnxruntime as ort
+
+        path = os.path.join(tempfile.mkdtemp(), "model.onnx")
+        torch.onnx.export(model, inputs, path, dynamo=False)
+        session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        names = [i.name for i in session.get_inputs()]
+        feeds = {n: t.numpy() for n, t in zip(names, inputs)}
+        return lambda: session.run(None, feeds)
+    raise SystemExit(f"unknown system {system!r}; known: {', '.join(SYSTEMS)}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workload", choices=sorted(WORKLOADS))
+    parser.add_argument("system", choices=SYSTEMS)
+    parser.add_argument("--iters", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="small models, for a smoke run")
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    model, inputs = WORKLOADS[args.workload](args.quick)
+    model.eval()
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        call = _callable(args.system, model, inputs)
+        call()
+        first = time.perf_counter() - t0
+        for _ in range(args.warmup):
+            call()
+        times = []
+        for _ in range(args.iters):
+            t = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - t)
+    deciles = statistics.quantiles(times, n=10) if len(times) > 1 else times * 9
+    print(
+        json.dumps(
+            {
+                "workload": args.workload,
+                "system": args.system,
+                "median_ms": statistics.median(times) * 1e3,
+                "p10_ms": deciles[0] * 1e3,
+                "p90_ms": deciles[-1] * 1e3,
+                "first_call_s": first,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "threads": torch.get_num_threads(),
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
