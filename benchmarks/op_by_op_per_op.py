@@ -33,12 +33,11 @@ def main() -> None:
 
     x, y = torch.randn(32, 32), torch.randn(32, 32)
     gm = make_fx(lambda a, b: a + b)(x, y)
-    results = tempfile.mkdtemp(prefix="tt_op_by_op_bench_")
-    config = CompilerConfig(
-        compile_depth=args.depth, op_by_op_backend=args.backend, results_path=results, model_name="add32"
-    )
     quiet = lambda ops, **_: ops  # noqa: E731  (no progress bar)
-    with op_by_op.OpWorker() as worker:
+    with tempfile.TemporaryDirectory(prefix="tt_op_by_op_bench_") as results, op_by_op.OpWorker() as worker:
+        config = CompilerConfig(
+            compile_depth=args.depth, op_by_op_backend=args.backend, results_path=results, model_name="add32"
+        )
         t = time.perf_counter()
         worker.start()
         start_s = time.perf_counter() - t

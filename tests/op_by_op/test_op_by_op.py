@@ -14,6 +14,7 @@ from helpers import MLP, SmallCNN, assert_matches, compile_tt, small_bert
 from planted_ops import PlantedModel
 from torch.fx.experimental.proxy_tensor import make_fx
 
+from tt_torch.dynamo.importer import import_stablehlo
 from tt_torch.tools import op_by_op, report
 from tt_torch.tools.utils import CompileDepth, CompilerConfig, OpByOpBackend, OpCompilationStatus
 
@@ -87,24 +88,37 @@ def test_every_unique_op_executes_with_real_inputs(name, backend, tmp_path, requ
         assert any(r["torch_name"].startswith("aten.") for r in records)
 
 
-def test_compile_op_by_op_stops_at_ttnn_and_writes_each_op_as_it_finishes(tmp_path):
+@pytest.mark.parametrize("backend", ["TORCH", "STABLEHLO"])
+def test_compile_op_by_op_stops_at_ttnn_and_writes_each_op_as_it_finishes(backend, tmp_path, request_counter):
     def f(x, y):
         return (x + y) * y + y
 
     x, y = torch.randn(32, 32), torch.randn(32, 32)
     gm = make_fx(f)(x, y)
-    config = CompilerConfig(compile_depth=CompileDepth.COMPILE_OP_BY_OP, results_path=str(tmp_path), model_name="adds")
+    config = CompilerConfig(
+        compile_depth=CompileDepth.COMPILE_OP_BY_OP,
+        op_by_op_backend=backend,
+        results_path=str(tmp_path),
+        model_name="adds",
+    )
     seen = []
 
-    def progress(ops, **_):
+    def progress(ops, desc="", **_):
+        if not desc.startswith("op-by-op"):  # the bar over CPU goldens, not over unique ops
+            yield from ops
+            return
         for k, op in enumerate(ops):
             seen.append(len(records_in(tmp_path)))
             assert seen[-1] == k  # the ops before this one are on disk already
             yield op
 
-    summary = op_by_op.run_graph(gm, [x, y], config, "adds0", progress=progress)
+    module = import_stablehlo(gm) if backend == "STABLEHLO" else None
+    summary = op_by_op.run_graph(gm, [x, y], config, "adds0", stablehlo_module=module, progress=progress)
+    assert seen == [0, 1]
     records = records_in(tmp_path)
-    assert [r["op_name"] for r in records] == ["aten.add.Tensor", "aten.mul.Tensor"]
+    names = ["aten.add.Tensor", "aten.mul.Tensor"] if backend == "TORCH" else ["stablehlo.add", "stablehlo.multiply"]
+    assert [r["op_name"] for r in records] == names
+    assert request_counter == {backend.lower(): 2}  # no CPU goldens when nothing runs
     assert [r["num_ops"] for r in records] == [2, 1]
     assert all(r["status_name"] == "CONVERTED_TO_TTNN" and r["pcc"] is None for r in records)
     assert summary.by_status == {"CONVERTED_TO_TTNN": 2} and summary.total_ops == 3
