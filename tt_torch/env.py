@@ -31,7 +31,12 @@ IR_DUMP_DIR = EnvVar(
     "Directory where each compiled graph's StableHLO, TTIR and TTNN text is written.",
 )
 
-ALL = (VERIFY_PASSES, IR_DUMP_DIR)
+CACHE_DIR = EnvVar(
+    "TT_TORCH_CACHE_DIR",
+    "Directory of the on-disk compile cache (default ~/.cache/tt_torch); 'off' disables it.",
+)
+
+ALL = (VERIFY_PASSES, IR_DUMP_DIR, CACHE_DIR)
 
 
 def describe() -> str:

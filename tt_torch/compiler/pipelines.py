@@ -14,7 +14,7 @@ from torch_mlir import ir
 
 from tt_torch.errors import CompileError
 
-from . import context
+from . import cache, context
 from .conversion import stablehlo_to_ttir, ttir_to_ttnn
 from .conversion.common import Report
 from .transforms import deallocation, fusion, layout
@@ -29,6 +29,8 @@ class CompileOptions:
     arg_kinds: list[str] | None = None
     emit_flatbuffer: bool = True
     embed_mlir: bool = True
+    # On-disk compile cache; None: $TT_TORCH_CACHE_DIR or ~/.cache/tt_torch ("off" disables it).
+    cache_dir: str | None = None
 
 
 @dataclass
@@ -85,6 +87,23 @@ def compile_stablehlo(module: ir.Module, options: CompileOptions | None = None) 
     options = options or CompileOptions()
     context.prepare(module.context)
     tag_arguments(module, options.arg_names, options.arg_kinds)
+    store = cache.CompileCache.open(options.cache_dir)
+    key = store.key(module, options) if store is not None else None
+    if key is not None:
+        t = time.perf_counter()
+        hit = store.load(key)
+        if hit is not None:
+            hit.stage_seconds = {"compile_cache_load": time.perf_counter() - t}
+            hit.report["compile_cache"] = "hit"
+            return hit
+    result = _compile(module, options)
+    result.report["compile_cache"] = "miss" if key is not None else "off"
+    if key is not None:
+        store.save(key, result)
+    return result
+
+
+def _compile(module: ir.Module, options: CompileOptions) -> CompileResult:
     report = Report()
     seconds: dict[str, float] = {}
     texts: dict[str, str] = {}
