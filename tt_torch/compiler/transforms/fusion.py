@@ -9,6 +9,10 @@ Rules run over each function until none applies. What they match:
   broadcast with ``repeat`` is taken before the repeat (linear broadcasts);
 - ``add(permute(conv2d(x, w)), bias)`` with a per-channel bias ->
   ``permute(conv2d(x, w, bias))``.
+
+Before them, elementwise ops take broadcast operands directly: a ``repeat``
+that only expanded size-1 dims is dropped, since TTNN's elementwise ops
+broadcast (materializing the repeat costs a full-size copy).
 """
 
 from __future__ import annotations
@@ -117,12 +121,41 @@ RULES: dict[str, list[tuple[str, Rule]]] = {
 }
 
 
+_BROADCASTING = {f"ttir.{n}" for n in (*ttir.BINARY, "where", "clamp_tensor")}
+
+
+def _broadcastable(small: list[int], full: list[int]) -> bool:
+    return len(small) == len(full) and all(s in (1, f) for s, f in zip(small, full))
+
+
+def drop_broadcast_repeats(block) -> int:
+    """Elementwise operands that are ``repeat`` broadcasts use the repeat's input instead."""
+    count = 0
+    for op in block.operations:
+        op = op.operation
+        if op.name not in _BROADCASTING:
+            continue
+        out_shape = shape_of(op.result)
+        for i, operand in enumerate(list(op.operands)):
+            producer = _producer(operand)
+            if producer is None or producer.name != "ttir.repeat":
+                continue
+            source = producer.operands[0]
+            if _broadcastable(shape_of(source), out_shape):
+                op.operands[i] = source
+                count += 1
+    return count
+
+
 def fuse(module: ir.Module, report: Report | None = None) -> dict[str, int]:
     """Applies RULES until none matches; returns how often each rule fired."""
     counts: dict[str, int] = {}
     with module.context, ir.Location.unknown(module.context):
         for func_op in module.body.operations:
             block = func_op.regions[0].blocks[0]
+            dropped = drop_broadcast_repeats(block)
+            if dropped:
+                counts["broadcast-operand"] = dropped
             changed = True
             while changed:
                 changed = False
