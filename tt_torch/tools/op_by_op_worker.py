@@ -214,9 +214,21 @@ def handle(session: _Session, req: dict, out: BinaryIO) -> dict:
         }
 
 
+def _die_with_parent() -> None:
+    """A worker stuck in a hanging op must not outlive a parent that was killed (Linux only)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # elsewhere the worker still ends when its stdin closes, between requests
+
+
 def main() -> int:
     global IN_WORKER
     IN_WORKER = True
+    _die_with_parent()
     # under `python -m` this file runs as __main__: flag the module others import, too
     from tt_torch.tools import op_by_op_worker
 
