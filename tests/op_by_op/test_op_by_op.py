@@ -217,3 +217,21 @@ def test_reports_from_one_command(tmp_path, capsys):
 def test_report_on_an_empty_directory_says_what_to_run(tmp_path, capsys):
     assert report.main([str(tmp_path)]) == 1
     assert "run a model with CompilerConfig(compile_depth=CompileDepth.EXECUTE_OP_BY_OP" in capsys.readouterr().err
+
+
+def test_stablehlo_backend_needs_only_the_module(tmp_path):
+    """The STABLEHLO backend also serves modules with no FX graph behind them (ONNX)."""
+    x = torch.randn(8, 32)
+    w = torch.randn(32, 16)
+    module = import_stablehlo(make_fx(lambda a, b: torch.tanh(a @ b) - a.sum())(x, w))
+    config = CompilerConfig(
+        compile_depth=CompileDepth.EXECUTE_OP_BY_OP,
+        op_by_op_backend="STABLEHLO",
+        results_path=str(tmp_path),
+        model_name="no_fx",
+    )
+    summary = op_by_op.run_graph(None, [x, w], config, "g0", stablehlo_module=module, progress=lambda ops, **_: ops)
+    records = records_in(tmp_path)
+    assert summary.by_status == {"EXECUTED": len(records)} and len(records) >= 4
+    assert {"stablehlo.dot_general", "stablehlo.tanh", "stablehlo.reduce"} <= {r["op_name"] for r in records}
+    assert all(r["pcc"] >= 0.99 for r in records)

@@ -404,7 +404,7 @@ def split_stablehlo(module) -> list[tuple[Any, str, str, list[int], list[int]]]:
 
 def _collect_stablehlo(
     module,
-    fx_gm: fx.GraphModule,
+    fx_gm: fx.GraphModule | None,
     inputs: list[torch.Tensor],
     base: dict[str, Any],
     execute: bool,
@@ -412,7 +412,8 @@ def _collect_stablehlo(
     timeout: float,
     progress: Callable,
 ) -> list[_UniqueOp]:
-    targets = {n.name: str(n.target) for n in fx_gm.graph.nodes if n.op == "call_function"}
+    nodes = fx_gm.graph.nodes if fx_gm is not None else []
+    targets = {n.name: str(n.target) for n in nodes if n.op == "call_function"}
     values: dict[int, torch.Tensor] = dict(enumerate(t.detach().contiguous() for t in inputs))
     missing: dict[int, str] = {}  # value id -> why its golden is unknown
     unique: dict[str, _UniqueOp] = {}
@@ -578,7 +579,7 @@ class Summary:
 
 
 def run_graph(
-    fx_gm: fx.GraphModule,
+    fx_gm: fx.GraphModule | None,
     inputs: list[torch.Tensor],
     config: CompilerConfig,
     graph_name: str,
@@ -586,7 +587,12 @@ def run_graph(
     worker: OpWorker | None = None,
     progress: Callable | None = None,
 ) -> Summary:
-    """Compiles (and runs) every unique op of ``fx_gm`` on its own; writes one JSON per unique op."""
+    """Compiles (and runs) every unique op of ``fx_gm`` on its own; writes one JSON per unique op.
+
+    ``inputs`` are the graph's real inputs. With ``OpByOpBackend.STABLEHLO`` the ops
+    come from ``stablehlo_module`` (its function takes ``inputs``); ``fx_gm`` then only
+    names the aten op behind each StableHLO op and may be None (e.g. for ONNX models).
+    """
     execute = config.compile_depth == CompileDepth.EXECUTE_OP_BY_OP
     backend = config.op_by_op_backend
     model_name = config.model_name or graph_name
@@ -617,6 +623,8 @@ def run_graph(
 
             progress = tqdm
         if backend == OpByOpBackend.TORCH:
+            if fx_gm is None:
+                raise TTTorchError("OpByOpBackend.TORCH needs the FX graph; none was given")
             ops = _collect_torch(fx_gm, inputs, base, execute)
         else:
             if stablehlo_module is None:
