@@ -235,3 +235,13 @@ def test_stablehlo_backend_needs_only_the_module(tmp_path):
     assert summary.by_status == {"EXECUTED": len(records)} and len(records) >= 4
     assert {"stablehlo.dot_general", "stablehlo.tanh", "stablehlo.reduce"} <= {r["op_name"] for r in records}
     assert all(r["pcc"] >= 0.99 for r in records)
+
+
+def test_a_device_output_of_the_wrong_shape_is_an_error_not_a_pcc():
+    record = op_by_op.OpRecord("op", "op", "TORCH", "m", "", "g", "run", 0, [], [], [], [])
+    assert "output 0: the device returned shape (3,), the CPU golden has (2,)" in op_by_op._compare(
+        record, [torch.ones(2)], [torch.ones(3)]
+    )
+    assert record.pcc is None
+    assert op_by_op._compare(record, [torch.arange(4.0)], [torch.arange(4.0) + 1e-4]) is None
+    assert record.pcc > 0.999 and abs(record.atol - 1e-4) < 1e-6

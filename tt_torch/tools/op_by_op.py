@@ -511,7 +511,9 @@ def _run_one(op: _UniqueOp, worker: OpWorker, config: CompilerConfig, execute: b
     elif "outputs" in reply.final:
         record.run_seconds = reply.final["run_s"]
         record.compile_seconds -= record.run_seconds
-        _compare(record, op.goldens, reply.final["outputs"])
+        mismatch = _compare(record, op.goldens, reply.final["outputs"])
+        if mismatch:
+            errors.append(mismatch)
     record.error = "\n".join(errors) or None
     record.status_name = OpCompilationStatus(record.status).name
 
@@ -529,20 +531,20 @@ _DOING = [
 ]
 
 
-def _compare(record: OpRecord, goldens: list[torch.Tensor], outputs: list[torch.Tensor]) -> None:
+def _compare(record: OpRecord, goldens: list[torch.Tensor], outputs: list[torch.Tensor]) -> str | None:
+    """Sets the record's PCC (the worst output's) and atol; returns what did not match, if anything."""
     if len(goldens) != len(outputs):
-        record.error = f"the device returned {len(outputs)} outputs, the CPU golden has {len(goldens)}"
-        return
+        return f"the device returned {len(outputs)} outputs, the CPU golden has {len(goldens)}"
     pccs, atols = [], []
-    for g, o in zip(goldens, outputs):
+    for k, (g, o) in enumerate(zip(goldens, outputs)):
         if tuple(g.shape) != tuple(o.shape):
-            record.error = f"output shape {tuple(o.shape)} differs from the golden's {tuple(g.shape)}"
-            return
+            return f"output {k}: the device returned shape {tuple(o.shape)}, the CPU golden has {tuple(g.shape)}"
         o = o.to(g.dtype) if o.dtype != g.dtype else o
         pccs.append(compute_pcc(g, o))
         atols.append(compute_atol(g, o))
     record.pcc = min(pccs) if pccs else 1.0
     record.atol = max(atols) if atols else 0.0
+    return None
 
 
 def _safe(name: str) -> str:
