@@ -34,6 +34,17 @@ class ElementwiseChain(torch.nn.Module):
         return x
 
 
+class LastHidden(torch.nn.Module):
+    """A transformers model as tokens -> last hidden state: one tensor in, one out, for every system."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids):
+        return self.model(input_ids=input_ids, use_cache=False).last_hidden_state
+
+
 def mlp(quick: bool):
     sizes = [64, 32, 10] if quick else [784, 512, 512, 10]
     return MLP(sizes), (torch.randn(8 if quick else 64, sizes[0]),)
@@ -60,7 +71,7 @@ def bert_base(quick: bool):
         else transformers.BertConfig()
     )
     seq = 16 if quick else 128
-    return transformers.BertModel(cfg), (torch.randint(0, cfg.vocab_size, (1, seq)),)
+    return LastHidden(transformers.BertModel(cfg)), (torch.randint(0, cfg.vocab_size, (1, seq)),)
 
 
 def gpt2(quick: bool):
@@ -68,7 +79,7 @@ def gpt2(quick: bool):
 
     cfg = transformers.GPT2Config(n_embd=64, n_layer=1, n_head=2) if quick else transformers.GPT2Config()
     seq = 16 if quick else 64
-    return transformers.GPT2Model(cfg), (torch.randint(0, cfg.vocab_size, (1, seq)),)
+    return LastHidden(transformers.GPT2Model(cfg)), (torch.randint(0, cfg.vocab_size, (1, seq)),)
 
 
 def dispatch(quick: bool):
