@@ -21,7 +21,7 @@ import torch
 import torch.fx as fx
 from torch.utils import _pytree as pytree
 
-from tt_torch.errors import CompileError, TTTorchError
+from tt_torch.errors import CompileError
 from tt_torch.tools.utils import CompileDepth, CompilerConfig, OpByOpBackend
 
 from . import passes
@@ -201,6 +201,7 @@ class Executor:
 
     def _device_runner(self, flatbuffer: bytes, out_dtypes: list[torch.dtype], fx_gm=None, art=None):
         from tt_torch import runtime
+        from tt_torch.runtime.loaded import narrow
 
         binary = runtime.load_binary(flatbuffer)
         if self._device is None:
@@ -211,7 +212,7 @@ class Executor:
         names = [d["name"] for d in in_descs]
 
         def run(inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-            host = [_to_program_dtype(t, dt, n) for t, dt, n in zip(inputs, in_dtypes, names)]
+            host = [narrow(t, dt, n) for t, dt, n in zip(inputs, in_dtypes, names)]
             if self.artifacts is not None and art is not None:  # for tt_torch.export_artifacts
                 art.fx_module, art.program_inputs = fx_gm, list(inputs)
             if self.config.enable_intermediate_verification and fx_gm is not None:
@@ -256,17 +257,3 @@ def _cpu_runner(fx_gm: fx.GraphModule):
             return list(fx_gm(*inputs))
 
     return run
-
-
-def _to_program_dtype(t: torch.Tensor, dtype: torch.dtype, name: str) -> torch.Tensor:
-    """Host-side narrowing of an input to the type the program takes (e.g. int64 -> int32)."""
-    if t.dtype == dtype:
-        return t.contiguous()
-    if not t.dtype.is_floating_point and t.dtype != torch.bool and not dtype.is_floating_point:
-        info = torch.iinfo(dtype)
-        if t.numel() and (int(t.min()) < info.min or int(t.max()) > info.max):
-            raise TTTorchError(
-                f"input '{name}' has values in [{int(t.min())}, {int(t.max())}], which do not fit the device's "
-                f"{dtype} (the device has no 64-bit integers); pass values within [{info.min}, {info.max}]"
-            )
-    return t.to(dtype).contiguous()

@@ -14,17 +14,11 @@ import torch
 
 from tt_torch.errors import ConfigError
 
+from . import _TORCH_DTYPES
+
 _LAYOUTS = ("row_major", "tile")
-# Schema data type name -> torch dtype of a value rounded to it.
-_ROUNDING = {
-    "Float32": torch.float32,
-    "BFloat16": torch.bfloat16,
-    "Float16": torch.float16,
-    "Int32": torch.int32,
-    "UInt32": torch.int32,
-    "UInt16": torch.int32,
-    "UInt8": torch.uint8,
-}
+# Schema data type name -> torch dtype of a value rounded to it: the host types of the schema's.
+_ROUNDING = _TORCH_DTYPES
 _FROM_TORCH = {
     torch.float32: "Float32",
     torch.bfloat16: "BFloat16",

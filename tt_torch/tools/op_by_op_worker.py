@@ -132,7 +132,7 @@ def _compile_and_run(session: _Session, module, req: dict, stage) -> dict:
     from tt_torch.compiler import context, pipelines
     from tt_torch.compiler.conversion.common import Report
     from tt_torch.compiler.target.flatbuffer import to_flatbuffer
-    from tt_torch.dynamo.executor import _to_program_dtype
+    from tt_torch.runtime.loaded import narrow
 
     text = module.operation.get_asm(enable_debug_info=True, large_elements_limit=16)
     stage(4, {"stablehlo": text})  # CONVERTED_TO_STABLE_HLO
@@ -152,7 +152,7 @@ def _compile_and_run(session: _Session, module, req: dict, stage) -> dict:
         return {}
     binary = runtime.load_binary(flatbuffer)
     descs = binary.program_inputs(0)
-    host = [_to_program_dtype(t, runtime.torch_dtype(d["dtype"]), d["name"]) for t, d in zip(req["inputs"], descs)]
+    host = [narrow(t, runtime.torch_dtype(d["dtype"]), d["name"]) for t, d in zip(req["inputs"], descs)]
     t = time.perf_counter()
     outputs = runtime.submit(session.device(req["target"]), binary, 0, host)
     run_s = time.perf_counter() - t
