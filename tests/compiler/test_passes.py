@@ -88,4 +88,5 @@ def test_fused_models_keep_their_results():
         if isinstance(model, MLP):
             assert fused.get("linear") == 3 and artifacts.last.report["op_counts"]["ttnn"].get("ttnn.linear") == 3
         else:
-            assert fused.get("conv2d-bias") == 1  # conv1 has a bias, conv2 has none
+            # both convs carry a bias: conv1 its own, and each the folded batch-norm's
+            assert fused.get("conv2d-bias") == 2

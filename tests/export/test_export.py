@@ -33,6 +33,8 @@ def test_round_trip_in_a_fresh_process_is_bit_exact(tmp_path):
             torch.save({"inputs": inputs, "outputs": outputs_of(result.outputs)}, tmp_path / f"{case}.pt")
             cases.append(case)
     assert runtime.load_binary(tmp_path / "bert_ce.ttnn").program_is_private(1)
+    bert_kinds = {d["arg_type"] for d in runtime.load_binary(tmp_path / "bert.ttnn").program_inputs(0)}
+    assert bert_kinds == {"Input", "Parameter", "Constant"}
     assert (tmp_path / "cnn.ttnn.weights").exists()  # the CNN's conv weights went to the side file
     assert not (tmp_path / "bert.ttnn.weights").exists()
     script = textwrap.dedent(
@@ -64,7 +66,9 @@ def test_contents(exported_cnn):
     assert set(binary.mlir_sources) == {"ttir", "ttnn"}
     assert result.embedded_weights > 0 and result.side_file_weights > 0
     kinds = {d["arg_type"] for d in binary.program_inputs(0)}
-    assert kinds == {"Input", "Parameter", "Constant"}
+    # every SmallCNN parameter reaches the program through consteval (batch-norm folded
+    # into the convs, the linear weight transposed); BERT's below keeps raw parameters
+    assert kinds == {"Input", "Constant"}
     assert sorted(binary.weight_names) == sorted(
         d["name"] for d in binary.program_inputs(0) if d["arg_type"] != "Input"
     )
@@ -75,9 +79,14 @@ def test_contents(exported_cnn):
     assert torch.equal(goldens["input:0"], x)
     assert torch.allclose(goldens["output:0"], outputs_of(result.outputs)[0], atol=1e-4)
     op_keys = [k for k in goldens if k.startswith("op:")]
-    assert any('"relu_1"(' in k for k in op_keys) and len(op_keys) >= 10
+    assert any('"relu_1"(' in k for k in op_keys)
     locs = {op["loc"] for op in binary.program_ops(0)}
     assert all(k[3:] in locs for k in op_keys)  # keyed by the ops' own locations
+    # every op made from a model line has its golden, but for FX nodes with several
+    # results (max_pool2d_with_indices), which have no single tensor to record
+    model_locs = {loc for loc in locs if '.py":' in loc}
+    missing = model_locs - {k[3:] for k in op_keys}
+    assert all("with_indices" in loc for loc in missing), missing
 
 
 def test_options_leave_out_mlir_and_goldens(tmp_path):

@@ -118,3 +118,14 @@ def test_locations_name_fx_node_and_source_line():
     text = artifacts.last.ttnn
     assert "helpers.py" in text  # the model's source file
     assert 'loc("' in text
+
+
+def test_batch_norm_is_folded_into_the_convolution():
+    model = SmallCNN().eval()
+    x = torch.randn(2, 3, 16, 16)
+    compiled, artifacts = compile_tt(model)
+    with torch.no_grad():
+        assert_matches(model(x), compiled(x))
+    ttnn_ops = artifacts.last.report["op_counts"]["ttnn"]
+    # each conv + batch-norm is one conv2d with a bias; no per-call normalization arithmetic is left
+    assert ttnn_ops.get("ttnn.conv2d") == 2 and "ttnn.subtract" not in ttnn_ops and "ttnn.rsqrt" not in ttnn_ops

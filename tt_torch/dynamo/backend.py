@@ -40,6 +40,7 @@ def backend(gm: fx.GraphModule, example_inputs: list, options: BackendOptions | 
     name = options.compiler_config.model_name or "graph"
     index = len(options.artifacts.graphs) if options.artifacts is not None else 0
     gm = passes.rewrite_torch_functions(gm, TORCH_FUNCTIONS)
+    gm = passes.fold_batch_norm_into_conv(gm)
     device = options.devices[0] if options.devices else None
     return Executor(gm, options.compiler_config, options.artifacts, name=f"{name}{index}", device=device)
 

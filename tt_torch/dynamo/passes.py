@@ -43,6 +43,48 @@ def rewrite_torch_functions(gm: fx.GraphModule, replacements: dict) -> fx.GraphM
     return gm
 
 
+def _conv_bn(x, w, b, stride, padding, dilation, groups, mean, var, bn_weight, bn_bias, eps):
+    """conv2d followed by eval-mode batch-norm, as one conv2d with folded weights and bias.
+
+    The folded weight and bias depend only on parameters, so consteval computes
+    them once; the device runs a single convolution.
+    """
+    scale = torch.rsqrt(var + eps)
+    if bn_weight is not None:
+        scale = scale * bn_weight
+    weight = w * scale.reshape(-1, *([1] * (w.dim() - 1)))
+    bias = ((b if b is not None else torch.zeros_like(mean)) - mean) * scale
+    if bn_bias is not None:
+        bias = bias + bn_bias
+    return torch.conv2d(x, weight, bias, stride, padding, dilation, groups)
+
+
+def fold_batch_norm_into_conv(gm: fx.GraphModule) -> fx.GraphModule:
+    """Rewrites ``batch_norm(conv2d(...), training=False)`` in dynamo's graph as one folded conv2d."""
+    changed = False
+    for bn in list(gm.graph.nodes):
+        if bn.op != "call_function" or bn.target is not torch.nn.functional.batch_norm or bn.kwargs:
+            continue
+        if len(bn.args) != 8 or bn.args[5] is not False:
+            continue
+        conv = bn.args[0]
+        if not (isinstance(conv, fx.Node) and conv.op == "call_function" and conv.target is torch.conv2d):
+            continue
+        if len(conv.args) != 7 or conv.kwargs or len(conv.users) != 1:
+            continue
+        mean, var, weight, bias, _, _, eps = bn.args[1:]
+        with gm.graph.inserting_before(bn):
+            fused = gm.graph.call_function(_conv_bn, (*conv.args, mean, var, weight, bias, eps))
+        fused.meta = dict(bn.meta)
+        bn.replace_all_uses_with(fused)
+        gm.graph.erase_node(bn)
+        gm.graph.erase_node(conv)
+        changed = True
+    if changed:
+        gm.recompile()
+    return gm
+
+
 def canonicalize_zero_d_reductions(gm: fx.GraphModule) -> fx.GraphModule:
     """Replaces reductions of 0-d tensors (which return their input) by the input."""
     changed = False
