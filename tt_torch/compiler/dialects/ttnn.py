@@ -26,9 +26,6 @@ class LayoutAttr(TTNN.Attribute, name="layout"):
     memory_layout: ir.StringAttr
 
 
-LAYOUTS = ("tile", "row_major")
-BUFFERS = ("dram", "l1")
-
 OPS = OpTable()
 
 # --- ops with the same operands and attributes as in TTIR ---------------------

@@ -34,11 +34,6 @@ def _producer(value: ir.Value):
     return op if isinstance(op, ir.Operation) else None
 
 
-def _name(value: ir.Value) -> str | None:
-    op = _producer(value)
-    return op.name if op is not None else None
-
-
 def _single_use(value: ir.Value) -> bool:
     return len(list(value.uses)) == 1
 

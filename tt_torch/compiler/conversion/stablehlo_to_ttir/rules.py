@@ -52,10 +52,6 @@ def compare(cx: RewriteContext, op):
     return [cx.emit(_COMPARE[direction], *op.operands, result=cx.result_type())]
 
 
-def _is_bool(value: ir.Value, original: ir.Type) -> bool:
-    return str(ir.RankedTensorType(original).element_type) == "i1"
-
-
 def logical(name: str):
     def rule(cx: RewriteContext, op):
         if str(element_type(op.results[0].type)) != "i1":
