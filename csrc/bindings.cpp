@@ -76,6 +76,7 @@ py::list programOps(const rt::Binary& binary, size_t index) {
     d["loc"] = op ? rt::text(op->loc_info()) : std::string();
     d["debug"] = op ? rt::text(op->debug_info()) : std::string();
     d["has_kernel"] = op != nullptr && rt::hasKernel(op->type_type());
+    d["estimated_ns"] = op ? op->estimated_ns() : 0.0f;
     out.append(d);
   }
   return out;
@@ -97,6 +98,10 @@ py::dict systemInfo(const rt::SystemInfo& s) {
   std::vector<std::string> types;
   for (auto t : s.supported_data_types) types.push_back(rt::dtypeName(t));
   d["supported_data_types"] = types;
+  d["num_cores"] = s.num_cores;
+  py::dict peak;
+  for (const auto& [t, tflops] : s.peak_tflops) peak[py::str(rt::dtypeName(t))] = tflops;
+  d["peak_tflops"] = peak;
   return d;
 }
 
@@ -126,6 +131,16 @@ PYBIND11_MODULE(_C, m) {
     namespace s = tt::runtime::schema;
     return py::make_tuple(s::kVersionMajor, s::kVersionMinor, s::kVersionPatch);
   });
+  m.def(
+      "round_to_block_float",
+      [](const at::Tensor& value, const std::string& dtype) {
+        for (auto t : {rt::fb::DataType::BFP_BFloat8, rt::fb::DataType::BFP_BFloat4, rt::fb::DataType::BFP_BFloat2}) {
+          if (dtype == rt::dtypeName(t)) return rt::roundToBlockFloat(value, t);
+        }
+        rt::fail("unknown block-float data type '", dtype, "': expected BFP_BFloat8, BFP_BFloat4 or BFP_BFloat2");
+      },
+      py::arg("value"), py::arg("dtype"),
+      "The values the device packer stores for `value` in a block-float format (fp32 result).");
   m.def("system_names", &rt::builtinSystemNames, "Names of the built-in device descriptions.");
   m.def("system_info", [](const std::string& name) { return systemInfo(rt::builtinSystem(name)); }, py::arg("name"),
         "The built-in device description `name` as a dict.");
@@ -197,9 +212,21 @@ PYBIND11_MODULE(_C, m) {
 
   using Buffer = rt::fb::BufferType;
   py::class_<rt::Device, std::shared_ptr<rt::Device>>(m, "Device")
-      .def_static("open_device", py::overload_cast<const std::string&>(&rt::Device::open), py::arg("name") = "n150")
-      .def_static("open_device_for", py::overload_cast<const rt::Binary&>(&rt::Device::open), py::arg("binary"),
-                  "Opens a device described by the binary's own system description.")
+      .def_static(
+          "open_device",
+          [](const std::string& name, const std::string& numerics) {
+            return rt::Device::open(name, rt::parseNumerics(numerics));
+          },
+          py::arg("name") = "n150", py::arg("numerics") = "emulated")
+      .def_static(
+          "open_device_for",
+          [](const rt::Binary& binary, const std::string& numerics) {
+            return rt::Device::open(binary, rt::parseNumerics(numerics));
+          },
+          py::arg("binary"), py::arg("numerics") = "emulated",
+          "Opens a device described by the binary's own system description.")
+      .def_property_readonly("numerics", [](const rt::Device& d) { return rt::numericsName(d.numerics()); })
+      .def("reset_peaks", &rt::Device::resetPeaks, "Starts a new peak-memory measurement.")
       .def("close", &rt::Device::close)
       .def_property_readonly("is_open", &rt::Device::isOpen)
       .def_property_readonly("name", &rt::Device::name)

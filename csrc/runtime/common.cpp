@@ -78,6 +78,11 @@ bool isFloat(fb::DataType dtype) {
          isBlockFloat(dtype);
 }
 
+bool isBlockFloatB(fb::DataType dtype) {
+  return dtype == fb::DataType::BFP_BFloat8 || dtype == fb::DataType::BFP_BFloat4 ||
+         dtype == fb::DataType::BFP_BFloat2;
+}
+
 at::ScalarType containerType(fb::DataType dtype) {
   switch (dtype) {
     case fb::DataType::Float32: return at::kFloat;
@@ -87,11 +92,15 @@ at::ScalarType containerType(fb::DataType dtype) {
     case fb::DataType::UInt8: return at::kByte;
     case fb::DataType::UInt16:
     case fb::DataType::UInt32: return at::kInt;
+    // bfloat8_b/4_b/2_b unpack losslessly to bf16: their values live in bf16 containers.
+    case fb::DataType::BFP_BFloat8:
+    case fb::DataType::BFP_BFloat4:
+    case fb::DataType::BFP_BFloat2: return at::kBFloat16;
     default: break;
   }
   if (isBlockFloat(dtype)) {
-    fail("data type ", dtypeName(dtype), " is not supported yet by the emulated device "
-         "(block-float formats are not emulated); compile with Float32 or BFloat16 instead");
+    fail("data type ", dtypeName(dtype), " (block float with a 5-bit exponent) is not supported by the emulated "
+         "device; use BFP_BFloat8 (bfloat8_b), BFP_BFloat4 or BFP_BFloat2, or BFloat16");
   }
   fail("unknown data type ", dtypeName(dtype), " (corrupt binary?)");
 }
@@ -107,8 +116,17 @@ int64_t elementBytes(fb::DataType dtype) {
     case fb::DataType::UInt8: return 1;
     default: break;
   }
-  containerType(dtype);  // throws the "not supported yet" / "unknown" error
-  fail("no element size for data type ", dtypeName(dtype));
+  containerType(dtype);  // throws for unknown and unsupported types
+  fail("data type ", dtypeName(dtype), " has no per-element size: block-float tensors are sized per 32x32 tile");
+}
+
+int64_t tileBytes(fb::DataType dtype) {
+  switch (dtype) {
+    case fb::DataType::BFP_BFloat8: return 64 + 1024;  // 64 shared exponents, then 1024 8-bit codes
+    case fb::DataType::BFP_BFloat4: return 64 + 512;
+    case fb::DataType::BFP_BFloat2: return 64 + 256;
+    default: return 32 * 32 * elementBytes(dtype);
+  }
 }
 
 int64_t TensorInfo::numel() const {
@@ -118,11 +136,17 @@ int64_t TensorInfo::numel() const {
 }
 
 int64_t TensorInfo::paddedBytes() const {
+  if (isBlockFloatB(dtype) && layout != fb::TensorLayout::Tile) {
+    fail("tensor ", str(), ": block-float data types exist only in TILE layout");
+  }
   std::vector<int64_t> padded = shape;
   if (layout == fb::TensorLayout::Tile) {
     size_t rank = padded.size();
     for (size_t i = rank >= 2 ? rank - 2 : 0; i < rank; ++i) padded[i] = (padded[i] + 31) / 32 * 32;
     if (rank < 2) padded.insert(padded.begin(), 2 - rank, 32);  // a tile is never less than 32x32
+    int64_t tiles = 1;
+    for (int64_t d : padded) tiles *= d;
+    return tiles / (32 * 32) * tileBytes(dtype);
   }
   int64_t n = 1;
   for (int64_t d : padded) n *= d;

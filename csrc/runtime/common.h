@@ -57,14 +57,21 @@ std::string layoutName(fb::TensorLayout layout);
 std::string bufferName(fb::BufferType buffer);
 
 bool isBlockFloat(fb::DataType dtype);
+// The block-float formats with an 8-bit shared exponent (bfloat8_b, bfloat4_b, bfloat2_b),
+// the ones the emulated device supports.
+bool isBlockFloatB(fb::DataType dtype);
 bool isFloat(fb::DataType dtype);
 
-// The ATen type that holds a tensor of `dtype` (UInt16/UInt32 live in int32).
-// Throws for block-float types, which are not emulated yet.
+// The ATen type that holds a tensor of `dtype` (UInt16/UInt32 live in int32,
+// bfloat8_b/4_b/2_b in bf16, which holds their values exactly). Throws for the
+// block-float formats with a 5-bit exponent, which are not emulated.
 at::ScalarType containerType(fb::DataType dtype);
 
-// Bytes one element takes on the device (block-float types throw).
+// Bytes one element takes on the device (block-float types throw: see tileBytes).
 int64_t elementBytes(fb::DataType dtype);
+// Bytes of one 32x32 tile: 1088 / 576 / 320 for bfloat8_b / 4_b / 2_b (64 exponent
+// bytes, then the codes), 32*32*elementBytes otherwise.
+int64_t tileBytes(fb::DataType dtype);
 
 // Everything the runtime needs from a TensorRef, checked: a corrupt or incomplete
 // reference is an error here rather than a null dereference in a kernel.
@@ -74,6 +81,10 @@ struct TensorInfo {
   fb::DataType dtype = fb::DataType::Float32;
   fb::TensorLayout layout = fb::TensorLayout::RowMajor;
   fb::BufferType buffer = fb::BufferType::SystemMemory;
+  // The value is a program argument that persists across runs (a parameter or a
+  // constant), or a layout/placement change of one: kernels may cache work derived
+  // from it (see Device::derived).
+  bool persistent = false;
 
   bool onDevice() const { return buffer != fb::BufferType::SystemMemory; }
   int64_t numel() const;

@@ -4,12 +4,18 @@ namespace tt::runtime {
 
 namespace {
 
-// Rounds `value` to what a tensor of `dtype` can hold.
-at::Tensor toContainer(const at::Tensor& value, fb::DataType dtype) {
+}  // namespace
+
+at::Tensor toContainer(const at::Tensor& value, fb::DataType dtype, Numerics numerics) {
+  if (isBlockFloatB(dtype) && numerics == Numerics::Emulated && value.scalar_type() != at::kBool) {
+    return roundToBlockFloat(value, dtype).to(at::kBFloat16);
+  }
   at::Tensor out = value.to(containerType(dtype));
   if (dtype == fb::DataType::UInt16) out = at::bitwise_and(out, 0xFFFF);  // wrap like a uint16
   return out;
 }
+
+namespace {
 
 }  // namespace
 
@@ -46,9 +52,9 @@ void ProgramContext::expectShape(const fb::TensorRef* ref, const std::vector<int
   checkShape(shape, describe(ref, field));
 }
 
-void ProgramContext::set(const TensorInfo& info, at::Tensor value) {
+void ProgramContext::set(const TensorInfo& info, at::Tensor value, bool formatted) {
   checkShape(value.sizes(), info);
-  at::Tensor container = toContainer(value, info.dtype);
+  at::Tensor container = formatted ? std::move(value) : toContainer(value, info.dtype, device_.numerics());
   // Free the tensor this one replaces before allocating, as the device would.
   pool_.erase(info.global_id);
   Device::Allocation allocation = device_.allocate(info);

@@ -9,6 +9,10 @@
 
 namespace tt::runtime {
 
+// `value` as a tensor of `dtype` holds it: cast to the container type, rounded to the
+// block-float format in Emulated mode, wrapped for uint16.
+at::Tensor toContainer(const at::Tensor& value, fb::DataType dtype, Numerics numerics);
+
 class ProgramContext {
  public:
   explicit ProgramContext(Device& device) : device_(device) {}
@@ -22,8 +26,9 @@ class ProgramContext {
 
   // Makes `value` the live tensor described by `info` (or by `ref`): checks its shape,
   // casts it to the container type of the described data type and accounts its
-  // device memory. Replaces an existing tensor with the same id.
-  void set(const TensorInfo& info, at::Tensor value);
+  // device memory. Replaces an existing tensor with the same id. `formatted`: `value`
+  // already is the container of info's data type (see toContainer).
+  void set(const TensorInfo& info, at::Tensor value, bool formatted = false);
   void set(const fb::TensorRef* ref, at::Tensor value, const char* field = "out") {
     set(describe(ref, field), std::move(value));
   }

@@ -62,12 +62,14 @@ int64_t outputSize(int64_t in, int64_t pad_lo, int64_t pad_hi, int64_t kernel, i
 
 }  // namespace
 
+// The weights sit in SrcA and the activations in SrcB, as for matmul.
 void run(const ttnn::Conv2dOp& op, ProgramContext& ctx) {
   Window win = window(op);
   int64_t groups = op.groups() == 0 ? 1 : op.groups();
-  at::Tensor x = toNCHW(f32(ctx.get(op.input(), "input")), op.batch_size(), op.input_height(), op.input_width(),
-                        op.in_channels());
-  at::Tensor weight = f32(ctx.get(op.weight(), "weight"));
+  RegisterOperand input = registerOperand(ctx, op.input(), "input");
+  RegisterOperand weights = registerOperand(ctx, op.weight(), "weight");
+  toNCHW(input.value, op.batch_size(), op.input_height(), op.input_width(), op.in_channels());  // checks the size
+  const at::Tensor& weight = weights.value;
   if (weight.dim() != 4 || weight.size(0) != op.out_channels() || weight.size(1) * groups != op.in_channels()) {
     fail("weight is ", shapeStr(weight.sizes()), ", expected [out_channels, in_channels / groups, KH, KW] = [",
          op.out_channels(), ", ", op.in_channels() / groups, ", ", win.kh, ", ", win.kw, "]");
@@ -78,9 +80,16 @@ void run(const ttnn::Conv2dOp& op, ProgramContext& ctx) {
   std::optional<at::Tensor> bias;
   if (op.bias() != nullptr) bias = f32(ctx.get(op.bias(), "bias")).reshape({-1});
   bool symmetric = win.pt == win.pb && win.pl == win.pr;
-  if (!symmetric) x = at::constant_pad_nd(x, {win.pl, win.pr, win.pt, win.pb}, 0);
   std::vector<int64_t> padding = symmetric ? std::vector<int64_t>{win.pt, win.pl} : std::vector<int64_t>{0, 0};
-  at::Tensor y = at::conv2d(x, weight, bias, {win.sh, win.sw}, padding, {win.dh, win.dw}, groups);
+  bool bias_pending = true;  // the bias joins the first phase's product, in the accumulator
+  auto conv = [&](const at::Tensor& w, const at::Tensor& flat) {
+    at::Tensor x = toNCHW(flat, op.batch_size(), op.input_height(), op.input_width(), op.in_channels());
+    if (!symmetric) x = at::constant_pad_nd(x, {win.pl, win.pr, win.pt, win.pb}, 0);
+    std::optional<at::Tensor> b = bias_pending ? bias : std::nullopt;
+    bias_pending = false;
+    return at::conv2d(x, w, b, {win.sh, win.sw}, padding, {win.dh, win.dw}, groups);
+  };
+  at::Tensor y = matrixProduct(weights, input, mathConfig(op.compute_config(), ctx.device().numerics()), conv);
   ctx.set(op.out(), toFlatNHWC(y));
 }
 

@@ -31,6 +31,10 @@ SystemInfo wormhole(const std::string& name, std::vector<int32_t> mesh) {
   s.dram_bandwidth_gbps = 288;
   s.clock_mhz = 1000;
   s.supported_data_types = allDataTypes();
+  // One chip: 72 Tensix cores; 262 TFLOPS FP8 at LoFi (148 BLOCKFP8 and 74 FP16 are
+  // the same matrix unit at HiFi2 and HiFi4).
+  s.num_cores = 72;
+  s.peak_tflops = {{fb::DataType::BFP_BFloat8, 262.f}, {fb::DataType::BFloat16, 262.f}};
   return s;
 }
 
@@ -47,6 +51,8 @@ SystemInfo blackhole(const std::string& name) {
   s.dram_bandwidth_gbps = 512;
   s.clock_mhz = 1350;
   s.supported_data_types = allDataTypes();
+  s.num_cores = 140;
+  s.peak_tflops = {{fb::DataType::BFP_BFloat8, 1548.f}, {fb::DataType::BFloat16, 1488.f}};
   return s;
 }
 
@@ -91,12 +97,38 @@ SystemInfo systemFromDesc(const fb::SystemDesc& desc) {
   if (chip.supported_data_types()) {
     for (auto t : *chip.supported_data_types()) s.supported_data_types.push_back(static_cast<fb::DataType>(t));
   }
+  s.num_cores = chip.num_cores();
+  if (chip.peak_throughput()) {
+    for (const fb::PeakThroughput* p : *chip.peak_throughput()) s.peak_tflops.emplace_back(p->data_type(), p->tflops());
+  }
   return s;
 }
 
-std::shared_ptr<Device> Device::open(const Binary& binary) {
+std::shared_ptr<Device> Device::open(const Binary& binary, Numerics numerics) {
   if (binary.systemDesc() == nullptr) fail("the binary has no system description to open a device from");
-  return std::make_shared<Device>(systemFromDesc(*binary.systemDesc()));
+  return std::make_shared<Device>(systemFromDesc(*binary.systemDesc()), numerics);
+}
+
+at::Tensor Device::derived(const at::Tensor& source, const std::string& tag, const std::function<at::Tensor()>& make) {
+  c10::weak_intrusive_ptr<c10::StorageImpl> storage = source.storage().getWeakStorageImpl();
+  uint32_t version = source.unsafeGetTensorImpl()->version_counter().current_version();
+  DerivedKey key{source.storage().unsafeGetStorageImpl(), source.storage_offset(), source.sizes().vec(), source.strides().vec(),
+                 static_cast<int>(source.scalar_type()), tag};
+  {
+    std::lock_guard<std::mutex> lock(derived_mutex_);
+    auto it = derived_.find(key);
+    if (it != derived_.end()) {
+      if (!it->second.storage.expired() && it->second.version == version) return it->second.value;
+      derived_.erase(it);
+    }
+  }
+  at::Tensor value = make();
+  std::lock_guard<std::mutex> lock(derived_mutex_);
+  for (auto it = derived_.begin(); it != derived_.end();) {  // drop what belongs to freed weights
+    it = it->second.storage.expired() ? derived_.erase(it) : std::next(it);
+  }
+  derived_.insert_or_assign(std::move(key), Derived{std::move(storage), version, value});
+  return value;
 }
 
 void Device::close() {
@@ -125,6 +157,11 @@ uint64_t Device::budget(fb::BufferType buffer) const {
     case fb::BufferType::L1: return info_.l1Bytes();
     default: return UINT64_MAX;
   }
+}
+
+void Device::resetPeaks() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (size_t i = 0; i < 3; ++i) peak_[i] = in_use_[i];
 }
 
 uint64_t Device::bytesInUse(fb::BufferType buffer) const {

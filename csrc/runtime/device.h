@@ -3,13 +3,20 @@
 // tensors occupy, so that a program that would not fit on silicon fails here too.
 #pragma once
 
+#include <c10/core/StorageImpl.h>
+#include <c10/util/intrusive_ptr.h>
+
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common.h"
+#include "numerics.h"
 
 namespace tt::runtime {
 
@@ -27,6 +34,8 @@ struct SystemInfo {
   float dram_bandwidth_gbps = 0;
   uint32_t clock_mhz = 0;
   std::vector<fb::DataType> supported_data_types;
+  uint32_t num_cores = 0;
+  std::vector<std::pair<fb::DataType, float>> peak_tflops;  // at LoFi, per format
 
   // Programs run on one chip of the mesh, so budgets are those of one chip.
   uint64_t dramBytes() const { return uint64_t{num_dram_channels} * dram_channel_bytes; }
@@ -42,11 +51,20 @@ SystemInfo systemFromDesc(const fb::SystemDesc& desc);
 
 class Device {
  public:
-  explicit Device(SystemInfo info) : info_(std::move(info)) {}
-  static std::shared_ptr<Device> open(const std::string& name) {
-    return std::make_shared<Device>(builtinSystem(name));
+  explicit Device(SystemInfo info, Numerics numerics = Numerics::Emulated)
+      : info_(std::move(info)), numerics_(numerics) {}
+  static std::shared_ptr<Device> open(const std::string& name, Numerics numerics = Numerics::Emulated) {
+    return std::make_shared<Device>(builtinSystem(name), numerics);
   }
-  static std::shared_ptr<Device> open(const Binary& binary);
+  static std::shared_ptr<Device> open(const Binary& binary, Numerics numerics = Numerics::Emulated);
+
+  // Whether ops reproduce the chip's numerics (formats, registers, fidelity) or skip that.
+  Numerics numerics() const { return numerics_; }
+
+  // A value computed from a persistent tensor (a weight): `make()` the first time, then
+  // the cached result for as long as `source` is alive and unmodified (same storage,
+  // view and version). `tag` names the derivation ("tf32", "bfp8"...).
+  at::Tensor derived(const at::Tensor& source, const std::string& tag, const std::function<at::Tensor()>& make);
 
   const SystemInfo& info() const { return info_; }
   const std::string& name() const { return info_.name; }
@@ -85,6 +103,8 @@ class Device {
   uint64_t bytesInUse(fb::BufferType buffer) const;
   uint64_t peakBytes(fb::BufferType buffer) const;
   uint64_t budget(fb::BufferType buffer) const;
+  // Starts a new peak measurement: peaks become the bytes in use now.
+  void resetPeaks();
 
  private:
   void checkFitsLocked(const TensorInfo& tensor, uint64_t bytes) const;
@@ -92,7 +112,16 @@ class Device {
   static size_t slot(fb::BufferType buffer);
 
   SystemInfo info_;
+  Numerics numerics_ = Numerics::Emulated;
   mutable std::mutex mutex_;
+  struct Derived {
+    c10::weak_intrusive_ptr<c10::StorageImpl> storage;
+    uint32_t version = 0;
+    at::Tensor value;
+  };
+  using DerivedKey = std::tuple<const void*, int64_t, std::vector<int64_t>, std::vector<int64_t>, int, std::string>;
+  std::mutex derived_mutex_;
+  std::map<DerivedKey, Derived> derived_;
   bool open_ = true;
   uint64_t in_use_[3] = {0, 0, 0};  // indexed by BufferType
   uint64_t peak_[3] = {0, 0, 0};

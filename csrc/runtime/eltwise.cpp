@@ -103,7 +103,15 @@ void run(const ttnn::EltwiseBinaryOp& op, ProgramContext& ctx) {
   const Tensor& a = ctx.get(op.lhs(), "lhs");
   const Tensor& b = ctx.get(op.rhs(), "rhs");
   bool integer = rule.on_integers && isInt(a) && isInt(b) && (rule.predicate || outputIsInt(op.out()));
-  ctx.set(op.out(), integer ? rule.fn(i32(a), i32(b)) : rule.fn(f32(a), f32(b)));
+  if (integer) {
+    ctx.set(op.out(), rule.fn(i32(a), i32(b)));
+  } else if (op.type() == Binary::Multiply) {  // on the matrix unit's FPU: lhs in SrcA, rhs in SrcB
+    MathConfig config = mathConfig(op.compute_config(), ctx.device().numerics());
+    ctx.set(op.out(), matrixProduct(registerOperand(ctx, op.lhs(), "lhs"), registerOperand(ctx, op.rhs(), "rhs"),
+                                    config, [](const Tensor& x, const Tensor& y) { return at::mul(x, y); }));
+  } else {
+    ctx.set(op.out(), rule.fn(f32(a), f32(b)));
+  }
 }
 
 void run(const ttnn::EltwiseTernaryOp& op, ProgramContext& ctx) {

@@ -120,6 +120,7 @@ void bindInputs(ProgramContext& ctx, const ttnn::Program& program, size_t index,
     if (info.onDevice()) {
       fail("input ", i, " ('", name, "') is described as a device tensor; program inputs live on the host");
     }
+    info.persistent = arg->arg_type() != fb::ArgumentType::Input;
     ctx.set(info, given.device().is_cpu() ? given : given.cpu());
   }
 }

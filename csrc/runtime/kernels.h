@@ -6,6 +6,7 @@
 
 #include "common.h"
 #include "context.h"
+#include "numerics.h"
 
 namespace tt::runtime::kernels {
 
@@ -49,6 +50,23 @@ inline at::Tensor f32(const at::Tensor& t) { return t.to(at::kFloat); }
 inline bool isInt(const at::Tensor& t) { return !at::isFloatingType(t.scalar_type()); }
 // Integer math runs in int32 (uint8 operands are widened).
 inline at::Tensor i32(const at::Tensor& t) { return t.to(at::kInt); }
+
+// A float operand of a matrix-unit op as its SrcA/SrcB register holds it (see
+// numerics.h), truncated on demand; the truncations of persistent operands (weights)
+// are cached on the device. In Fast mode the operand itself, in fp32.
+struct RegisterOperand {
+  at::Tensor value;           // the stored tensor
+  at::ScalarType container;   // its container type
+  bool persistent = false;
+  Device* device = nullptr;
+  at::Tensor operator()(int bits) const;
+};
+RegisterOperand registerOperand(ProgramContext& ctx, const fb::TensorRef* ref, const char* field);
+
+// `op(src_a, src_b)` as the matrix unit computes it with `config` (fidelity phases; in
+// 16-bit Dst mode the result is rounded to bf16), or plainly in fp32 in Fast mode.
+at::Tensor matrixProduct(const RegisterOperand& src_a, const RegisterOperand& src_b, const MathConfig& config,
+                         const std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>& op);
 
 // `dim` in [-rank, rank) as a non-negative index, or an error.
 int64_t normalizeDim(int64_t dim, int64_t rank, const char* what = "dim");

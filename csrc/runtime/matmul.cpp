@@ -1,31 +1,86 @@
 // Matmul and linear: torch.matmul batching and broadcasting after the optional
-// transposes of the last two dims, accumulated in fp32 (int32 when every operand
-// and the output are integers).
+// transposes of the last two dims. Float math runs as the matrix unit does (see
+// numerics.h): the weights (b) sit in SrcA, the activations (a) in SrcB, products are
+// summed over the math fidelity's phases and accumulated in fp32, or in bf16 per
+// 32-wide tile of the inner dimension when fp32_dest_acc_en is off. Integer math
+// (every operand and the output integers) runs in int32.
 #include "kernels.h"
 
 namespace tt::runtime::kernels {
 
+at::Tensor RegisterOperand::operator()(int bits) const {
+  bits = std::min(bits, registerBits(container));
+  if (container != at::kFloat && bits >= registerBits(container)) return f32(value);  // exact in the register
+  auto make = [&] { return truncateMantissa(f32(value), bits); };
+  if (persistent && device != nullptr) return device->derived(value, cat("register ", bits, " bits"), make);
+  return make();
+}
+
+RegisterOperand registerOperand(ProgramContext& ctx, const fb::TensorRef* ref, const char* field) {
+  const at::Tensor& value = ctx.get(ref, field);
+  return {value, value.scalar_type(), ctx.info(ref, field).persistent, &ctx.device()};
+}
+
+at::Tensor matrixProduct(const RegisterOperand& src_a, const RegisterOperand& src_b, const MathConfig& config,
+                         const std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>& op) {
+  if (!config.emulate) return op(f32(src_a.value), f32(src_b.value));
+  at::Tensor out = fidelityProduct(src_a, src_b, src_a.container, src_b.container, config.fidelity, op);
+  return config.fp32_dest_acc ? out : roundToBFloat16(out);
+}
+
 namespace {
 
-at::Tensor operand(const at::Tensor& t, bool integer, bool transpose) {
-  at::Tensor x = integer ? i32(t) : f32(t);
+at::Tensor transposed(const at::Tensor& x, bool transpose) {
   return transpose && x.dim() >= 2 ? x.transpose(-1, -2) : x;
 }
 
-template <typename Op>
-at::Tensor product(const Op& op, ProgramContext& ctx, bool integer) {
-  at::Tensor a = operand(ctx.get(op.a(), "a"), integer, op.transpose_a());
-  at::Tensor b = operand(ctx.get(op.b(), "b"), integer, op.transpose_b());
+void checkShapes(const at::Tensor& a, const at::Tensor& b, bool ta, bool tb) {
   if (a.dim() == 0 || b.dim() == 0) {
     fail("matmul operands must have rank >= 1, got ", shapeStr(a.sizes()), " and ", shapeStr(b.sizes()));
   }
   int64_t k_a = a.size(-1);
   int64_t k_b = b.dim() >= 2 ? b.size(-2) : b.size(0);
   if (k_a != k_b) {
-    fail("inner dimensions differ: a is ", shapeStr(a.sizes()), op.transpose_a() ? " (transposed)" : "", ", b is ",
-         shapeStr(b.sizes()), op.transpose_b() ? " (transposed)" : "");
+    fail("inner dimensions differ: a is ", shapeStr(a.sizes()), ta ? " (transposed)" : "", ", b is ",
+         shapeStr(b.sizes()), tb ? " (transposed)" : "");
   }
-  return at::matmul(a, b);
+}
+
+// matmul(a, b) with the Dst register in 16-bit mode: each 32-wide slice of the inner
+// dimension (one tile) is added to a bf16 accumulator.
+at::Tensor matmulBf16Accumulate(const at::Tensor& a, const at::Tensor& b) {
+  int64_t k = a.size(-1);
+  bool vector_b = b.dim() == 1;
+  at::Tensor acc;
+  for (int64_t start = 0; start < k; start += 32) {
+    int64_t end = std::min(k, start + 32);
+    at::Tensor bs = vector_b ? b.slice(0, start, end) : b.slice(-2, start, end);
+    at::Tensor part = at::matmul(a.slice(-1, start, end), bs);
+    acc = roundToBFloat16(acc.defined() ? at::add(acc, part) : part);
+  }
+  return acc;
+}
+
+template <typename Op>
+at::Tensor product(const Op& op, ProgramContext& ctx, bool integer) {
+  if (integer) {
+    at::Tensor a = transposed(i32(ctx.get(op.a(), "a")), op.transpose_a());
+    at::Tensor b = transposed(i32(ctx.get(op.b(), "b")), op.transpose_b());
+    checkShapes(a, b, op.transpose_a(), op.transpose_b());
+    return at::matmul(a, b);
+  }
+  RegisterOperand a = registerOperand(ctx, op.a(), "a");
+  RegisterOperand b = registerOperand(ctx, op.b(), "b");
+  checkShapes(transposed(a.value, op.transpose_a()), transposed(b.value, op.transpose_b()), op.transpose_a(),
+              op.transpose_b());
+  MathConfig config = mathConfig(op.compute_config(), ctx.device().numerics());
+  bool bf16_dst = config.emulate && !config.fp32_dest_acc;
+  auto mm = [&](const at::Tensor& src_a, const at::Tensor& src_b) {
+    at::Tensor lhs = transposed(src_b, op.transpose_a());
+    at::Tensor rhs = transposed(src_a, op.transpose_b());
+    return bf16_dst ? matmulBf16Accumulate(lhs, rhs) : at::matmul(lhs, rhs);
+  };
+  return matrixProduct(b, a, config, mm);  // b (the weights) in SrcA, a in SrcB
 }
 
 template <typename Op>

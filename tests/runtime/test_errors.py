@@ -144,18 +144,28 @@ def test_output_left_on_device(device):
         runtime.submit(device, binary, 0, [torch.zeros(2, 2)])
 
 
-def test_block_float_is_not_supported_yet(device):
+def test_block_float_needs_tile_layout(device):
     def make(b, refs):
-        return b.to_layout(refs[0], fb.TensorLayout.Tile, dtype=fb.DataType.BFP_BFloat8)
+        return b.to_layout(refs[0], fb.TensorLayout.RowMajor, dtype=fb.DataType.BFP_BFloat8)
 
     binary = runtime.load_binary(tb.one_op_binary([torch.zeros(3, 4)], make))
     with pytest.raises(
         TTRuntimeError,
-        match="ToLayoutOp at .* failed: data type BFP_BFloat8 is not supported yet by the emulated device",
+        match=r"ToLayoutOp at .* failed: tensor %\d+ \[3, 4\] BFP_BFloat8 RowMajor DRAM: block-float data types "
+        "exist only in TILE layout",
     ):
         runtime.submit(device, binary, 0, [torch.zeros(3, 4)])
     with pytest.raises(TTRuntimeError, match="BFP_BFloat8 has no host tensor type"):
         runtime.torch_dtype("BFP_BFloat8")
+
+
+def test_block_float_with_5_bit_exponent_is_not_emulated(device):
+    def make(b, refs):
+        return b.to_layout(refs[0], fb.TensorLayout.Tile, dtype=fb.DataType.BFP_Float8)
+
+    binary = runtime.load_binary(tb.one_op_binary([torch.zeros(3, 4)], make))
+    with pytest.raises(TTRuntimeError, match="BFP_Float8 .* is not supported by the emulated device; use BFP_BFloat8"):
+        runtime.submit(device, binary, 0, [torch.zeros(3, 4)])
 
 
 # --- device memory --------------------------------------------------------------------------

@@ -23,6 +23,14 @@ TOLERANCE = {
 F32, BF16, I32 = fb.DataType.Float32, fb.DataType.BFloat16, fb.DataType.Int32
 
 
+def tf32(t: torch.Tensor) -> torch.Tensor:
+    """An fp32 operand as the matrix unit's SrcA/SrcB register holds it (TT_HARDWARE.md):
+    the low 13 of its 23 mantissa bits dropped. Matmul, conv and multiply see operands so."""
+    if t.dtype != torch.float32:
+        return t
+    return (t.contiguous().view(torch.int32) & ~0x1FFF).view(torch.float32)
+
+
 @pytest.fixture(scope="module")
 def device():
     with runtime.open_device("n150") as d:
@@ -110,7 +118,7 @@ B = fb.EltwiseBinaryOpType
 BINARY = {
     B.Add: torch.add,
     B.Subtract: torch.sub,
-    B.Multiply: torch.mul,
+    B.Multiply: lambda a, b: torch.mul(tf32(a), tf32(b)),
     B.Divide: torch.div,
     B.Maximum: torch.maximum,
     B.Minimum: torch.minimum,
@@ -229,7 +237,7 @@ def matmul_shape(a, b, ta, tb):
 )
 def test_matmul(device, a_shape, b_shape, ta, tb):
     a, b = torch.randn(a_shape), torch.randn(b_shape)
-    expected = matmul_shape(a, b, ta, tb)
+    expected = matmul_shape(tf32(a), tf32(b), ta, tb)
 
     def make(bld, refs):
         out = bld.like(refs[0], shape=expected.shape)
@@ -243,7 +251,7 @@ def test_matmul(device, a_shape, b_shape, ta, tb):
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_linear(device, with_bias):
     x, w, bias = torch.randn(2, 5, 16), torch.randn(24, 16), torch.randn(24)
-    expected = F.linear(x, w, bias if with_bias else None)
+    expected = F.linear(tf32(x), tf32(w), bias if with_bias else None)
 
     def make(bld, refs):
         out = bld.like(refs[0], shape=expected.shape)
@@ -306,7 +314,7 @@ def test_conv2d(device, n, cin, h, w, cout, k, stride, padding, dilation, groups
     weight = torch.randn(cout, cin // groups, *k)
     b = torch.randn(cout) if bias else None
     top, bottom, left, right = padding
-    golden = F.conv2d(F.pad(x, (left, right, top, bottom)), weight, b, stride, 0, dilation, groups)
+    golden = F.conv2d(F.pad(tf32(x), (left, right, top, bottom)), tf32(weight), b, stride, 0, dilation, groups)
     expected = to_flat_nhwc(golden)
     inputs = [to_flat_nhwc(x), weight] + ([b.reshape(1, 1, 1, cout)] if bias else [])
 

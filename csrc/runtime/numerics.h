@@ -1,0 +1,70 @@
+// Numerics of the emulated device (TT_HARDWARE.md): block-float rounding, the 19-bit
+// SrcA/SrcB registers of the matrix unit, math fidelity phases and 16-bit accumulation.
+// In Fast mode none of this runs: ops compute in fp32 and round only to the output's
+// storage type.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "common.h"
+
+namespace tt::runtime {
+
+enum class Numerics {
+  Emulated,  // reproduce the chip's formats, registers and fidelity (the default)
+  Fast,      // skip emulation: deployment speed
+};
+
+std::string numericsName(Numerics numerics);
+// "emulated" or "fast"; anything else is an error listing both.
+Numerics parseNumerics(const std::string& name);
+
+// The values a tensor of block-float `dtype` holds after the device packer writes
+// `value` (any float tensor; blocks are 16 consecutive values of the last dim, zero
+// padded): bfloat8_b rounds to nearest, ties to even, saturating; bfloat4_b and
+// bfloat2_b truncate the bfloat8_b codes; denormals flush to zero; a block holding an
+// inf or NaN gets exponent 255 (inf and NaN survive, the block's finite values become
+// 0 or inf). Returns fp32 with the same shape.
+at::Tensor roundToBlockFloat(const at::Tensor& value, fb::DataType dtype);
+
+// fp32 `value` with only the top `bits` explicit mantissa bits kept (the rest cleared,
+// i.e. rounded toward zero). Exponent, sign, inf and NaN are kept.
+at::Tensor truncateMantissa(const at::Tensor& value, int bits);
+
+// How one matrix-unit op computes: from its ComputeConfig (absent: HiFi4 with fp32
+// accumulation, tt-mlir's defaults) and the device's numerics mode.
+struct MathConfig {
+  fb::MathFidelity fidelity = fb::MathFidelity::HiFi4;
+  bool fp32_dest_acc = true;
+  bool emulate = true;
+};
+MathConfig mathConfig(const fb::ComputeConfig* config, Numerics numerics);
+
+// Explicit mantissa bits a register keeps of an operand held in `container`: fp32
+// becomes TF32 (10 bits: the low 13 are dropped); bf16 (and block float, which unpacks
+// to bf16) keeps its 7.
+int registerBits(at::ScalarType container);
+
+// The mantissa bits of SrcA and SrcB that phase 0 multiplies (1 + 4 and 1 + 6 with the
+// leading one); later phases add the remaining bits of each (see fidelityProduct).
+constexpr int kSrcAHighBits = 4;
+constexpr int kSrcBHighBits = 6;
+
+// An operand as a register holds it, truncated to `bits` explicit mantissa bits (at
+// most registerBits), in fp32. `make` gives the operand; `persistent` operands (weights)
+// are cached on the device per source tensor.
+using RegisterValue = std::function<at::Tensor(int bits)>;
+
+// A bilinear op (matmul, conv, multiply) of the SrcA and SrcB operands, computed in
+// the phases `fidelity` sums: phase 0 = A_hi x B_hi, phase 1 = A_lo x B_hi, phase 2 =
+// A_hi x B_lo, phase 3 = A_lo x B_lo (hi = the top bits above, lo = the rest of the
+// register). LoFi = phase 0, HiFi2 = 0-1, HiFi3 = 0-2, HiFi4 = all.
+at::Tensor fidelityProduct(const RegisterValue& src_a, const RegisterValue& src_b, at::ScalarType a_container,
+                           at::ScalarType b_container, fb::MathFidelity fidelity,
+                           const std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>& op);
+
+// fp32 values rounded to bf16 and back (the Dst register in 16-bit mode).
+at::Tensor roundToBFloat16(const at::Tensor& value);
+
+}  // namespace tt::runtime
