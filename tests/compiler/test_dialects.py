@@ -55,10 +55,10 @@ def test_wrong_operand_count_fails_verification():
 def test_ttnn_layout_encoding_round_trips():
     text = """
 func.func @main(%a: tensor<4x8xf32>) -> tensor<4x8xf32> {
-  %0 = "ttnn.to_device"(%a) {memory_config = "dram_interleaved"} : (tensor<4x8xf32>) -> tensor<4x8xf32, #ttnn.layout<"row_major", "dram", "interleaved">>
-  %1 = "ttnn.to_layout"(%0) {layout = "tile"} : (tensor<4x8xf32, #ttnn.layout<"row_major", "dram", "interleaved">>) -> tensor<4x8xf32, #ttnn.layout<"tile", "dram", "interleaved">>
-  "ttnn.deallocate"(%0) {force = false} : (tensor<4x8xf32, #ttnn.layout<"row_major", "dram", "interleaved">>) -> ()
-  %2 = "ttnn.from_device"(%1) : (tensor<4x8xf32, #ttnn.layout<"tile", "dram", "interleaved">>) -> tensor<4x8xf32>
+  %0 = "ttnn.to_device"(%a) {memory_config = "dram_interleaved"} : (tensor<4x8xf32>) -> tensor<4x8xf32, #ttnn.layout<"row_major", "dram", "interleaved", "">>
+  %1 = "ttnn.to_layout"(%0) {layout = "tile"} : (tensor<4x8xf32, #ttnn.layout<"row_major", "dram", "interleaved", "">>) -> tensor<4x8xf32, #ttnn.layout<"tile", "dram", "interleaved", "">>
+  "ttnn.deallocate"(%0) {force = false} : (tensor<4x8xf32, #ttnn.layout<"row_major", "dram", "interleaved", "">>) -> ()
+  %2 = "ttnn.from_device"(%1) : (tensor<4x8xf32, #ttnn.layout<"tile", "dram", "interleaved", "">>) -> tensor<4x8xf32>
   return %2 : tensor<4x8xf32>
 }
 """

@@ -44,7 +44,7 @@ def test_ttir_to_ttnn_then_flatbuffer(tmp_path):
     ttnn = _run(tmp_path, ["--pipeline", "ttir-to-ttnn-pipeline", "--verify-each"], ttir)
     assert "ttir." not in ttnn
     assert ttnn.count("ttnn.to_device") == 3 and ttnn.count("ttnn.from_device") == 1
-    assert "ttnn.deallocate" in ttnn and '#ttnn.layout<"tile", "dram", "interleaved">' in ttnn
+    assert "ttnn.deallocate" in ttnn and '#ttnn.layout<"tile", "dram", "interleaved", "">' in ttnn
     data = _run(tmp_path, ["--to-flatbuffer"], ttnn)
     assert data[8:12] == b"TTNB"  # size prefix, root offset, then the file identifier
 

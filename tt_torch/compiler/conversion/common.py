@@ -76,6 +76,8 @@ class Report:
     narrowings: dict[str, int] = field(default_factory=dict)
     op_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     fused: dict[str, int] = field(default_factory=dict)
+    # The device options' effects, the cost model's estimate and the memory plan.
+    device: dict[str, Any] = field(default_factory=dict)
 
     def narrowed(self, src: ir.Type, dst: ir.Type, what: str) -> None:
         key = f"{src} -> {dst} ({what})"
@@ -86,6 +88,7 @@ class Report:
             "narrowings": dict(self.narrowings),
             "op_counts": {k: dict(v) for k, v in self.op_counts.items()},
             "fused": dict(self.fused),
+            "device": dict(self.device),
         }
 
 

@@ -1,7 +1,9 @@
 """TTNN: the Tenstorrent op-library dialect, one op per device kernel.
 
-Device tensors carry a ``#ttnn.layout<layout, buffer, memory_layout>``
-encoding (layout: "tile" | "row_major"; buffer: "dram" | "l1"); a tensor
+Device tensors carry a ``#ttnn.layout<layout, buffer, memory_layout, data_format>``
+encoding (layout: "tile" | "row_major"; buffer: "dram" | "l1"; data_format: "" for
+the element type itself, or a block-float format "bfp_bf8" | "bfp_bf4" | "bfp_bf2"
+whose values the bf16 element type holds exactly); a tensor
 without an encoding lives in host memory, row-major. Moving data between the
 two, and between layouts and data types, is always an explicit op.
 Convolution and pooling use TTNN's flattened NHWC activations [1, 1, N*H*W, C].
@@ -24,6 +26,7 @@ class LayoutAttr(TTNN.Attribute, name="layout"):
     layout: ir.StringAttr
     buffer: ir.StringAttr
     memory_layout: ir.StringAttr
+    data_format: ir.StringAttr
 
 
 OPS = OpTable()

@@ -42,6 +42,30 @@ _NP = {
 }
 
 
+_BLOCK_FLOAT = {
+    "bfp_bf8": fb.DataType.BFP_BFloat8,
+    "bfp_bf4": fb.DataType.BFP_BFloat4,
+    "bfp_bf2": fb.DataType.BFP_BFloat2,
+}
+_FIDELITY = {
+    "lofi": fb.MathFidelity.LoFi,
+    "hifi2": fb.MathFidelity.HiFi2,
+    "hifi3": fb.MathFidelity.HiFi3,
+    "hifi4": fb.MathFidelity.HiFi4,
+}
+
+
+def _compute_config(op) -> "fb.ComputeConfigT | None":
+    """The op's ``compute_config = {math_fidelity, fp32_dest_acc_en}`` (set by the
+    ttnn-compute-config pass), or None: the runtime's defaults (HiFi4, fp32 accumulation)."""
+    if "compute_config" not in op.attributes:
+        return None
+    d = ir.DictAttr(op.attributes["compute_config"])
+    return fb.ComputeConfigT(
+        mathFidelity=_FIDELITY[_s(d["math_fidelity"])], fp32DestAccEn=ir.BoolAttr(d["fp32_dest_acc_en"]).value
+    )
+
+
 class _Program:
     """Tensor refs of one function being serialized."""
 
@@ -59,6 +83,11 @@ class _Program:
         layout = fb.LayoutDescT(dataType=_DTYPES[el], layout=fb.TensorLayout.RowMajor)
         if t.encoding is not None:
             enc = ttnn.LayoutAttr(t.encoding)
+            data_format = _s(enc.data_format)
+            if data_format:
+                if data_format not in _BLOCK_FLOAT:
+                    raise CompileError(f"unknown data format {data_format!r} on a value of type {t}")
+                layout.dataType = _BLOCK_FLOAT[data_format]
             layout.layout = fb.TensorLayout.Tile if _s(enc.layout) == "tile" else fb.TensorLayout.RowMajor
             buffer = fb.BufferType.L1 if _s(enc.buffer) == "l1" else fb.BufferType.DRAM
             layout.memoryConfig = fb.MemoryConfigT(bufferType=buffer, memoryLayout=fb.TensorMemoryLayout.Interleaved)
@@ -159,6 +188,7 @@ def _binary(kind: str) -> Lowering:
             lhs=p.ref(op.operands[0]),
             rhs=p.ref(op.operands[1]),
             out=p.ref(op.result),
+            computeConfig=_compute_config(op),
         ),
     )
 
@@ -216,6 +246,7 @@ def _matmul(op, p):
         out=p.ref(op.result),
         transposeA=_bool(op, "transpose_a"),
         transposeB=_bool(op, "transpose_b"),
+        computeConfig=_compute_config(op),
     )
 
 
@@ -228,6 +259,7 @@ def _linear(op, p):
         out=p.ref(op.result),
         transposeA=_bool(op, "transpose_a"),
         transposeB=_bool(op, "transpose_b"),
+        computeConfig=_compute_config(op),
     )
 
 
@@ -248,6 +280,7 @@ def _conv2d(op, p):
         padding=_ints(op, "padding"),
         dilation=_ints(op, "dilation"),
         groups=_int(op, "groups"),
+        computeConfig=_compute_config(op),
     )
 
 
@@ -393,7 +426,8 @@ _ARG_TYPES = {
 }
 
 
-def _program(func_op) -> "fb.ProgramT":
+def _program(func_op, estimates: dict | None = None) -> "fb.ProgramT":
+    """`estimates`: the cost model's estimated device time per op (ns), by op."""
     p = _Program()
     block = func_op.regions[0].blocks[0]
     arg_attrs = func_op.attributes["arg_attrs"] if "arg_attrs" in func_op.attributes else None
@@ -416,9 +450,11 @@ def _program(func_op) -> "fb.ProgramT":
         if lower is None:
             raise CompileError(f"TTNN -> flatbuffer: no lowering for '{op.name}' at {location_text(op.location)}")
         kind, table = lower(op, p)
-        operations.append(
-            fb.OperationT(typeType=kind, type=table, debugInfo=signature_text(op), locInfo=location_text(op.location))
+        operation = fb.OperationT(
+            typeType=kind, type=table, debugInfo=signature_text(op), locInfo=location_text(op.location)
         )
+        operation.estimatedNs = float((estimates or {}).get(op, 0.0))
+        operations.append(operation)
     name = ir.StringAttr(func_op.attributes["sym_name"]).value
     return fb.ProgramT(name=name, inputs=inputs, outputs=outputs, operations=operations, private=False)
 
@@ -434,7 +470,12 @@ def _system_desc(target: str) -> "fb.SystemDescT":
         dramBandwidthGbps=s.chip.dram_bandwidth_gbps,
         clockMhz=s.chip.clock_mhz,
         tileShape=list(s.tile_shape),
-        supportedDataTypes=sorted(set(_DTYPES.values())),
+        supportedDataTypes=sorted(set(_DTYPES.values()) | set(_BLOCK_FLOAT.values())),
+        numCores=s.chip.num_cores,
+        peakThroughput=[
+            fb.PeakThroughputT(dataType=_BLOCK_FLOAT.get(k, _DTYPES.get(k)), tflops=v)
+            for k, v in sorted(s.chip.peak_tflops_lofi.items())
+        ],
     )
     return fb.SystemDescT(name=s.name, chipDescs=[chip] * s.num_chips, meshShape=list(s.mesh_shape))
 
@@ -465,15 +506,21 @@ def package(
     return bytes(builder.Output())
 
 
-def to_flatbuffer(module: ir.Module, target: str = "n150", mlir_sources: dict[str, str] | None = None) -> bytes:
-    """Serializes every function of a TTNN module as one program of a ``.ttnn`` binary."""
+def to_flatbuffer(
+    module: ir.Module,
+    target: str = "n150",
+    mlir_sources: dict[str, str] | None = None,
+    estimates: dict | None = None,
+) -> bytes:
+    """Serializes every function of a TTNN module as one program of a ``.ttnn`` binary;
+    `estimates` maps ops to the cost model's estimated device time (ns)."""
     major, minor, patch = schema_info.SCHEMA_VERSION
     binary = fb.BinaryT(
         version=fb.VersionT(major=major, minor=minor, patch=patch),
         schemaHash=schema_info.SCHEMA_HASH,
         systemDesc=_system_desc(target),
         mlir=[fb.MLIRSourceT(name=k, source=v) for k, v in (mlir_sources or {}).items()],
-        programs=[_program(f) for f in module.body.operations],
+        programs=[_program(f, estimates) for f in module.body.operations],
     )
     builder = flatbuffers.Builder(1 << 16)
     builder.FinishSizePrefixed(binary.Pack(builder), FILE_IDENTIFIER)

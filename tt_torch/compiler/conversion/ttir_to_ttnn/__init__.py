@@ -18,8 +18,13 @@ from ..common import Report, RewriteContext, Rule, run_conversion, shape_of, upd
 STAGE = "TTIR -> TTNN"
 
 
-def layout_attr(layout: str, buffer: str = "dram") -> ir.Attribute:
-    return ttnn.LayoutAttr.get(ir.StringAttr.get(layout), ir.StringAttr.get(buffer), ir.StringAttr.get("interleaved"))
+def layout_attr(layout: str, buffer: str = "dram", data_format: str = "") -> ir.Attribute:
+    return ttnn.LayoutAttr.get(
+        ir.StringAttr.get(layout),
+        ir.StringAttr.get(buffer),
+        ir.StringAttr.get("interleaved"),
+        ir.StringAttr.get(data_format),
+    )
 
 
 def device_type(t: ir.Type, layout: str = "tile") -> ir.Type:
@@ -188,8 +193,14 @@ def convert(module: ir.Module, report: Report | None = None) -> Report:
 def _move_inputs_to_device(cx: RewriteContext, func_op) -> None:
     block = func_op.regions[0].blocks[0]
     first = block.operations[0]
+    arg_attrs = func_op.attributes["arg_attrs"] if "arg_attrs" in func_op.attributes else None
     for arg in block.arguments:
-        with ir.InsertionPoint(first), ir.Location.name(f"input {arg.arg_number}"):
+        label = f"input {arg.arg_number}"
+        if arg_attrs is not None:
+            d = ir.DictAttr(ir.ArrayAttr(arg_attrs)[arg.arg_number])
+            if "tt.name" in d:
+                label += f" ({ir.StringAttr(d['tt.name']).value})"
+        with ir.InsertionPoint(first), ir.Location.name(label):
             on_device = build(
                 ttnn.OPS["to_device"],
                 [arg],

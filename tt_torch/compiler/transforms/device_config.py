@@ -1,0 +1,149 @@
+"""TTNN passes that apply the compile options of the emulated device.
+
+- ``set_compute_config``: every matrix-unit op (matmul, linear, conv2d, multiply) gets
+  ``compute_config = {math_fidelity, fp32_dest_acc_en}`` (tt-mlir's compute kernel
+  config; its defaults are HiFi4 with fp32 accumulation).
+- ``set_weight_dtype``: the weights of matmul and linear (operand b, when it comes from
+  a parameter or constant argument through layout and shape changes only) are cast to a
+  block-float format (``experimental_weight_dtype``: bfp_bf8 or bfp_bf4) by a
+  ``ttnn.typecast`` in front of the op; the runtime rounds them once and caches them.
+- ``place_in_l1``: at optimization level >= 1, intermediate device tensors move from DRAM
+  to L1 while the live L1 tensors fit in half of the chip's L1 (the rest is left to the
+  kernels' circular buffers); level 0 keeps everything in DRAM, as tt-mlir does.
+"""
+
+from __future__ import annotations
+
+from torch_mlir import ir
+
+from ..dialects import ttnn
+from ..dialects._define import build
+
+MATRIX_OPS = ("ttnn.matmul", "ttnn.linear", "ttnn.conv2d", "ttnn.multiply")
+_PASS_THROUGH = ("ttnn.to_layout", "ttnn.to_device", "ttnn.reshape", "ttnn.permute")
+_BLOCK_FLOAT = ("bfp_bf8", "bfp_bf4", "bfp_bf2")
+
+
+def _ops(module: ir.Module):
+    for func_op in module.body.operations:
+        for op in list(func_op.regions[0].blocks[0].operations):
+            yield func_op, op.operation
+
+
+def set_compute_config(module: ir.Module, math_fidelity: str = "hifi4", fp32_dest_acc_en: bool = True) -> int:
+    """Returns how many ops got a compute config."""
+    count = 0
+    with module.context:
+        config = ir.DictAttr.get(
+            {
+                "math_fidelity": ir.StringAttr.get(math_fidelity),
+                "fp32_dest_acc_en": ir.BoolAttr.get(fp32_dest_acc_en),
+            }
+        )
+        for _, op in _ops(module):
+            if op.name in MATRIX_OPS:
+                op.attributes["compute_config"] = config
+                count += 1
+    return count
+
+
+def _argument_kind(func_op, value: ir.Value) -> str | None:
+    """'parameter'/'constant'/... when `value` is a function argument (through layout and
+    shape changes), else None."""
+    while isinstance(value, ir.OpResult) and value.owner.name in _PASS_THROUGH:
+        value = value.owner.operands[0]
+    if not isinstance(value, ir.BlockArgument):
+        return None
+    if "arg_attrs" not in func_op.attributes:
+        return "input"
+    d = ir.DictAttr(ir.ArrayAttr(func_op.attributes["arg_attrs"])[value.arg_number])
+    return ir.StringAttr(d["tt.argument_type"]).value if "tt.argument_type" in d else "input"
+
+
+def set_weight_dtype(module: ir.Module, data_format: str) -> int:
+    """Casts matmul/linear weights to `data_format`; returns how many were cast."""
+    if not data_format:
+        return 0
+    if data_format not in _BLOCK_FLOAT:
+        raise ValueError(f"unknown weight data format {data_format!r}; expected one of {', '.join(_BLOCK_FLOAT)}")
+    from ..conversion.ttir_to_ttnn import layout_attr
+
+    count = 0
+    with module.context:
+        for func_op, op in _ops(module):
+            if op.name not in ("ttnn.matmul", "ttnn.linear"):
+                continue
+            weight = op.operands[1]
+            t = ir.RankedTensorType(weight.type)
+            if t.encoding is None or not isinstance(t.element_type, ir.FloatType):
+                continue
+            if _argument_kind(func_op, weight) not in ("parameter", "buffer", "constant"):
+                continue
+            enc = ttnn.LayoutAttr(t.encoding)
+            buffer = ir.StringAttr(enc.buffer).value
+            with ir.InsertionPoint(op), op.location:
+                cast_type = ir.RankedTensorType.get(
+                    list(t.shape), ir.BF16Type.get(), layout_attr("tile", buffer, data_format)
+                )
+                cast = build(
+                    ttnn.OPS["typecast"], [weight], {"dtype": ir.StringAttr.get(data_format)}, cast_type, op.location
+                )
+            op.operands[1] = cast.result
+            count += 1
+    return count
+
+
+def _padded_bytes(t: ir.RankedTensorType) -> int:
+    from tt_torch import formats
+
+    enc = ttnn.LayoutAttr(t.encoding)
+    data_format = ir.StringAttr(enc.data_format).value
+    shape = list(t.shape) or [1]
+    if data_format:
+        return formats.tensor_bytes(shape, data_format)
+    width = max(1, ir.ShapedType(t).element_type.width // 8) if hasattr(t.element_type, "width") else 4
+    if ir.StringAttr(enc.layout).value == "tile":
+        shape = ([1] * (2 - len(shape)) + shape) if len(shape) < 2 else shape
+        shape = shape[:-2] + [(shape[-2] + 31) // 32 * 32, (shape[-1] + 31) // 32 * 32]
+    n = 1
+    for d in shape:
+        n *= d
+    return n * width
+
+
+def place_in_l1(module: ir.Module, l1_budget_bytes: int) -> int:
+    """Moves intermediate device tensors to L1 while the live ones fit in `l1_budget_bytes`;
+    returns how many moved. Program inputs (to_device) and outputs (towards from_device)
+    stay in DRAM."""
+    from ..conversion.ttir_to_ttnn import layout_attr
+
+    moved = 0
+    with module.context:
+        for func_op in module.body.operations:
+            block = func_op.regions[0].blocks[0]
+            ops = [op.operation for op in block.operations]
+            position = {op: i for i, op in enumerate(ops)}
+            live: list[tuple[int, int]] = []  # (last use, bytes) of tensors in L1
+            for i, op in enumerate(ops):
+                live = [(end, size) for end, size in live if end >= i]
+                if op.name in ("ttnn.to_device", "ttnn.from_device", "ttnn.deallocate", "func.return"):
+                    continue
+                for value in op.results:
+                    t = value.type
+                    if not (isinstance(t, ir.RankedTensorType) and t.encoding is not None):
+                        continue
+                    users = [u.owner.operation if hasattr(u.owner, "operation") else u.owner for u in value.uses]
+                    if not users or any(u.name in ("func.return", "ttnn.from_device") for u in users):
+                        continue
+                    size = _padded_bytes(t)
+                    if sum(s for _, s in live) + size > l1_budget_bytes:
+                        continue
+                    enc = ttnn.LayoutAttr(t.encoding)
+                    with op.location:
+                        new_enc = layout_attr(
+                            ir.StringAttr(enc.layout).value, "l1", ir.StringAttr(enc.data_format).value
+                        )
+                        value.set_type(ir.RankedTensorType.get(list(t.shape), t.element_type, new_enc))
+                    live.append((max(position[u] for u in users), size))
+                    moved += 1
+    return moved
