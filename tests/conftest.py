@@ -16,3 +16,16 @@ def _fresh_dynamo():
     torch.manual_seed(0)
     yield
     torch._dynamo.reset()
+
+
+@pytest.fixture(scope="module")
+def fast_numerics():
+    """Devices opened in the test skip the chip's numerics emulation (TT_TORCH_NUMERICS=fast).
+
+    For tests of plumbing and compiler correctness that compare with eager at fp32
+    tolerances or across two paths bit for bit; the emulated numerics (TF32 operands of
+    matmul/conv/multiply, fidelity, block floats) have their own tests in
+    tests/runtime/test_numerics.py and tests/models/test_zoo.py."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TT_TORCH_NUMERICS", "fast")
+        yield

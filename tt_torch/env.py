@@ -36,7 +36,14 @@ CACHE_DIR = EnvVar(
     "Directory of the on-disk compile cache (default ~/.cache/tt_torch); 'off' disables it.",
 )
 
-ALL = (VERIFY_PASSES, IR_DUMP_DIR, CACHE_DIR)
+NUMERICS = EnvVar(
+    "TT_TORCH_NUMERICS",
+    "Numerics of devices opened without an explicit mode: 'emulated' (default: the chip's data formats, "
+    "SrcA/SrcB registers and math fidelity) or 'fast' (plain fp32 math, for deployment speed).",
+    "emulated",
+)
+
+ALL = (VERIFY_PASSES, IR_DUMP_DIR, CACHE_DIR, NUMERICS)
 
 
 def describe() -> str:

@@ -16,6 +16,9 @@ from tt_torch import runtime
 from tt_torch.errors import BinaryError, TTRuntimeError
 from tt_torch.exporter import ExportError
 
+# Outputs are compared with eager at fp32 tolerances, or across two paths bit for bit.
+pytestmark = pytest.mark.usefixtures("fast_numerics")
+
 
 def test_round_trip_in_a_fresh_process_is_bit_exact(tmp_path):
     """ResNet-style CNN and small BERT: the loaded file gives the compiled model's outputs exactly."""

@@ -6,6 +6,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+# Outputs are compared with eager at fp32 tolerances, or across two paths bit for bit.
+pytestmark = pytest.mark.usefixtures("fast_numerics")
+
 
 def test_backend_name_resolves_in_a_fresh_process():
     code = textwrap.dedent(

@@ -11,6 +11,9 @@ from tt_torch.tools.device_manager import DeviceManager
 from tt_torch.tools.utils import CompileDepth, CompilerConfig, calculate_atol, calculate_pcc
 from tt_torch.tools.verify import verify_against_golden, verify_module, verify_torch_module_async
 
+# Outputs are compared with eager at fp32 tolerances, or across two paths bit for bit.
+pytestmark = pytest.mark.usefixtures("fast_numerics")
+
 
 class AddMul(torch.nn.Module):
     def forward(self, x, y):

@@ -174,8 +174,8 @@ class Executor:
 
                 result = pipelines.compile_stablehlo(
                     module,
-                    pipelines.CompileOptions(
-                        target=cfg.target,
+                    pipelines.CompileOptions.from_config(
+                        cfg,
                         verify_each_pass=cfg.verify_passes,
                         arg_names=arg_names,
                         arg_kinds=arg_kinds,
@@ -205,7 +205,7 @@ class Executor:
 
         binary = runtime.load_binary(flatbuffer)
         if self._device is None:
-            self._device = runtime.open_device(self.config.target)
+            self._device = runtime.open_device(self.config.target, self.config.numerics)
         device = self._device
         in_descs = binary.program_inputs(0)
         in_dtypes = [runtime.torch_dtype(d["dtype"]) for d in in_descs]

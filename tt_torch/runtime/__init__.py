@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from tt_torch import env
 from tt_torch.errors import BinaryError, ConfigError, TTRuntimeError
 
 try:
@@ -132,18 +133,36 @@ def load_binary(data: bytes | bytearray | memoryview | str | os.PathLike, base_d
     raise TypeError(f"load_binary takes bytes or a path, got {type(data).__name__}")
 
 
-def open_device(target: str | Binary = DEFAULT_TARGET) -> Device:
+NUMERICS = ("emulated", "fast")
+
+
+def resolve_numerics(numerics: str | None) -> str:
+    """`numerics`, or $TT_TORCH_NUMERICS when None; an unknown mode is a ConfigError."""
+    mode = env.NUMERICS.get() if numerics is None else numerics
+    if mode not in NUMERICS:
+        source = "TT_TORCH_NUMERICS" if numerics is None else "numerics"
+        raise ConfigError(f"{source}={mode!r} is not a numerics mode: expected 'emulated' (the default) or 'fast'")
+    return mode
+
+
+def open_device(target: str | Binary = DEFAULT_TARGET, numerics: str | None = None) -> Device:
     """Opens an emulated device: a built-in system by name, or the system a binary was
     compiled for (its embedded system description). Usable as a context manager,
-    which closes the device on exit."""
+    which closes the device on exit.
+
+    `numerics`: "emulated" reproduces the chip's data formats (block-float rounding),
+    SrcA/SrcB registers (fp32 operands of matmul, conv and multiply keep 10 mantissa
+    bits) and math fidelity; "fast" skips all of that for speed. None: $TT_TORCH_NUMERICS,
+    default "emulated"."""
+    mode = resolve_numerics(numerics)
     if isinstance(target, _C.Binary):
         with _translated():
-            return _C.Device.open_device_for(target)
+            return _C.Device.open_device_for(target, mode)
     if not isinstance(target, str) or target not in _C.system_names():
         allowed = ", ".join(repr(n) for n in _C.system_names())
         raise ConfigError(f"unknown device target {target!r}: expected one of {allowed} (default {DEFAULT_TARGET!r})")
     with _translated():
-        return _C.Device.open_device(target)
+        return _C.Device.open_device(target, mode)
 
 
 def open_mesh_device(mesh_shape: Sequence[int] = (1, 1), arch: str = "wormhole_b0") -> Device:

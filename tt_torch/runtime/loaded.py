@@ -62,13 +62,14 @@ class LoadedModel:
     """The programs of one ``.ttnn`` with their weights, on a device opened lazily from the
     binary's own system description."""
 
-    def __init__(self, binary, device=None):
+    def __init__(self, binary, device=None, numerics: str | None = None):
         from tt_torch import runtime
 
         self.binary = binary
         self.info = export_info(binary)
         self.public = [i for i in range(binary.num_programs) if not binary.program_is_private(i)]
         self._device = device
+        self._numerics = runtime.resolve_numerics(numerics)
         self._weights: dict[int, list[torch.Tensor | None]] = {}
         self._runtime = runtime
         # private const-eval programs run once on the file's weights, until those change
@@ -77,7 +78,7 @@ class LoadedModel:
     @property
     def device(self):
         if self._device is None or not self._device.is_open:
-            self._device = self._runtime.open_device(self.binary)
+            self._device = self._runtime.open_device(self.binary, self._numerics)
         return self._device
 
     @property
@@ -191,8 +192,9 @@ class LoadedModel:
             self._device.close()
 
 
-def load(path: str | os.PathLike) -> LoadedModel:
-    """Loads an exported ``.ttnn`` (tt_torch.export); BinaryError if it is not a valid one."""
+def load(path: str | os.PathLike, numerics: str | None = None) -> LoadedModel:
+    """Loads an exported ``.ttnn`` (tt_torch.export); BinaryError if it is not a valid one.
+    `numerics`: "emulated" or "fast" for the device it runs on (see runtime.open_device)."""
     from tt_torch import runtime
 
-    return LoadedModel(runtime.load_binary(path))
+    return LoadedModel(runtime.load_binary(path), numerics=numerics)

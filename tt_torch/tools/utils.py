@@ -43,6 +43,8 @@ class OpCompilationStatus(enum.IntEnum):
 
 
 TARGETS = ("n150", "n300", "p150")
+MATH_FIDELITIES = ("lofi", "hifi2", "hifi3", "hifi4")
+WEIGHT_DTYPES = ("", "bfp_bf8", "bfp_bf4")
 
 
 def to_enum(enum_cls: type[enum.Enum], value: Any, option: str, default: enum.Enum) -> enum.Enum:
@@ -68,6 +70,19 @@ class CompilerConfig:
     consteval_parameters: bool = True
     # The emulated device the program is compiled for.
     target: str = "n150"
+    # Compute kernel config of matmul, linear, conv2d and multiply (tt-xla's names and
+    # tt-mlir's defaults): which mantissa phases the matrix unit sums, and whether it
+    # accumulates in fp32 (else in bf16).
+    math_fidelity: str = "hifi4"
+    fp32_dest_acc_en: bool = True
+    # "bfp_bf8" / "bfp_bf4": store matmul and linear weights in that block-float format.
+    experimental_weight_dtype: str = ""
+    # 0: every device tensor in DRAM, interleaved; 1 or more: the compiler may place
+    # intermediate tensors in L1 when they fit.
+    optimization_level: int = 0
+    # Numerics of the device the compiled model runs on: "emulated" (the chip's formats,
+    # registers and fidelity) or "fast" (plain fp32 math). None: $TT_TORCH_NUMERICS.
+    numerics: str | None = None
     model_name: str = ""
     # Op-by-op mode: a label for grouping models in reports, where the per-op JSON goes,
     # and how long one op may take in the worker before it counts as hung (seconds).
@@ -89,6 +104,21 @@ class CompilerConfig:
             raise ConfigError(
                 f"target={self.target!r} is not a known device; allowed: {', '.join(TARGETS)} (default: n150)"
             )
+        self.math_fidelity = str(self.math_fidelity).lower()
+        if self.math_fidelity not in MATH_FIDELITIES:
+            raise ConfigError(
+                f"math_fidelity={self.math_fidelity!r} is not valid; allowed: {', '.join(MATH_FIDELITIES)} "
+                "(default: hifi4)"
+            )
+        if self.experimental_weight_dtype not in WEIGHT_DTYPES:
+            raise ConfigError(
+                f"experimental_weight_dtype={self.experimental_weight_dtype!r} is not valid; allowed: 'bfp_bf8', "
+                "'bfp_bf4', or '' (weights keep their type)"
+            )
+        if self.optimization_level not in (0, 1, 2):
+            raise ConfigError(f"optimization_level={self.optimization_level!r} is not valid; allowed: 0, 1, 2")
+        if self.numerics not in (None, "emulated", "fast"):
+            raise ConfigError(f"numerics={self.numerics!r} is not valid; allowed: 'emulated', 'fast', or None")
         if self.single_op_timeout <= 0:
             raise ConfigError(f"single_op_timeout must be positive, got {self.single_op_timeout}")
 
