@@ -169,6 +169,8 @@ class Executor:
             module = import_stablehlo(fx_gm, func_name="main")
             art.stablehlo = module.operation.get_asm(enable_debug_info=True, large_elements_limit=16)
             art.stage_seconds["torch_mlir"] = time.perf_counter() - t
+            # the real tt-mlir gets the full text (no elided constants), before our passes change the module
+            full_stablehlo = module.operation.get_asm(enable_debug_info=True) if _wants_tt_mlir(cfg, op_by_op) else None
             if cfg.compile_depth in (CompileDepth.TTNN_IR, CompileDepth.EXECUTE):
                 from tt_torch.compiler import pipelines
 
@@ -185,6 +187,8 @@ class Executor:
                 art.ttir, art.ttnn, art.flatbuffer = result.ttir, result.ttnn, result.flatbuffer
                 art.report = result.report
                 art.stage_seconds.update(result.stage_seconds)
+                if cfg.cross_check_tt_mlir:
+                    art.report["tt_mlir"] = _cross_check(full_stablehlo, art.ttnn, cfg, art)
                 if cfg.compile_depth == CompileDepth.EXECUTE:
                     run_program = self._device_runner(result.flatbuffer, out_dtypes, fx_gm, art)
         compiled = CompiledGraph(fx_gm, kept, ce, out_spec, out_dtypes, run_program)
@@ -238,6 +242,20 @@ class Executor:
                 ext = "py" if stage == "fx_graph" else "mlir"
                 with open(os.path.join(self.config.ir_dump_dir, f"{art.name}.{stage}.{ext}"), "w") as f:
                     f.write(text)
+
+
+def _wants_tt_mlir(cfg, op_by_op: bool) -> bool:
+    return (cfg.cross_check_tt_mlir and not op_by_op) or cfg.compiler == "tt-mlir"
+
+
+def _cross_check(stablehlo: str, ours_ttnn: str | None, cfg, art: GraphArtifacts) -> dict:
+    """The real tt-mlir on the same StableHLO: its status, error and op differences (report["tt_mlir"])."""
+    from tt_torch.tt_mlir import compare, compile_stablehlo
+
+    t = time.perf_counter()
+    theirs = compile_stablehlo(stablehlo, target=cfg.target, timeout=cfg.tt_mlir_timeout)
+    art.stage_seconds["tt_mlir"] = time.perf_counter() - t
+    return compare.compare(ours_ttnn, theirs)
 
 
 def _output_nodes(gm: fx.GraphModule) -> list[fx.Node]:
