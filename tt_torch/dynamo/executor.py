@@ -171,7 +171,11 @@ class Executor:
             art.stage_seconds["torch_mlir"] = time.perf_counter() - t
             # the real tt-mlir gets the full text (no elided constants), before our passes change the module
             full_stablehlo = module.operation.get_asm(enable_debug_info=True) if _wants_tt_mlir(cfg, op_by_op) else None
-            if cfg.compile_depth in (CompileDepth.TTNN_IR, CompileDepth.EXECUTE):
+            if cfg.compiler == "tt-mlir" and cfg.compile_depth in (CompileDepth.TTNN_IR, CompileDepth.EXECUTE):
+                flatbuffer = _compile_with_tt_mlir(full_stablehlo, cfg, art, arg_names)
+                if cfg.compile_depth == CompileDepth.EXECUTE:
+                    run_program = self._device_runner(flatbuffer, out_dtypes, fx_gm, art)
+            elif cfg.compile_depth in (CompileDepth.TTNN_IR, CompileDepth.EXECUTE):
                 from tt_torch.compiler import pipelines
 
                 result = pipelines.compile_stablehlo(
@@ -246,6 +250,34 @@ class Executor:
 
 def _wants_tt_mlir(cfg, op_by_op: bool) -> bool:
     return (cfg.cross_check_tt_mlir and not op_by_op) or cfg.compiler == "tt-mlir"
+
+
+def _compile_with_tt_mlir(stablehlo: str, cfg, art: GraphArtifacts, arg_names: list[str]) -> bytes:
+    """CompilerConfig(compiler="tt-mlir"): the real tt-mlir's TTNN program, imported to run on our device."""
+    from tt_torch.tt_mlir import compile_stablehlo
+    from tt_torch.tt_mlir.importer import import_program
+
+    t = time.perf_counter()
+    theirs = compile_stablehlo(stablehlo, target=cfg.target, timeout=cfg.tt_mlir_timeout)
+    art.stage_seconds["tt_mlir"] = time.perf_counter() - t
+    if not theirs.ok:
+        raise CompileError(
+            f"graph {art.name}: the real tt-mlir did not compile it ({theirs.status}): {theirs.error}\n"
+            "  Its StableHLO is in artifacts.last.stablehlo; CompilerConfig(compiler='tt-torch') compiles it with tt-torch."
+        )
+    art.ttir, art.ttnn = theirs.ttir, theirs.ttnn
+    t = time.perf_counter()
+    imported = import_program(theirs.ttnn, cfg.target, arg_names)
+    art.stage_seconds["tt_mlir_import"] = time.perf_counter() - t
+    art.flatbuffer = imported.flatbuffer
+    art.report = {
+        "compiler": "tt-mlir",
+        "tt_mlir": theirs.summary(),
+        "imported_ops": imported.op_counts,
+        # recorded, not yet applied by the runtime to imported programs
+        "compute_configs": imported.compute_configs,
+    }
+    return imported.flatbuffer
 
 
 def _cross_check(stablehlo: str, ours_ttnn: str | None, cfg, art: GraphArtifacts) -> dict:
