@@ -77,7 +77,7 @@ _LAYOUT_ALIAS = re.compile(r"^(#\w+) = #ttnn\.ttnn_layout<(.*)>\s*$", re.M)
 _FUNC = re.compile(r"func\.func (?:public |private )?@(\w+)\((.*?)\) -> .*?\{\s*$", re.M)
 _TENSOR = re.compile(r"tensor<([^<>]*?(?:<[^<>]*>)?[^<>]*?)>")
 _OP = re.compile(
-    r'^\s*(?:(%[\w#:]+) = )?"(ttnn\.\w+)"\(([^)]*)\)\s*(?:<\{(.*)\}>)?\s*(?:\{(.*?)\})?\s*:\s*\((.*?)\)\s*->\s*(.*?)\s+loc\((.*)\)\s*$'
+    r'^\s*(?:(%[\w#:]+(?:, %[\w#:]+)*) = )?"(ttnn\.\w+)"\(([^)]*)\)\s*(?:<\{(.*)\}>)?\s*(?:\{(.*?)\})?\s*:\s*\((.*?)\)\s*->\s*(.*?)\s+loc\((.*)\)\s*$'
 )
 _LOAD_CACHED = re.compile(
     r"^\s*(%[\w#:]+) = ttcore\.load_cached\(@(\w+), \[(.*?)\]\)\s*:\s*\((.*?)\)\s*->\s*(.*?)\s+loc"
@@ -112,6 +112,8 @@ def _types(text: str, layouts) -> list[_Type]:
 def _results(token: str | None) -> list[str]:
     if not token:
         return []
+    if "," in token:  # %values, %indices
+        return [t.strip() for t in token.split(",")]
     if ":" in token:  # %0:2
         name, n = token.split(":")
         return [f"{name}#{i}" for i in range(int(n))]
@@ -176,6 +178,8 @@ def parse(text: str) -> dict[str, _Func]:
                 _Op(names, "ttcore.load_cached", _operands(operands), fn, _types(in_t, layouts), outs, "")
             )
             continue
+        if '"ttnn.' in line:
+            raise TTNNImportError(f"cannot read this line of tt-mlir's TTNN program: {line.strip()[:300]}")
         m = _RETURN.match(line)
         if m and "func.return" not in line:
             current.returns = _operands(m.group(1))
@@ -260,6 +264,12 @@ class _Builder:
             return rename.get(name, name if name.startswith("%__") else prefix + name)
 
         for op in func.ops:
+            rule = IMPORTS.get(op.name)
+            if rule is None and op.name != "ttcore.load_cached":
+                raise TTNNImportError(
+                    f"tt-mlir's TTNN op '{op.name}' (at {op.loc}) has no import into tt-torch's program yet; "
+                    "compile with CompilerConfig(compiler='tt-torch'), or add it to IMPORTS in tt_torch/tt_mlir/importer.py"
+                )
             for r, t in zip(op.results, op.out_types):
                 self.types[v(r)] = t
             for o, t in zip(op.operands, op.in_types):
@@ -272,12 +282,6 @@ class _Builder:
                 for r, o in zip(op.results, outs):
                     rename[r] = o
                 continue
-            rule = IMPORTS.get(op.name)
-            if rule is None:
-                raise TTNNImportError(
-                    f"tt-mlir's TTNN op '{op.name}' (at {op.loc}) has no import into tt-torch's program yet; "
-                    "compile with CompilerConfig(compiler='tt-torch'), or add it to IMPORTS in tt_torch/tt_mlir/importer.py"
-                )
             rule(self, op, [v(o) for o in op.operands], [v(r) for r in op.results])
         return [v(r) for r in func.returns]
 
@@ -486,6 +490,62 @@ def _softmax(b, op, ins, outs):
     binary("Divide", exp, reduce("Sum", exp), outs[0])
 
 
+def _conv2d(b, op, ins, outs):
+    """Flattened NHWC input, OIHW weight, [1, 1, 1, O] bias: the same convention as ours."""
+    _compute_config(b, op)
+    a = op.attrs
+    tensors = [i for i, t in zip(ins, op.in_types) if t is not None]
+    table = fb.Conv2dOpT(
+        input=b.ref(tensors[0]),
+        weight=b.ref(tensors[1]),
+        bias=b.ref(tensors[2]) if len(tensors) > 2 else None,
+        out=b.ref(outs[0]),
+        inChannels=_int(a, "in_channels"),
+        outChannels=_int(a, "out_channels"),
+        batchSize=_int(a, "batch_size"),
+        inputHeight=_int(a, "input_height"),
+        inputWidth=_int(a, "input_width"),
+        kernelSize=_ints(a, "kernel_size"),
+        stride=_ints(a, "stride"),
+        padding=_padding4(_ints(a, "padding")),
+        dilation=_ints(a, "dilation"),
+        groups=_int(a, "groups"),
+    )
+    b.emit(fb.OpType.Conv2dOp, table, op.loc, op.name)
+
+
+def _padding4(p: list[int]) -> list[int]:
+    """tt-mlir's [pad_h, pad_w] or [top, bottom, left, right] as [top, bottom, left, right]."""
+    return [p[0], p[0], p[1], p[1]] if len(p) == 2 else p
+
+
+def _pool_rule(kind: str) -> Rule:
+    def rule(b, op, ins, outs):
+        a = op.attrs
+        pool = kind
+        if kind == "Avg" and re.search(r"\bdivisor_override = 1 :", a):
+            pool = "Sum"  # tt-mlir divides afterwards
+        elif kind == "Avg" and any(_ints(a, "padding")) and not _flag(a, "count_include_pad", True):
+            raise TTNNImportError(f"avg_pool2d with padding and count_include_pad = false (at {op.loc}) has no import")
+        table = fb.Pool2dOpT(
+            type=getattr(fb.Pool2dType, pool),
+            in_=b.ref(ins[0]),
+            out=b.ref(outs[0]),
+            batchSize=_int(a, "batch_size"),
+            inputHeight=_int(a, "input_height"),
+            inputWidth=_int(a, "input_width"),
+            channels=_int(a, "channels"),
+            kernelSize=_ints(a, "kernel_size"),
+            stride=_ints(a, "stride"),
+            padding=_padding4(_ints(a, "padding")),
+            dilation=_ints(a, "dilation"),
+            ceilMode=_flag(a, "ceil_mode"),
+        )
+        b.emit(fb.OpType.Pool2dOp, table, op.loc, op.name)
+
+    return rule
+
+
 def _deallocate(b, op, ins, outs):
     table = fb.DeallocateOpT(in_=b.ref(ins[0]), force=_flag(op.attrs, "force"))
     b.emit(fb.OpType.DeallocateOp, table, op.loc, op.name)
@@ -513,6 +573,9 @@ IMPORTS: dict[str, Rule] = {
     "ttnn.ones": _full_rule(1.0),
     "ttnn.zeros": _full_rule(0.0),
     "ttnn.softmax": _softmax,
+    "ttnn.conv2d": _conv2d,
+    "ttnn.max_pool2d": _pool_rule("Max"),
+    "ttnn.avg_pool2d": _pool_rule("Avg"),
     "ttnn.to_device": _to_device,
     "ttnn.from_device": _from_device,
     "ttnn.to_layout": _to_layout,
