@@ -149,6 +149,9 @@ setup(
     packages=packages,
     # torch is pinned exactly so that nothing resolves a CUDA build; see env/requirements.txt.
     install_requires=["torch==2.13.0", "flatbuffers==25.12.19", "numpy"],
+    # The real tt-mlir as a reference compiler (tt_torch.tt_mlir); versions pinned with
+    # tt_torch/tt_mlir/plugin.py's PLUGIN_VERSION and schema hash.
+    extras_require={"tt-mlir": ["jax-tt-plugin==0.1.3", "jax==0.10.2", "jaxlib==0.10.2"]},
     ext_modules=[Extension("tt_torch._C", sources=[])],
     cmdclass={"build_ext": BuildRuntime, "build_py": BuildPy, "egg_info": EggInfo},
     entry_points={

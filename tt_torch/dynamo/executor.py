@@ -169,7 +169,13 @@ class Executor:
             module = import_stablehlo(fx_gm, func_name="main")
             art.stablehlo = module.operation.get_asm(enable_debug_info=True, large_elements_limit=16)
             art.stage_seconds["torch_mlir"] = time.perf_counter() - t
-            if cfg.compile_depth in (CompileDepth.TTNN_IR, CompileDepth.EXECUTE):
+            # the real tt-mlir gets the full text (no elided constants), before our passes change the module
+            full_stablehlo = module.operation.get_asm(enable_debug_info=True) if _wants_tt_mlir(cfg, op_by_op) else None
+            if cfg.compiler == "tt-mlir" and cfg.compile_depth in (CompileDepth.TTNN_IR, CompileDepth.EXECUTE):
+                flatbuffer = _compile_with_tt_mlir(full_stablehlo, cfg, art, arg_names)
+                if cfg.compile_depth == CompileDepth.EXECUTE:
+                    run_program = self._device_runner(flatbuffer, out_dtypes, fx_gm, art)
+            elif cfg.compile_depth in (CompileDepth.TTNN_IR, CompileDepth.EXECUTE):
                 from tt_torch.compiler import pipelines
 
                 result = pipelines.compile_stablehlo(
@@ -185,6 +191,8 @@ class Executor:
                 art.ttir, art.ttnn, art.flatbuffer = result.ttir, result.ttnn, result.flatbuffer
                 art.report = result.report
                 art.stage_seconds.update(result.stage_seconds)
+                if cfg.cross_check_tt_mlir:
+                    art.report["tt_mlir"] = _cross_check(full_stablehlo, art.ttnn, cfg, art)
                 if cfg.compile_depth == CompileDepth.EXECUTE:
                     run_program = self._device_runner(result.flatbuffer, out_dtypes, fx_gm, art)
         compiled = CompiledGraph(fx_gm, kept, ce, out_spec, out_dtypes, run_program)
@@ -238,6 +246,48 @@ class Executor:
                 ext = "py" if stage == "fx_graph" else "mlir"
                 with open(os.path.join(self.config.ir_dump_dir, f"{art.name}.{stage}.{ext}"), "w") as f:
                     f.write(text)
+
+
+def _wants_tt_mlir(cfg, op_by_op: bool) -> bool:
+    return (cfg.cross_check_tt_mlir and not op_by_op) or cfg.compiler == "tt-mlir"
+
+
+def _compile_with_tt_mlir(stablehlo: str, cfg, art: GraphArtifacts, arg_names: list[str]) -> bytes:
+    """CompilerConfig(compiler="tt-mlir"): the real tt-mlir's TTNN program, imported to run on our device."""
+    from tt_torch.tt_mlir import compile_stablehlo
+    from tt_torch.tt_mlir.importer import import_program
+
+    t = time.perf_counter()
+    theirs = compile_stablehlo(stablehlo, target=cfg.target, timeout=cfg.tt_mlir_timeout)
+    art.stage_seconds["tt_mlir"] = time.perf_counter() - t
+    if not theirs.ok:
+        raise CompileError(
+            f"graph {art.name}: the real tt-mlir did not compile it ({theirs.status}): {theirs.error}\n"
+            "  Its StableHLO is in artifacts.last.stablehlo; CompilerConfig(compiler='tt-torch') compiles it with tt-torch."
+        )
+    art.ttir, art.ttnn = theirs.ttir, theirs.ttnn
+    t = time.perf_counter()
+    imported = import_program(theirs.ttnn, cfg.target, arg_names)
+    art.stage_seconds["tt_mlir_import"] = time.perf_counter() - t
+    art.flatbuffer = imported.flatbuffer
+    art.report = {
+        "compiler": "tt-mlir",
+        "tt_mlir": theirs.summary(),
+        "imported_ops": imported.op_counts,
+        # recorded, not yet applied by the runtime to imported programs
+        "compute_configs": imported.compute_configs,
+    }
+    return imported.flatbuffer
+
+
+def _cross_check(stablehlo: str, ours_ttnn: str | None, cfg, art: GraphArtifacts) -> dict:
+    """The real tt-mlir on the same StableHLO: its status, error and op differences (report["tt_mlir"])."""
+    from tt_torch.tt_mlir import compare, compile_stablehlo
+
+    t = time.perf_counter()
+    theirs = compile_stablehlo(stablehlo, target=cfg.target, timeout=cfg.tt_mlir_timeout)
+    art.stage_seconds["tt_mlir"] = time.perf_counter() - t
+    return compare.compare(ours_ttnn, theirs)
 
 
 def _output_nodes(gm: fx.GraphModule) -> list[fx.Node]:

@@ -7,6 +7,8 @@
     tt-torch query
     tt-torch check model.ttnn
     tt-torch report ...          (op-by-op reports: tt_torch.tools.report)
+    tt-torch tt-mlir model.mlir [--target n150] [--out DIR] [--timeout S]
+                                 (compile StableHLO with the real tt-mlir, compile-only)
 
 Exit codes: 0 ok; 1 mismatch (outputs under the PCC/atol bar) or a failed run;
 2 bad file (not a tt-torch binary, corrupt, other schema version, missing side file)
@@ -319,6 +321,12 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("check", help="verify a .ttnn and say whether this runtime can run it")
     r.add_argument("file")
 
+    r = sub.add_parser("tt-mlir", help="compile a StableHLO .mlir with the real tt-mlir (compile-only)")
+    r.add_argument("file")
+    r.add_argument("--target", default="n150", choices=("n150", "n300", "p150"))
+    r.add_argument("--out", metavar="DIR", help="write every stage's IR, the .ttnn and result.json to DIR")
+    r.add_argument("--timeout", type=float, default=60.0, help="seconds tt-mlir may take (default 60)")
+
     sub.add_parser("report", help="op-by-op reports (tt_torch.tools.report); arguments are passed on", add_help=False)
     return p
 
@@ -330,7 +338,41 @@ def _positive(text: str) -> int:
     return value
 
 
-COMMANDS = {"read": cmd_read, "run": cmd_run, "perf": cmd_perf, "query": cmd_query, "check": cmd_check}
+# --- tt-mlir --------------------------------------------------------------------------
+def cmd_tt_mlir(args) -> int:
+    """Exit 0 when tt-mlir compiled the module, 1 when it rejected it (or crashed), 2 when it is absent."""
+    from tt_torch.tt_mlir import compile_stablehlo
+
+    if not os.path.isfile(args.file):
+        raise ConfigError(f"{args.file}: no such file")
+    with open(args.file) as f:
+        result = compile_stablehlo(f.read(), target=args.target, timeout=args.timeout)
+    summary = result.summary()
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        for stage, text in result.irs.items():
+            with open(os.path.join(args.out, f"{stage}.mlir"), "w") as f:
+                f.write(text)
+        if result.flatbuffer is not None:
+            with open(os.path.join(args.out, "model.ttnn"), "wb") as f:
+                f.write(result.flatbuffer)
+        with open(os.path.join(args.out, "result.json"), "w") as f:
+            json.dump(summary, f, indent=1)
+    print(json.dumps(summary, indent=1))
+    if result.status == "unavailable":
+        _err(result.error)
+        return BAD
+    return OK if result.ok else MISMATCH
+
+
+COMMANDS = {
+    "read": cmd_read,
+    "run": cmd_run,
+    "perf": cmd_perf,
+    "query": cmd_query,
+    "check": cmd_check,
+    "tt-mlir": cmd_tt_mlir,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

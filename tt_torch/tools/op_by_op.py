@@ -88,6 +88,13 @@ class OpRecord:
     compile_seconds: float | None = None
     run_seconds: float | None = None
     fx_nodes: list[str] = field(default_factory=list)
+    # CompilerConfig.cross_check_tt_mlir: the real tt-mlir on the op's StableHLO
+    # (status: ok / rejected / crash / timeout / unavailable / not_compiled), its error,
+    # and the TTNN op differences (tt_torch.tt_mlir.compare).
+    tt_mlir_status: str | None = None
+    tt_mlir_error: str | None = None
+    tt_mlir_ops_diff: str | None = None
+    tt_mlir: dict | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -489,6 +496,23 @@ def _op_attributes(op) -> str:
 # --- running ---------------------------------------------------------------------------------
 
 
+def _cross_check(ops: list[_UniqueOp], config: CompilerConfig) -> None:
+    """Every unique op's StableHLO through the real tt-mlir (one worker for all)."""
+    from tt_torch.tt_mlir import compare, compile_many
+
+    todo = [op for op in ops if op.record.stablehlo]
+    for op in ops:
+        if not op.record.stablehlo:
+            op.record.tt_mlir_status = "not_compiled"
+            op.record.tt_mlir_error = "tt-torch did not reach StableHLO for this op; nothing to give tt-mlir"
+    results = compile_many([op.record.stablehlo for op in todo], config.target, config.single_op_timeout)
+    for op, theirs in zip(todo, results):
+        rec = compare.compare(op.record.ttnn, theirs)
+        op.record.tt_mlir = rec
+        op.record.tt_mlir_status, op.record.tt_mlir_error = theirs.status, theirs.error or None
+        op.record.tt_mlir_ops_diff = compare.one_line(rec)
+
+
 def _run_one(op: _UniqueOp, worker: OpWorker, config: CompilerConfig, execute: bool) -> None:
     record, req = op.record, dict(op.request)
     run_device = execute and op.goldens is not None
@@ -638,6 +662,11 @@ def run_graph(
             _run_one(op, worker, config, execute)
             name = f"{op.record.index:04d}_{_safe(op.record.op_name)}.json"
             _write_json(os.path.join(out_dir, name), op.record.to_json())
+        if config.cross_check_tt_mlir:
+            _cross_check(ops, config)
+            for op in ops:
+                name = f"{op.record.index:04d}_{_safe(op.record.op_name)}.json"
+                _write_json(os.path.join(out_dir, name), op.record.to_json())
     finally:
         if own_worker:
             worker.close()

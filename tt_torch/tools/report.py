@@ -45,6 +45,9 @@ COLUMNS = [
     "compile_seconds",
     "run_seconds",
     "error",
+    "tt_mlir_status",
+    "tt_mlir_error",
+    "tt_mlir_ops_diff",
 ]
 
 
@@ -234,6 +237,9 @@ def _tables(metadata):
         Column("stablehlo", Text),
         Column("ttir", Text),
         Column("ttnn", Text),
+        Column("tt_mlir_status", String(32)),
+        Column("tt_mlir_error", Text),
+        Column("tt_mlir_ops_diff", Text),
     )
     return runs, models, unique_ops, results
 
@@ -321,6 +327,9 @@ def write_database(records: list[dict[str, Any]], runs: list[dict[str, Any]], ta
                     stablehlo=r.get("stablehlo"),
                     ttir=r.get("ttir"),
                     ttnn=r.get("ttnn"),
+                    tt_mlir_status=r.get("tt_mlir_status"),
+                    tt_mlir_error=r.get("tt_mlir_error"),
+                    tt_mlir_ops_diff=r.get("tt_mlir_ops_diff"),
                 )
             )
     engine.dispose()

@@ -45,6 +45,7 @@ class OpCompilationStatus(enum.IntEnum):
 TARGETS = ("n150", "n300", "p150")
 MATH_FIDELITIES = ("lofi", "hifi2", "hifi3", "hifi4")
 WEIGHT_DTYPES = ("", "bfp_bf8", "bfp_bf4")
+COMPILERS = ("tt-torch", "tt-mlir")
 
 
 def to_enum(enum_cls: type[enum.Enum], value: Any, option: str, default: enum.Enum) -> enum.Enum:
@@ -96,6 +97,14 @@ class CompilerConfig:
     ir_dump_dir: str | None = field(default_factory=lambda: env.IR_DUMP_DIR.get() or None)
     dump_info: bool = False
     dump_debug: bool = False
+    # Also compile every graph (in op-by-op mode: every unique op) with the real tt-mlir
+    # (jax-tt-plugin, compile-only) and record its status, error and TTNN op differences.
+    cross_check_tt_mlir: bool = False
+    # Which compiler makes the device program: "tt-torch" (ours) or "tt-mlir" (the real one,
+    # whose TTNN program is imported and run on the emulated device).
+    compiler: str = "tt-torch"
+    # Seconds the real tt-mlir may take on one graph or op before it counts as hung.
+    tt_mlir_timeout: float = 120.0
 
     def __post_init__(self) -> None:
         self.compile_depth = to_enum(CompileDepth, self.compile_depth, "compile_depth", CompileDepth.EXECUTE)
@@ -119,6 +128,10 @@ class CompilerConfig:
             raise ConfigError(f"optimization_level={self.optimization_level!r} is not valid; allowed: 0, 1, 2")
         if self.numerics not in (None, "emulated", "fast"):
             raise ConfigError(f"numerics={self.numerics!r} is not valid; allowed: 'emulated', 'fast', or None")
+        if self.compiler not in COMPILERS:
+            raise ConfigError(
+                f"compiler={self.compiler!r} is not valid; allowed values: {', '.join(COMPILERS)} (default: tt-torch)"
+            )
         if self.single_op_timeout <= 0:
             raise ConfigError(f"single_op_timeout must be positive, got {self.single_op_timeout}")
 

@@ -1,0 +1,647 @@
+"""tt-mlir's TTNN program (its ``ttnn_*.mlir`` dump) imported into tt-torch's program format.
+
+The real compiler's program then runs on tt-torch's emulated device: each TTNN op of the
+text maps to one of our flatbuffer ops through ``IMPORTS``, the one table of this boundary.
+What tt-mlir fuses into an op's attributes is unfolded into separate ops:
+``input_tensor_a_activations`` / ``input_tensor_b_activations`` become unary ops before the
+binary op, ``activations`` (and linear's ``activation``) a unary op after it. Const-eval
+functions are inlined where ``ttcore.load_cached`` calls them (our runtime evaluates them on
+each call: same numbers, no cache). Compute kernel configs (math fidelity, fp32_dest_acc_en)
+become the ops' ``ComputeConfig`` (the emulated device computes with them) and are listed in
+``ImportedProgram.compute_configs``. Program inputs enter from the host through ``to_device`` into the
+layout tt-mlir declared; outputs leave through ``to_layout(row_major)`` + ``from_device``.
+An op without an entry is an ``ImportError`` naming it and its location.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tt_torch.compiler._generated_import import fb
+from tt_torch.compiler.target import flatbuffer as ours
+from tt_torch.errors import CompileError
+
+
+class TTNNImportError(CompileError):
+    """A TTNN op of tt-mlir's program has no import into tt-torch's program format yet."""
+
+
+_DTYPE = {"f32": "f32", "bf16": "bf16", "f16": "f16", "si32": "si32", "i32": "si32", "ui32": "ui32", "u32": "ui32"}
+_DTYPE.update({"ui16": "ui16", "u16": "ui16", "ui8": "ui8", "u8": "ui8", "i1": "bf16"})
+
+
+@dataclass
+class _Layout:
+    tile: bool
+    buffer: str  # dram | l1 | system_memory
+
+
+@dataclass
+class _Type:
+    shape: list[int]
+    dtype: str
+    layout: _Layout | None  # None: host row-major
+
+
+@dataclass
+class _Op:
+    results: list[str]
+    name: str
+    operands: list[str]
+    attrs: str
+    in_types: list[_Type]
+    out_types: list[_Type]
+    loc: str
+
+
+@dataclass
+class _Func:
+    name: str
+    args: list[str]
+    arg_types: list[_Type]
+    ops: list[_Op]
+    returns: list[str]
+
+
+@dataclass
+class ImportedProgram:
+    flatbuffer: bytes
+    compute_configs: list[dict] = field(default_factory=list)
+    op_counts: dict[str, int] = field(default_factory=dict)
+
+
+# --- parsing tt-mlir's TTNN text -----------------------------------------------------------
+_LAYOUT_ALIAS = re.compile(r"^(#\w+) = #ttnn\.ttnn_layout<(.*)>\s*$", re.M)
+_FUNC = re.compile(r"func\.func (?:public |private )?@(\w+)\((.*?)\) -> .*?\{\s*$", re.M)
+_TENSOR = re.compile(r"tensor<([^<>]*?(?:<[^<>]*>)?[^<>]*?)>")
+_OP = re.compile(
+    r'^\s*(?:(%[\w#:]+(?:, %[\w#:]+)*) = )?"(ttnn\.\w+)"\(([^)]*)\)\s*(?:<\{(.*)\}>)?\s*(?:\{(.*?)\})?\s*:\s*\((.*?)\)\s*->\s*(.*?)\s+loc\((.*)\)\s*$'
+)
+_LOAD_CACHED = re.compile(
+    r"^\s*(%[\w#:]+) = ttcore\.load_cached\(@(\w+), \[(.*?)\]\)\s*:\s*\((.*?)\)\s*->\s*(.*?)\s+loc"
+)
+_RETURN = re.compile(r"^\s*return\s*(.*?)\s*(?::.*)?loc")
+
+
+def _layouts(text: str) -> dict[str, _Layout]:
+    out = {}
+    for alias, body in _LAYOUT_ALIAS.findall(text):
+        buffer = "l1" if "#l1" in body else "system_memory" if "#system_memory" in body else "dram"
+        out[alias] = _Layout("!ttcore.tile" in body, buffer)
+    return out
+
+
+def _type(text: str, layouts: dict[str, _Layout]) -> _Type:
+    body, _, enc = text.partition(", #")
+    parts = body.split("x")
+    dims, el = parts[:-1], parts[-1]
+    layout = layouts.get("#" + enc.strip()) if enc else None
+    if layout is not None and layout.buffer == "system_memory":
+        layout = None
+    if el not in _DTYPE:
+        raise TTNNImportError(f"tt-mlir's program uses element type {el}, which tt-torch's device has no format for")
+    return _Type([int(d) for d in dims], _DTYPE[el], layout)
+
+
+def _types(text: str, layouts) -> list[_Type]:
+    return [_type(m, layouts) for m in _TENSOR.findall(text)]
+
+
+def _results(token: str | None) -> list[str]:
+    if not token:
+        return []
+    if "," in token:  # %values, %indices
+        return [t.strip() for t in token.split(",")]
+    if ":" in token:  # %0:2
+        name, n = token.split(":")
+        return [f"{name}#{i}" for i in range(int(n))]
+    return [token]
+
+
+def _operands(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+_LOC_ALIAS = re.compile(r"^(#loc\d*) = loc\((.*)\)\s*$", re.M)
+
+
+def _locations(text: str) -> dict[str, str]:
+    """#locN -> readable text: the names in quotes of its chain (e.g. tt-torch's FX node and source line)."""
+    raw = dict(_LOC_ALIAS.findall(text))
+
+    def resolve(alias: str, depth: int = 0) -> str:
+        body = raw.get(alias, alias)
+        if depth > 8:
+            return body
+        return re.sub(r"#loc\d*", lambda m: resolve(m.group(0), depth + 1), body)
+
+    return {k: resolve(k) for k in raw}
+
+
+def parse(text: str) -> dict[str, _Func]:
+    layouts = _layouts(text)
+    locs = _locations(text)
+    funcs: dict[str, _Func] = {}
+    current: _Func | None = None
+    for line in text.splitlines():
+        m = _FUNC.search(line)
+        if m:
+            args = re.findall(r"(%arg\d+): (tensor<[^{]*?>)(?=[ ,)]|\s*\{|$)", m.group(2))
+            current = _Func(m.group(1), [a for a, _ in args], [_types(t, layouts)[0] for _, t in args], [], [])
+            funcs[current.name] = current
+            continue
+        if current is None:
+            continue
+        m = _OP.match(line)
+        if m:
+            res, name, operands, props, attrs, in_t, out_t, loc = m.groups()
+            current.ops.append(
+                _Op(
+                    _results(res),
+                    name,
+                    _operands(operands),
+                    (props or "") + (attrs or ""),
+                    _types(in_t, layouts),
+                    _types(out_t, layouts),
+                    locs.get(loc, loc),
+                )
+            )
+            continue
+        m = _LOAD_CACHED.match(line)
+        if m:
+            res, fn, operands, in_t, out_t = m.groups()
+            outs = _types(out_t, layouts)
+            names = _results(res) if len(outs) > 1 or ":" in res else [res]
+            current.ops.append(
+                _Op(names, "ttcore.load_cached", _operands(operands), fn, _types(in_t, layouts), outs, "")
+            )
+            continue
+        if '"ttnn.' in line:
+            raise TTNNImportError(f"cannot read this line of tt-mlir's TTNN program: {line.strip()[:300]}")
+        m = _RETURN.match(line)
+        if m and "func.return" not in line:
+            current.returns = _operands(m.group(1))
+    return funcs
+
+
+# --- building our program --------------------------------------------------------------
+def _ints(attrs: str, key: str) -> list[int]:
+    m = re.search(rf"\b{key} = (\[[^\]]*\]|array<i\d+(?::[^>]*)?>|#ttnn\.shape<[\dx]*>)", attrs)
+    if not m:
+        raise KeyError(key)
+    body = re.sub(r"\s*:\s*[a-z]+\d*", "", m.group(1).replace("array<i64", "").replace("array<i32", ""))
+    if body.startswith("#ttnn.shape<"):
+        return [int(v) for v in body[len("#ttnn.shape<") : -1].split("x") if v]
+    return [int(v) for v in re.findall(r"-?\d+", body)]
+
+
+def _int(attrs: str, key: str) -> int:
+    return int(re.search(rf"\b{key} = (-?\d+)", attrs).group(1))
+
+
+def _flag(attrs: str, key: str, default: bool = False) -> bool:
+    m = re.search(rf"\b{key} = (true|false)", attrs)
+    return (m.group(1) == "true") if m else default
+
+
+def _float(attrs: str, key: str) -> float:
+    return float(re.search(rf"\b{key} = ([-+0-9.eE]+|0x[0-9A-Fa-f]+)", attrs).group(1))
+
+
+def _activations(attrs: str, key: str) -> list[str]:
+    m = re.search(rf"(?<![\w]){key} = \[(.*?)\](?=,|$|\s)", attrs)
+    if not m:
+        return []
+    acts = []
+    for item in re.findall(r"#ttnn\.unary_with_param<([^>]*)>", m.group(1)):
+        if "params" in item:
+            raise TTNNImportError(f"fused activation with parameters ({item}) has no import yet")
+        acts.append(re.search(r"op_type = (\w+)", item).group(1))
+    return acts
+
+
+class _Builder:
+    def __init__(self, funcs: dict[str, _Func]):
+        self.funcs = funcs
+        self.ids: dict[str, int] = {}
+        self.types: dict[str, _Type] = {}
+        self.operations: list = []
+        self.compute_configs: list[dict] = []
+        self.counts: dict[str, int] = {}
+        self.temp = 0
+
+    def fresh(self, t: _Type) -> str:
+        self.temp += 1
+        name = f"%__import{self.temp}"
+        self.types[name] = t
+        return name
+
+    def ref(self, name: str) -> fb.TensorRefT:
+        gid = self.ids.setdefault(name, len(self.ids))
+        t = self.types[name]
+        layout = fb.LayoutDescT(dataType=ours._DTYPES[t.dtype], layout=fb.TensorLayout.RowMajor)
+        if t.layout is not None:
+            layout.layout = fb.TensorLayout.Tile if t.layout.tile else fb.TensorLayout.RowMajor
+            buffer = fb.BufferType.L1 if t.layout.buffer == "l1" else fb.BufferType.DRAM
+            layout.memoryConfig = fb.MemoryConfigT(bufferType=buffer, memoryLayout=fb.TensorMemoryLayout.Interleaved)
+        return fb.TensorRefT(globalId=gid, desc=fb.TensorDescT(shape=list(t.shape), layout=layout))
+
+    def emit(self, kind, table, loc: str, text: str) -> None:
+        self.operations.append(fb.OperationT(typeType=kind, type=table, debugInfo=text, locInfo=loc))
+
+    def unary(self, kind: str, src: str, dst: str, loc: str) -> None:
+        if kind not in ours._UNARY_NAMES:
+            raise TTNNImportError(f"fused activation '{kind}' at {loc} has no tt-torch op yet")
+        table = fb.EltwiseUnaryOpT(
+            type=getattr(fb.EltwiseUnaryOpType, ours._UNARY_NAMES[kind]), in_=self.ref(src), out=self.ref(dst)
+        )
+        self.emit(fb.OpType.EltwiseUnaryOp, table, loc, f"ttnn.{kind} (activation fused by tt-mlir)")
+
+    def function(self, func: _Func, rename: dict[str, str], prefix: str) -> list[str]:
+        def v(name: str) -> str:
+            return rename.get(name, name if name.startswith("%__") else prefix + name)
+
+        for op in func.ops:
+            rule = IMPORTS.get(op.name)
+            if rule is None and op.name != "ttcore.load_cached":
+                raise TTNNImportError(
+                    f"tt-mlir's TTNN op '{op.name}' (at {op.loc}) has no import into tt-torch's program yet; "
+                    "compile with CompilerConfig(compiler='tt-torch'), or add it to IMPORTS in tt_torch/tt_mlir/importer.py"
+                )
+            for r, t in zip(op.results, op.out_types):
+                self.types[v(r)] = t
+            for o, t in zip(op.operands, op.in_types):
+                self.types.setdefault(v(o), t)
+            self.counts[op.name] = self.counts.get(op.name, 0) + 1
+            if op.name == "ttcore.load_cached":
+                callee = self.funcs[op.attrs]
+                inner = dict(zip(callee.args, [v(o) for o in op.operands]))
+                outs = self.function(callee, inner, f"{prefix}{op.attrs}:")
+                for r, o in zip(op.results, outs):
+                    rename[r] = o
+                continue
+            rule(self, op, [v(o) for o in op.operands], [v(r) for r in op.results])
+        return [v(r) for r in func.returns]
+
+
+# --- the import table: tt-mlir TTNN op -> tt-torch flatbuffer op(s) ----------------------
+Rule = Callable[[_Builder, _Op, list[str], list[str]], None]
+
+
+def _skip(b, op, ins, outs) -> None:
+    """get_device: the device is implicit in our programs."""
+
+
+def _unary_rule(kind: str) -> Rule:
+    def rule(b, op, ins, outs):
+        b.unary(kind, ins[0], outs[0], op.loc)
+
+    return rule
+
+
+def _binary_rule(kind: str) -> Rule:
+    def rule(b, op, ins, outs):
+        lhs, rhs = ins
+        for act in _activations(op.attrs, "input_tensor_a_activations"):
+            tmp = b.fresh(b.types[lhs])
+            b.unary(act, lhs, tmp, op.loc)
+            lhs = tmp
+        for act in _activations(op.attrs, "input_tensor_b_activations"):
+            tmp = b.fresh(b.types[rhs])
+            b.unary(act, rhs, tmp, op.loc)
+            rhs = tmp
+        after = _activations(op.attrs, "activations")
+        out = b.fresh(b.types[outs[0]]) if after else outs[0]
+        table = fb.EltwiseBinaryOpT(
+            type=getattr(fb.EltwiseBinaryOpType, kind), lhs=b.ref(lhs), rhs=b.ref(rhs), out=b.ref(out)
+        )
+        if kind == "Multiply":
+            table.computeConfig = _compute_config(b, op)
+        b.emit(fb.OpType.EltwiseBinaryOp, table, op.loc, op.name)
+        _after(b, op, out, outs[0], after)
+
+    return rule
+
+
+def _after(b, op, out: str, final: str, acts: list[str]) -> None:
+    for i, act in enumerate(acts):
+        dst = final if i == len(acts) - 1 else b.fresh(b.types[final])
+        b.unary(act, out, dst, op.loc)
+        out = dst
+
+
+_FIDELITY = {
+    "lofi": fb.MathFidelity.LoFi,
+    "hifi2": fb.MathFidelity.HiFi2,
+    "hifi3": fb.MathFidelity.HiFi3,
+    "hifi4": fb.MathFidelity.HiFi4,
+}
+
+
+def _compute_config(b, op) -> fb.ComputeConfigT | None:
+    """The op's compute kernel config as the runtime takes it (None: the runtime's defaults,
+    HiFi4 with fp32 accumulation, tt-mlir's too); recorded in ``compute_configs``."""
+    m = re.search(r"math_fidelity = (\w+), fp32_dest_acc_en = (\w+)", op.attrs)
+    if not m:
+        return None
+    fidelity, fp32_acc = m.group(1).lower(), m.group(2) == "true"
+    if fidelity not in _FIDELITY:
+        raise TTNNImportError(f"{op.name} at {op.loc}: unknown math fidelity {m.group(1)!r}")
+    b.compute_configs.append({"op": op.name, "loc": op.loc, "math_fidelity": fidelity, "fp32_dest_acc_en": fp32_acc})
+    return fb.ComputeConfigT(mathFidelity=_FIDELITY[fidelity], fp32DestAccEn=fp32_acc)
+
+
+def _matmul(b, op, ins, outs):
+    config = _compute_config(b, op)
+    table = fb.MatmulOpT(
+        computeConfig=config,
+        a=b.ref(ins[0]),
+        b=b.ref(ins[1]),
+        out=b.ref(outs[0]),
+        transposeA=_flag(op.attrs, "transpose_a"),
+        transposeB=_flag(op.attrs, "transpose_b"),
+    )
+    b.emit(fb.OpType.MatmulOp, table, op.loc, op.name)
+
+
+def _linear(b, op, ins, outs):
+    config = _compute_config(b, op)
+    m = re.search(r'\bactivation = "(\w+)"', op.attrs)
+    after = [m.group(1)] if m else []
+    out = b.fresh(b.types[outs[0]]) if after else outs[0]
+    table = fb.LinearOpT(
+        computeConfig=config,
+        a=b.ref(ins[0]),
+        b=b.ref(ins[1]),
+        bias=b.ref(ins[2]) if len(ins) > 2 else None,
+        out=b.ref(out),
+        transposeA=_flag(op.attrs, "transpose_a"),
+        transposeB=_flag(op.attrs, "transpose_b"),
+    )
+    b.emit(fb.OpType.LinearOp, table, op.loc, op.name)
+    _after(b, op, out, outs[0], after)
+
+
+def _reduction_rule(kind: str) -> Rule:
+    def rule(b, op, ins, outs):
+        t = b.types[ins[0]]
+        dims = _ints(op.attrs, "dim_arg") if "dim_arg" in op.attrs else list(range(len(t.shape)))
+        table = fb.ReductionOpT(
+            type=getattr(fb.ReductionOpType, kind),
+            in_=b.ref(ins[0]),
+            out=b.ref(outs[0]),
+            dimArg=[d % max(len(t.shape), 1) for d in dims],
+            keepDim=_flag(op.attrs, "keep_dim"),
+        )
+        b.emit(fb.OpType.ReductionOp, table, op.loc, op.name)
+
+    return rule
+
+
+def _reshape(b, op, ins, outs):
+    table = fb.ReshapeOpT(in_=b.ref(ins[0]), out=b.ref(outs[0]), shape=list(b.types[outs[0]].shape))
+    b.emit(fb.OpType.ReshapeOp, table, op.loc, op.name)
+
+
+def _permute(b, op, ins, outs):
+    table = fb.PermuteOpT(in_=b.ref(ins[0]), out=b.ref(outs[0]), permutation=_ints(op.attrs, "permutation"))
+    b.emit(fb.OpType.PermuteOp, table, op.loc, op.name)
+
+
+def _slice(b, op, ins, outs):
+    table = fb.SliceOpT(
+        in_=b.ref(ins[0]),
+        out=b.ref(outs[0]),
+        begins=_ints(op.attrs, "begins"),
+        ends=_ints(op.attrs, "ends"),
+        step=_ints(op.attrs, "step"),
+    )
+    b.emit(fb.OpType.SliceOp, table, op.loc, op.name)
+
+
+def _concat(b, op, ins, outs):
+    rank = len(b.types[outs[0]].shape)
+    table = fb.ConcatOpT(inputs=[b.ref(i) for i in ins], out=b.ref(outs[0]), dim=_int(op.attrs, "dim") % rank)
+    b.emit(fb.OpType.ConcatOp, table, op.loc, op.name)
+
+
+def _repeat(b, op, ins, outs):
+    table = fb.RepeatOpT(in_=b.ref(ins[0]), out=b.ref(outs[0]), repeatDims=_ints(op.attrs, "repeat_dims"))
+    b.emit(fb.OpType.RepeatOp, table, op.loc, op.name)
+
+
+def _full_rule(value: float | None) -> Rule:
+    def rule(b, op, ins, outs):
+        fill = value if value is not None else _float(op.attrs, "fill_value")
+        b.emit(fb.OpType.FullOp, fb.FullOpT(out=b.ref(outs[0]), fillValue=fill), op.loc, op.name)
+
+    return rule
+
+
+def _where(b, op, ins, outs):
+    table = fb.EltwiseTernaryOpT(
+        type=fb.EltwiseTernaryOpType.Where,
+        first=b.ref(ins[0]),
+        second=b.ref(ins[1]),
+        third=b.ref(ins[2]),
+        out=b.ref(outs[0]),
+    )
+    b.emit(fb.OpType.EltwiseTernaryOp, table, op.loc, op.name)
+
+
+def _embedding(b, op, ins, outs):
+    table = fb.EmbeddingOpT(input=b.ref(ins[0]), weight=b.ref(ins[1]), out=b.ref(outs[0]))
+    b.emit(fb.OpType.EmbeddingOp, table, op.loc, op.name)
+
+
+def _to_layout(b, op, ins, outs):
+    out = b.ref(outs[0])
+    src = b.types[ins[0]]
+    if src.layout is None and b.types[outs[0]].layout is not None:  # host -> device, as tt-mlir's to_layout does
+        mid = b.fresh(_Type(src.shape, src.dtype, _Layout(False, b.types[outs[0]].layout.buffer)))
+        b.emit(fb.OpType.ToDeviceOp, fb.ToDeviceOpT(in_=b.ref(ins[0]), out=b.ref(mid)), op.loc, "ttnn.to_device")
+        ins = [mid]
+    table = fb.ToLayoutOpT(in_=b.ref(ins[0]), out=out, layout=out.desc.layout.layout, dtype=out.desc.layout.dataType)
+    b.emit(fb.OpType.ToLayoutOp, table, op.loc, op.name)
+
+
+def _typecast(b, op, ins, outs):
+    out = b.ref(outs[0])
+    table = fb.TypecastOpT(in_=b.ref(ins[0]), out=out, dtype=out.desc.layout.dataType)
+    b.emit(fb.OpType.TypecastOp, table, op.loc, op.name)
+
+
+def _to_device(b, op, ins, outs):
+    b.emit(fb.OpType.ToDeviceOp, fb.ToDeviceOpT(in_=b.ref(ins[0]), out=b.ref(outs[0])), op.loc, op.name)
+
+
+def _from_device(b, op, ins, outs):
+    b.emit(fb.OpType.FromDeviceOp, fb.FromDeviceOpT(in_=b.ref(ins[0]), out=b.ref(outs[0])), op.loc, op.name)
+
+
+def _softmax(b, op, ins, outs):
+    """softmax(x) = exp(x - max(x)) / sum(exp(x - max(x))) along ``dimension``, on our ops."""
+    t = b.types[ins[0]]
+    dim = _int(op.attrs, "dimension") % len(t.shape)
+    kept = _Type([1 if i == dim else d for i, d in enumerate(t.shape)], t.dtype, t.layout)
+
+    def reduce(kind, src):
+        dst = b.fresh(kept)
+        table = fb.ReductionOpT(
+            type=getattr(fb.ReductionOpType, kind), in_=b.ref(src), out=b.ref(dst), dimArg=[dim], keepDim=True
+        )
+        b.emit(fb.OpType.ReductionOp, table, op.loc, f"{op.name} ({kind.lower()})")
+        return dst
+
+    def binary(kind, lhs, rhs, dst):
+        table = fb.EltwiseBinaryOpT(
+            type=getattr(fb.EltwiseBinaryOpType, kind), lhs=b.ref(lhs), rhs=b.ref(rhs), out=b.ref(dst)
+        )
+        b.emit(fb.OpType.EltwiseBinaryOp, table, op.loc, f"{op.name} ({kind.lower()})")
+
+    shifted, exp = b.fresh(t), b.fresh(t)
+    binary("Subtract", ins[0], reduce("Max", ins[0]), shifted)
+    b.unary("exp", shifted, exp, op.loc)
+    binary("Divide", exp, reduce("Sum", exp), outs[0])
+
+
+def _conv2d(b, op, ins, outs):
+    """Flattened NHWC input, OIHW weight, [1, 1, 1, O] bias: the same convention as ours."""
+    config = _compute_config(b, op)
+    a = op.attrs
+    tensors = [i for i, t in zip(ins, op.in_types) if t is not None]
+    table = fb.Conv2dOpT(
+        computeConfig=config,
+        input=b.ref(tensors[0]),
+        weight=b.ref(tensors[1]),
+        bias=b.ref(tensors[2]) if len(tensors) > 2 else None,
+        out=b.ref(outs[0]),
+        inChannels=_int(a, "in_channels"),
+        outChannels=_int(a, "out_channels"),
+        batchSize=_int(a, "batch_size"),
+        inputHeight=_int(a, "input_height"),
+        inputWidth=_int(a, "input_width"),
+        kernelSize=_ints(a, "kernel_size"),
+        stride=_ints(a, "stride"),
+        padding=_padding4(_ints(a, "padding")),
+        dilation=_ints(a, "dilation"),
+        groups=_int(a, "groups"),
+    )
+    b.emit(fb.OpType.Conv2dOp, table, op.loc, op.name)
+
+
+def _padding4(p: list[int]) -> list[int]:
+    """tt-mlir's [pad_h, pad_w] or [top, bottom, left, right] as [top, bottom, left, right]."""
+    return [p[0], p[0], p[1], p[1]] if len(p) == 2 else p
+
+
+def _pool_rule(kind: str) -> Rule:
+    def rule(b, op, ins, outs):
+        a = op.attrs
+        pool = kind
+        if kind == "Avg" and re.search(r"\bdivisor_override = 1 :", a):
+            pool = "Sum"  # tt-mlir divides afterwards
+        elif kind == "Avg" and any(_ints(a, "padding")) and not _flag(a, "count_include_pad", True):
+            raise TTNNImportError(f"avg_pool2d with padding and count_include_pad = false (at {op.loc}) has no import")
+        table = fb.Pool2dOpT(
+            type=getattr(fb.Pool2dType, pool),
+            in_=b.ref(ins[0]),
+            out=b.ref(outs[0]),
+            batchSize=_int(a, "batch_size"),
+            inputHeight=_int(a, "input_height"),
+            inputWidth=_int(a, "input_width"),
+            channels=_int(a, "channels"),
+            kernelSize=_ints(a, "kernel_size"),
+            stride=_ints(a, "stride"),
+            padding=_padding4(_ints(a, "padding")),
+            dilation=_ints(a, "dilation"),
+            ceilMode=_flag(a, "ceil_mode"),
+        )
+        b.emit(fb.OpType.Pool2dOp, table, op.loc, op.name)
+
+    return rule
+
+
+def _deallocate(b, op, ins, outs):
+    table = fb.DeallocateOpT(in_=b.ref(ins[0]), force=_flag(op.attrs, "force"))
+    b.emit(fb.OpType.DeallocateOp, table, op.loc, op.name)
+
+
+_BINARY = {k: v for k, v in ours._BINARY_NAMES.items()}
+_BINARY.update(divide="Divide", equal="Equal", not_equal="NotEqual", less_than="LessThan", less_equal="LessEqual")
+_BINARY.update(greater_than="GreaterThan", greater_equal="GreaterEqual")
+
+IMPORTS: dict[str, Rule] = {
+    **{f"ttnn.{k}": _unary_rule(k) for k in ours._UNARY_NAMES},
+    **{f"ttnn.{k}": _binary_rule(v) for k, v in _BINARY.items()},
+    **{f"ttnn.{k}": _reduction_rule(v) for k, v in ours._REDUCTION_NAMES.items()},
+    "ttnn.get_device": _skip,
+    "ttnn.matmul": _matmul,
+    "ttnn.linear": _linear,
+    "ttnn.reshape": _reshape,
+    "ttnn.permute": _permute,
+    "ttnn.slice_static": _slice,
+    "ttnn.concat": _concat,
+    "ttnn.repeat": _repeat,
+    "ttnn.where": _where,
+    "ttnn.embedding": _embedding,
+    "ttnn.full": _full_rule(None),
+    "ttnn.ones": _full_rule(1.0),
+    "ttnn.zeros": _full_rule(0.0),
+    "ttnn.softmax": _softmax,
+    "ttnn.conv2d": _conv2d,
+    "ttnn.max_pool2d": _pool_rule("Max"),
+    "ttnn.avg_pool2d": _pool_rule("Avg"),
+    "ttnn.to_device": _to_device,
+    "ttnn.from_device": _from_device,
+    "ttnn.to_layout": _to_layout,
+    "ttnn.typecast": _typecast,
+    "ttnn.deallocate": _deallocate,
+}
+
+
+def import_program(ttnn_text: str, target: str = "n150", arg_names: list[str] | None = None) -> ImportedProgram:
+    """tt-mlir's TTNN module text -> a tt-torch ``.ttnn`` whose program 0 is tt-mlir's ``main``."""
+    funcs = parse(ttnn_text)
+    public = [f for f in funcs.values() if "const_eval" not in f.name]
+    if not public:
+        raise TTNNImportError("tt-mlir's TTNN module has no public function to import")
+    main = public[0]
+    b = _Builder(funcs)
+    inputs = []
+    rename: dict[str, str] = {}
+    for i, (arg, t) in enumerate(zip(main.args, main.arg_types)):
+        host = f"%__input{i}"
+        b.types[host] = _Type(t.shape, t.dtype, None)
+        name = arg_names[i] if arg_names and i < len(arg_names) else f"input{i}"
+        inputs.append(fb.ProgramArgT(ref=b.ref(host), argType=fb.ArgumentType.Input, name=name))
+        if t.layout is None:
+            rename[arg] = host
+        else:  # tt-mlir takes its inputs on the device, in the declared layout
+            b.types[arg] = t
+            dev = _Type(t.shape, t.dtype, _Layout(False, t.layout.buffer))
+            mid = b.fresh(dev)
+            b.emit(fb.OpType.ToDeviceOp, fb.ToDeviceOpT(in_=b.ref(host), out=b.ref(mid)), f"input {i}", "to_device")
+            if t.layout.tile:
+                _to_layout(b, _Op([arg], "ttnn.to_layout", [mid], "", [dev], [t], f"input {i}"), [mid], [arg])
+            else:
+                rename[arg] = mid
+    results = b.function(main, rename, "")
+    outputs = []
+    for i, r in enumerate(results):
+        t = b.types[r]
+        if t.layout is not None:
+            if t.layout.tile:
+                rm = b.fresh(_Type(t.shape, t.dtype, _Layout(False, t.layout.buffer)))
+                _to_layout(b, _Op([rm], "ttnn.to_layout", [r], "", [t], [b.types[rm]], f"output {i}"), [r], [rm])
+                r = rm
+            host = b.fresh(_Type(t.shape, t.dtype, None))
+            table = fb.FromDeviceOpT(in_=b.ref(r), out=b.ref(host))
+            b.emit(fb.OpType.FromDeviceOp, table, f"output {i}", "from_device")
+            r = host
+        outputs.append(b.ref(r))
+    program = fb.ProgramT(name=main.name, inputs=inputs, outputs=outputs, operations=b.operations, private=False)
+    data = ours.package([program], ours._system_desc(target), [("ttnn (tt-mlir)", ttnn_text)])
+    return ImportedProgram(data, b.compute_configs, b.counts)
