@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import torch
 from helpers import compile_tt
 
@@ -104,3 +105,37 @@ def test_weights_changed_in_place_are_seen_by_the_next_call():
         assert compute_pcc(golden_before, before) > 0.9999 and compute_pcc(golden_after, after) > 0.9999
         assert compute_pcc(golden_before, after) < 0.5  # a stale cached weight would give ~1
         torch._dynamo.reset()
+
+
+def test_a_target_saved_as_a_file_is_compiled_for_embedded_and_enforced(tmp_path):
+    """n150 saved as JSON with one DRAM channel of 1 MiB: the binary embeds that description,
+    the device opened from it has that budget, and a model that needs more fails there."""
+    import json
+
+    from tt_torch import runtime
+    from tt_torch.compiler.target import system_desc
+
+    path = system_desc.save("n150", tmp_path / "tiny.json")
+    data = json.loads(path.read_text())
+    data["name"], data["chip"]["num_dram_channels"], data["chip"]["dram_channel_size"] = "tiny", 1, 1 << 20
+    path.write_text(json.dumps(data))
+    assert system_desc.load(path).chip.dram_channel_size == 1 << 20
+
+    small = torch.nn.Linear(64, 64).eval()  # 16 KiB of weights: fits
+    compiled, artifacts = compile_tt(small, target=str(path))
+    x = torch.randn(8, 64)
+    with torch.no_grad():
+        assert compute_pcc(small(x), compiled(x)) > 0.999
+    binary = runtime.load_binary(artifacts.last.flatbuffer)
+    assert binary.system_desc_name == "tiny"
+    with runtime.open_device(binary) as device:
+        assert device.dram_bytes == 1 << 20
+
+    big = torch.nn.Linear(1024, 1024).eval()  # 4 MiB of weights: does not
+    compiled, _ = compile_tt(big, target=str(path))
+    with torch.no_grad(), pytest.raises(Exception, match=r"out of DRAM on device 'tiny'.* of 1048576 bytes"):
+        compiled(torch.randn(8, 1024))
+
+    path.write_text("{}")
+    with pytest.raises(Exception, match="tiny.json is malformed"):
+        compile_tt(small, target=str(path))

@@ -90,11 +90,14 @@ class _Session:
             self._golden_context = context.new_context()
         return self._golden_context
 
-    def device(self, target: str):
+    def device(self, target: str, binary=None):
+        """The device of a built-in target, or of a target saved as a file (from `binary`'s
+        own description)."""
         from tt_torch import runtime
 
         if target not in self.devices:
-            self.devices[target] = runtime.open_device(target)
+            builtin = target in runtime.system_names() or binary is None
+            self.devices[target] = runtime.open_device(target if builtin else binary)
         return self.devices[target]
 
 
@@ -154,7 +157,7 @@ def _compile_and_run(session: _Session, module, req: dict, stage) -> dict:
     descs = binary.program_inputs(0)
     host = [narrow(t, runtime.torch_dtype(d["dtype"]), d["name"]) for t, d in zip(req["inputs"], descs)]
     t = time.perf_counter()
-    outputs = runtime.submit(session.device(req["target"]), binary, 0, host)
+    outputs = runtime.submit(session.device(req["target"], binary), binary, 0, host)
     run_s = time.perf_counter() - t
     stage(7)  # EXECUTED
     return {"outputs": outputs, "run_s": run_s}

@@ -110,9 +110,17 @@ class CompilerConfig:
         self.compile_depth = to_enum(CompileDepth, self.compile_depth, "compile_depth", CompileDepth.EXECUTE)
         self.op_by_op_backend = to_enum(OpByOpBackend, self.op_by_op_backend, "op_by_op_backend", OpByOpBackend.TORCH)
         if self.target not in TARGETS:
-            raise ConfigError(
-                f"target={self.target!r} is not a known device; allowed: {', '.join(TARGETS)} (default: n150)"
-            )
+            if not str(self.target).endswith(".json"):
+                raise ConfigError(
+                    f"target={self.target!r} is not a known device; allowed: {', '.join(TARGETS)} (default: n150), "
+                    "or a target description saved as .json (tt_torch.compiler.target.system_desc.save)"
+                )
+            from tt_torch.compiler.target import system_desc
+
+            try:
+                system_desc.load(self.target)
+            except ValueError as e:
+                raise ConfigError(f"target={self.target!r}: {e}") from None
         self.math_fidelity = str(self.math_fidelity).lower()
         if self.math_fidelity not in MATH_FIDELITIES:
             raise ConfigError(

@@ -95,8 +95,8 @@ class TargetPeak:
 
 
 def _target_peak(chip) -> TargetPeak:
-    published = {"wormhole_b0": (148.0, 74.0) if chip.num_cores == 72 else (131.0, 65.5), "blackhole": (774.0, 372.0)}
-    blockfp8, fp16 = published[chip.arch]
+    # the published BLOCKFP8 (HiFi2) and FP16 (HiFi4) figures, for reference
+    blockfp8, fp16 = chip.lofi_tflops / 2, chip.lofi_tflops / 4
     return TargetPeak(
         chip.lofi_tflops, chip.dram_bandwidth_gbps, chip.num_cores, chip.clock_mhz / 1000.0, blockfp8, fp16
     )
@@ -239,9 +239,11 @@ class Estimate:
 
 
 def _peak(target: str) -> TargetPeak:
-    try:
+    if target in TARGET_PEAKS:
         return TARGET_PEAKS[target]
-    except KeyError:
+    try:
+        return _target_peak(_system_desc.get(target).chip)  # a target saved as a file
+    except (ValueError, KeyError):
         raise ValueError(f"unknown target {target!r} for the cost model; known: {', '.join(TARGET_PEAKS)}") from None
 
 

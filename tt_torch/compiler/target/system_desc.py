@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,58 @@ SYSTEMS: dict[str, SystemDesc] = {
 
 
 def get(name: str) -> SystemDesc:
-    try:
+    """A built-in target by name, or a target saved as a JSON file (see `save`)."""
+    if name in SYSTEMS:
         return SYSTEMS[name]
-    except KeyError:
-        raise ValueError(f"unknown target {name!r}; known targets: {', '.join(SYSTEMS)}") from None
+    if name.endswith(".json"):
+        return load(name)
+    raise ValueError(
+        f"unknown target {name!r}; known targets: {', '.join(SYSTEMS)}, or the path of a target saved with "
+        "tt_torch.compiler.target.system_desc.save (a .json file)"
+    )
+
+
+def to_dict(desc: SystemDesc) -> dict:
+    return dataclasses.asdict(desc)
+
+
+def save(desc: SystemDesc | str, path: str | os.PathLike) -> Path:
+    """Writes a target description (or a built-in one, by name) as JSON: edit it, then
+    compile with ``CompilerConfig(target="that.json")``; the binary embeds it."""
+    desc = get(desc) if isinstance(desc, str) else desc
+    path = Path(path)
+    path.write_text(json.dumps(to_dict(desc), indent=2) + "\n")
+    return path
+
+
+def load(path: str | os.PathLike) -> SystemDesc:
+    """A target description saved by `save`; a missing, malformed or inconsistent file is a
+    ValueError naming the file and the field."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"cannot read the target description {path}: {e}") from None
+    try:
+        chip_fields = {f.name for f in dataclasses.fields(ChipDesc)}
+        chip_data = dict(data["chip"])
+        unknown = set(chip_data) - chip_fields
+        if unknown:
+            raise ValueError(f"unknown chip field(s) {sorted(unknown)}")
+        chip_data["grid"] = tuple(chip_data["grid"])
+        chip = ChipDesc(**chip_data)
+        desc = SystemDesc(
+            name=str(data["name"]),
+            chip=chip,
+            num_chips=int(data["num_chips"]),
+            mesh_shape=tuple(data["mesh_shape"]),
+            tile_shape=tuple(data.get("tile_shape", (32, 32))),
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"target description {path} is malformed: {e!r}") from None
+    if chip.arch not in ("wormhole_b0", "blackhole"):
+        raise ValueError(f"target description {path}: arch {chip.arch!r} is not wormhole_b0 or blackhole")
+    for field_name in ("l1_size", "num_dram_channels", "dram_channel_size", "clock_mhz", "num_cores"):
+        if getattr(chip, field_name) <= 0:
+            raise ValueError(f"target description {path}: chip.{field_name} must be positive")
+    return desc
