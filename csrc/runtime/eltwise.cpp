@@ -1,6 +1,12 @@
 // Elementwise unary, binary and ternary ops. Each op kind is one table entry:
 // its ATen function and whether it also runs on integers.
+#include <ATen/TensorIterator.h>
+#include <ATen/native/cpu/Loops.h>
+
+#include <algorithm>
 #include <array>
+#include <bit>
+#include <cstring>
 
 #include "kernels.h"
 
@@ -89,6 +95,84 @@ const Rule& ruleFor(const Rule (&rules)[N], Type type, const char* (*name)(Type)
 
 bool outputIsInt(const fb::TensorRef* out) { return !isFloat(describe(out, "out").dtype); }
 
+inline float keepBits(float x, uint32_t mask) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  u &= mask;
+  std::memcpy(&x, &u, sizeof u);
+  return x;
+}
+
+constexpr uint32_t mantissaMask(int bits) { return ~((uint32_t{1} << (23 - bits)) - 1); }
+
+// o[i] = keep(a[i]) * keep(b[i]) over contiguous data (the default multiply: HiFi4, fp32
+// Dst), or with a single b (stride 0). Compiled for AVX-512, AVX2 and plain x86-64; the
+// loader picks what the CPU has.
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3"))) void maskedMultiply(
+    const float* __restrict a, const float* __restrict b, float* __restrict o, int64_t n, bool b_scalar,
+    uint32_t a_mask, uint32_t b_mask) {
+  if (b_scalar) {
+    const float y = std::bit_cast<float>(std::bit_cast<uint32_t>(b[0]) & b_mask);
+    for (int64_t k = 0; k < n; ++k) o[k] = std::bit_cast<float>(std::bit_cast<uint32_t>(a[k]) & a_mask) * y;
+    return;
+  }
+  for (int64_t k = 0; k < n; ++k) {
+    o[k] = std::bit_cast<float>(std::bit_cast<uint32_t>(a[k]) & a_mask) *
+           std::bit_cast<float>(std::bit_cast<uint32_t>(b[k]) & b_mask);
+  }
+}
+
+// Multiply on the matrix unit's FPU (lhs in SrcA, rhs in SrcB), per element in one pass:
+// the same phases as fidelityProduct, with the operands truncated as the registers hold them.
+Tensor emulatedMultiply(const Tensor& lhs, const Tensor& rhs, const MathConfig& config) {
+  Tensor a = f32(lhs), b = f32(rhs);
+  const uint32_t a_full = mantissaMask(registerBits(lhs.scalar_type()));
+  const uint32_t b_full = mantissaMask(registerBits(rhs.scalar_type()));
+  const uint32_t a_high = mantissaMask(kSrcAHighBits), b_high = mantissaMask(kSrcBHighBits);
+  const fb::MathFidelity fidelity = config.fidelity;
+  const bool bf16_dst = !config.fp32_dest_acc;
+  Tensor out;
+  at::TensorIterator iter = at::TensorIteratorConfig().add_output(out).add_const_input(a).add_const_input(b).build();
+  if (fidelity == fb::MathFidelity::HiFi4 && !bf16_dst) {  // the default: one product of the registers
+    // for_each runs in libtorch's thread pool; each chunk takes the vectorized loop when
+    // its layout allows
+    iter.for_each([=](char** data, const int64_t* strides, int64_t n) {
+      auto* o = reinterpret_cast<float*>(data[0]);
+      const auto* x = reinterpret_cast<const float*>(data[1]);
+      const auto* y = reinterpret_cast<const float*>(data[2]);
+      constexpr int64_t f = sizeof(float);
+      if (strides[0] == f && strides[1] == f && (strides[2] == f || strides[2] == 0)) {
+        maskedMultiply(x, y, o, n, strides[2] == 0, a_full, b_full);
+      } else if (strides[0] == f && strides[1] == 0 && strides[2] == f) {
+        maskedMultiply(y, x, o, n, true, b_full, a_full);
+      } else {
+        for (int64_t k = 0; k < n; ++k) {
+          float xv = *reinterpret_cast<const float*>(data[1] + k * strides[1]);
+          float yv = *reinterpret_cast<const float*>(data[2] + k * strides[2]);
+          *reinterpret_cast<float*>(data[0] + k * strides[0]) = keepBits(xv, a_full) * keepBits(yv, b_full);
+        }
+      }
+    });
+    return iter.output();
+  }
+  at::native::cpu_kernel(iter, [=](float x, float y) -> float {
+    float xa = keepBits(x, a_full), yb = keepBits(y, b_full);
+    float r;
+    switch (fidelity) {
+      case fb::MathFidelity::LoFi: r = keepBits(x, a_high) * keepBits(y, b_high); break;
+      case fb::MathFidelity::HiFi2: r = xa * keepBits(y, b_high); break;
+      case fb::MathFidelity::HiFi3: {
+        float y_high = keepBits(y, b_high);
+        r = xa * y_high + keepBits(x, a_high) * (yb - y_high);
+        break;
+      }
+      default: r = xa * yb; break;
+    }
+    return bf16_dst ? static_cast<float>(c10::BFloat16(r)) : r;
+  });
+  return iter.output();
+}
+
 }  // namespace
 
 void run(const ttnn::EltwiseUnaryOp& op, ProgramContext& ctx) {
@@ -107,8 +191,7 @@ void run(const ttnn::EltwiseBinaryOp& op, ProgramContext& ctx) {
     ctx.set(op.out(), rule.fn(i32(a), i32(b)));
   } else if (op.type() == Binary::Multiply) {  // on the matrix unit's FPU: lhs in SrcA, rhs in SrcB
     MathConfig config = mathConfig(op.compute_config(), ctx.device().numerics());
-    ctx.set(op.out(), matrixProduct(registerOperand(ctx, op.lhs(), "lhs"), registerOperand(ctx, op.rhs(), "rhs"),
-                                    config, [](const Tensor& x, const Tensor& y) { return at::mul(x, y); }));
+    ctx.set(op.out(), config.emulate ? emulatedMultiply(a, b, config) : at::mul(f32(a), f32(b)));
   } else {
     ctx.set(op.out(), rule.fn(f32(a), f32(b)));
   }

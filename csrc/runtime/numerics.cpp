@@ -104,8 +104,8 @@ at::Tensor roundToBlockFloat(const at::Tensor& value, fb::DataType dtype) {
 at::Tensor truncateMantissa(const at::Tensor& value, int bits) {
   if (bits >= 23) return value;
   const int32_t mask = static_cast<int32_t>(~((1u << (23 - bits)) - 1));
-  at::Tensor x = value.contiguous();
-  return at::bitwise_and(x.view(at::kInt), mask).view(at::kFloat);
+  // same strides as `value` (a channels-last activation stays channels-last)
+  return at::bitwise_and(value.view(at::kInt), mask).view(at::kFloat);
 }
 
 at::Tensor roundToBFloat16(const at::Tensor& value) { return value.to(at::kBFloat16).to(at::kFloat); }

@@ -128,3 +128,33 @@ def test_unknown_numerics_mode_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("TT_TORCH_NUMERICS", "slow")
     with pytest.raises(ConfigError, match="TT_TORCH_NUMERICS='slow'"):
         runtime.open_device("n150")
+
+
+def multiply_binary(a, b, config=None):
+    def make(bld, refs):
+        shape = torch.broadcast_shapes(a.shape, b.shape)
+        out = bld.like(refs[0], shape=list(shape))
+        bld.op(
+            fb.EltwiseBinaryOpT(
+                type=fb.EltwiseBinaryOpType.Multiply, lhs=refs[0], rhs=refs[1], out=out, computeConfig=config
+            )
+        )
+        return out
+
+    return runtime.load_binary(tb.one_op_binary([a, b], make))
+
+
+@pytest.mark.parametrize(
+    ("a_shape", "b_shape"),
+    [((70, 300), (70, 300)), ((1,), (70, 300)), ((70, 300), (1,)), ((70, 1), (1, 300)), ((4, 70, 300), (300,))],
+)
+@pytest.mark.parametrize("fidelity", ["hifi4", "lofi", "hifi3"])
+def test_multiply_registers_and_fidelity_under_broadcasting(device, a_shape, b_shape, fidelity):
+    """lhs in SrcA, rhs in SrcB; each element is the phases' sum of the truncated operands."""
+    a, b = torch.randn(a_shape), torch.randn(b_shape)
+    config = None if fidelity == "hifi4" else fb.ComputeConfigT(mathFidelity=FIDELITY[fidelity], fp32DestAccEn=True)
+    (out,) = runtime.submit(device, multiply_binary(a, b, config), 0, [a, b])
+    x, y = keep_mantissa(a, 10), keep_mantissa(b, 10)
+    x_hi, y_hi = keep_mantissa(a, 4), keep_mantissa(b, 6)
+    expected = {"hifi4": x * y, "lofi": x_hi * y_hi, "hifi3": x * y_hi + x_hi * (y - y_hi)}[fidelity]
+    torch.testing.assert_close(out, expected, rtol=1e-6, atol=1e-6)
