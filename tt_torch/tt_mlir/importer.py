@@ -332,14 +332,6 @@ def _after(b, op, out: str, final: str, acts: list[str]) -> None:
         out = dst
 
 
-_FIDELITY = {
-    "lofi": fb.MathFidelity.LoFi,
-    "hifi2": fb.MathFidelity.HiFi2,
-    "hifi3": fb.MathFidelity.HiFi3,
-    "hifi4": fb.MathFidelity.HiFi4,
-}
-
-
 def _compute_config(b, op) -> fb.ComputeConfigT | None:
     """The op's compute kernel config as the runtime takes it (None: the runtime's defaults,
     HiFi4 with fp32 accumulation, tt-mlir's too); recorded in ``compute_configs``."""
@@ -347,10 +339,10 @@ def _compute_config(b, op) -> fb.ComputeConfigT | None:
     if not m:
         return None
     fidelity, fp32_acc = m.group(1).lower(), m.group(2) == "true"
-    if fidelity not in _FIDELITY:
+    if fidelity not in ours.MATH_FIDELITY:
         raise TTNNImportError(f"{op.name} at {op.loc}: unknown math fidelity {m.group(1)!r}")
     b.compute_configs.append({"op": op.name, "loc": op.loc, "math_fidelity": fidelity, "fp32_dest_acc_en": fp32_acc})
-    return fb.ComputeConfigT(mathFidelity=_FIDELITY[fidelity], fp32DestAccEn=fp32_acc)
+    return fb.ComputeConfigT(mathFidelity=ours.MATH_FIDELITY[fidelity], fp32DestAccEn=fp32_acc)
 
 
 def _matmul(b, op, ins, outs):

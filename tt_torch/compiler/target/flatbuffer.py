@@ -47,7 +47,8 @@ _BLOCK_FLOAT = {
     "bfp_bf4": fb.DataType.BFP_BFloat4,
     "bfp_bf2": fb.DataType.BFP_BFloat2,
 }
-_FIDELITY = {
+# CompilerConfig.math_fidelity / tt-mlir's names -> the schema's enum
+MATH_FIDELITY = {
     "lofi": fb.MathFidelity.LoFi,
     "hifi2": fb.MathFidelity.HiFi2,
     "hifi3": fb.MathFidelity.HiFi3,
@@ -62,7 +63,7 @@ def _compute_config(op) -> "fb.ComputeConfigT | None":
         return None
     d = ir.DictAttr(op.attributes["compute_config"])
     return fb.ComputeConfigT(
-        mathFidelity=_FIDELITY[_s(d["math_fidelity"])], fp32DestAccEn=ir.BoolAttr(d["fp32_dest_acc_en"]).value
+        mathFidelity=MATH_FIDELITY[_s(d["math_fidelity"])], fp32DestAccEn=ir.BoolAttr(d["fp32_dest_acc_en"]).value
     )
 
 
