@@ -22,6 +22,7 @@ void run(const ttnn::Conv2dOp& op, ProgramContext& ctx);
 void run(const ttnn::Pool2dOp& op, ProgramContext& ctx);
 // reduction.cpp
 void run(const ttnn::ReductionOp& op, ProgramContext& ctx);
+void run(const ttnn::SoftmaxOp& op, ProgramContext& ctx);
 // data_movement.cpp
 void run(const ttnn::ReshapeOp& op, ProgramContext& ctx);
 void run(const ttnn::PermuteOp& op, ProgramContext& ctx);

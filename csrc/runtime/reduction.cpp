@@ -54,4 +54,10 @@ void run(const ttnn::ReductionOp& op, ProgramContext& ctx) {
   ctx.set(op.out(), x);
 }
 
+void run(const ttnn::SoftmaxOp& op, ProgramContext& ctx) {
+  const at::Tensor& in = ctx.get(op.in(), "in");
+  int64_t dim = normalizeDim(op.dimension(), std::max<int64_t>(in.dim(), 1), "dimension");
+  ctx.set(op.out(), in.dim() == 0 ? at::ones_like(f32(in)) : at::softmax(f32(in), dim));
+}
+
 }  // namespace tt::runtime::kernels

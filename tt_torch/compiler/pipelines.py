@@ -18,7 +18,7 @@ from . import cache, context
 from .conversion import stablehlo_to_ttir, ttir_to_ttnn
 from .conversion.common import Report
 from .target import system_desc
-from .transforms import deallocation, device_config, fusion, layout
+from .transforms import composites, deallocation, device_config, fusion, layout
 
 
 @dataclass
@@ -65,6 +65,7 @@ Pass = Callable[[ir.Module, Report], object]
 # name -> pass; each also runs alone from the command line (tt_torch.compiler.opt)
 PASSES: dict[str, Pass] = {
     "stablehlo-to-ttir": lambda m, r: stablehlo_to_ttir.convert(m, r),
+    "ttir-fuse-composites": lambda m, r: composites.fuse_composites(m, r),
     "ttir-fusion": lambda m, r: fusion.fuse(m, r),
     "ttir-to-ttnn": lambda m, r: ttir_to_ttnn.convert(m, r),
     "ttnn-cancel-layouts": lambda m, r: layout.cancel_layout_pairs(m),
@@ -75,7 +76,7 @@ PASSES: dict[str, Pass] = {
     "ttnn-place-in-l1": lambda m, r: device_config.place_in_l1(m, _l1_budget("n150")),
 }
 PIPELINES: dict[str, list[str]] = {
-    "stablehlo-to-ttir-pipeline": ["stablehlo-to-ttir", "ttir-fusion"],
+    "stablehlo-to-ttir-pipeline": ["stablehlo-to-ttir", "ttir-fuse-composites", "ttir-fusion"],
     "ttir-to-ttnn-pipeline": ["ttir-to-ttnn", "ttnn-cancel-layouts", "ttnn-deallocate"],
 }
 

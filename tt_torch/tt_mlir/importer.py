@@ -474,29 +474,10 @@ def _from_device(b, op, ins, outs):
 
 
 def _softmax(b, op, ins, outs):
-    """softmax(x) = exp(x - max(x)) / sum(exp(x - max(x))) along ``dimension``, on our ops."""
-    t = b.types[ins[0]]
-    dim = _int(op.attrs, "dimension") % len(t.shape)
-    kept = _Type([1 if i == dim else d for i, d in enumerate(t.shape)], t.dtype, t.layout)
-
-    def reduce(kind, src):
-        dst = b.fresh(kept)
-        table = fb.ReductionOpT(
-            type=getattr(fb.ReductionOpType, kind), in_=b.ref(src), out=b.ref(dst), dimArg=[dim], keepDim=True
-        )
-        b.emit(fb.OpType.ReductionOp, table, op.loc, f"{op.name} ({kind.lower()})")
-        return dst
-
-    def binary(kind, lhs, rhs, dst):
-        table = fb.EltwiseBinaryOpT(
-            type=getattr(fb.EltwiseBinaryOpType, kind), lhs=b.ref(lhs), rhs=b.ref(rhs), out=b.ref(dst)
-        )
-        b.emit(fb.OpType.EltwiseBinaryOp, table, op.loc, f"{op.name} ({kind.lower()})")
-
-    shifted, exp = b.fresh(t), b.fresh(t)
-    binary("Subtract", ins[0], reduce("Max", ins[0]), shifted)
-    b.unary("exp", shifted, exp, op.loc)
-    binary("Divide", exp, reduce("Sum", exp), outs[0])
+    """tt-mlir's fused softmax: our SoftmaxOp along ``dimension``."""
+    dim = _int(op.attrs, "dimension") % max(1, len(b.types[ins[0]].shape))
+    table = fb.SoftmaxOpT(in_=b.ref(ins[0]), out=b.ref(outs[0]), dimension=dim)
+    b.emit(fb.OpType.SoftmaxOp, table, op.loc, op.name)
 
 
 def _conv2d(b, op, ins, outs):

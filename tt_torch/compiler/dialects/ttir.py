@@ -49,6 +49,8 @@ for _name in POOLS:
 REDUCTIONS = ("sum", "mean", "max", "min", "prod", "argmax", "argmin")
 for _name in REDUCTIONS:
     OPS.add(TTIR, _name, "input", "dim_arg keep_dim")
+# softmax along one dimension (a fused composite: transforms/composites.py)
+OPS.add(TTIR, "softmax", "input", "dimension")
 
 # --- data movement -------------------------------------------------------------
 OPS.add(TTIR, "reshape", "input", "shape")

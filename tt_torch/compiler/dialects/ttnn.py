@@ -44,6 +44,7 @@ OPS.copy_from(
         "matmul",
         "linear",
         *ttir.REDUCTIONS,
+        "softmax",
         "reshape",
         "permute",
         "slice_static",

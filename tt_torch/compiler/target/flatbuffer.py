@@ -285,6 +285,12 @@ def _conv2d(op, p):
     )
 
 
+def _softmax(op, p):
+    return fb.OpType.SoftmaxOp, fb.SoftmaxOpT(
+        in_=p.ref(op.operands[0]), out=p.ref(op.result), dimension=_int(op, "dimension")
+    )
+
+
 def _reshape(op, p):
     return fb.OpType.ReshapeOp, fb.ReshapeOpT(in_=p.ref(op.operands[0]), out=p.ref(op.result), shape=_ints(op, "shape"))
 
@@ -401,6 +407,7 @@ LOWERINGS: dict[str, Lowering] = {
     "ttnn.matmul": _matmul,
     "ttnn.linear": _linear,
     "ttnn.conv2d": _conv2d,
+    "ttnn.softmax": _softmax,
     "ttnn.reshape": _reshape,
     "ttnn.permute": _permute,
     "ttnn.slice_static": _slice,

@@ -167,7 +167,8 @@ def fuse(module: ir.Module, report: Report | None = None) -> dict[str, int]:
                         break
             _erase_dead(block)
     if report is not None:
-        report.fused = {k: report.fused.get(k, 0) + v for k, v in counts.items()}
+        for k, v in counts.items():
+            report.fused[k] = report.fused.get(k, 0) + v
     return counts
 
 

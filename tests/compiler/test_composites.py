@@ -1,0 +1,97 @@
+"""Composite ops folded back from their decompositions: softmax and (erf) GELU become one
+TTNN op each, and compute what eager does."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import compile_tt
+
+pytestmark = pytest.mark.usefixtures("fast_numerics")
+
+
+class Block(torch.nn.Module):
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        self.fc = torch.nn.Linear(64, 64)
+        self.approximate = approximate
+
+    def forward(self, x):
+        attn = torch.softmax(x @ x.transpose(-1, -2) / 8.0, dim=-1)
+        h = torch.nn.functional.gelu(self.fc(attn @ x), approximate=self.approximate)
+        return torch.softmax(h, dim=1), h
+
+
+def test_softmax_and_gelu_become_single_ttnn_ops():
+    torch.manual_seed(0)
+    model, x = Block().eval(), torch.randn(2, 16, 64)
+    compiled, artifacts = compile_tt(model)
+    with torch.no_grad():
+        for got, want in zip(compiled(x), model(x)):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    report = artifacts.last.report
+    counts = report["op_counts"]["ttnn"]
+    assert counts.get("ttnn.softmax") == 2 and counts.get("ttnn.gelu") == 1
+    assert "ttnn.exp" not in counts and "ttnn.clamp_tensor" not in counts  # no decomposition left
+    assert report["fused"]["softmax"] == 2 and report["fused"]["gelu"] == 1
+    assert "dimension = 1" in artifacts.last.ttnn and "dimension = 2" in artifacts.last.ttnn
+
+
+def test_tanh_gelu_stays_decomposed_and_correct():
+    torch.manual_seed(0)
+    model, x = Block("tanh").eval(), torch.randn(2, 16, 64)
+    compiled, artifacts = compile_tt(model)
+    with torch.no_grad():
+        for got, want in zip(compiled(x), model(x)):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    counts = artifacts.last.report["op_counts"]["ttnn"]
+    assert "ttnn.gelu" not in counts and counts.get("ttnn.tanh") == 1
+
+
+def test_a_group_used_inside_and_outside_is_left_alone():
+    """A softmax whose intermediate (the exp) is also used elsewhere cannot be folded: the
+    group then has two outputs. torch.compile's own graph never does this; a hand-written
+    TTIR module does."""
+    from torch_mlir import ir
+
+    from tt_torch.compiler import context
+    from tt_torch.compiler.transforms import composites
+
+    text = """
+    func.func @main(%x: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>) {
+      %m = "ttir.max"(%x) {dim_arg = array<i64: 1>, keep_dim = true} : (tensor<4x8xf32>) -> tensor<4x1xf32> loc(#sm)
+      %s = "ttir.subtract"(%x, %m) : (tensor<4x8xf32>, tensor<4x1xf32>) -> tensor<4x8xf32> loc(#sm)
+      %e = "ttir.exp"(%s) : (tensor<4x8xf32>) -> tensor<4x8xf32> loc(#sm)
+      %t = "ttir.sum"(%e) {dim_arg = array<i64: 1>, keep_dim = true} : (tensor<4x8xf32>) -> tensor<4x1xf32> loc(#sm)
+      %d = "ttir.div"(%e, %t) : (tensor<4x8xf32>, tensor<4x1xf32>) -> tensor<4x8xf32> loc(#sm)
+      return %d, %e : tensor<4x8xf32>, tensor<4x8xf32>
+    }
+    #sm = loc("_softmax"("m.py":1:0))
+    """
+    module = ir.Module.parse(text, context.new_context())
+    assert composites.fuse_composites(module) == {}
+    text_before = str(module)
+    assert "ttir.softmax" not in text_before and "ttir.exp" in text_before
+    # without the second use, the same group folds
+    module = ir.Module.parse(text.replace("return %d, %e", "return %d, %d"), context.new_context())
+    assert composites.fuse_composites(module) == {"softmax": 1}
+    assert "ttir.softmax" in str(module) and "ttir.exp" not in str(module)
+
+
+def test_a_part_of_a_decomposition_is_not_folded():
+    """One op compiled alone (op-by-op mode) keeps its composite node's location; it is not
+    the composite."""
+    from torch_mlir import ir
+
+    from tt_torch.compiler import context
+    from tt_torch.compiler.transforms import composites
+
+    text = """
+    func.func @main(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+      %r = "ttir.rsqrt"(%x) : (tensor<4x8xf32>) -> tensor<4x8xf32> loc(#g)
+      return %r : tensor<4x8xf32>
+    }
+    #g = loc("gelu_2"("m.py":1:0))
+    """
+    module = ir.Module.parse(text, context.new_context())
+    assert composites.fuse_composites(module) == {} and "ttir.rsqrt" in str(module)
