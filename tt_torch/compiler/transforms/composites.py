@@ -100,9 +100,16 @@ def _fold(name: str, group: list[ir.Operation]) -> str | None:
     members = set(group)
     results = {r for op in group for r in op.results}
     inputs = [v for op in group for v in op.operands if v not in results]
-    # constants of the decomposition may sit outside the group (hoisted): they count as inside
+    # constants, and values computed from constants only (which torch-mlir may share between
+    # two decompositions, e.g. the rsqrt(2) of two GELUs), are neither inputs nor outputs
     inputs = [v for v in inputs if not _is_constant(v)]
-    outputs = [r for op in group for r in op.results for use in r.uses if _owner(use.owner) not in members]
+    outputs = [
+        r
+        for op in group
+        for r in op.results
+        for use in r.uses
+        if _owner(use.owner) not in members and not _is_constant(r)
+    ]
     x, out = _single(inputs), _single(outputs)
     if x is None or out is None:
         return None
@@ -124,7 +131,12 @@ def _owner(owner) -> ir.Operation:
     return getattr(owner, "operation", owner)
 
 
-def _is_constant(value: ir.Value) -> bool:
+def _is_constant(value: ir.Value, depth: int = 0) -> bool:
+    """A constant, or a TTIR op of constants only (a few levels deep)."""
     owner = value.owner
     op = getattr(owner, "operation", owner)
-    return isinstance(op, ir.Operation) and op.name == "ttir.constant"
+    if not isinstance(op, ir.Operation) or not op.name.startswith("ttir."):
+        return False
+    if op.name in ("ttir.constant", "ttir.full"):
+        return True
+    return depth < 4 and len(op.operands) > 0 and all(_is_constant(v, depth + 1) for v in op.operands)
