@@ -33,9 +33,13 @@ def _callable(system: str, model: torch.nn.Module, inputs: tuple):
         compiled = torch.compile(model)
         return lambda: compiled(*inputs)
     if system == "tt":
-        import tt_torch.dynamo  # noqa: F401 - registers the backend
+        from tt_torch.dynamo.backend import BackendOptions
+        from tt_torch.tools.utils import CompilerConfig
 
-        compiled = torch.compile(model, backend="tt", dynamic=False)
+        # deployment speed: the device's numerics emulation off (benchmarks/emulation_overhead.py
+        # measures what it costs)
+        options = BackendOptions(compiler_config=CompilerConfig(numerics="fast"))
+        compiled = torch.compile(model, backend="tt", dynamic=False, options=options)
         return lambda: compiled(*inputs)
     if system == "onnxruntime":
         import onnxruntime as ort
