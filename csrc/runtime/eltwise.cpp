@@ -3,10 +3,8 @@
 #include <ATen/TensorIterator.h>
 #include <ATen/native/cpu/Loops.h>
 
-#include <algorithm>
 #include <array>
 #include <bit>
-#include <cstring>
 
 #include "kernels.h"
 
@@ -95,15 +93,7 @@ const Rule& ruleFor(const Rule (&rules)[N], Type type, const char* (*name)(Type)
 
 bool outputIsInt(const fb::TensorRef* out) { return !isFloat(describe(out, "out").dtype); }
 
-inline float keepBits(float x, uint32_t mask) {
-  uint32_t u;
-  std::memcpy(&u, &x, sizeof u);
-  u &= mask;
-  std::memcpy(&x, &u, sizeof u);
-  return x;
-}
-
-constexpr uint32_t mantissaMask(int bits) { return ~((uint32_t{1} << (23 - bits)) - 1); }
+inline float keepBits(float x, uint32_t mask) { return std::bit_cast<float>(std::bit_cast<uint32_t>(x) & mask); }
 
 // o[i] = keep(a[i]) * keep(b[i]) over contiguous data (the default multiply: HiFi4, fp32
 // Dst), or with a single b (stride 0). Compiled for AVX-512, AVX2 and plain x86-64; the
@@ -112,22 +102,18 @@ __attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3"))) voi
     const float* __restrict a, const float* __restrict b, float* __restrict o, int64_t n, bool b_scalar,
     uint32_t a_mask, uint32_t b_mask) {
   if (b_scalar) {
-    const float y = std::bit_cast<float>(std::bit_cast<uint32_t>(b[0]) & b_mask);
-    for (int64_t k = 0; k < n; ++k) o[k] = std::bit_cast<float>(std::bit_cast<uint32_t>(a[k]) & a_mask) * y;
+    const float y = keepBits(b[0], b_mask);
+    for (int64_t k = 0; k < n; ++k) o[k] = keepBits(a[k], a_mask) * y;
     return;
   }
-  for (int64_t k = 0; k < n; ++k) {
-    o[k] = std::bit_cast<float>(std::bit_cast<uint32_t>(a[k]) & a_mask) *
-           std::bit_cast<float>(std::bit_cast<uint32_t>(b[k]) & b_mask);
-  }
+  for (int64_t k = 0; k < n; ++k) o[k] = keepBits(a[k], a_mask) * keepBits(b[k], b_mask);
 }
 
 // Multiply on the matrix unit's FPU (lhs in SrcA, rhs in SrcB), per element in one pass:
 // the same phases as fidelityProduct, with the operands truncated as the registers hold them.
 Tensor emulatedMultiply(const Tensor& lhs, const Tensor& rhs, const MathConfig& config) {
   Tensor a = f32(lhs), b = f32(rhs);
-  const uint32_t a_full = mantissaMask(registerBits(lhs.scalar_type()));
-  const uint32_t b_full = mantissaMask(registerBits(rhs.scalar_type()));
+  const uint32_t a_full = registerMask(lhs.scalar_type()), b_full = registerMask(rhs.scalar_type());
   const uint32_t a_high = mantissaMask(kSrcAHighBits), b_high = mantissaMask(kSrcBHighBits);
   const fb::MathFidelity fidelity = config.fidelity;
   const bool bf16_dst = !config.fp32_dest_acc;

@@ -1,7 +1,5 @@
 #include "numerics.h"
 
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -91,19 +89,19 @@ at::Tensor roundToBlockFloat(const at::Tensor& value, fb::DataType dtype) {
   const int64_t rows = x.numel() / cols;
   const float* in = x.data_ptr<float>();
   float* o = out.data_ptr<float>();
-  at::parallel_for(0, rows, std::max<int64_t>(1, 4096 / cols), [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      for (int64_t c = 0; c < cols; c += 16) {
-        roundBlock(in + r * cols + c, o + r * cols + c, std::min<int64_t>(16, cols - c), width);
-      }
+  // One thread: at::parallel_for would be serial here anyway (this library is built without
+  // OpenMP), and the results for weights are cached on the device.
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; c += 16) {
+      roundBlock(in + r * cols + c, o + r * cols + c, std::min<int64_t>(16, cols - c), width);
     }
-  });
+  }
   return out;
 }
 
 at::Tensor truncateMantissa(const at::Tensor& value, int bits) {
   if (bits >= 23) return value;
-  const int32_t mask = static_cast<int32_t>(~((1u << (23 - bits)) - 1));
+  const auto mask = static_cast<int32_t>(mantissaMask(bits));
   // same strides as `value` (a channels-last activation stays channels-last)
   return at::bitwise_and(value.view(at::kInt), mask).view(at::kFloat);
 }
@@ -124,6 +122,10 @@ MathConfig mathConfig(const fb::ComputeConfig* config, Numerics numerics) {
 }
 
 int registerBits(at::ScalarType container) { return container == at::kFloat ? 10 : 7; }
+
+uint32_t registerMask(at::ScalarType container) {
+  return container == at::kFloat ? mantissaMask(registerBits(container)) : ~uint32_t{0};
+}
 
 at::Tensor fidelityProduct(const RegisterValue& src_a, const RegisterValue& src_b, at::ScalarType a_container,
                            at::ScalarType b_container, fb::MathFidelity fidelity,

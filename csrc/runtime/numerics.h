@@ -28,6 +28,10 @@ Numerics parseNumerics(const std::string& name);
 // 0 or inf). Returns fp32 with the same shape.
 at::Tensor roundToBlockFloat(const at::Tensor& value, fb::DataType dtype);
 
+// The fp32 bit mask that keeps the sign, the exponent and the top `bits` of the 23
+// explicit mantissa bits.
+constexpr uint32_t mantissaMask(int bits) { return ~((uint32_t{1} << (23 - bits)) - 1); }
+
 // fp32 `value` with only the top `bits` explicit mantissa bits kept (the rest cleared,
 // i.e. rounded toward zero). Exponent, sign, inf and NaN are kept.
 at::Tensor truncateMantissa(const at::Tensor& value, int bits);
@@ -45,6 +49,10 @@ MathConfig mathConfig(const fb::ComputeConfig* config, Numerics numerics);
 // becomes TF32 (10 bits: the low 13 are dropped); bf16 (and block float, which unpacks
 // to bf16) keeps its 7.
 int registerBits(at::ScalarType container);
+// The mask (see mantissaMask) a full register applies to an operand held in `container`:
+// fp32 loses its low 13 mantissa bits; every other container already fits (bf16, block
+// float) or is taken whole (integers, bool), as RegisterOperand does.
+uint32_t registerMask(at::ScalarType container);
 
 // The mantissa bits of SrcA and SrcB that phase 0 multiplies (1 + 4 and 1 + 6 with the
 // leading one); later phases add the remaining bits of each (see fidelityProduct).

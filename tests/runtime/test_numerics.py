@@ -13,7 +13,8 @@ from tt_torch import _C, formats, runtime
 from tt_torch._generated import binary_generated as fb
 
 F32, BF16 = fb.DataType.Float32, fb.DataType.BFloat16
-BFP = {"bfp_bf8": fb.DataType.BFP_BFloat8, "bfp_bf4": fb.DataType.BFP_BFloat4, "bfp_bf2": fb.DataType.BFP_BFloat2}
+# format name -> the runtime's data type name
+BFP = {"bfp_bf8": "BFP_BFloat8", "bfp_bf4": "BFP_BFloat4", "bfp_bf2": "BFP_BFloat2"}
 FIDELITY = {"lofi": fb.MathFidelity.LoFi, "hifi2": fb.MathFidelity.HiFi2, "hifi3": fb.MathFidelity.HiFi3}
 
 
@@ -36,14 +37,10 @@ def special_values(shape) -> torch.Tensor:
 def test_runtime_block_float_rounding_is_the_packers(fmt):
     """The C++ runtime's device packer == the host format library's device rounding, bit for bit."""
     x = special_values((5, 37, 53))
-    ours = _C.round_to_block_float(x, _dtype_name(fmt))
+    ours = _C.round_to_block_float(x, BFP[fmt])
     theirs = formats.round_to_bfp(x, fmt, rounding="device")
     assert torch.equal(ours.isnan(), theirs.isnan())
     assert torch.equal(torch.nan_to_num(ours), torch.nan_to_num(theirs))
-
-
-def _dtype_name(fmt: str) -> str:
-    return {"bfp_bf8": "BFP_BFloat8", "bfp_bf4": "BFP_BFloat4", "bfp_bf2": "BFP_BFloat2"}[fmt]
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +155,18 @@ def test_multiply_registers_and_fidelity_under_broadcasting(device, a_shape, b_s
     x_hi, y_hi = keep_mantissa(a, 4), keep_mantissa(b, 6)
     expected = {"hifi4": x * y, "lofi": x_hi * y_hi, "hifi3": x * y_hi + x_hi * (y - y_hi)}[fidelity]
     torch.testing.assert_close(out, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_integer_operands_of_a_float_multiply_are_taken_whole(device):
+    """Only fp32 operands lose mantissa bits in the registers; an int32 operand (beyond bf16's
+    8 significant bits) multiplies exactly."""
+    a = torch.tensor([[1000, 12345, -70001, 3]], dtype=torch.int32)
+    b = torch.tensor([[1.0, 2.0, 0.5, 1.0]])
+
+    def make(bld, refs):
+        out = bld.like(refs[1])
+        bld.op(fb.EltwiseBinaryOpT(type=fb.EltwiseBinaryOpType.Multiply, lhs=refs[0], rhs=refs[1], out=out))
+        return out
+
+    (out,) = runtime.submit(device, runtime.load_binary(tb.one_op_binary([a, b], make)), 0, [a, b])
+    assert torch.equal(out, a.float() * b)
