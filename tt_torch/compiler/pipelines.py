@@ -17,6 +17,7 @@ from tt_torch.errors import CompileError
 from . import cache, context
 from .conversion import stablehlo_to_ttir, ttir_to_ttnn
 from .conversion.common import Report
+from .dialects import ttnn
 from .target import system_desc
 from .transforms import composites, deallocation, device_config, fusion, layout
 
@@ -83,8 +84,7 @@ PIPELINES: dict[str, list[str]] = {
 
 def _l1_budget(target: str) -> int:
     """Half of one chip's L1: the planner's share; the kernels' buffers use the rest."""
-    chip = system_desc.get(target).chip
-    return chip.grid[0] * chip.grid[1] * chip.l1_size // 2
+    return system_desc.get(target).chip.l1_bytes // 2
 
 
 def _device_passes(module: ir.Module, options: CompileOptions, report: Report) -> None:
@@ -194,6 +194,8 @@ def _estimate(module: ir.Module, target: str, report: Report) -> dict:
 def _memory_plan(module: ir.Module, target: str) -> dict:
     """Peak DRAM and L1 bytes the program's device tensors take (padded, per format), walking
     the ops with their deallocations, against the target's budgets."""
+    from .target.cost_model import device_bytes
+
     chip = system_desc.get(target).chip
     peak = {"dram": 0, "l1": 0}
     for func_op in module.body.operations:
@@ -207,20 +209,17 @@ def _memory_plan(module: ir.Module, target: str) -> dict:
                     in_use[buffer] -= size
                 continue
             for value in op.results:
-                t = value.type
-                if isinstance(t, ir.RankedTensorType) and t.encoding is not None:
-                    from .dialects import ttnn
-
-                    buffer = ir.StringAttr(ttnn.LayoutAttr(t.encoding).buffer).value
-                    size = device_config._padded_bytes(ir.RankedTensorType(t))
+                if deallocation.is_device(value):
+                    buffer = ir.StringAttr(ttnn.LayoutAttr(value.type.encoding).buffer).value
+                    size = device_bytes(value)
                     sizes[value] = (buffer, size)
                     in_use[buffer] += size
                     peak[buffer] = max(peak[buffer], in_use[buffer])
     return {
         "peak_dram_bytes": peak["dram"],
         "peak_l1_bytes": peak["l1"],
-        "dram_budget_bytes": chip.num_dram_channels * chip.dram_channel_size,
-        "l1_budget_bytes": chip.grid[0] * chip.grid[1] * chip.l1_size,
+        "dram_budget_bytes": chip.dram_bytes,
+        "l1_budget_bytes": chip.l1_bytes,
     }
 
 

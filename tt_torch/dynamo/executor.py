@@ -213,9 +213,7 @@ class Executor:
 
         binary = runtime.load_binary(flatbuffer)
         if self._device is None:
-            # a built-in target by name; a target saved as a file from the binary's own description
-            target = self.config.target if self.config.target in runtime.system_names() else binary
-            self._device = runtime.open_device(target, self.config.numerics)
+            self._device = runtime.open_device_for_target(self.config.target, binary, self.config.numerics)
         device = self._device
         in_descs = binary.program_inputs(0)
         in_dtypes = [runtime.torch_dtype(d["dtype"]) for d in in_descs]

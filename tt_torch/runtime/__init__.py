@@ -53,6 +53,7 @@ __all__ = [
     "load",
     "load_binary",
     "open_device",
+    "open_device_for_target",
     "open_mesh_device",
     "schema_hash",
     "schema_version",
@@ -163,6 +164,12 @@ def open_device(target: str | Binary = DEFAULT_TARGET, numerics: str | None = No
         raise ConfigError(f"unknown device target {target!r}: expected one of {allowed} (default {DEFAULT_TARGET!r})")
     with _translated():
         return _C.Device.open_device(target, mode)
+
+
+def open_device_for_target(target: str, binary: Binary, numerics: str | None = None) -> Device:
+    """The device a program compiled for `target` runs on: the built-in system of that name,
+    or, for a target saved as a file, the description the binary embeds."""
+    return open_device(target if target in _C.system_names() else binary, numerics)
 
 
 def open_mesh_device(mesh_shape: Sequence[int] = (1, 1), arch: str = "wormhole_b0") -> Device:

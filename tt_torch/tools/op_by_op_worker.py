@@ -90,14 +90,11 @@ class _Session:
             self._golden_context = context.new_context()
         return self._golden_context
 
-    def device(self, target: str, binary=None):
-        """The device of a built-in target, or of a target saved as a file (from `binary`'s
-        own description)."""
+    def device(self, target: str, binary):
         from tt_torch import runtime
 
         if target not in self.devices:
-            builtin = target in runtime.system_names() or binary is None
-            self.devices[target] = runtime.open_device(target if builtin else binary)
+            self.devices[target] = runtime.open_device_for_target(target, binary)
         return self.devices[target]
 
 

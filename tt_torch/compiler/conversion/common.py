@@ -183,11 +183,28 @@ _VALUE_PRESERVING = (
 )
 
 
+def argument_tags(func_op, index: int) -> tuple[str, str | None]:
+    """Kind ("input", "parameter", "buffer", "constant") and name of argument `index`, as
+    ``pipelines.tag_arguments`` wrote them (``tt.argument_type``, ``tt.name``); untagged:
+    ("input", None)."""
+    if "arg_attrs" not in func_op.attributes:
+        return "input", None
+    d = ir.DictAttr(ir.ArrayAttr(func_op.attributes["arg_attrs"])[index])
+    kind = ir.StringAttr(d["tt.argument_type"]).value if "tt.argument_type" in d else "input"
+    name = ir.StringAttr(d["tt.name"]).value if "tt.name" in d else None
+    return kind, name
+
+
+def as_operation(owner) -> ir.Operation | ir.Block:
+    """A value's owner or a use's owner as the generic ``ir.Operation`` (op views unwrapped);
+    a block argument's owner stays its ``ir.Block``."""
+    return getattr(owner, "operation", owner)
+
+
 def splat_value(value: ir.Value) -> float | int | bool | None:
     """The scalar ``value`` holds everywhere when it is a constant (seen through casts and reshapes), else None."""
     while True:
-        owner = value.owner
-        op = getattr(owner, "operation", owner)
+        op = as_operation(value.owner)
         if not isinstance(op, ir.Operation):
             return None
         if op.name in _VALUE_PRESERVING:

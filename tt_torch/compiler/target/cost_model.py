@@ -79,6 +79,7 @@ __all__ = [
     "TensorSpec",
     "estimate",
     "estimate_op",
+    "device_bytes",
 ]
 
 
@@ -90,16 +91,10 @@ class TargetPeak:
     dram_gbps: float  # GB/s == bytes per ns
     cores: int
     clock_ghz: float
-    blockfp8_tflops: float  # published, for reference (HiFi2)
-    fp16_tflops: float  # published, for reference (HiFi4)
 
 
 def _target_peak(chip) -> TargetPeak:
-    # the published BLOCKFP8 (HiFi2) and FP16 (HiFi4) figures, for reference
-    blockfp8, fp16 = chip.lofi_tflops / 2, chip.lofi_tflops / 4
-    return TargetPeak(
-        chip.lofi_tflops, chip.dram_bandwidth_gbps, chip.num_cores, chip.clock_mhz / 1000.0, blockfp8, fp16
-    )
+    return TargetPeak(chip.lofi_tflops, chip.dram_bandwidth_gbps, chip.num_cores, chip.clock_mhz / 1000.0)
 
 
 # Keyed by target name, from the target descriptions (system_desc.py).
@@ -415,6 +410,11 @@ def _spec(value: ir.Value) -> TensorSpec:
     if bfp is None and owner is not None and "dtype" in owner.attributes:
         bfp = _bfp_name(_str(owner.attributes["dtype"]))
     return TensorSpec(tuple(t.shape), bfp or dtype, "tile" if bfp else layout, buffer)
+
+
+def device_bytes(value: ir.Value) -> int:
+    """Bytes `value` takes where it lives: padded to tiles, per format (block float per tile)."""
+    return _spec(value).nbytes
 
 
 def _parse(module: ir.Module | str) -> ir.Module:

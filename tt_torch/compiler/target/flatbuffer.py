@@ -15,7 +15,7 @@ from torch_mlir import ir
 from tt_torch.errors import CompileError
 
 from .._generated_import import fb, schema_info
-from ..conversion.common import location_text, signature_text
+from ..conversion.common import argument_tags, location_text, signature_text
 from ..dialects import ttir, ttnn
 from . import system_desc as sd
 
@@ -438,15 +438,10 @@ def _program(func_op, estimates: dict | None = None) -> "fb.ProgramT":
     """`estimates`: the cost model's estimated device time per op (ns), by op."""
     p = _Program()
     block = func_op.regions[0].blocks[0]
-    arg_attrs = func_op.attributes["arg_attrs"] if "arg_attrs" in func_op.attributes else None
     inputs = []
     for i, arg in enumerate(block.arguments):
-        kind, name = "input", f"input{i}"
-        if arg_attrs is not None:
-            d = ir.DictAttr(ir.ArrayAttr(arg_attrs)[i])
-            kind = _s(d["tt.argument_type"]) if "tt.argument_type" in d else kind
-            name = _s(d["tt.name"]) if "tt.name" in d else name
-        inputs.append(fb.ProgramArgT(ref=p.ref(arg), argType=_ARG_TYPES[kind], name=name))
+        kind, name = argument_tags(func_op, i)
+        inputs.append(fb.ProgramArgT(ref=p.ref(arg), argType=_ARG_TYPES[kind], name=name or f"input{i}"))
     operations = []
     outputs = []
     for op in block.operations:

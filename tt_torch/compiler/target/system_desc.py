@@ -24,6 +24,15 @@ class ChipDesc:
     lofi_tflops: float = 0.0
 
     @property
+    def dram_bytes(self) -> int:
+        return self.num_dram_channels * self.dram_channel_size
+
+    @property
+    def l1_bytes(self) -> int:
+        """L1 of the whole worker grid."""
+        return self.grid[0] * self.grid[1] * self.l1_size
+
+    @property
     def peak_tflops_lofi(self) -> dict[str, float]:
         """Peak at LoFi per data format: one matrix unit, so the same for every format."""
         return {"bf16": self.lofi_tflops, "bfp_bf8": self.lofi_tflops}

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from torch_mlir import ir
 
-from ..conversion.common import Report
+from ..conversion.common import Report, as_operation
 from ..dialects import ttir
 from ..dialects._define import build
 
@@ -108,7 +108,7 @@ def _fold(name: str, group: list[ir.Operation]) -> str | None:
         for op in group
         for r in op.results
         for use in r.uses
-        if _owner(use.owner) not in members and not _is_constant(r)
+        if as_operation(use.owner) not in members and not _is_constant(r)
     ]
     x, out = _single(inputs), _single(outputs)
     if x is None or out is None:
@@ -117,7 +117,7 @@ def _fold(name: str, group: list[ir.Operation]) -> str | None:
     if found is None:
         return None
     op_name, attrs = found
-    producer = _owner(out.owner)
+    producer = as_operation(out.owner)
     with ir.InsertionPoint(producer), producer.location:
         fused = build(ttir.OPS[op_name], [x], attrs, out.type, producer.location)
     out.replace_all_uses_with(fused.result)
@@ -127,14 +127,9 @@ def _fold(name: str, group: list[ir.Operation]) -> str | None:
     return op_name
 
 
-def _owner(owner) -> ir.Operation:
-    return getattr(owner, "operation", owner)
-
-
 def _is_constant(value: ir.Value, depth: int = 0) -> bool:
     """A constant, or a TTIR op of constants only (a few levels deep)."""
-    owner = value.owner
-    op = getattr(owner, "operation", owner)
+    op = as_operation(value.owner)
     if not isinstance(op, ir.Operation) or not op.name.startswith("ttir."):
         return False
     if op.name in ("ttir.constant", "ttir.full"):

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from torch_mlir import ir
 
+from ..conversion.common import as_operation
 from ..dialects import ttnn
 from ..dialects._define import build
 
 
-def _is_device(value: ir.Value) -> bool:
+def is_device(value: ir.Value) -> bool:
     t = value.type
     return isinstance(t, ir.RankedTensorType) and t.encoding is not None
+
+
+def last_user(value: ir.Value, position: dict) -> ir.Operation | None:
+    """The user of `value` that comes last in program order (`position`: op -> index)."""
+    return max((as_operation(u.owner) for u in value.uses), key=lambda u: position[u], default=None)
 
 
 def insert_deallocations(module: ir.Module) -> int:
@@ -23,11 +29,9 @@ def insert_deallocations(module: ir.Module) -> int:
             position = {op: i for i, op in enumerate(ops)}
             for op in ops:
                 for value in op.results:
-                    if not _is_device(value):
+                    if not is_device(value):
                         continue
-                    users = [u.owner for u in value.uses]
-                    last = max(users, key=lambda u: position[u.operation if hasattr(u, "operation") else u], default=op)
-                    last = last.operation if hasattr(last, "operation") else last
+                    last = last_user(value, position) or op
                     if last.name == "func.return":
                         continue
                     with ir.InsertionPoint.after(last), last.location:

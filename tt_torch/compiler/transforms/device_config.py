@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from torch_mlir import ir
 
+from ..conversion.common import argument_tags, as_operation
 from ..dialects import ttnn
 from ..dialects._define import build
+from .deallocation import is_device, last_user
 
 MATRIX_OPS = ("ttnn.matmul", "ttnn.linear", "ttnn.conv2d", "ttnn.multiply")
 _PASS_THROUGH = ("ttnn.to_layout", "ttnn.to_device", "ttnn.reshape", "ttnn.permute")
@@ -54,10 +56,7 @@ def _argument_kind(func_op, value: ir.Value) -> str | None:
         value = value.owner.operands[0]
     if not isinstance(value, ir.BlockArgument):
         return None
-    if "arg_attrs" not in func_op.attributes:
-        return "input"
-    d = ir.DictAttr(ir.ArrayAttr(func_op.attributes["arg_attrs"])[value.arg_number])
-    return ir.StringAttr(d["tt.argument_type"]).value if "tt.argument_type" in d else "input"
+    return argument_tags(func_op, value.arg_number)[0]
 
 
 def set_weight_dtype(module: ir.Module, data_format: str) -> int:
@@ -93,29 +92,12 @@ def set_weight_dtype(module: ir.Module, data_format: str) -> int:
     return count
 
 
-def _padded_bytes(t: ir.RankedTensorType) -> int:
-    from tt_torch import formats
-
-    enc = ttnn.LayoutAttr(t.encoding)
-    data_format = ir.StringAttr(enc.data_format).value
-    shape = list(t.shape) or [1]
-    if data_format:
-        return formats.tensor_bytes(shape, data_format)
-    width = max(1, ir.ShapedType(t).element_type.width // 8) if hasattr(t.element_type, "width") else 4
-    if ir.StringAttr(enc.layout).value == "tile":
-        shape = ([1] * (2 - len(shape)) + shape) if len(shape) < 2 else shape
-        shape = shape[:-2] + [(shape[-2] + 31) // 32 * 32, (shape[-1] + 31) // 32 * 32]
-    n = 1
-    for d in shape:
-        n *= d
-    return n * width
-
-
 def place_in_l1(module: ir.Module, l1_budget_bytes: int) -> int:
     """Moves intermediate device tensors to L1 while the live ones fit in `l1_budget_bytes`;
     returns how many moved. Program inputs (to_device) and outputs (towards from_device)
     stay in DRAM."""
     from ..conversion.ttir_to_ttnn import layout_attr
+    from ..target.cost_model import device_bytes
 
     moved = 0
     with module.context:
@@ -129,21 +111,23 @@ def place_in_l1(module: ir.Module, l1_budget_bytes: int) -> int:
                 if op.name in ("ttnn.to_device", "ttnn.from_device", "ttnn.deallocate", "func.return"):
                     continue
                 for value in op.results:
-                    t = value.type
-                    if not (isinstance(t, ir.RankedTensorType) and t.encoding is not None):
+                    if not is_device(value):
                         continue
-                    users = [u.owner.operation if hasattr(u.owner, "operation") else u.owner for u in value.uses]
-                    if not users or any(u.name in ("func.return", "ttnn.from_device") for u in users):
+                    last = last_user(value, position)
+                    if last is None or any(
+                        as_operation(u.owner).name in ("func.return", "ttnn.from_device") for u in value.uses
+                    ):
                         continue
-                    size = _padded_bytes(t)
+                    size = device_bytes(value)
                     if sum(s for _, s in live) + size > l1_budget_bytes:
                         continue
+                    t = value.type
                     enc = ttnn.LayoutAttr(t.encoding)
                     with op.location:
                         new_enc = layout_attr(
                             ir.StringAttr(enc.layout).value, "l1", ir.StringAttr(enc.data_format).value
                         )
                         value.set_type(ir.RankedTensorType.get(list(t.shape), t.element_type, new_enc))
-                    live.append((max(position[u] for u in users), size))
+                    live.append((position[last], size))
                     moved += 1
     return moved

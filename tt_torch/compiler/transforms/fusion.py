@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from torch_mlir import ir
 
-from ..conversion.common import Report, element_type, shape_of, splat_value
+from ..conversion.common import Report, as_operation, element_type, shape_of, splat_value
 from ..dialects import ttir
 from ..dialects._define import build
 
@@ -29,8 +29,7 @@ Rule = Callable[[ir.Operation], "ir.Value | None"]
 
 
 def _producer(value: ir.Value):
-    owner = value.owner
-    op = getattr(owner, "operation", owner)
+    op = as_operation(value.owner)
     return op if isinstance(op, ir.Operation) else None
 
 

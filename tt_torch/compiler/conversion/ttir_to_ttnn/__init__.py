@@ -13,7 +13,7 @@ from torch_mlir import ir
 
 from ...dialects import ttir, ttnn
 from ...dialects._define import build
-from ..common import Report, RewriteContext, Rule, run_conversion, shape_of, update_function_type
+from ..common import Report, RewriteContext, Rule, argument_tags, run_conversion, shape_of, update_function_type
 
 STAGE = "TTIR -> TTNN"
 
@@ -193,13 +193,9 @@ def convert(module: ir.Module, report: Report | None = None) -> Report:
 def _move_inputs_to_device(cx: RewriteContext, func_op) -> None:
     block = func_op.regions[0].blocks[0]
     first = block.operations[0]
-    arg_attrs = func_op.attributes["arg_attrs"] if "arg_attrs" in func_op.attributes else None
     for arg in block.arguments:
-        label = f"input {arg.arg_number}"
-        if arg_attrs is not None:
-            d = ir.DictAttr(ir.ArrayAttr(arg_attrs)[arg.arg_number])
-            if "tt.name" in d:
-                label += f" ({ir.StringAttr(d['tt.name']).value})"
+        name = argument_tags(func_op, arg.arg_number)[1]
+        label = f"input {arg.arg_number}" + (f" ({name})" if name else "")
         with ir.InsertionPoint(first), ir.Location.name(label):
             on_device = build(
                 ttnn.OPS["to_device"],
