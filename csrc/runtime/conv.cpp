@@ -80,16 +80,32 @@ void run(const ttnn::Conv2dOp& op, ProgramContext& ctx) {
   std::optional<at::Tensor> bias;
   if (op.bias() != nullptr) bias = f32(ctx.get(op.bias(), "bias")).reshape({-1});
   bool symmetric = win.pt == win.pb && win.pl == win.pr;
-  std::vector<int64_t> padding = symmetric ? std::vector<int64_t>{win.pt, win.pl} : std::vector<int64_t>{0, 0};
+  ConvParams params{symmetric ? std::vector<int64_t>{win.pt, win.pl} : std::vector<int64_t>{0, 0},
+                    {win.sh, win.sw}, {win.dh, win.dw}, groups};
+  MathConfig config = mathConfig(op.compute_config(), ctx.device().numerics());
+  // One oneDNN kernel adds the bias and applies the activation where the product is one
+  // pass (Fast numerics); otherwise the activation follows the summed phases.
+  bool fuse_activation = !config.emulate;
   bool bias_pending = true;  // the bias joins the first phase's product, in the accumulator
   auto conv = [&](const at::Tensor& w, const at::Tensor& flat) {
     at::Tensor x = toNCHW(flat, op.batch_size(), op.input_height(), op.input_width(), op.in_channels());
     if (!symmetric) x = at::constant_pad_nd(x, {win.pl, win.pr, win.pt, win.pb}, 0);
     std::optional<at::Tensor> b = bias_pending ? bias : std::nullopt;
     bias_pending = false;
-    return at::conv2d(x, w, b, {win.sh, win.sw}, padding, {win.dh, win.dw}, groups);
+    fb::Activation activation = fuse_activation ? op.activation() : fb::Activation::None;
+    if (weights.persistent && onednn::available(w, x)) {
+      // the weight reordered once (the register operand is the weight or a cached copy of it)
+      at::Tensor packed = ctx.device().derived(w, cat("onednn conv2d ", shapeStr(x.sizes()), " ", win.sh, win.sw,
+                                                      win.dh, win.dw, symmetric ? win.pt : 0, symmetric ? win.pl : 0),
+                                               [&] { return onednn::packConvWeight(w, params, x.sizes()); });
+      return onednn::conv(x.contiguous(at::MemoryFormat::ChannelsLast), packed, b, params, activation);
+    }
+    at::Tensor y = at::conv2d(x, w.contiguous(at::MemoryFormat::ChannelsLast), b, params.stride, params.padding,
+                              params.dilation, groups);
+    return activation == fb::Activation::None ? y : activate(y, activation);
   };
-  at::Tensor y = matrixProduct(weights, input, mathConfig(op.compute_config(), ctx.device().numerics()), conv);
+  at::Tensor y = matrixProduct(weights, input, config, conv);
+  if (!fuse_activation && op.activation() != fb::Activation::None) y = activate(y, op.activation());
   ctx.set(op.out(), toFlatNHWC(y));
 }
 
@@ -105,6 +121,18 @@ void run(const ttnn::Pool2dOp& op, ProgramContext& ctx) {
   int64_t oh = outputSize(h, win.pt, win.pb, win.kh, win.sh, win.dh, op.ceil_mode());
   int64_t ow = outputSize(w, win.pl, win.pr, win.kw, win.sw, win.dw, op.ceil_mode());
   ctx.expectShape(op.out(), {1, 1, int64_t{op.batch_size()} * oh * ow, int64_t{op.channels()}});
+  // Max pooling of floats with padding ATen takes (symmetric, at most half the window) is
+  // ATen's own kernel, which reads channels-last input in place; it pads with -inf and
+  // sizes ceil_mode's windows as above.
+  bool symmetric = win.pt == win.pb && win.pl == win.pr;
+  if (op.type() == ttnn::Pool2dType::Max && !integer && symmetric && 2 * win.pt <= win.kh && 2 * win.pl <= win.kw) {
+    at::Tensor y = at::max_pool2d(x, {win.kh, win.kw}, {win.sh, win.sw}, {win.pt, win.pl}, {win.dh, win.dw},
+                                  op.ceil_mode());
+    if (y.size(2) == oh && y.size(3) == ow) {
+      ctx.set(op.out(), toFlatNHWC(y));
+      return;
+    }
+  }
   // Extra high padding so that ceil_mode's last windows are complete.
   int64_t extra_h = std::max<int64_t>(0, (oh - 1) * win.sh + win.dh * (win.kh - 1) + 1 - (h + win.pt + win.pb));
   int64_t extra_w = std::max<int64_t>(0, (ow - 1) * win.sw + win.dw * (win.kw - 1) + 1 - (w + win.pl + win.pr));

@@ -46,6 +46,7 @@ constexpr UnaryRule kUnary[] = {
     {Unary::Expm1,      [](const Tensor& x) { return at::expm1(x); },         false},
     {Unary::Silu,       [](const Tensor& x) { return at::silu(x); },          false},
     {Unary::IsFinite,   [](const Tensor& x) { return at::isfinite(x); },      true},
+    {Unary::GeluTanh,   [](const Tensor& x) { return at::gelu(x, "tanh"); },  false},
 };
 // clang-format on
 
@@ -160,6 +161,17 @@ Tensor emulatedMultiply(const Tensor& lhs, const Tensor& rhs, const MathConfig& 
 }
 
 }  // namespace
+
+at::Tensor activate(const at::Tensor& x, fb::Activation activation) {
+  switch (activation) {
+    case fb::Activation::None: return x;
+    case fb::Activation::Relu: return at::relu(x);
+    case fb::Activation::Gelu: return at::gelu(x);
+    case fb::Activation::GeluTanh: return at::gelu(x, "tanh");
+    case fb::Activation::Silu: return at::silu(x);
+  }
+  fail("unknown fused activation <invalid ", static_cast<int>(activation), ">");
+}
 
 void run(const ttnn::EltwiseUnaryOp& op, ProgramContext& ctx) {
   const UnaryRule& rule = ruleFor(kUnary, op.type(), ttnn::EnumNameEltwiseUnaryOpType);

@@ -35,7 +35,7 @@ constexpr std::array kKernels = {
     entry<ttnn::ToDeviceOp>(),       entry<ttnn::FromDeviceOp>(),     entry<ttnn::ToLayoutOp>(),
     entry<ttnn::TypecastOp>(),       entry<ttnn::ToMemoryConfigOp>(), entry<ttnn::DeallocateOp>(),
     entry<ttnn::ConstantOp>(),       entry<ttnn::FullOp>(),           entry<ttnn::ArangeOp>(),
-    entry<ttnn::SoftmaxOp>(),
+    entry<ttnn::SoftmaxOp>(),       entry<ttnn::LayerNormOp>(),      entry<ttnn::RmsNormOp>(),
 };
 
 Kernel kernelFor(ttnn::OpType type) {

@@ -23,6 +23,8 @@ void run(const ttnn::Pool2dOp& op, ProgramContext& ctx);
 // reduction.cpp
 void run(const ttnn::ReductionOp& op, ProgramContext& ctx);
 void run(const ttnn::SoftmaxOp& op, ProgramContext& ctx);
+void run(const ttnn::LayerNormOp& op, ProgramContext& ctx);
+void run(const ttnn::RmsNormOp& op, ProgramContext& ctx);
 // data_movement.cpp
 void run(const ttnn::ReshapeOp& op, ProgramContext& ctx);
 void run(const ttnn::PermuteOp& op, ProgramContext& ctx);
@@ -68,6 +70,28 @@ RegisterOperand registerOperand(ProgramContext& ctx, const fb::TensorRef* ref, c
 // 16-bit Dst mode the result is rounded to bf16), or plainly in fp32 in Fast mode.
 at::Tensor matrixProduct(const RegisterOperand& src_a, const RegisterOperand& src_b, const MathConfig& config,
                          const std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>& op);
+
+// eltwise.cpp: the fused activation of a linear or conv2d, applied to its fp32 result.
+at::Tensor activate(const at::Tensor& x, fb::Activation activation);
+
+// onednn.cpp: oneDNN's linear and convolution with the weight reordered once into the
+// kernel's blocked layout. The caller caches the packed weight (Device::derived), so
+// these are for persistent weights only; `available` says whether oneDNN takes the
+// operands (fp32, CPU, and a libtorch built with oneDNN).
+struct ConvParams {
+  std::vector<int64_t> padding, stride, dilation;  // padding symmetric: [H, W]
+  int64_t groups;
+};
+namespace onednn {
+bool available(const at::Tensor& weight, const at::Tensor& input);
+at::Tensor packConvWeight(const at::Tensor& weight, const ConvParams& p, at::IntArrayRef input_size);
+at::Tensor conv(const at::Tensor& x, const at::Tensor& packed, const std::optional<at::Tensor>& bias,
+                const ConvParams& p, fb::Activation activation);
+// weight_nk: [N, K] (out_features, in_features); rows: the activation's rows (M)
+at::Tensor packLinearWeight(const at::Tensor& weight_nk, int64_t rows);
+at::Tensor linear(const at::Tensor& x, const at::Tensor& packed, const std::optional<at::Tensor>& bias,
+                  fb::Activation activation);
+}  // namespace onednn
 
 // `dim` in [-rank, rank) as a non-negative index, or an error.
 int64_t normalizeDim(int64_t dim, int64_t rank, const char* what = "dim");

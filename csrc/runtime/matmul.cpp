@@ -10,9 +10,9 @@ namespace tt::runtime::kernels {
 
 at::Tensor RegisterOperand::operator()(int bits) const {
   bits = std::min(bits, registerBits(container));
-  if (container != at::kFloat && bits >= registerBits(container)) return f32(value);  // exact in the register
-  auto make = [&] { return truncateMantissa(f32(value), bits); };
-  if (persistent && device != nullptr) return device->derived(value, cat("register ", bits, " bits"), make);
+  bool exact = container != at::kFloat && bits >= registerBits(container);  // the register holds it whole
+  auto make = [&] { return exact ? f32(value) : truncateMantissa(f32(value), bits); };
+  if (persistent && device != nullptr) return device->derived(value, exact ? "fp32" : cat("register ", bits, " bits"), make);
   return make();
 }
 
@@ -61,8 +61,17 @@ at::Tensor matmulBf16Accumulate(const at::Tensor& a, const at::Tensor& b) {
   return acc;
 }
 
+// What a linear adds to the product. Where the product runs as one oneDNN kernel (Fast
+// numerics: no fidelity phases to sum, no 16-bit Dst to round to), the kernel adds the
+// bias and applies the activation itself and `done` is set.
+struct Epilogue {
+  std::optional<at::Tensor> bias;  // [N], fp32
+  fb::Activation activation = fb::Activation::None;
+  bool done = false;
+};
+
 template <typename Op>
-at::Tensor product(const Op& op, ProgramContext& ctx, bool integer) {
+at::Tensor product(const Op& op, ProgramContext& ctx, bool integer, Epilogue* epilogue = nullptr) {
   if (integer) {
     at::Tensor a = transposed(i32(ctx.get(op.a(), "a")), op.transpose_a());
     at::Tensor b = transposed(i32(ctx.get(op.b(), "b")), op.transpose_b());
@@ -75,8 +84,23 @@ at::Tensor product(const Op& op, ProgramContext& ctx, bool integer) {
               op.transpose_b());
   MathConfig config = mathConfig(op.compute_config(), ctx.device().numerics());
   bool bf16_dst = config.emulate && !config.fp32_dest_acc;
+  // A weight matrix that lives on the device (a parameter or constant) is reordered
+  // once for oneDNN; the register operand passed for it is the weight itself or a
+  // cached copy, so the reordered weight is cached against it.
+  bool packable = !bf16_dst && b.persistent && b.value.dim() == 2 && a.value.dim() >= 2;
   auto mm = [&](const at::Tensor& src_a, const at::Tensor& src_b) {
     at::Tensor lhs = transposed(src_b, op.transpose_a());
+    if (packable && onednn::available(src_a, lhs)) {
+      int64_t rows = lhs.numel() / std::max<int64_t>(lhs.size(-1), 1);
+      at::Tensor packed = ctx.device().derived(src_a, cat("onednn linear ", op.transpose_b(), " ", rows), [&] {
+        return onednn::packLinearWeight(op.transpose_b() ? src_a : src_a.t(), rows);
+      });
+      if (epilogue != nullptr && !config.emulate) {
+        epilogue->done = true;
+        return onednn::linear(lhs, packed, epilogue->bias, epilogue->activation);
+      }
+      return onednn::linear(lhs, packed, std::nullopt, fb::Activation::None);
+    }
     at::Tensor rhs = transposed(src_a, op.transpose_b());
     return bf16_dst ? matmulBf16Accumulate(lhs, rhs) : at::matmul(lhs, rhs);
   };
@@ -94,10 +118,22 @@ void run(const ttnn::MatmulOp& op, ProgramContext& ctx) { ctx.set(op.out(), prod
 
 void run(const ttnn::LinearOp& op, ProgramContext& ctx) {
   bool integer = integerMath(op, ctx) && (op.bias() == nullptr || isInt(ctx.get(op.bias(), "bias")));
-  at::Tensor out = product(op, ctx, integer);
-  if (op.bias() != nullptr) {
-    const at::Tensor& bias = ctx.get(op.bias(), "bias");
-    out = at::add(out, integer ? i32(bias) : f32(bias));
+  std::optional<at::Tensor> bias;
+  if (op.bias() != nullptr) bias = integer ? i32(ctx.get(op.bias(), "bias")) : f32(ctx.get(op.bias(), "bias"));
+  Epilogue epilogue{std::nullopt, op.activation()};
+  // the kernel's bias is one value per output feature
+  const at::Tensor& b = ctx.get(op.b(), "b");
+  int64_t features = b.dim() < 2 ? 1 : (op.transpose_b() ? b.size(-2) : b.size(-1));
+  // (and adds no dims to the product's)
+  int64_t rank = std::max<int64_t>(ctx.get(op.a(), "a").dim(), 2);
+  bool per_feature = !bias || (bias->numel() == features && bias->dim() <= rank);
+  if (per_feature && bias) epilogue.bias = bias->reshape({-1});
+  at::Tensor out = product(op, ctx, integer, integer || !per_feature ? nullptr : &epilogue);
+  if (!epilogue.done) {
+    if (bias) out = at::add(out, *bias);
+    if (op.activation() != fb::Activation::None) {
+      out = activate(integer && op.activation() == fb::Activation::Relu ? out : f32(out), op.activation());
+    }
   }
   ctx.set(op.out(), out);
 }

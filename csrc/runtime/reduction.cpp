@@ -61,3 +61,44 @@ void run(const ttnn::SoftmaxOp& op, ProgramContext& ctx) {
 }
 
 }  // namespace tt::runtime::kernels
+
+namespace tt::runtime::kernels {
+
+namespace {
+
+// weight and bias of a normalization: optional, one value per element of the last dim
+std::optional<at::Tensor> lastDimParam(ProgramContext& ctx, const fb::TensorRef* ref, const char* field,
+                                       int64_t size) {
+  if (ref == nullptr) return std::nullopt;
+  at::Tensor t = f32(ctx.get(ref, field));
+  if (t.numel() != size) {
+    fail(field, " has ", t.numel(), " elements (", shapeStr(t.sizes()), "), but the normalized last dim has ", size);
+  }
+  return t.reshape({size});
+}
+
+template <typename Op>
+std::tuple<at::Tensor, std::optional<at::Tensor>, std::optional<at::Tensor>> normOperands(const Op& op,
+                                                                                          ProgramContext& ctx) {
+  const at::Tensor& in = ctx.get(op.in(), "in");
+  if (in.dim() == 0) fail("the input must have rank >= 1, got a scalar");
+  int64_t size = in.size(-1);
+  return {f32(in), lastDimParam(ctx, op.weight(), "weight", size), lastDimParam(ctx, op.bias(), "bias", size)};
+}
+
+}  // namespace
+
+void run(const ttnn::LayerNormOp& op, ProgramContext& ctx) {
+  auto [x, weight, bias] = normOperands(op, ctx);
+  ctx.set(op.out(), at::layer_norm(x, {x.size(-1)}, weight, bias, op.epsilon()));
+}
+
+void run(const ttnn::RmsNormOp& op, ProgramContext& ctx) {
+  auto [x, weight, bias] = normOperands(op, ctx);
+  at::Tensor y = x * at::rsqrt(at::mean(x * x, {-1}, true) + static_cast<double>(op.epsilon()));
+  if (weight) y = y * *weight;
+  if (bias) y = y + *bias;
+  ctx.set(op.out(), y);
+}
+
+}  // namespace tt::runtime::kernels

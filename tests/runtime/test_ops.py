@@ -13,6 +13,7 @@ import ttnn_builder as tb
 
 from tt_torch import runtime
 from tt_torch._generated import binary_generated as fb
+from tt_torch.errors import TTRuntimeError
 
 # Tolerances by output dtype: float math runs in fp32, then rounds to the output format.
 TOLERANCE = {
@@ -37,8 +38,8 @@ def device():
         yield d
 
 
-def run(device, inputs, make_op):
-    binary = runtime.load_binary(tb.one_op_binary(inputs, make_op))
+def run(device, inputs, make_op, parameters=()):
+    binary = runtime.load_binary(tb.one_op_binary(inputs, make_op, parameters=parameters))
     outputs = runtime.submit(device, binary, 0, inputs)
     assert device.dram_bytes_in_use == 0, "every device tensor is freed when the program ends"
     return outputs
@@ -76,6 +77,7 @@ UNARY = {
     U.Expm1: torch.expm1,
     U.Silu: F.silu,
     U.IsFinite: lambda x: torch.isfinite(x).to(x.dtype),
+    U.GeluTanh: lambda x: F.gelu(x, approximate="tanh"),
 }
 
 
@@ -290,6 +292,106 @@ def test_matmul_bfloat16(device):
     check(out, (a.float() @ b.float()).bfloat16())
 
 
+ACTIVATIONS = {
+    fb.Activation.None_: lambda x: x,
+    fb.Activation.Relu: torch.relu,
+    fb.Activation.Gelu: F.gelu,
+    fb.Activation.GeluTanh: lambda x: F.gelu(x, approximate="tanh"),
+    fb.Activation.Silu: F.silu,
+}
+
+
+@pytest.fixture(scope="module", params=["emulated", "fast"])
+def numerics_device(request):
+    with runtime.open_device("n150", numerics=request.param) as d:
+        yield request.param, d
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+@pytest.mark.parametrize("transpose_b", [True, False])
+def test_linear_with_weights_and_activation(numerics_device, activation, transpose_b):
+    """A parameter weight (packed once for oneDNN and cached) and a fused activation, in
+    both numerics; the second call reads the cached weight."""
+    numerics, device = numerics_device
+    x, w, bias = torch.randn(3, 5, 32), torch.randn(24, 32), torch.randn(24)
+    operand = tf32 if numerics == "emulated" else (lambda t: t)
+    expected = ACTIVATIONS[activation](F.linear(operand(x), operand(w), bias))
+    weight = w if transpose_b else w.t().contiguous()
+
+    def make(bld, refs):
+        out = bld.like(refs[0], shape=expected.shape)
+        table = fb.LinearOpT(a=refs[0], b=refs[1], bias=refs[2], out=out, transposeB=transpose_b)
+        table.activation = activation
+        bld.op(table)
+        return out
+
+    for _ in range(2):
+        (out,) = run(device, [x, weight, bias.reshape(1, 1, 24)], make, parameters=(1, 2))
+        torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_packed_linear_weight_follows_in_place_updates():
+    """The cached oneDNN copy of a weight belongs to the weight's version: an in-place
+    update is seen on the next call."""
+    x, w = torch.randn(4, 16), torch.randn(8, 16)
+
+    def make(bld, refs):
+        out = bld.like(refs[0], shape=[4, 8])
+        bld.op(fb.LinearOpT(a=refs[0], b=refs[1], out=out, transposeB=True))
+        return out
+
+    binary = runtime.load_binary(tb.one_op_binary([x, w], make, parameters=(1,)))
+    with runtime.open_device("n150", numerics="fast") as device:
+        (first,) = runtime.submit(device, binary, 0, [x, w])
+        torch.testing.assert_close(first, x @ w.t(), rtol=1e-5, atol=1e-5)
+        w.mul_(-2)
+        (second,) = runtime.submit(device, binary, 0, [x, w])
+        torch.testing.assert_close(second, x @ w.t(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(("kind", "ref"), [("LayerNorm", "layer"), ("RmsNorm", "rms")])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_norm(device, kind, ref, affine, dtype):
+    x = (torch.randn(2, 7, 48) * 3 + 1).to(dtype)
+    weight, bias = torch.randn(48), torch.randn(48)
+    xf = x.float()
+    if ref == "layer":
+        expected = F.layer_norm(xf, (48,), weight if affine else None, bias if affine else None, 1e-5)
+    else:
+        expected = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + 1e-5)
+        if affine:
+            expected = expected * weight + bias
+    inputs = [x] + ([weight.reshape(1, 48), bias] if affine else [])
+
+    def make(bld, refs):
+        out = bld.like(refs[0])
+        table = getattr(fb, f"{kind}OpT")(
+            in_=refs[0],
+            weight=refs[1] if affine else None,
+            bias=refs[2] if affine else None,
+            out=out,
+            epsilon=1e-5,
+        )
+        bld.op(table)
+        return out
+
+    (out,) = run(device, inputs, make)
+    check(out, expected.to(dtype))
+
+
+def test_norm_rejects_a_weight_of_another_size(device):
+    x, weight = torch.randn(2, 16), torch.randn(8)
+
+    def make(bld, refs):
+        out = bld.like(refs[0])
+        bld.op(fb.LayerNormOpT(in_=refs[0], weight=refs[1], out=out, epsilon=1e-5), loc="model.py:3 (ln)")
+        return out
+
+    with pytest.raises(TTRuntimeError, match=r"weight has 8 elements .* normalized last dim has 16"):
+        run(device, [x, weight], make)
+
+
 # --- conv and pool ------------------------------------------------------------------------
 
 
@@ -344,6 +446,45 @@ def test_conv2d(device, n, cin, h, w, cout, k, stride, padding, dilation, groups
     torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("activation", [fb.Activation.Relu, fb.Activation.Silu, fb.Activation.None_])
+@pytest.mark.parametrize("padding", [(1, 1, 1, 1), (0, 1, 1, 0)])
+def test_conv2d_with_weights_and_activation(numerics_device, activation, padding):
+    """A parameter weight (reordered once for oneDNN and cached), the bias and a fused activation."""
+    numerics, device = numerics_device
+    n, cin, h, w, cout = 2, 8, 9, 7, 16
+    x, weight, b = torch.randn(n, cin, h, w), torch.randn(cout, cin, 3, 3), torch.randn(cout)
+    operand = tf32 if numerics == "emulated" else (lambda t: t)
+    top, bottom, left, right = padding
+    golden = F.conv2d(F.pad(operand(x), (left, right, top, bottom)), operand(weight), b, (2, 1))
+    expected = to_flat_nhwc(ACTIVATIONS[activation](golden))
+
+    def make(bld, refs):
+        out = bld.like(refs[0], shape=expected.shape)
+        table = fb.Conv2dOpT(
+            input=refs[0],
+            weight=refs[1],
+            bias=refs[2],
+            out=out,
+            inChannels=cin,
+            outChannels=cout,
+            batchSize=n,
+            inputHeight=h,
+            inputWidth=w,
+            kernelSize=[3, 3],
+            stride=[2, 1],
+            padding=list(padding),
+            dilation=[1, 1],
+            groups=1,
+        )
+        table.activation = activation
+        bld.op(table)
+        return out
+
+    for _ in range(2):
+        (out,) = run(device, [to_flat_nhwc(x), weight, b.reshape(1, 1, 1, cout)], make, parameters=(1, 2))
+        torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
+
+
 P = fb.Pool2dType
 
 
@@ -353,6 +494,7 @@ P = fb.Pool2dType
         (P.Max, (3, 3), (2, 2), 1, 1, False),
         (P.Max, (2, 2), (2, 2), 0, 1, True),
         (P.Max, (3, 3), (1, 1), 1, 2, False),
+        (P.Max, (3, 3), (2, 2), 1, 1, True),
         (P.Avg, (2, 2), (2, 2), 0, 1, False),
         (P.Avg, (3, 3), (2, 2), 1, 1, False),  # padding counts in the window size
         (P.Sum, (3, 2), (1, 2), 0, 1, False),

@@ -94,10 +94,12 @@ class ProgramBuilder:
         self.operations.append(fb.OperationT(typeType=OP_TYPES[type(table)], type=table, locInfo=loc, debugInfo=debug))
         return table
 
-    def input(self, shape: Sequence[int], dtype: int, name: str | None = None) -> fb.TensorRefT:
+    def input(
+        self, shape: Sequence[int], dtype: int, name: str | None = None, arg_type: int = fb.ArgumentType.Input
+    ) -> fb.TensorRefT:
         ref = self.ref(shape, dtype)
         name = name if name is not None else f"arg{len(self.inputs)}"
-        self.inputs.append(fb.ProgramArgT(ref=ref, argType=fb.ArgumentType.Input, name=name))
+        self.inputs.append(fb.ProgramArgT(ref=ref, argType=arg_type, name=name))
         return ref
 
     def to_device(self, ref: fb.TensorRefT) -> fb.TensorRefT:
@@ -116,9 +118,11 @@ class ProgramBuilder:
         self.op(fb.FromDeviceOpT(in_=ref, out=out))
         return out
 
-    def device_input(self, shape: Sequence[int], dtype: int, name: str | None = None) -> fb.TensorRefT:
+    def device_input(
+        self, shape: Sequence[int], dtype: int, name: str | None = None, arg_type: int = fb.ArgumentType.Input
+    ) -> fb.TensorRefT:
         """A program input, moved to the device in TILE layout."""
-        return self.to_layout(self.to_device(self.input(shape, dtype, name)), fb.TensorLayout.Tile)
+        return self.to_layout(self.to_device(self.input(shape, dtype, name, arg_type)), fb.TensorLayout.Tile)
 
     def output(self, ref: fb.TensorRefT) -> None:
         """Returns a device tensor: to ROW_MAJOR, then to the host."""
@@ -153,10 +157,17 @@ def one_op_binary(
     inputs: Sequence[torch.Tensor],
     make_op: Callable[[ProgramBuilder, list[fb.TensorRefT]], fb.TensorRefT | Sequence[fb.TensorRefT]],
     system: fb.SystemDescT | None = None,
+    parameters: Sequence[int] = (),
 ) -> bytes:
-    """A program that moves `inputs` to the device, applies `make_op` and returns its result(s)."""
+    """A program that moves `inputs` to the device, applies `make_op` and returns its result(s).
+    The inputs at the indices in `parameters` are weights (ArgumentType.Parameter)."""
     b = ProgramBuilder()
-    refs = [b.device_input(t.shape, DTYPES[t.dtype], f"in{i}") for i, t in enumerate(inputs)]
+    refs = [
+        b.device_input(
+            t.shape, DTYPES[t.dtype], f"in{i}", fb.ArgumentType.Parameter if i in parameters else fb.ArgumentType.Input
+        )
+        for i, t in enumerate(inputs)
+    ]
     result = make_op(b, refs)
     for ref in [result] if isinstance(result, fb.TensorRefT) else result:
         b.output(ref)

@@ -1,0 +1,90 @@
+// oneDNN's linear and convolution kernels with weights reordered once into the blocked
+// layout the kernels read. libtorch registers them as the mkldnn:: operators that
+// torch.compile's CPU backend uses; they are reached through the dispatcher, boxed, so
+// that this file does not depend on their C++ signatures.
+#include <ATen/Context.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/core/stack.h>
+
+#include "kernels.h"
+
+namespace tt::runtime::kernels::onednn {
+
+namespace {
+
+std::optional<c10::OperatorHandle> find(const char* name, const char* overload = "") {
+  return c10::Dispatcher::singleton().findSchema({name, overload});
+}
+
+at::Tensor call(const c10::OperatorHandle& op, torch::jit::Stack stack) {
+  op.callBoxed(&stack);
+  return stack.back().toTensor();
+}
+
+struct Ops {
+  std::optional<c10::OperatorHandle> reorder_conv, conv, reorder_linear, linear;
+  bool ok() const { return reorder_conv && conv && reorder_linear && linear; }
+};
+
+const Ops& ops() {
+  static const Ops found = [] {
+    Ops o;
+    if (!at::hasMKLDNN()) return o;
+    o.reorder_conv = find("mkldnn::_reorder_convolution_weight");
+    o.conv = find("mkldnn::_convolution_pointwise");
+    o.reorder_linear = find("mkldnn::_reorder_linear_weight");
+    o.linear = find("mkldnn::_linear_pointwise");
+    return o;
+  }();
+  return found;
+}
+
+// The epilogue's name and algorithm in oneDNN's fused-op vocabulary.
+std::pair<std::string, std::optional<std::string>> attr(fb::Activation activation) {
+  switch (activation) {
+    case fb::Activation::None: return {"none", std::nullopt};
+    case fb::Activation::Relu: return {"relu", std::nullopt};
+    case fb::Activation::Gelu: return {"gelu", std::string("none")};
+    case fb::Activation::GeluTanh: return {"gelu", std::string("tanh")};
+    case fb::Activation::Silu: return {"swish", std::nullopt};
+  }
+  fail("unknown fused activation <invalid ", static_cast<int>(activation), ">");
+}
+
+c10::IValue ints(const std::vector<int64_t>& v) { return c10::IValue(v); }
+
+bool takes(const at::Tensor& t) { return t.defined() && t.is_cpu() && t.scalar_type() == at::kFloat; }
+
+}  // namespace
+
+bool available(const at::Tensor& weight, const at::Tensor& input) {
+  return ops().ok() && takes(weight) && takes(input);
+}
+
+at::Tensor packConvWeight(const at::Tensor& weight, const ConvParams& p, at::IntArrayRef input_size) {
+  return call(*ops().reorder_conv, {weight, ints(p.padding), ints(p.stride), ints(p.dilation), p.groups,
+                                    ints(input_size.vec())});
+}
+
+at::Tensor conv(const at::Tensor& x, const at::Tensor& packed, const std::optional<at::Tensor>& bias,
+                const ConvParams& p, fb::Activation activation) {
+  auto [name, algorithm] = attr(activation);
+  c10::IValue b = bias ? c10::IValue(*bias) : c10::IValue();
+  c10::IValue alg = algorithm ? c10::IValue(*algorithm) : c10::IValue();
+  return call(*ops().conv, {x, packed, b, ints(p.padding), ints(p.stride), ints(p.dilation), p.groups, name,
+                            c10::List<std::optional<at::Scalar>>(), alg});
+}
+
+at::Tensor packLinearWeight(const at::Tensor& weight_nk, int64_t rows) {
+  return call(*ops().reorder_linear, {weight_nk, rows});
+}
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& packed, const std::optional<at::Tensor>& bias,
+                  fb::Activation activation) {
+  auto [name, algorithm] = attr(activation);
+  c10::IValue b = bias ? c10::IValue(*bias) : c10::IValue();
+  c10::IValue alg = algorithm ? c10::IValue(*algorithm) : c10::IValue();
+  return call(*ops().linear, {x, packed, b, name, c10::List<std::optional<at::Scalar>>(), alg});
+}
+
+}  // namespace tt::runtime::kernels::onednn
