@@ -1,5 +1,6 @@
-"""Composite ops folded back from their decompositions: softmax and (erf) GELU become one
-TTNN op each, and compute what eager does."""
+"""Composite ops folded back from their decompositions (softmax, GELU in both forms, SiLU,
+layer norm) become one TTNN op each, activations fuse into the linear or conv2d before
+them, and every program computes what eager does."""
 
 from __future__ import annotations
 
@@ -33,13 +34,16 @@ def test_softmax_and_gelu_become_single_ttnn_ops():
             torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     report = artifacts.last.report
     counts = report["op_counts"]["ttnn"]
-    assert counts.get("ttnn.softmax") == 2 and counts.get("ttnn.gelu") == 2
+    # the first GELU is the linear's fused activation, the second one op of its own
+    assert counts.get("ttnn.softmax") == 2 and counts.get("ttnn.gelu") == 1
+    assert 'activation = "gelu"' in artifacts.last.ttnn
     assert "ttnn.exp" not in counts and "ttnn.clamp_tensor" not in counts  # no decomposition left
     assert report["fused"]["softmax"] == 2 and report["fused"]["gelu"] == 2
+    assert report["fused"]["fused-activation"] == 1
     assert "dimension = 1" in artifacts.last.ttnn and "dimension = 2" in artifacts.last.ttnn
 
 
-def test_tanh_gelu_stays_decomposed_and_correct():
+def test_tanh_gelu_becomes_one_op():
     torch.manual_seed(0)
     model, x = Block("tanh").eval(), torch.randn(2, 16, 64)
     compiled, artifacts = compile_tt(model)
@@ -47,7 +51,66 @@ def test_tanh_gelu_stays_decomposed_and_correct():
         for got, want in zip(compiled(x), model(x)):
             torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     counts = artifacts.last.report["op_counts"]["ttnn"]
-    assert "ttnn.gelu" not in counts and counts.get("ttnn.tanh") == 2
+    assert "ttnn.tanh" not in counts and "ttnn.gelu" not in counts
+    assert counts.get("ttnn.gelu_tanh") == 1 and 'activation = "gelu_tanh"' in artifacts.last.ttnn
+    assert artifacts.last.report["fused"]["gelu_tanh"] == 2
+
+
+class Norms(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ln = torch.nn.LayerNorm(64)
+        self.fc = torch.nn.Linear(64, 64)
+        self.ln2d = torch.nn.LayerNorm((16, 64))  # over two dims: not TTNN's layer_norm
+
+    def forward(self, x):
+        h = torch.nn.functional.silu(self.fc(self.ln(x)))
+        bare = torch.nn.functional.layer_norm(x * 2, (64,), eps=1e-3)
+        return h, bare, torch.nn.functional.silu(bare), self.ln2d(x)
+
+
+def test_layer_norm_and_silu_become_single_ops():
+    torch.manual_seed(0)
+    model, x = Norms().eval(), torch.randn(2, 16, 64)
+    with torch.no_grad():  # not the identity
+        model.ln.weight.normal_()
+        model.ln.bias.normal_()
+    compiled, artifacts = compile_tt(model)
+    with torch.no_grad():
+        for got, want in zip(compiled(x), model(x)):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    report = artifacts.last.report
+    counts = report["op_counts"]["ttnn"]
+    assert counts.get("ttnn.layer_norm") == 2 and counts.get("ttnn.silu") == 1
+    assert report["fused"]["layer_norm"] == 2 and report["fused"]["silu"] == 2
+    ttnn = artifacts.last.ttnn
+    assert 'activation = "silu"' in ttnn and "epsilon = 1.000000e-03" in ttnn
+    assert "ttnn.rsqrt" in counts  # the two-dim layer norm stays decomposed
+    assert "operandSegmentSizes = array<i32: 1, 1, 1>" in ttnn.split('"ttnn.layer_norm"', 1)[1].split("\n")[0]
+
+
+class ConvRelu(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(8)
+        self.conv2 = torch.nn.Conv2d(8, 8, 1)
+
+    def forward(self, x):
+        h = torch.relu(self.bn(self.conv(x)))
+        return torch.relu(self.conv2(h) + h)  # the residual's relu cannot join a conv
+
+
+def test_relu_joins_conv2d_and_bias():
+    torch.manual_seed(0)
+    model, x = ConvRelu().eval(), torch.randn(1, 3, 12, 12)
+    compiled, artifacts = compile_tt(model)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x), rtol=1e-5, atol=1e-5)
+    counts = artifacts.last.report["op_counts"]["ttnn"]
+    assert counts.get("ttnn.conv2d") == 2 and counts.get("ttnn.relu") == 1 and "ttnn.maximum" not in counts
+    assert artifacts.last.ttnn.count('activation = "relu"') == 1
+    assert artifacts.last.report["fused"]["relu"] == 2
 
 
 def test_a_group_used_inside_and_outside_is_left_alone():

@@ -177,8 +177,17 @@ CUSTOM: dict[torch._ops.OpOverload, Callable] = {
 }
 
 
+# Composite ops kept whole through tracing: torch-mlir decomposes each into StableHLO
+# under the one FX node's location, and the compiler folds that group back into one
+# fused op (compiler/transforms/composites.py). Decomposed here, their parts would
+# carry unrelated node names.
+KEPT_COMPOSITES = (aten.native_layer_norm.default, aten.silu.default)
+
+
 def decomposition_table() -> dict:
     table = dict(core_aten_decompositions())
     table.update(get_decomposition_table())
     table.update(CUSTOM)
+    for op in KEPT_COMPOSITES:
+        table.pop(op, None)
     return table

@@ -75,12 +75,13 @@ def ttnn_op_counts(text: str) -> collections.Counter:
     return collections.Counter(a or b for a, b in _OP.findall(text))
 
 
-_FUSED = re.compile(r'"(ttnn\.\w+)"\([^)]*\)\s*<\{([^\n]*?)\}>')
+# an op's attributes: tt-mlir prints them as properties, <{...}>; tt-torch's IR as {...}
+_FUSED = re.compile(r'"(ttnn\.\w+)"\([^)]*\)\s*<?\{([^\n]*?)\}>?')
 _ACTIVATION = re.compile(r"op_type = (\w+)")
 
 
 def fused_activations(text: str) -> collections.Counter:
-    """ "op+activation" -> count: activations tt-mlir fused into an op (``activations``,
+    """ "op+activation" -> count: activations fused into an op (``activations``,
     ``input_tensor_a_activations``, ``input_tensor_b_activations``, linear/conv ``activation``)."""
     counts: collections.Counter = collections.Counter()
     for name, attrs in _FUSED.findall(text):

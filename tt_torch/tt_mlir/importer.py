@@ -480,6 +480,28 @@ def _softmax(b, op, ins, outs):
     b.emit(fb.OpType.SoftmaxOp, table, op.loc, op.name)
 
 
+def _norm_rule(kind: str) -> Rule:
+    """tt-mlir's fused layer_norm / rms_norm over the last dim: input, weight?, bias?."""
+
+    def rule(b, op, ins, outs):
+        sizes = _ints(op.attrs, "operandSegmentSizes")
+        groups, i = [], 0
+        for size in sizes:
+            groups.append(ins[i] if size else None)
+            i += size
+        x, weight, bias = (groups + [None, None])[:3]
+        table = getattr(fb, f"{kind}OpT")(
+            in_=b.ref(x),
+            weight=b.ref(weight) if weight is not None else None,
+            bias=b.ref(bias) if bias is not None else None,
+            out=b.ref(outs[0]),
+            epsilon=_float(op.attrs, "epsilon"),
+        )
+        b.emit(getattr(fb.OpType, f"{kind}Op"), table, op.loc, op.name)
+
+    return rule
+
+
 def _conv2d(b, op, ins, outs):
     """Flattened NHWC input, OIHW weight, [1, 1, 1, O] bias: the same convention as ours."""
     config = _compute_config(b, op)
@@ -564,6 +586,8 @@ IMPORTS: dict[str, Rule] = {
     "ttnn.ones": _full_rule(1.0),
     "ttnn.zeros": _full_rule(0.0),
     "ttnn.softmax": _softmax,
+    "ttnn.layer_norm": _norm_rule("LayerNorm"),
+    "ttnn.rms_norm": _norm_rule("RmsNorm"),
     "ttnn.conv2d": _conv2d,
     "ttnn.max_pool2d": _pool_rule("Max"),
     "ttnn.avg_pool2d": _pool_rule("Avg"),

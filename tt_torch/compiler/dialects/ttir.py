@@ -22,7 +22,7 @@ OPS = OpTable()
 # --- elementwise -----------------------------------------------------------
 UNARY = (
     "abs neg exp log sqrt rsqrt reciprocal tanh sigmoid relu gelu erf sin cos floor ceil "
-    "sign logical_not log1p expm1 silu isfinite"
+    "sign logical_not log1p expm1 silu isfinite gelu_tanh"
 ).split()
 BINARY = (
     "add subtract multiply div maximum minimum pow remainder atan2 eq ne lt le gt ge logical_and logical_or logical_xor"
@@ -38,6 +38,9 @@ OPS.add(TTIR, "typecast", "input")
 # --- matmul ----------------------------------------------------------------
 OPS.add(TTIR, "matmul", "a b", "transpose_a transpose_b")
 OPS.add(TTIR, "linear", "a b bias?", "transpose_a transpose_b")
+# linear and conv2d may carry a fused ``activation`` attribute: "relu" | "gelu" |
+# "gelu_tanh" | "silu" (transforms/fusion.py), applied after the bias
+ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "silu")
 
 # --- convolution and pooling (NHWC) ------------------------------------------
 OPS.add(TTIR, "conv2d", "input weight bias?", "stride padding dilation groups")
@@ -49,8 +52,12 @@ for _name in POOLS:
 REDUCTIONS = ("sum", "mean", "max", "min", "prod", "argmax", "argmin")
 for _name in REDUCTIONS:
     OPS.add(TTIR, _name, "input", "dim_arg keep_dim")
-# softmax along one dimension (a fused composite: transforms/composites.py)
+# fused composites (transforms/composites.py): softmax along one dimension; layer and
+# RMS normalization over the last dimension
 OPS.add(TTIR, "softmax", "input", "dimension")
+NORMS = ("layer_norm", "rms_norm")
+for _name in NORMS:
+    OPS.add(TTIR, _name, "input weight? bias?", "epsilon")
 
 # --- data movement -------------------------------------------------------------
 OPS.add(TTIR, "reshape", "input", "shape")

@@ -45,6 +45,7 @@ OPS.copy_from(
         "linear",
         *ttir.REDUCTIONS,
         "softmax",
+        *ttir.NORMS,
         "reshape",
         "permute",
         "slice_static",

@@ -121,7 +121,8 @@ DATA_MOVEMENT = {
 SFPU_OPS = {
     f"ttnn.{n}"
     for n in (
-        "exp log sqrt rsqrt reciprocal tanh sigmoid gelu erf sin cos log1p expm1 silu div pow remainder atan2 "
+        "exp log sqrt rsqrt reciprocal tanh sigmoid gelu gelu_tanh erf sin cos log1p expm1 silu div pow remainder "
+        "atan2 "
         "softmax layer_norm rms_norm"
     ).split()
 }

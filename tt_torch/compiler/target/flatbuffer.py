@@ -129,6 +129,7 @@ _UNARY_NAMES = {
     "sigmoid": "Sigmoid",
     "relu": "Relu",
     "gelu": "Gelu",
+    "gelu_tanh": "GeluTanh",
     "erf": "Erf",
     "sin": "Sin",
     "cos": "Cos",
@@ -251,6 +252,18 @@ def _matmul(op, p):
     )
 
 
+def _activation(op) -> int:
+    """The fused ``activation`` of a linear or conv2d (transforms/fusion.py), None if absent."""
+    if "activation" not in op.attributes:
+        return fb.Activation.None_
+    name = ir.StringAttr(op.attributes["activation"]).value
+    return getattr(fb.Activation, _ACTIVATION_NAMES[name])
+
+
+_ACTIVATION_NAMES = {"relu": "Relu", "gelu": "Gelu", "gelu_tanh": "GeluTanh", "silu": "Silu"}
+assert set(_ACTIVATION_NAMES) == set(ttir.ACTIVATIONS)
+
+
 def _linear(op, p):
     bias = op.opview.bias
     return fb.OpType.LinearOp, fb.LinearOpT(
@@ -261,6 +274,7 @@ def _linear(op, p):
         transposeA=_bool(op, "transpose_a"),
         transposeB=_bool(op, "transpose_b"),
         computeConfig=_compute_config(op),
+        activation=_activation(op),
     )
 
 
@@ -282,6 +296,7 @@ def _conv2d(op, p):
         dilation=_ints(op, "dilation"),
         groups=_int(op, "groups"),
         computeConfig=_compute_config(op),
+        activation=_activation(op),
     )
 
 
@@ -289,6 +304,20 @@ def _softmax(op, p):
     return fb.OpType.SoftmaxOp, fb.SoftmaxOpT(
         in_=p.ref(op.operands[0]), out=p.ref(op.result), dimension=_int(op, "dimension")
     )
+
+
+def _norm(table, kind):
+    def lower(op, p):
+        v = op.opview
+        return kind, table(
+            in_=p.ref(v.input),
+            weight=p.ref(v.weight) if v.weight is not None else None,
+            bias=p.ref(v.bias) if v.bias is not None else None,
+            out=p.ref(op.result),
+            epsilon=_float(op, "epsilon"),
+        )
+
+    return lower
 
 
 def _reshape(op, p):
@@ -408,6 +437,8 @@ LOWERINGS: dict[str, Lowering] = {
     "ttnn.linear": _linear,
     "ttnn.conv2d": _conv2d,
     "ttnn.softmax": _softmax,
+    "ttnn.layer_norm": _norm(fb.LayerNormOpT, fb.OpType.LayerNormOp),
+    "ttnn.rms_norm": _norm(fb.RmsNormOpT, fb.OpType.RmsNormOp),
     "ttnn.reshape": _reshape,
     "ttnn.permute": _permute,
     "ttnn.slice_static": _slice,

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from torch_mlir import ir
 
-from ..conversion.common import Report, as_operation
+from ..conversion.common import Report, as_operation, shape_of, splat_value
 from ..dialects import ttir
 from ..dialects._define import build
 
@@ -49,30 +49,91 @@ def _names(group: list[ir.Operation]) -> set[str]:
     return {op.name.removeprefix("ttir.") for op in group}
 
 
-def _softmax(group: list[ir.Operation], x: ir.Value, out: ir.Value):
+def _softmax(group: list[ir.Operation], inputs: list[ir.Value], out: ir.Value):
     # the whole decomposition must be there: a part of it (one op compiled alone in
     # op-by-op mode keeps its node's location too) is not a softmax
     maxes = [op for op in group if op.name == "ttir.max"]
-    if len(maxes) != 1 or not {"subtract", "exp", "sum", "div"} <= _names(group):
+    if len(inputs) != 1 or len(maxes) != 1 or not {"subtract", "exp", "sum", "div"} <= _names(group):
         return None
     dims = list(ir.DenseI64ArrayAttr(maxes[0].attributes["dim_arg"]))
-    if len(dims) != 1 or x.type != out.type:
+    if len(dims) != 1 or inputs[0].type != out.type:
         return None
-    return "softmax", {"dimension": ir.IntegerAttr.get(ir.IntegerType.get_signless(32), dims[0])}
+    return "softmax", inputs, {"dimension": ir.IntegerAttr.get(ir.IntegerType.get_signless(32), dims[0])}
 
 
-def _gelu(group: list[ir.Operation], x: ir.Value, out: ir.Value):
+def _gelu(group: list[ir.Operation], inputs: list[ir.Value], out: ir.Value):
     names = _names(group)
-    if x.type != out.type or "tanh" in names:
-        return None  # the tanh approximation is another function
-    # x * 0.5 * (1 + erf(x / sqrt(2))), erf as an op or as torch-mlir's clamped polynomial
-    if not ({"multiply", "add"} <= names and ("erf" in names or "clamp_tensor" in names)):
+    if len(inputs) != 1 or inputs[0].type != out.type or not {"multiply", "add"} <= names:
         return None
-    return "gelu", {}
+    if "tanh" in names:  # 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))
+        return "gelu_tanh", inputs, {}
+    # x * 0.5 * (1 + erf(x / sqrt(2))), erf as an op or as torch-mlir's clamped polynomial
+    if "erf" in names or "clamp_tensor" in names:
+        return "gelu", inputs, {}
+    return None
 
 
-# composite FX node -> (group, input, output) -> (TTIR op, attributes) or None
-FUSIONS: dict[str, Callable] = {"_softmax": _softmax, "gelu": _gelu}
+def _silu(group: list[ir.Operation], inputs: list[ir.Value], out: ir.Value):
+    # x * sigmoid(x)
+    if len(inputs) != 1 or inputs[0].type != out.type or not {"sigmoid", "multiply"} <= _names(group):
+        return None
+    return "silu", inputs, {}
+
+
+def _reduced_dims(op: ir.Operation) -> list[int]:
+    return list(ir.DenseI64ArrayAttr(op.attributes["dim_arg"]))
+
+
+def _user_past_broadcasts(value: ir.Value, members: set) -> ir.Operation | None:
+    """The one op of the group that reads `value`, past reshapes, broadcasts and casts."""
+    users = [as_operation(u.owner) for u in value.uses if as_operation(u.owner) in members]
+    if len(users) != 1:
+        return None
+    if users[0].name in ("ttir.reshape", "ttir.repeat", "ttir.typecast"):
+        return _user_past_broadcasts(users[0].result, members)
+    return users[0]
+
+
+def _layer_norm(group: list[ir.Operation], inputs: list[ir.Value], out: ir.Value):
+    """(x - mean) * rsqrt(var + eps) [* weight] [+ bias] over the last dim only (TTNN's
+    layer_norm); weight and bias are told apart by the op that reads them."""
+    xs = [v for v in inputs if v.type == out.type]
+    sums = [op for op in group if op.name in ("ttir.sum", "ttir.mean")]
+    rsqrts = [op for op in group if op.name == "ttir.rsqrt"]
+    if len(xs) != 1 or len(sums) != 2 or len(rsqrts) != 1 or len(inputs) > 3:
+        return None
+    (x,) = xs
+    shape = shape_of(x)
+    if not shape or any(_reduced_dims(op) != [len(shape) - 1] for op in sums):
+        return None  # normalized over more than the last dim
+    eps_add = as_operation(rsqrts[0].operands[0].owner)
+    if not isinstance(eps_add, ir.Operation) or eps_add.name != "ttir.add":
+        return None
+    eps = [splat_value(v) for v in eps_add.operands if splat_value(v) is not None]
+    if len(eps) != 1:
+        return None
+    members = set(group)
+    params: dict[str, ir.Value] = {}
+    for v in inputs:
+        if v is x:
+            continue
+        user = _user_past_broadcasts(v, members)
+        if shape_of(v) != [shape[-1]] or user is None or user.name not in ("ttir.multiply", "ttir.add"):
+            return None
+        params["weight" if user.name == "ttir.multiply" else "bias"] = v
+    if len(params) != len(inputs) - 1:
+        return None
+    attrs = {"epsilon": ir.FloatAttr.get_f32(float(eps[0]))}
+    return "layer_norm", [x, params.get("weight"), params.get("bias")], attrs
+
+
+# composite FX node -> (group, inputs, output) -> (TTIR op, operands, attributes) or None
+FUSIONS: dict[str, Callable] = {
+    "_softmax": _softmax,
+    "gelu": _gelu,
+    "silu": _silu,
+    "native_layer_norm": _layer_norm,
+}
 
 
 def fuse_composites(module: ir.Module, report: Report | None = None) -> dict[str, int]:
@@ -99,10 +160,9 @@ def fuse_composites(module: ir.Module, report: Report | None = None) -> dict[str
 def _fold(name: str, group: list[ir.Operation]) -> str | None:
     members = set(group)
     results = {r for op in group for r in op.results}
-    inputs = [v for op in group for v in op.operands if v not in results]
     # constants, and values computed from constants only (which torch-mlir may share between
     # two decompositions, e.g. the rsqrt(2) of two GELUs), are neither inputs nor outputs
-    inputs = [v for v in inputs if not _is_constant(v)]
+    inputs = list(dict.fromkeys(v for op in group for v in op.operands if v not in results and not _is_constant(v)))
     outputs = [
         r
         for op in group
@@ -110,16 +170,16 @@ def _fold(name: str, group: list[ir.Operation]) -> str | None:
         for use in r.uses
         if as_operation(use.owner) not in members and not _is_constant(r)
     ]
-    x, out = _single(inputs), _single(outputs)
-    if x is None or out is None:
+    out = _single(outputs)
+    if not inputs or out is None:
         return None
-    found = FUSIONS[_composite(name)](group, x, out)
+    found = FUSIONS[_composite(name)](group, inputs, out)
     if found is None:
         return None
-    op_name, attrs = found
+    op_name, operands, attrs = found
     producer = as_operation(out.owner)
     with ir.InsertionPoint(producer), producer.location:
-        fused = build(ttir.OPS[op_name], [x], attrs, out.type, producer.location)
+        fused = build(ttir.OPS[op_name], operands, attrs, out.type, producer.location)
     out.replace_all_uses_with(fused.result)
     for op in reversed(group):  # users before producers
         if all(not list(r.uses) for r in op.results):

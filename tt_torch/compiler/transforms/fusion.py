@@ -8,7 +8,12 @@ Rules run over each function until none applies. What they match:
 - ``add(matmul(a, b), bias)`` -> ``linear(a, b, bias)``, where a bias that was
   broadcast with ``repeat`` is taken before the repeat (linear broadcasts);
 - ``add(permute(conv2d(x, w)), bias)`` with a per-channel bias ->
-  ``permute(conv2d(x, w, bias))``.
+  ``permute(conv2d(x, w, bias))``;
+- ``maximum(x, 0)`` -> ``relu(x)`` (torch-mlir's relu, whose zeros are a full-size constant);
+- an activation (relu, gelu, gelu_tanh, silu) of a linear's or a conv2d's result, also
+  through reshapes and permutes, when nothing else reads that result -> the linear or
+  conv2d with ``activation`` set (TTNN's fused activation: one kernel, no intermediate
+  tensor).
 
 Before them, elementwise ops take broadcast operands directly: a ``repeat``
 that only expanded size-1 dims is dropped, since TTNN's elementwise ops
@@ -109,9 +114,57 @@ def _conv_bias(op: ir.Operation):
     return None
 
 
+def _relu(op: ir.Operation):
+    for x, c in ((op.operands[0], op.operands[1]), (op.operands[1], op.operands[0])):
+        if x.type == op.result.type and splat_value(c) == 0:
+            with ir.InsertionPoint(op):
+                return _emit("relu", [x], {}, op.result.type, op.location)
+    return None
+
+
+def _activation(op: ir.Operation):
+    src = op.operands[0]
+    if src.type != op.result.type:
+        return None
+    # an elementwise function commutes with reshapes and permutes (conv2d's NHWC result
+    # comes back to NCHW through one, a linear's batch dims through the other)
+    views, value = [], src
+    while _single_use(value) and _producer(value) is not None and _producer(value).name in _VIEWS:
+        views.append(_producer(value))
+        value = _producer(value).operands[0]
+    target = _producer(value)
+    if target is None or not _single_use(value) or target.name not in ("ttir.linear", "ttir.conv2d"):
+        return None
+    if "activation" in target.attributes:
+        return None
+    # The op, then the views, again, now computing the activation's value: they take the
+    # activation's location, which names the FX node whose value they hold (what
+    # intermediate verification compares them with).
+    attrs = {k: target.attributes[k] for k in target.attributes}
+    attrs["activation"] = ir.StringAttr.get(op.name.removeprefix("ttir."))
+    with ir.InsertionPoint(op):
+        fused = ir.Operation.create(
+            target.name, results=[value.type], operands=list(target.operands), attributes=attrs, loc=op.location
+        ).result
+        for view in reversed(views):
+            fused = _emit(
+                view.name.removeprefix("ttir."),
+                [fused],
+                {k: view.attributes[k] for k in view.attributes},
+                view.result.type,
+                op.location,
+            )
+    return fused
+
+
+_VIEWS = ("ttir.reshape", "ttir.permute")
+
+
 RULES: dict[str, list[tuple[str, Rule]]] = {
     "ttir.multiply": [("multiply-by-one", _identity(1.0))],
     "ttir.add": [("add-zero", _identity(0.0)), ("linear", _linear), ("conv2d-bias", _conv_bias)],
+    "ttir.maximum": [("relu", _relu)],
+    **{f"ttir.{name}": [("fused-activation", _activation)] for name in ttir.ACTIVATIONS},
 }
 
 

@@ -136,6 +136,8 @@ def conv2d(cx: RewriteContext, op):
         dilation=_ints(op, "dilation"),
         groups=ir.IntegerAttr(op.attributes["groups"]).value,
     )
+    if "activation" in op.attributes:
+        y.owner.attributes["activation"] = op.attributes["activation"]
     return [_unflatten(cx, y)]
 
 
