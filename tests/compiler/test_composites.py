@@ -4,6 +4,8 @@ them, and every program computes what eager does."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from helpers import compile_tt
@@ -160,3 +162,30 @@ def test_a_part_of_a_decomposition_is_not_folded():
     """
     module = ir.Module.parse(text, context.new_context())
     assert composites.fuse_composites(module) == {} and "ttir.rsqrt" in str(module)
+
+
+class NewGelu(torch.nn.Module):
+    """A tanh GELU written out in Python ops, as transformers' ``gelu_new`` (GPT-2) is."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(64, 64)
+
+    def forward(self, x):
+        h = self.fc(x)
+        act = 0.5 * h * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (h + 0.044715 * torch.pow(h, 3.0))))
+        # almost the same, but not a GELU (another constant): stays as written
+        other = 0.5 * x * (1.0 + torch.tanh(0.8 * (x + 0.044715 * torch.pow(x, 3.0))))
+        return act, other
+
+
+def test_python_tanh_gelu_becomes_one_op_fused_into_the_linear():
+    torch.manual_seed(0)
+    model, x = NewGelu().eval(), torch.randn(2, 16, 64)
+    compiled, artifacts = compile_tt(model)
+    with torch.no_grad():
+        for got, want in zip(compiled(x), model(x)):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    counts = artifacts.last.report["op_counts"]["ttnn"]
+    assert 'activation = "gelu_tanh"' in artifacts.last.ttnn
+    assert counts.get("ttnn.tanh") == 1  # the other function's

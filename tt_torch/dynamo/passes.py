@@ -6,6 +6,7 @@ its own. Placeholders keep the order of the traced function's arguments.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -107,6 +108,97 @@ def canonicalize_zero_d_reductions(gm: fx.GraphModule) -> fx.GraphModule:
     if changed:
         gm.recompile()
     return gm
+
+
+def _calls(node, *targets) -> bool:
+    return isinstance(node, fx.Node) and node.op == "call_function" and node.target in targets
+
+
+def _scaled(node) -> tuple[fx.Node, float] | None:
+    """``x * c`` (either order, c a Python number) -> (x, c)."""
+    if not _calls(node, aten.mul.Tensor, aten.mul.Scalar) or len(node.args) != 2 or node.kwargs:
+        return None
+    a, b = node.args
+    if isinstance(a, fx.Node) and isinstance(b, (int, float)):
+        return a, float(b)
+    if isinstance(b, fx.Node) and isinstance(a, (int, float)):
+        return b, float(a)
+    return None
+
+
+def _near(value: float, want: float) -> bool:
+    return abs(value - want) <= 1e-6 * abs(want)
+
+
+def _is_cube_of(node, x: fx.Node) -> bool:
+    if _calls(node, aten.pow.Tensor_Scalar) and node.args[0] is x and node.args[1] == 3:
+        return True
+    if _calls(node, aten.mul.Tensor) and len(node.args) == 2:  # x * x * x, in either grouping
+        a, b = node.args
+
+        def square(n) -> bool:
+            return _calls(n, aten.mul.Tensor) and len(n.args) == 2 and n.args[0] is x and n.args[1] is x
+
+        return (a is x and square(b)) or (b is x and square(a))
+    return False
+
+
+def _single_user(node: fx.Node) -> fx.Node | None:
+    users = list(node.users)
+    return users[0] if len(users) == 1 else None
+
+
+def _tanh_gelu_at(tanh: fx.Node) -> tuple[fx.Node, fx.Node] | None:
+    """(x, the node computing the GELU) when `tanh` is the middle of
+    ``0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x ** 3)))``."""
+    scaled = _scaled(tanh.args[0])
+    if scaled is None or not _near(scaled[1], math.sqrt(2 / math.pi)):
+        return None
+    inner = scaled[0]
+    if not _calls(inner, aten.add.Tensor) or len(inner.args) != 2 or inner.kwargs:
+        return None
+    x = None
+    for cand, other in (inner.args, reversed(inner.args)):
+        cubic = _scaled(other)
+        if isinstance(cand, fx.Node) and cubic and _near(cubic[1], 0.044715) and _is_cube_of(cubic[0], cand):
+            x = cand
+    if x is None:
+        return None
+    plus_one = _single_user(tanh)
+    if not _calls(plus_one, aten.add.Tensor) or plus_one.kwargs or len(plus_one.args) != 2:
+        return None
+    one = plus_one.args[1] if plus_one.args[0] is tanh else plus_one.args[0]
+    if not isinstance(one, (int, float)) or one != 1:
+        return None
+    out = _single_user(plus_one)
+    if not _calls(out, aten.mul.Tensor) or len(out.args) != 2:
+        return None
+    half = out.args[0] if out.args[1] is plus_one else out.args[1]
+    halved = _scaled(half)
+    if halved is None or halved[0] is not x or halved[1] != 0.5:
+        return None
+    return x, out
+
+
+def fold_tanh_gelu(gm: fx.GraphModule) -> fx.GraphModule:
+    """Rewrites the tanh GELU written out in Python ops (transformers' ``gelu_new``, GPT-2's
+    activation) as ``aten.gelu(x, approximate="tanh")``: the same function, which the
+    compiler folds into one op (compiler/transforms/composites.py)."""
+    changed = False
+    for node in list(gm.graph.nodes):
+        if not _calls(node, aten.tanh.default):
+            continue
+        found = _tanh_gelu_at(node)
+        if found is None:
+            continue
+        x, out = found
+        with gm.graph.inserting_before(out):
+            # named as dynamo names an aten.gelu node, which the compiler's composites look for
+            gelu = gm.graph.create_node("call_function", aten.gelu.default, (x,), {"approximate": "tanh"}, name="gelu")
+        gelu.meta = dict(out.meta)
+        out.replace_all_uses_with(gelu)
+        changed = True
+    return eliminate_dead_code(gm) if changed else gm
 
 
 # ops that only change strides or memory format: values pass through unchanged
