@@ -93,7 +93,8 @@ void run(const ttnn::Conv2dOp& op, ProgramContext& ctx) {
     std::optional<at::Tensor> b = bias_pending ? bias : std::nullopt;
     bias_pending = false;
     fb::Activation activation = fuse_activation ? op.activation() : fb::Activation::None;
-    if (weights.persistent && onednn::available(w, x)) {
+    int64_t macs = int64_t{op.batch_size()} * oh * ow * w.numel();
+    if (weights.persistent && onednn::available(w, x) && onednn::worthIt(macs)) {
       // the weight reordered once (the register operand is the weight or a cached copy of it)
       at::Tensor packed = ctx.device().derived(w, cat("onednn conv2d ", shapeStr(x.sizes()), " ", win.sh, win.sw,
                                                       win.dh, win.dw, symmetric ? win.pt : 0, symmetric ? win.pl : 0),

@@ -84,6 +84,10 @@ struct ConvParams {
 };
 namespace onednn {
 bool available(const at::Tensor& weight, const at::Tensor& input);
+// Whether a product of `macs` multiply-adds is large enough for oneDNN: its kernels cost
+// about 20 us more per call than ATen's BLAS path, which wins below (measured with
+// benchmarks' MLP head, 64x512x10, and single-row linears).
+inline bool worthIt(int64_t macs) { return macs >= (int64_t{1} << 22); }
 at::Tensor packConvWeight(const at::Tensor& weight, const ConvParams& p, at::IntArrayRef input_size);
 at::Tensor conv(const at::Tensor& x, const at::Tensor& packed, const std::optional<at::Tensor>& bias,
                 const ConvParams& p, fb::Activation activation);

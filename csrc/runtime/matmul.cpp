@@ -90,8 +90,8 @@ at::Tensor product(const Op& op, ProgramContext& ctx, bool integer, Epilogue* ep
   bool packable = !bf16_dst && b.persistent && b.value.dim() == 2 && a.value.dim() >= 2;
   auto mm = [&](const at::Tensor& src_a, const at::Tensor& src_b) {
     at::Tensor lhs = transposed(src_b, op.transpose_a());
-    if (packable && onednn::available(src_a, lhs)) {
-      int64_t rows = lhs.numel() / std::max<int64_t>(lhs.size(-1), 1);
+    int64_t rows = lhs.numel() / std::max<int64_t>(lhs.size(-1), 1);
+    if (packable && onednn::available(src_a, lhs) && onednn::worthIt(rows * src_a.numel())) {
       at::Tensor packed = ctx.device().derived(src_a, cat("onednn linear ", op.transpose_b(), " ", rows), [&] {
         return onednn::packLinearWeight(op.transpose_b() ? src_a : src_a.t(), rows);
       });

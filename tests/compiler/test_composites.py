@@ -189,3 +189,71 @@ def test_python_tanh_gelu_becomes_one_op_fused_into_the_linear():
     counts = artifacts.last.report["op_counts"]["ttnn"]
     assert 'activation = "gelu_tanh"' in artifacts.last.ttnn
     assert counts.get("ttnn.tanh") == 1  # the other function's
+
+
+class PythonRMSNorm(torch.nn.Module):
+    """As transformers' LlamaRMSNorm writes it."""
+
+    def __init__(self, size: int, eps: float):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(size))
+        self.eps = eps
+
+    def forward(self, x):
+        variance = x.pow(2).mean(-1, keepdim=True)
+        return self.weight * (x * torch.rsqrt(variance + self.eps))
+
+
+class RMSNorms(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.python = PythonRMSNorm(64, 1e-6)
+        self.torch = torch.nn.RMSNorm(64, eps=1e-5)
+
+    def forward(self, x):
+        # (each on its own input: two norms of one tensor share their mean once compiled)
+        y = x - 1
+        unweighted = y * torch.rsqrt(y.pow(2).mean(-1, keepdim=True) + 1e-4)
+        over_rows = x * torch.rsqrt(x.pow(2).mean(1, keepdim=True) + 1e-4)  # not the last dim: as written
+        return self.python(x), self.torch(x * 3), unweighted, over_rows
+
+
+def test_rms_norm_becomes_one_op():
+    torch.manual_seed(0)
+    model, x = RMSNorms().eval(), torch.randn(2, 16, 64)
+    with torch.no_grad():
+        model.torch.weight.normal_()
+    compiled, artifacts = compile_tt(model)
+    with torch.no_grad():
+        for got, want in zip(compiled(x), model(x)):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    report = artifacts.last.report
+    assert report["op_counts"]["ttnn"].get("ttnn.rms_norm") == 3 and report["fused"]["rms_norm"] == 3
+    assert report["op_counts"]["ttnn"].get("ttnn.rsqrt") == 1  # over_rows
+    ttnn = artifacts.last.ttnn
+    for eps in ("9.99999997E-7", "9.99999974E-6", "9.99999974E-5"):
+        assert f"epsilon = {eps}" in ttnn
+
+
+class GatedMLP(torch.nn.Module):
+    """Llama's MLP: bias-free projections, so the activation's input is a matmul."""
+
+    def __init__(self):
+        super().__init__()
+        self.gate = torch.nn.Linear(64, 128, bias=False)
+        self.up = torch.nn.Linear(64, 128, bias=False)
+        self.down = torch.nn.Linear(128, 64, bias=False)
+
+    def forward(self, x):
+        return self.down(torch.nn.functional.silu(self.gate(x)) * self.up(x))
+
+
+def test_an_activation_after_a_matmul_makes_it_a_linear():
+    torch.manual_seed(0)
+    model, x = GatedMLP().eval(), torch.randn(2, 16, 64)
+    compiled, artifacts = compile_tt(model)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x), rtol=1e-5, atol=1e-5)
+    counts = artifacts.last.report["op_counts"]["ttnn"]
+    assert counts.get("ttnn.linear") == 1 and counts.get("ttnn.matmul") == 2 and "ttnn.silu" not in counts
+    assert 'activation = "silu"' in artifacts.last.ttnn

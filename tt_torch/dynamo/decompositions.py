@@ -181,7 +181,7 @@ CUSTOM: dict[torch._ops.OpOverload, Callable] = {
 # under the one FX node's location, and the compiler folds that group back into one
 # fused op (compiler/transforms/composites.py). Decomposed here, their parts would
 # carry unrelated node names.
-KEPT_COMPOSITES = (aten.native_layer_norm.default, aten.silu.default)
+KEPT_COMPOSITES = (aten.native_layer_norm.default, aten.rms_norm.default, aten.silu.default)
 
 
 def decomposition_table() -> dict:

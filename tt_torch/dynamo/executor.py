@@ -135,6 +135,7 @@ class Executor:
         out_spec = pytree.tree_flatten(_output_structure(self.gm))[1]
         fx_gm = passes.canonicalize_zero_d_reductions(fx_gm)
         fx_gm = passes.fold_tanh_gelu(fx_gm)
+        fx_gm = passes.fold_rms_norm(fx_gm)
         constant_inputs = {i for i, info in enumerate(self.inputs) if info.kind != "input" and cfg.consteval_parameters}
         ce = passes.ConstevalResult(None)
         if cfg.enable_consteval and constant_inputs:

@@ -201,6 +201,72 @@ def fold_tanh_gelu(gm: fx.GraphModule) -> fx.GraphModule:
     return eliminate_dead_code(gm) if changed else gm
 
 
+def _is_square_of(node, x: fx.Node) -> bool:
+    if _calls(node, aten.pow.Tensor_Scalar) and node.args[0] is x and node.args[1] == 2:
+        return True
+    return _calls(node, aten.mul.Tensor) and len(node.args) == 2 and node.args[0] is x and node.args[1] is x
+
+
+def _other(node: fx.Node, arg) -> object:
+    """The operand of a two-operand `node` that is not `arg`."""
+    a, b = node.args
+    return b if a is arg else a
+
+
+def _rms_norm_at(rsqrt: fx.Node) -> tuple[fx.Node, fx.Node | None, float, fx.Node] | None:
+    """(x, weight or None, eps, the node computing the result) when `rsqrt` is the middle
+    of ``x * rsqrt(mean(x ** 2, -1, keepdim=True) + eps) [* weight]``."""
+    add = rsqrt.args[0]
+    if not _calls(add, aten.add.Tensor, aten.add.Scalar) or add.kwargs or len(add.args) != 2:
+        return None
+    mean = next((a for a in add.args if isinstance(a, fx.Node)), None)
+    eps = _other(add, mean)
+    if not _calls(mean, aten.mean.dim) or not isinstance(eps, (int, float)) or len(mean.args) < 3:
+        return None
+    square, dims, keepdim = mean.args[:3]
+    if not isinstance(square, fx.Node) or square.op != "call_function" or keepdim is not True:
+        return None
+    x = square.args[0] if square.args else None
+    shape = getattr(_val(x), "shape", None) if isinstance(x, fx.Node) else None
+    if shape is None or len(shape) == 0 or not isinstance(shape[-1], int):
+        return None  # (a dynamic last dim stays as written)
+    if list(dims) not in ([-1], [len(shape) - 1]) or not _is_square_of(square, x):
+        return None
+    normed = _single_user(rsqrt)
+    if not _calls(normed, aten.mul.Tensor) or len(normed.args) != 2 or _other(normed, rsqrt) is not x:
+        return None
+    weight, out = None, normed
+    scale = _single_user(normed)
+    if _calls(scale, aten.mul.Tensor) and len(scale.args) == 2:
+        w = _other(scale, normed)
+        w_val = _val(w) if isinstance(w, fx.Node) else None
+        if isinstance(w_val, torch.Tensor) and list(w_val.shape) == [shape[-1]] and w_val.dtype == _val(x).dtype:
+            weight, out = w, scale
+    return x, weight, float(eps), out
+
+
+def fold_rms_norm(gm: fx.GraphModule) -> fx.GraphModule:
+    """Rewrites an RMS norm written out in Python ops (transformers' ``LlamaRMSNorm``,
+    ``T5LayerNorm``...) as ``aten.rms_norm``: the same function over the last dim, which
+    the compiler folds into one op (compiler/transforms/composites.py). A cast between
+    the normalization and the weight leaves the weight's multiply as it is."""
+    changed = False
+    for node in list(gm.graph.nodes):
+        if not _calls(node, aten.rsqrt.default):
+            continue
+        found = _rms_norm_at(node)
+        if found is None:
+            continue
+        x, weight, eps, out = found
+        size = [_val(x).shape[-1]]
+        with gm.graph.inserting_before(out):
+            norm = gm.graph.create_node("call_function", aten.rms_norm.default, (x, size, weight, eps), name="rms_norm")
+        norm.meta = dict(out.meta)
+        out.replace_all_uses_with(norm)
+        changed = True
+    return eliminate_dead_code(gm) if changed else gm
+
+
 # ops that only change strides or memory format: values pass through unchanged
 _STRIDE_ONLY = {torch.ops.prims.copy_strided.default}
 

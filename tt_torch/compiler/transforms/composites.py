@@ -94,37 +94,42 @@ def _user_past_broadcasts(value: ir.Value, members: set) -> ir.Operation | None:
     return users[0]
 
 
-def _layer_norm(group: list[ir.Operation], inputs: list[ir.Value], out: ir.Value):
-    """(x - mean) * rsqrt(var + eps) [* weight] [+ bias] over the last dim only (TTNN's
-    layer_norm); weight and bias are told apart by the op that reads them."""
-    xs = [v for v in inputs if v.type == out.type]
-    sums = [op for op in group if op.name in ("ttir.sum", "ttir.mean")]
-    rsqrts = [op for op in group if op.name == "ttir.rsqrt"]
-    if len(xs) != 1 or len(sums) != 2 or len(rsqrts) != 1 or len(inputs) > 3:
-        return None
-    (x,) = xs
-    shape = shape_of(x)
-    if not shape or any(_reduced_dims(op) != [len(shape) - 1] for op in sums):
-        return None  # normalized over more than the last dim
-    eps_add = as_operation(rsqrts[0].operands[0].owner)
-    if not isinstance(eps_add, ir.Operation) or eps_add.name != "ttir.add":
-        return None
-    eps = [splat_value(v) for v in eps_add.operands if splat_value(v) is not None]
-    if len(eps) != 1:
-        return None
-    members = set(group)
-    params: dict[str, ir.Value] = {}
-    for v in inputs:
-        if v is x:
-            continue
-        user = _user_past_broadcasts(v, members)
-        if shape_of(v) != [shape[-1]] or user is None or user.name not in ("ttir.multiply", "ttir.add"):
+def _norm(kind: str, reductions: int) -> Callable:
+    """Layer norm ``(x - mean) * rsqrt(var + eps) [* weight] [+ bias]`` (two reductions) or
+    RMS norm ``x * rsqrt(mean(x^2) + eps) [* weight]`` (one), over the last dim only (TTNN's
+    layer_norm and rms_norm); weight and bias are told apart by the op that reads them."""
+
+    def match(group: list[ir.Operation], inputs: list[ir.Value], out: ir.Value):
+        xs = [v for v in inputs if v.type == out.type]
+        sums = [op for op in group if op.name in ("ttir.sum", "ttir.mean")]
+        rsqrts = [op for op in group if op.name == "ttir.rsqrt"]
+        if len(xs) != 1 or len(sums) != reductions or len(rsqrts) != 1 or len(inputs) > 3:
             return None
-        params["weight" if user.name == "ttir.multiply" else "bias"] = v
-    if len(params) != len(inputs) - 1:
-        return None
-    attrs = {"epsilon": ir.FloatAttr.get_f32(float(eps[0]))}
-    return "layer_norm", [x, params.get("weight"), params.get("bias")], attrs
+        (x,) = xs
+        shape = shape_of(x)
+        if not shape or any(_reduced_dims(op) != [len(shape) - 1] for op in sums):
+            return None  # normalized over more than the last dim
+        eps_add = as_operation(rsqrts[0].operands[0].owner)
+        if not isinstance(eps_add, ir.Operation) or eps_add.name != "ttir.add":
+            return None
+        eps = [splat_value(v) for v in eps_add.operands if splat_value(v) is not None]
+        if len(eps) != 1:
+            return None
+        members = set(group)
+        params: dict[str, ir.Value] = {}
+        for v in inputs:
+            if v is x:
+                continue
+            user = _user_past_broadcasts(v, members)
+            if shape_of(v) != [shape[-1]] or user is None or user.name not in ("ttir.multiply", "ttir.add"):
+                return None
+            params["weight" if user.name == "ttir.multiply" else "bias"] = v
+        if len(params) != len(inputs) - 1:
+            return None
+        attrs = {"epsilon": ir.FloatAttr.get_f32(float(eps[0]))}
+        return kind, [x, params.get("weight"), params.get("bias")], attrs
+
+    return match
 
 
 # composite FX node -> (group, inputs, output) -> (TTIR op, operands, attributes) or None
@@ -132,7 +137,8 @@ FUSIONS: dict[str, Callable] = {
     "_softmax": _softmax,
     "gelu": _gelu,
     "silu": _silu,
-    "native_layer_norm": _layer_norm,
+    "native_layer_norm": _norm("layer_norm", reductions=2),
+    "rms_norm": _norm("rms_norm", reductions=1),
 }
 
 

@@ -10,9 +10,9 @@ Rules run over each function until none applies. What they match:
 - ``add(permute(conv2d(x, w)), bias)`` with a per-channel bias ->
   ``permute(conv2d(x, w, bias))``;
 - ``maximum(x, 0)`` -> ``relu(x)`` (torch-mlir's relu, whose zeros are a full-size constant);
-- an activation (relu, gelu, gelu_tanh, silu) of a linear's or a conv2d's result, also
-  through reshapes and permutes, when nothing else reads that result -> the linear or
-  conv2d with ``activation`` set (TTNN's fused activation: one kernel, no intermediate
+- an activation (relu, gelu, gelu_tanh, silu) of a linear's, matmul's or conv2d's result,
+  also through reshapes and permutes, when nothing else reads that result -> the linear
+  (a matmul becomes a linear without bias) or conv2d with ``activation`` set (TTNN's fused activation: one kernel, no intermediate
   tensor).
 
 Before them, elementwise ops take broadcast operands directly: a ``repeat``
@@ -133,19 +133,23 @@ def _activation(op: ir.Operation):
         views.append(_producer(value))
         value = _producer(value).operands[0]
     target = _producer(value)
-    if target is None or not _single_use(value) or target.name not in ("ttir.linear", "ttir.conv2d"):
+    if target is None or not _single_use(value) or target.name not in ("ttir.linear", "ttir.conv2d", "ttir.matmul"):
         return None
     if "activation" in target.attributes:
         return None
     # The op, then the views, again, now computing the activation's value: they take the
     # activation's location, which names the FX node whose value they hold (what
-    # intermediate verification compares them with).
+    # intermediate verification compares them with). A matmul becomes a linear without bias.
     attrs = {k: target.attributes[k] for k in target.attributes}
     attrs["activation"] = ir.StringAttr.get(op.name.removeprefix("ttir."))
     with ir.InsertionPoint(op):
-        fused = ir.Operation.create(
-            target.name, results=[value.type], operands=list(target.operands), attributes=attrs, loc=op.location
-        ).result
+        if target.name == "ttir.matmul":
+            operands = [target.operands[0], target.operands[1], None]
+            fused = _emit("linear", operands, attrs, value.type, op.location)
+        else:
+            fused = ir.Operation.create(
+                target.name, results=[value.type], operands=list(target.operands), attributes=attrs, loc=op.location
+            ).result
         for view in reversed(views):
             fused = _emit(
                 view.name.removeprefix("ttir."),
