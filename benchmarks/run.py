@@ -5,7 +5,9 @@
 
 Each (workload, system) runs in its own process; systems alternate in order
 from round to round, so drift on the machine does not favour one of them. The
-result per pair is the median over rounds of each round's median. Writes
+result per pair is the median over rounds of each round's median. First calls
+are cold: each inductor process gets an empty cache directory, and tt-torch's
+compile cache is off. Writes
 benchmarks/results/results.md (median, spread, first call, peak memory and the
 ratio of tt-torch to each peer) and results.png, and prints the table.
 """
@@ -19,6 +21,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -30,10 +33,15 @@ def measure(workload: str, system: str, iters: int, quick: bool, timeout: float)
     cmd = [sys.executable, os.path.join(HERE, "run_one.py"), workload, system, "--iters", str(iters)]
     if quick:
         cmd.append("--quick")
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s"}
+    # First calls are cold: inductor gets an empty cache directory of its own (its default,
+    # shared one in /tmp, would make a second run's compile a cache hit) and tt-torch's
+    # compile cache is off.
+    with tempfile.TemporaryDirectory(prefix="bench-inductor-") as cache:
+        env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache, TT_TORCH_CACHE_DIR="off")
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        except subprocess.TimeoutExpired:
+            return {"error": f"timed out after {timeout:.0f} s"}
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]

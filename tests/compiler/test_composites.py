@@ -8,9 +8,20 @@ import math
 
 import pytest
 import torch
-from helpers import compile_tt
+from helpers import compile_tt, outputs_of
 
 pytestmark = pytest.mark.usefixtures("fast_numerics")
+
+
+def compiled_matches_eager(model, x):
+    """Compiles `model`, checks its outputs on `x` against eager's; returns the graph's artifacts."""
+    compiled, artifacts = compile_tt(model)
+    with torch.no_grad():
+        got, want = outputs_of(compiled(x)), outputs_of(model(x))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
+    return artifacts.last
 
 
 class Block(torch.nn.Module):
@@ -30,32 +41,26 @@ class Block(torch.nn.Module):
 def test_softmax_and_gelu_become_single_ttnn_ops():
     torch.manual_seed(0)
     model, x = Block().eval(), torch.randn(2, 16, 64)
-    compiled, artifacts = compile_tt(model)
-    with torch.no_grad():
-        for got, want in zip(compiled(x), model(x)):
-            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
-    report = artifacts.last.report
+    graph = compiled_matches_eager(model, x)
+    report = graph.report
     counts = report["op_counts"]["ttnn"]
     # the first GELU is the linear's fused activation, the second one op of its own
     assert counts.get("ttnn.softmax") == 2 and counts.get("ttnn.gelu") == 1
-    assert 'activation = "gelu"' in artifacts.last.ttnn
+    assert 'activation = "gelu"' in graph.ttnn
     assert "ttnn.exp" not in counts and "ttnn.clamp_tensor" not in counts  # no decomposition left
     assert report["fused"]["softmax"] == 2 and report["fused"]["gelu"] == 2
     assert report["fused"]["fused-activation"] == 1
-    assert "dimension = 1" in artifacts.last.ttnn and "dimension = 2" in artifacts.last.ttnn
+    assert "dimension = 1" in graph.ttnn and "dimension = 2" in graph.ttnn
 
 
 def test_tanh_gelu_becomes_one_op():
     torch.manual_seed(0)
     model, x = Block("tanh").eval(), torch.randn(2, 16, 64)
-    compiled, artifacts = compile_tt(model)
-    with torch.no_grad():
-        for got, want in zip(compiled(x), model(x)):
-            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
-    counts = artifacts.last.report["op_counts"]["ttnn"]
+    graph = compiled_matches_eager(model, x)
+    counts = graph.report["op_counts"]["ttnn"]
     assert "ttnn.tanh" not in counts and "ttnn.gelu" not in counts
-    assert counts.get("ttnn.gelu_tanh") == 1 and 'activation = "gelu_tanh"' in artifacts.last.ttnn
-    assert artifacts.last.report["fused"]["gelu_tanh"] == 2
+    assert counts.get("ttnn.gelu_tanh") == 1 and 'activation = "gelu_tanh"' in graph.ttnn
+    assert graph.report["fused"]["gelu_tanh"] == 2
 
 
 class Norms(torch.nn.Module):
@@ -77,15 +82,12 @@ def test_layer_norm_and_silu_become_single_ops():
     with torch.no_grad():  # not the identity
         model.ln.weight.normal_()
         model.ln.bias.normal_()
-    compiled, artifacts = compile_tt(model)
-    with torch.no_grad():
-        for got, want in zip(compiled(x), model(x)):
-            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
-    report = artifacts.last.report
+    graph = compiled_matches_eager(model, x)
+    report = graph.report
     counts = report["op_counts"]["ttnn"]
     assert counts.get("ttnn.layer_norm") == 2 and counts.get("ttnn.silu") == 1
     assert report["fused"]["layer_norm"] == 2 and report["fused"]["silu"] == 2
-    ttnn = artifacts.last.ttnn
+    ttnn = graph.ttnn
     assert 'activation = "silu"' in ttnn and "epsilon = 1.000000e-03" in ttnn
     assert "ttnn.rsqrt" in counts  # the two-dim layer norm stays decomposed
     assert "operandSegmentSizes = array<i32: 1, 1, 1>" in ttnn.split('"ttnn.layer_norm"', 1)[1].split("\n")[0]
@@ -106,13 +108,11 @@ class ConvRelu(torch.nn.Module):
 def test_relu_joins_conv2d_and_bias():
     torch.manual_seed(0)
     model, x = ConvRelu().eval(), torch.randn(1, 3, 12, 12)
-    compiled, artifacts = compile_tt(model)
-    with torch.no_grad():
-        torch.testing.assert_close(compiled(x), model(x), rtol=1e-5, atol=1e-5)
-    counts = artifacts.last.report["op_counts"]["ttnn"]
+    graph = compiled_matches_eager(model, x)
+    counts = graph.report["op_counts"]["ttnn"]
     assert counts.get("ttnn.conv2d") == 2 and counts.get("ttnn.relu") == 1 and "ttnn.maximum" not in counts
-    assert artifacts.last.ttnn.count('activation = "relu"') == 1
-    assert artifacts.last.report["fused"]["relu"] == 2
+    assert graph.ttnn.count('activation = "relu"') == 1
+    assert graph.report["fused"]["relu"] == 2
 
 
 def test_a_group_used_inside_and_outside_is_left_alone():
@@ -182,12 +182,9 @@ class NewGelu(torch.nn.Module):
 def test_python_tanh_gelu_becomes_one_op_fused_into_the_linear():
     torch.manual_seed(0)
     model, x = NewGelu().eval(), torch.randn(2, 16, 64)
-    compiled, artifacts = compile_tt(model)
-    with torch.no_grad():
-        for got, want in zip(compiled(x), model(x)):
-            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
-    counts = artifacts.last.report["op_counts"]["ttnn"]
-    assert 'activation = "gelu_tanh"' in artifacts.last.ttnn
+    graph = compiled_matches_eager(model, x)
+    counts = graph.report["op_counts"]["ttnn"]
+    assert 'activation = "gelu_tanh"' in graph.ttnn
     assert counts.get("ttnn.tanh") == 1  # the other function's
 
 
@@ -223,14 +220,11 @@ def test_rms_norm_becomes_one_op():
     model, x = RMSNorms().eval(), torch.randn(2, 16, 64)
     with torch.no_grad():
         model.torch.weight.normal_()
-    compiled, artifacts = compile_tt(model)
-    with torch.no_grad():
-        for got, want in zip(compiled(x), model(x)):
-            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
-    report = artifacts.last.report
+    graph = compiled_matches_eager(model, x)
+    report = graph.report
     assert report["op_counts"]["ttnn"].get("ttnn.rms_norm") == 3 and report["fused"]["rms_norm"] == 3
     assert report["op_counts"]["ttnn"].get("ttnn.rsqrt") == 1  # over_rows
-    ttnn = artifacts.last.ttnn
+    ttnn = graph.ttnn
     for eps in ("9.99999997E-7", "9.99999974E-6", "9.99999974E-5"):
         assert f"epsilon = {eps}" in ttnn
 
@@ -251,9 +245,7 @@ class GatedMLP(torch.nn.Module):
 def test_an_activation_after_a_matmul_makes_it_a_linear():
     torch.manual_seed(0)
     model, x = GatedMLP().eval(), torch.randn(2, 16, 64)
-    compiled, artifacts = compile_tt(model)
-    with torch.no_grad():
-        torch.testing.assert_close(compiled(x), model(x), rtol=1e-5, atol=1e-5)
-    counts = artifacts.last.report["op_counts"]["ttnn"]
+    graph = compiled_matches_eager(model, x)
+    counts = graph.report["op_counts"]["ttnn"]
     assert counts.get("ttnn.linear") == 1 and counts.get("ttnn.matmul") == 2 and "ttnn.silu" not in counts
-    assert 'activation = "silu"' in artifacts.last.ttnn
+    assert 'activation = "silu"' in graph.ttnn

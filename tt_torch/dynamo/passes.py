@@ -180,25 +180,34 @@ def _tanh_gelu_at(tanh: fx.Node) -> tuple[fx.Node, fx.Node] | None:
     return x, out
 
 
+def _rewrite_matches(gm: fx.GraphModule, anchor, match, name: str) -> fx.GraphModule:
+    """Each node calling `anchor` for which ``match(node)`` gives ``(out, target, args,
+    kwargs)``: `out` is replaced by one call of `target`, named `name` as dynamo names such
+    a node (the compiler's composites group ops by that name)."""
+    changed = False
+    for node in list(gm.graph.nodes):
+        found = match(node) if _calls(node, anchor) else None
+        if found is None:
+            continue
+        out, target, args, kwargs = found
+        with gm.graph.inserting_before(out):
+            new = gm.graph.create_node("call_function", target, args, kwargs, name=name)
+        new.meta = dict(out.meta)
+        out.replace_all_uses_with(new)
+        changed = True
+    return eliminate_dead_code(gm) if changed else gm
+
+
 def fold_tanh_gelu(gm: fx.GraphModule) -> fx.GraphModule:
     """Rewrites the tanh GELU written out in Python ops (transformers' ``gelu_new``, GPT-2's
     activation) as ``aten.gelu(x, approximate="tanh")``: the same function, which the
     compiler folds into one op (compiler/transforms/composites.py)."""
-    changed = False
-    for node in list(gm.graph.nodes):
-        if not _calls(node, aten.tanh.default):
-            continue
-        found = _tanh_gelu_at(node)
-        if found is None:
-            continue
-        x, out = found
-        with gm.graph.inserting_before(out):
-            # named as dynamo names an aten.gelu node, which the compiler's composites look for
-            gelu = gm.graph.create_node("call_function", aten.gelu.default, (x,), {"approximate": "tanh"}, name="gelu")
-        gelu.meta = dict(out.meta)
-        out.replace_all_uses_with(gelu)
-        changed = True
-    return eliminate_dead_code(gm) if changed else gm
+
+    def match(tanh):
+        found = _tanh_gelu_at(tanh)
+        return None if found is None else (found[1], aten.gelu.default, (found[0],), {"approximate": "tanh"})
+
+    return _rewrite_matches(gm, aten.tanh.default, match, "gelu")
 
 
 def _is_square_of(node, x: fx.Node) -> bool:
@@ -250,21 +259,15 @@ def fold_rms_norm(gm: fx.GraphModule) -> fx.GraphModule:
     ``T5LayerNorm``...) as ``aten.rms_norm``: the same function over the last dim, which
     the compiler folds into one op (compiler/transforms/composites.py). A cast between
     the normalization and the weight leaves the weight's multiply as it is."""
-    changed = False
-    for node in list(gm.graph.nodes):
-        if not _calls(node, aten.rsqrt.default):
-            continue
-        found = _rms_norm_at(node)
+
+    def match(rsqrt):
+        found = _rms_norm_at(rsqrt)
         if found is None:
-            continue
+            return None
         x, weight, eps, out = found
-        size = [_val(x).shape[-1]]
-        with gm.graph.inserting_before(out):
-            norm = gm.graph.create_node("call_function", aten.rms_norm.default, (x, size, weight, eps), name="rms_norm")
-        norm.meta = dict(out.meta)
-        out.replace_all_uses_with(norm)
-        changed = True
-    return eliminate_dead_code(gm) if changed else gm
+        return out, aten.rms_norm.default, (x, [_val(x).shape[-1]], weight, eps), {}
+
+    return _rewrite_matches(gm, aten.rsqrt.default, match, "rms_norm")
 
 
 # ops that only change strides or memory format: values pass through unchanged
