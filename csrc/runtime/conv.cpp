@@ -103,10 +103,10 @@ void run(const ttnn::Conv2dOp& op, ProgramContext& ctx) {
     }
     at::Tensor y = at::conv2d(x, w.contiguous(at::MemoryFormat::ChannelsLast), b, params.stride, params.padding,
                               params.dilation, groups);
-    return activation == fb::Activation::None ? y : activate(y, activation);
+    return activate(y, activation);
   };
   at::Tensor y = matrixProduct(weights, input, config, conv);
-  if (!fuse_activation && op.activation() != fb::Activation::None) y = activate(y, op.activation());
+  if (!fuse_activation) y = activate(y, op.activation());
   ctx.set(op.out(), toFlatNHWC(y));
 }
 

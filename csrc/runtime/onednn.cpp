@@ -53,6 +53,12 @@ std::pair<std::string, std::optional<std::string>> attr(fb::Activation activatio
 
 c10::IValue ints(const std::vector<int64_t>& v) { return c10::IValue(v); }
 
+// An optional argument: the value, or None.
+template <typename T>
+c10::IValue orNone(const std::optional<T>& v) {
+  return v ? c10::IValue(*v) : c10::IValue();
+}
+
 bool takes(const at::Tensor& t) { return t.defined() && t.is_cpu() && t.scalar_type() == at::kFloat; }
 
 }  // namespace
@@ -69,10 +75,8 @@ at::Tensor packConvWeight(const at::Tensor& weight, const ConvParams& p, at::Int
 at::Tensor conv(const at::Tensor& x, const at::Tensor& packed, const std::optional<at::Tensor>& bias,
                 const ConvParams& p, fb::Activation activation) {
   auto [name, algorithm] = attr(activation);
-  c10::IValue b = bias ? c10::IValue(*bias) : c10::IValue();
-  c10::IValue alg = algorithm ? c10::IValue(*algorithm) : c10::IValue();
-  return call(*ops().conv, {x, packed, b, ints(p.padding), ints(p.stride), ints(p.dilation), p.groups, name,
-                            c10::List<std::optional<at::Scalar>>(), alg});
+  return call(*ops().conv, {x, packed, orNone(bias), ints(p.padding), ints(p.stride), ints(p.dilation), p.groups,
+                            name, c10::List<std::optional<at::Scalar>>(), orNone(algorithm)});
 }
 
 at::Tensor packLinearWeight(const at::Tensor& weight_nk, int64_t rows) {
@@ -82,9 +86,8 @@ at::Tensor packLinearWeight(const at::Tensor& weight_nk, int64_t rows) {
 at::Tensor linear(const at::Tensor& x, const at::Tensor& packed, const std::optional<at::Tensor>& bias,
                   fb::Activation activation) {
   auto [name, algorithm] = attr(activation);
-  c10::IValue b = bias ? c10::IValue(*bias) : c10::IValue();
-  c10::IValue alg = algorithm ? c10::IValue(*algorithm) : c10::IValue();
-  return call(*ops().linear, {x, packed, b, name, c10::List<std::optional<at::Scalar>>(), alg});
+  return call(*ops().linear,
+              {x, packed, orNone(bias), name, c10::List<std::optional<at::Scalar>>(), orNone(algorithm)});
 }
 
 }  // namespace tt::runtime::kernels::onednn

@@ -60,10 +60,6 @@ void run(const ttnn::SoftmaxOp& op, ProgramContext& ctx) {
   ctx.set(op.out(), in.dim() == 0 ? at::ones_like(f32(in)) : at::softmax(f32(in), dim));
 }
 
-}  // namespace tt::runtime::kernels
-
-namespace tt::runtime::kernels {
-
 namespace {
 
 // weight and bias of a normalization: optional, one value per element of the last dim

@@ -130,16 +130,16 @@ def _near(value: float, want: float) -> bool:
     return abs(value - want) <= 1e-6 * abs(want)
 
 
+def _is_x_times_x(node, x: fx.Node) -> bool:
+    return _calls(node, aten.mul.Tensor) and len(node.args) == 2 and node.args[0] is x and node.args[1] is x
+
+
 def _is_cube_of(node, x: fx.Node) -> bool:
     if _calls(node, aten.pow.Tensor_Scalar) and node.args[0] is x and node.args[1] == 3:
         return True
     if _calls(node, aten.mul.Tensor) and len(node.args) == 2:  # x * x * x, in either grouping
         a, b = node.args
-
-        def square(n) -> bool:
-            return _calls(n, aten.mul.Tensor) and len(n.args) == 2 and n.args[0] is x and n.args[1] is x
-
-        return (a is x and square(b)) or (b is x and square(a))
+        return (a is x and _is_x_times_x(b, x)) or (b is x and _is_x_times_x(a, x))
     return False
 
 
@@ -213,7 +213,7 @@ def fold_tanh_gelu(gm: fx.GraphModule) -> fx.GraphModule:
 def _is_square_of(node, x: fx.Node) -> bool:
     if _calls(node, aten.pow.Tensor_Scalar) and node.args[0] is x and node.args[1] == 2:
         return True
-    return _calls(node, aten.mul.Tensor) and len(node.args) == 2 and node.args[0] is x and node.args[1] is x
+    return _is_x_times_x(node, x)
 
 
 def _other(node: fx.Node, arg) -> object:

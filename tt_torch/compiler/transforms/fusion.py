@@ -12,8 +12,8 @@ Rules run over each function until none applies. What they match:
 - ``maximum(x, 0)`` -> ``relu(x)`` (torch-mlir's relu, whose zeros are a full-size constant);
 - an activation (relu, gelu, gelu_tanh, silu) of a linear's, matmul's or conv2d's result,
   also through reshapes and permutes, when nothing else reads that result -> the linear
-  (a matmul becomes a linear without bias) or conv2d with ``activation`` set (TTNN's fused activation: one kernel, no intermediate
-  tensor).
+  (a matmul becomes a linear without bias) or conv2d with ``activation`` set (TTNN's
+  fused activation: one kernel, no intermediate tensor).
 
 Before them, elementwise ops take broadcast operands directly: a ``repeat``
 that only expanded size-1 dims is dropped, since TTNN's elementwise ops
