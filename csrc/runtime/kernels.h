@@ -1,5 +1,5 @@
 // One run() per op table of the schema, implemented in one file per op family
-// (eltwise.cpp, matmul.cpp, conv.cpp, reduction.cpp, data_movement.cpp, layout.cpp,
+// (eltwise.cpp, matmul.cpp, attention.cpp, conv.cpp, reduction.cpp, data_movement.cpp, layout.cpp,
 // creation.cpp). Each reads its operands from the context, computes with ATen on
 // the host and stores its output through ProgramContext::set.
 #pragma once
@@ -17,6 +17,8 @@ void run(const ttnn::EltwiseTernaryOp& op, ProgramContext& ctx);
 // matmul.cpp
 void run(const ttnn::MatmulOp& op, ProgramContext& ctx);
 void run(const ttnn::LinearOp& op, ProgramContext& ctx);
+// attention.cpp
+void run(const ttnn::ScaledDotProductAttentionOp& op, ProgramContext& ctx);
 // conv.cpp
 void run(const ttnn::Conv2dOp& op, ProgramContext& ctx);
 void run(const ttnn::Pool2dOp& op, ProgramContext& ctx);

@@ -1,5 +1,5 @@
 """Composite ops folded back from their decompositions (softmax, GELU in both forms, SiLU,
-layer norm) become one TTNN op each, activations fuse into the linear or conv2d before
+layer and RMS norm, scaled-dot-product attention) become one TTNN op each, activations fuse into the linear or conv2d before
 them, and every program computes what eager does."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from helpers import compile_tt, outputs_of
 pytestmark = pytest.mark.usefixtures("fast_numerics")
 
 
-def compiled_matches_eager(model, x):
-    """Compiles `model`, checks its outputs on `x` against eager's; returns the graph's artifacts."""
+def compiled_matches_eager(model, *inputs):
+    """Compiles `model`, checks its outputs on `inputs` against eager's; returns the graph's artifacts."""
     compiled, artifacts = compile_tt(model)
     with torch.no_grad():
-        got, want = outputs_of(compiled(x)), outputs_of(model(x))
+        got, want = outputs_of(compiled(*inputs)), outputs_of(model(*inputs))
     assert len(got) == len(want)
     for g, w in zip(got, want):
         torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
@@ -249,3 +249,80 @@ def test_an_activation_after_a_matmul_makes_it_a_linear():
     counts = graph.report["op_counts"]["ttnn"]
     assert counts.get("ttnn.linear") == 1 and counts.get("ttnn.matmul") == 2 and "ttnn.silu" not in counts
     assert 'activation = "silu"' in graph.ttnn
+
+
+class Attention(torch.nn.Module):
+    """Multi-head self-attention through F.scaled_dot_product_attention."""
+
+    def __init__(self, heads: int = 4, kv_heads: int = 4, causal: bool = False, scale: float | None = None):
+        super().__init__()
+        self.heads, self.kv_heads, self.causal, self.scale = heads, kv_heads, causal, scale
+        self.q = torch.nn.Linear(64, 64)
+        self.kv = torch.nn.Linear(64, 2 * 64 * kv_heads // heads)
+        self.o = torch.nn.Linear(64, 64)
+
+    def forward(self, x, mask=None):
+        b, n, _ = x.shape
+        q = self.q(x).view(b, n, self.heads, -1).transpose(1, 2)
+        k, v = (t.view(b, n, self.kv_heads, -1).transpose(1, 2) for t in self.kv(x).chunk(2, dim=-1))
+        out = torch.nn.functional.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=self.causal, scale=self.scale, enable_gqa=self.heads != self.kv_heads
+        )
+        return self.o(out.transpose(1, 2).reshape(b, n, 64))
+
+
+def _float_mask():
+    mask = torch.randn(2, 1, 16, 16)
+    mask[..., 5, :] = float("-inf")  # a query row that attends to nothing: zeros, not NaN
+    return mask
+
+
+def _bool_mask():
+    mask = torch.rand(2, 1, 16, 16) > 0.3
+    mask[..., 5, :] = False
+    return mask
+
+
+# name: (Attention arguments, mask, what the fused op's attributes say)
+ATTENTION = {
+    "plain": ({}, None, "scale = 2.500000e-01 : f32"),
+    "float-mask": ({}, _float_mask, "is_causal = false"),
+    "bool-mask": ({}, _bool_mask, "is_causal = false"),
+    "causal": ({"causal": True}, None, "is_causal = true"),
+    "grouped-query": ({"kv_heads": 2, "causal": True}, None, "is_causal = true"),
+    "scale": ({"scale": 0.05}, None, "scale = 5.000000e-02 : f32"),
+}
+
+
+@pytest.mark.parametrize("name", list(ATTENTION))
+def test_scaled_dot_product_attention_becomes_one_op(name):
+    torch.manual_seed(0)
+    kwargs, make_mask, attributes = ATTENTION[name]
+    model, x = Attention(**kwargs).eval(), torch.randn(2, 16, 64)
+    inputs = (x,) if make_mask is None else (x, make_mask())
+    graph = compiled_matches_eager(model, *inputs)
+    counts = graph.report["op_counts"]["ttnn"]
+    assert (
+        counts.get("ttnn.scaled_dot_product_attention") == 1
+        and graph.report["fused"]["scaled_dot_product_attention"] == 1
+    )
+    # no part of the decomposition is left: its two products, softmax, masking, head repeat
+    # (a boolean mask becomes TTNN's additive one before the op: a where of broadcast constants)
+    for part in ("matmul", "softmax", "exp", "where", "repeat", "eq"):
+        if not (part in ("where", "repeat") and name == "bool-mask"):
+            assert f"ttnn.{part}" not in counts, part
+    assert attributes in graph.ttnn
+    has_mask = make_mask is not None
+    assert f"operandSegmentSizes = array<i32: 1, 1, 1, {int(has_mask)}>" in graph.ttnn
+    # the FX node the fused op stands for: intermediate verification compares the two
+    assert "scaled_dot_product_attention" in graph.fx_graph
+
+
+def test_attention_with_dropout_in_training_is_refused():
+    class Dropped(torch.nn.Module):
+        def forward(self, q):
+            return torch.nn.functional.scaled_dot_product_attention(q, q, q, dropout_p=0.1)
+
+    compiled, _ = compile_tt(Dropped())
+    with pytest.raises(Exception, match=r"dropout_p=0.1 \(training\) is not supported.*model.eval\(\)"):
+        compiled(torch.randn(1, 2, 8, 16))

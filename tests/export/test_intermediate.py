@@ -60,3 +60,19 @@ def test_a_planted_numerical_bug_is_found_by_location():
     before = [r for r in table.rows if r.index < first.index]
     assert before and all(r.passed for r in before)
     assert f"first op under threshold (PCC >= 0.99): op {first.index} PermuteOp at {target}" in str(table)
+
+
+def test_fused_attention_is_compared_with_its_named_node():
+    """The fused scaled-dot-product attention carries its composite's name, which is also
+    the FX node of the attention's result: that node's value is its golden."""
+
+    class Attention(torch.nn.Module):
+        def forward(self, q, k, v):
+            return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True) * 2
+
+    compiled, artifacts = compile_tt(Attention(), enable_intermediate_verification=True)
+    q, k, v = (torch.randn(1, 2, 8, 16) for _ in range(3))
+    compiled(q, k, v)
+    table = artifacts.last.intermediate_verification
+    rows = [r for r in table.rows if intermediate.node_name(r.loc) == "scaled_dot_product_attention_causal"]
+    assert [r.type for r in rows] == ["ScaledDotProductAttentionOp"] and table.passed

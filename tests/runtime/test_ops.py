@@ -399,6 +399,95 @@ def test_norm_rejects_a_weight_of_another_size(device):
         run(device, [x, weight], make)
 
 
+# --- attention ------------------------------------------------------------------------------
+
+
+def attention_reference(q, k, v, mask, causal, scale, operand=lambda t: t, held=lambda t: t):
+    """softmax(q @ k^T * scale + mask) @ v in fp32, written out: key/value heads repeated for
+    the query's, the causal triangle top-left aligned, rows with every score masked zero.
+    `operand` is what the matrix unit's registers make of a product's operands, `held` the
+    format the attention weights are kept in between the products."""
+    groups = q.shape[1] // k.shape[1]
+    k, v = k.float().repeat_interleave(groups, 1), v.float().repeat_interleave(groups, 1)
+    scores = operand(q.float()) @ operand(k).transpose(-1, -2) * scale
+    if mask is not None:
+        scores = scores + mask
+    if causal:
+        keep = torch.ones(q.shape[2], k.shape[2], dtype=torch.bool).tril()
+        scores = scores.masked_fill(~keep, float("-inf"))
+    weights = torch.softmax(scores, -1)
+    weights = torch.where(torch.isneginf(scores).all(-1, keepdim=True), 0.0, weights)
+    return operand(held(weights).float()) @ operand(v)
+
+
+# name: (query, key/value, mask shape or None, is_causal, scale)
+ATTENTION_CASES = {
+    "mask": ((2, 4, 8, 16), (2, 4, 8, 16), (2, 1, 8, 8), False, 0.25),
+    "causal-longer-keys": ((1, 2, 8, 16), (1, 2, 12, 16), None, True, 0.25),
+    "grouped-query-2d-mask": ((1, 4, 8, 16), (1, 2, 8, 16), (8, 8), False, 0.3),
+    "causal-and-mask": ((1, 2, 8, 32), (1, 2, 8, 32), (1, 2, 8, 8), True, 0.125),
+}
+
+
+def attention_inputs(case: str, dtype=torch.float32):
+    q_shape, kv_shape, mask_shape, causal, scale = ATTENTION_CASES[case]
+    q, k, v = (torch.randn(s).to(dtype) for s in (q_shape, kv_shape, kv_shape))
+    mask = None
+    if mask_shape is not None:
+        mask = torch.randn(mask_shape)
+        mask[..., 3, :] = float("-inf")  # a query row that attends to nothing
+    return q, k, v, mask, causal, scale
+
+
+def attention_op(bld, refs, causal, scale, out_shape):
+    out = bld.like(refs[0], shape=out_shape)
+    mask = refs[3] if len(refs) > 3 else None
+    table = fb.ScaledDotProductAttentionOpT(
+        query=refs[0], key=refs[1], value=refs[2], attentionMask=mask, out=out, isCausal=causal, scale=scale
+    )
+    bld.op(table)
+    return out
+
+
+@pytest.mark.parametrize("case", list(ATTENTION_CASES))
+def test_scaled_dot_product_attention(numerics_device, case):
+    """Fast numerics against torch's own kernel; emulated against the written-out product
+    with the operands as the matrix unit's registers hold them (TF32)."""
+    numerics, device = numerics_device
+    torch.manual_seed(0)
+    q, k, v, mask, causal, scale = attention_inputs(case)
+    if numerics == "fast" and not (causal and mask is not None):  # torch takes one or the other
+        expected = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=causal, scale=scale, enable_gqa=q.shape[1] != k.shape[1]
+        )
+    else:
+        operand = tf32 if numerics == "emulated" else (lambda t: t)
+        expected = attention_reference(q, k, v, mask, causal, scale, operand=operand)
+    if mask is not None:
+        assert expected[..., 3, :].abs().max() == 0, "the masked row's output is zero"
+    inputs = [q, k, v] + ([mask] if mask is not None else [])
+    (out,) = run(device, inputs, lambda bld, refs: attention_op(bld, refs, causal, scale, list(expected.shape)))
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_scaled_dot_product_attention_bfloat16(numerics_device):
+    """bf16 operands: the attention weights are held in bf16 between the products, as the
+    device holds them; the result is rounded to bf16."""
+    numerics, device = numerics_device
+    torch.manual_seed(0)
+    q, k, v, mask, causal, scale = attention_inputs("mask", torch.bfloat16)
+    held = (lambda t: t.to(torch.bfloat16)) if numerics == "emulated" else (lambda t: t)
+    expected = attention_reference(q, k, v, mask, causal, scale, held=held).to(torch.bfloat16)
+    (out,) = run(device, [q, k, v, mask], lambda bld, refs: attention_op(bld, refs, causal, scale, list(q.shape)))
+    check(out, expected)
+
+
+def test_scaled_dot_product_attention_rejects_mismatched_head_sizes(device):
+    q, k = torch.randn(1, 2, 8, 16), torch.randn(1, 2, 8, 32)
+    with pytest.raises(TTRuntimeError, match=r"query \[1, 2, 8, 16\], key \[1, 2, 8, 32\] .* do not fit"):
+        run(device, [q, k, k], lambda bld, refs: attention_op(bld, refs, False, 0.25, [1, 2, 8, 32]))
+
+
 # --- conv and pool ------------------------------------------------------------------------
 
 

@@ -6,9 +6,12 @@ torch-mlir's StableHLO lowering does not take (batch-norm in eval mode).
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
 
 import torch
+import torch.fx.traceback as fx_traceback
 from torch._decomp import core_aten_decompositions
 from torch_mlir.extras.fx_decomp_util import get_decomposition_table
 
@@ -152,6 +155,77 @@ def _roll(x, shifts, dims=()):
     return x
 
 
+# The FX annotation (node.meta["custom"]) that tags every node of one traced composite
+# with (kind, instance); passes.name_composite_groups turns it into the group's name.
+COMPOSITE_TAG = "tt_composite"
+
+
+def _attention(query, key, value, attn_mask, is_causal: bool, scale: float | None, instance: int):
+    """Scaled-dot-product attention in plain ops, all tagged as one composite.
+
+    Same semantics as ATen's CPU kernel: the scale defaults to 1/sqrt(head size), a
+    boolean mask keeps the True positions, ``is_causal`` keeps the lower triangle (top
+    left aligned), key/value heads are repeated when the query has more (grouped-query
+    attention), and a row whose every score is masked out gives zeros, not NaN. The
+    boolean mask becomes an additive one outside the group, as TTNN's op takes it.
+    """
+    head = query.shape[-1]
+    scale = 1.0 / math.sqrt(head) if scale is None else scale
+    if attn_mask is not None and attn_mask.dtype == torch.bool:
+        attn_mask = torch.zeros_like(attn_mask, dtype=query.dtype).masked_fill(attn_mask.logical_not(), -math.inf)
+    kind = "scaled_dot_product_attention_causal" if is_causal else "scaled_dot_product_attention"
+    with fx_traceback.annotate({COMPOSITE_TAG: (kind, instance)}):
+        heads, kv_heads = query.shape[-3], key.shape[-3]
+        if query.dim() == key.dim() == 4 and heads != kv_heads and heads % kv_heads == 0:
+            key = key.repeat_interleave(heads // kv_heads, dim=-3)
+            value = value.repeat_interleave(heads // kv_heads, dim=-3)
+        scores = torch.matmul(query, key.transpose(-2, -1)) * scale
+        if is_causal:
+            keep = torch.ones(query.shape[-2], key.shape[-2], dtype=torch.bool, device=query.device).tril()
+            scores = scores.masked_fill(keep.logical_not(), -math.inf)
+        if attn_mask is not None:
+            scores = scores + attn_mask
+        weights = torch.softmax(scores, dim=-1)
+        weights = torch.where(torch.isneginf(scores).all(dim=-1, keepdim=True), 0.0, weights)
+        return torch.matmul(weights, value), weights
+
+
+def _no_dropout(dropout_p: float) -> None:
+    if dropout_p:
+        # Returning a wrong answer silently is worse than refusing.
+        raise NotImplementedError(
+            f"scaled_dot_product_attention with dropout_p={dropout_p} (training) is not supported by tt-torch; "
+            "call model.eval() before compiling, or pass dropout_p=0.0"
+        )
+
+
+def _attention_decompositions() -> dict:
+    """The attention decomposition, numbering its instances from 0 within one trace.
+
+    ATen's CPU kernel is what ``F.scaled_dot_product_attention`` becomes for 4-D float
+    inputs with equal head sizes; other calls take torch's math decomposition, which stays
+    as the ops it writes."""
+    instances = itertools.count()
+
+    def flash_for_cpu(query, key, value, dropout_p=0.0, is_causal=False, *, attn_mask=None, scale=None):
+        _no_dropout(dropout_p)
+        out, _ = _attention(query, key, value, attn_mask, is_causal, scale, next(instances))
+        return out, query.new_empty((0,))  # the log-sum-exp, which no inference graph reads
+
+    return {aten._scaled_dot_product_flash_attention_for_cpu.default: flash_for_cpu}
+
+
+def _scaled_dot_product_attention(
+    query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False
+):
+    """F.scaled_dot_product_attention, refusing dropout (which torch's math decomposition
+    would trace as random sampling)."""
+    _no_dropout(dropout_p)
+    return torch.nn.functional.scaled_dot_product_attention(
+        query, key, value, attn_mask=attn_mask, is_causal=is_causal, scale=scale, enable_gqa=enable_gqa
+    )
+
+
 # Torch functions replaced in dynamo's graph before tracing: composite ops whose
 # own decomposition runs before the aten table above could intercept it.
 TORCH_FUNCTIONS: dict[Callable | str, Callable] = {
@@ -159,6 +233,7 @@ TORCH_FUNCTIONS: dict[Callable | str, Callable] = {
     torch.nn.functional.adaptive_avg_pool1d: _adaptive_avg_pool1d,
     torch.isfinite: _isfinite,
     "isfinite": _isfinite,  # the Tensor method
+    torch.nn.functional.scaled_dot_product_attention: _scaled_dot_product_attention,
 }
 
 
@@ -188,6 +263,7 @@ def decomposition_table() -> dict:
     table = dict(core_aten_decompositions())
     table.update(get_decomposition_table())
     table.update(CUSTOM)
+    table.update(_attention_decompositions())
     for op in KEPT_COMPOSITES:
         table.pop(op, None)
     return table

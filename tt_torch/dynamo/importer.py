@@ -17,19 +17,23 @@ from torch_mlir.fx import stateless_fx_import
 
 from tt_torch.errors import FrontendError
 
+from .passes import GROUP
+
 _FRAME = re.compile(r'File "([^"]+)", line ([0-9]+),')
 
 
 class _LocatingCache(ContextCache):
-    """torch-mlir's context cache, with locations that also name the FX node."""
+    """torch-mlir's context cache, with locations that also name the FX node (or the
+    composite group the node belongs to, ``passes.name_composite_groups``)."""
 
     def get_node_location(self, node: fx.Node):
         ctx = self._c
+        name = node.meta.get(GROUP, node.name)
         frames = _FRAME.findall(node.meta.get("stack_trace") or "")
         if not frames:
-            return ir.Location.name(node.name, context=ctx)
+            return ir.Location.name(name, context=ctx)
         child = ir.Location.file(frames[-1][0], int(frames[-1][1]), col=0, context=ctx)
-        return ir.Location.name(node.name, childLoc=child, context=ctx)
+        return ir.Location.name(name, childLoc=child, context=ctx)
 
 
 def import_stablehlo(gm: fx.GraphModule, func_name: str = "main") -> ir.Module:

@@ -9,7 +9,7 @@ from torch.fx.experimental.proxy_tensor import make_fx
 from torch.utils import _pytree as pytree
 
 from . import passes
-from .decompositions import decomposition_table
+from .decompositions import COMPOSITE_TAG, decomposition_table
 
 
 def trace_to_aten(gm: fx.GraphModule, args: tuple) -> fx.GraphModule:
@@ -32,7 +32,10 @@ def trace_to_aten(gm: fx.GraphModule, args: tuple) -> fx.GraphModule:
             record_stack_traces=True,
         )(*args)
         if passes.has_mutation(traced):
+            first = traced  # retraced through an interpreter, which carries each node's meta over
             traced = make_fx(
-                torch.func.functionalize(traced, remove="mutations"), tracing_mode="fake", record_stack_traces=True
+                torch.func.functionalize(fx.Interpreter(first).run, remove="mutations"),
+                tracing_mode="fake",
+                record_stack_traces=True,
             )(*args)
-    return passes.drop_stride_only_ops(traced)
+    return passes.name_composite_groups(passes.drop_stride_only_ops(traced), COMPOSITE_TAG)

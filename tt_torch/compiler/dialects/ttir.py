@@ -58,6 +58,9 @@ OPS.add(TTIR, "softmax", "input", "dimension")
 NORMS = ("layer_norm", "rms_norm")
 for _name in NORMS:
     OPS.add(TTIR, _name, "input weight? bias?", "epsilon")
+# softmax(query @ key^T * scale + attention_mask [causal triangle]) @ value; 4-D
+# [batch, heads, seq, head_dim], key and value may have fewer heads (grouped-query)
+OPS.add(TTIR, "scaled_dot_product_attention", "query key value attention_mask?", "is_causal scale")
 
 # --- data movement -------------------------------------------------------------
 OPS.add(TTIR, "reshape", "input", "shape")

@@ -46,6 +46,7 @@ OPS.copy_from(
         *ttir.REDUCTIONS,
         "softmax",
         *ttir.NORMS,
+        "scaled_dot_product_attention",
         "reshape",
         "permute",
         "slice_static",

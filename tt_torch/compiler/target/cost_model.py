@@ -108,7 +108,7 @@ SFPU_OP_COST = 8
 L1_BYTES_PER_CYCLE = 64
 PCIE_GBPS = 16.0
 
-MATRIX_OPS = ("ttnn.matmul", "ttnn.linear", "ttnn.conv2d")
+MATRIX_OPS = ("ttnn.matmul", "ttnn.linear", "ttnn.conv2d", "ttnn.scaled_dot_product_attention")
 HOST_OPS = ("ttnn.to_device", "ttnn.from_device")
 FREE_OPS = ("ttnn.deallocate",)
 DATA_MOVEMENT = {
@@ -262,6 +262,11 @@ def _bandwidth(spec: TensorSpec, peak: TargetPeak) -> float:
 def _matrix_flops(name: str, inputs: Sequence[TensorSpec], output: TensorSpec, attrs: dict) -> int:
     out = output.numel
     has_bias = len(inputs) > 2
+    if name == "ttnn.scaled_dot_product_attention" and len(inputs) >= 3:
+        # q @ k^T ([.., L, S], E each) and weights @ v (out [.., L, Ev], S each)
+        q, k = inputs[0].shape, inputs[1].shape
+        scores = out // max(output.shape[-1], 1) * k[-2]
+        return 2 * scores * q[-1] + 2 * out * k[-2]
     if name == "ttnn.conv2d":
         kh, kw = attrs.get("kernel_size", (1, 1))
         per_out = int(attrs.get("in_channels", 1)) // int(attrs.get("groups", 1) or 1) * kh * kw

@@ -320,6 +320,20 @@ def _norm(table, kind):
     return lower
 
 
+def _attention(op, p):
+    v = op.opview
+    return fb.OpType.ScaledDotProductAttentionOp, fb.ScaledDotProductAttentionOpT(
+        query=p.ref(v.query),
+        key=p.ref(v.key),
+        value=p.ref(v.value),
+        attentionMask=p.ref(v.attention_mask) if v.attention_mask is not None else None,
+        out=p.ref(op.result),
+        isCausal=_bool(op, "is_causal"),
+        scale=_float(op, "scale"),
+        computeConfig=_compute_config(op),
+    )
+
+
 def _reshape(op, p):
     return fb.OpType.ReshapeOp, fb.ReshapeOpT(in_=p.ref(op.operands[0]), out=p.ref(op.result), shape=_ints(op, "shape"))
 
@@ -439,6 +453,7 @@ LOWERINGS: dict[str, Lowering] = {
     "ttnn.softmax": _softmax,
     "ttnn.layer_norm": _norm(fb.LayerNormOpT, fb.OpType.LayerNormOp),
     "ttnn.rms_norm": _norm(fb.RmsNormOpT, fb.OpType.RmsNormOp),
+    "ttnn.scaled_dot_product_attention": _attention,
     "ttnn.reshape": _reshape,
     "ttnn.permute": _permute,
     "ttnn.slice_static": _slice,

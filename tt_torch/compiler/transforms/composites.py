@@ -3,12 +3,16 @@
 torch-mlir lowers ``aten._softmax`` into max / subtract / exp / sum / divide and
 ``aten.gelu`` into an erf polynomial of about twenty ops, but every op of a decomposition
 keeps the location of the FX node it came from (``loc("gelu_3"("model.py":41))``). Ops
-are grouped by that node; a group whose node is a composite, with one input and one
-output from and to the rest of the program, becomes the fused TTIR op, which lowers to
-one TTNN op and one runtime kernel:
+are grouped by that node; a group whose node is a composite, holding the whole
+decomposition with one output to the rest of the program, becomes the fused TTIR op,
+which lowers to one TTNN op and one runtime kernel:
 
 - ``_softmax`` -> ``ttir.softmax(x) {dimension}`` (the dimension of its max reduction);
-- ``gelu`` (exact, erf) -> ``ttir.gelu(x)``; the tanh approximation stays decomposed.
+- ``gelu`` -> ``ttir.gelu(x)`` (erf) or ``ttir.gelu_tanh(x)``; ``silu`` -> ``ttir.silu(x)``;
+- ``native_layer_norm`` / ``rms_norm`` -> ``ttir.layer_norm`` / ``ttir.rms_norm`` (last dim);
+- scaled-dot-product attention -> ``ttir.scaled_dot_product_attention(q, k, v, mask?)
+  {is_causal, scale}``. Its decomposition is tt-torch's own, traced under one group name
+  (dynamo/passes.py ``name_composite_groups``), as torch-mlir does not lower the ATen op.
 
 A group that does not have that shape (an extra input, several outputs used elsewhere)
 is left as it is: fusion never changes what is computed.
@@ -21,7 +25,7 @@ from collections.abc import Callable
 
 from torch_mlir import ir
 
-from ..conversion.common import Report, as_operation, shape_of, splat_value
+from ..conversion.common import Report, as_operation, element_type, shape_of, splat_value
 from ..dialects import ttir
 from ..dialects._define import build
 
@@ -132,6 +136,97 @@ def _norm(kind: str, reductions: int) -> Callable:
     return match
 
 
+_VIEWS = ("ttir.reshape", "ttir.repeat", "ttir.permute")
+
+
+def _source(value: ir.Value, members: set) -> tuple[ir.Value, list[ir.Operation]]:
+    """The value `value` is a view of (past the group's reshapes, repeats and permutes),
+    and those views."""
+    views = []
+    while True:
+        op = as_operation(value.owner)
+        if not isinstance(op, ir.Operation) or op not in members or op.name not in _VIEWS:
+            return value, views
+        views.append(op)
+        value = op.operands[0]
+
+
+def _swaps_last_two(permute: ir.Operation) -> bool:
+    perm = list(ir.DenseI64ArrayAttr(permute.attributes["permutation"]))
+    rank = len(perm)
+    return rank >= 2 and perm == [*range(rank - 2), rank - 1, rank - 2]
+
+
+def _broadcasts_to(shape: list[int], target: list[int]) -> bool:
+    if len(shape) > len(target):
+        return False
+    return all(d in (1, t) for d, t in zip(reversed(shape), reversed(target)))
+
+
+def _attention(causal: bool) -> Callable:
+    """Scaled-dot-product attention as tt-torch's FX decomposition writes it
+    (dynamo/decompositions.py): ``softmax(q @ k^T * scale [+ mask]) @ v`` with the causal
+    triangle applied when the composite is causal, key/value heads repeated for grouped-query
+    attention, and zeros for rows with every score masked. Each role is found by where the
+    value enters the two products; 4-D query, key and value only (TTNN's op)."""
+
+    def match(group: list[ir.Operation], inputs: list[ir.Value], out: ir.Value):
+        names = _names(group)
+        matmuls = [op for op in group if op.name == "ttir.matmul"]
+        if len(matmuls) != 2 or not {"max", "subtract", "exp", "sum", "div", "where"} <= names:
+            return None
+        if any(ir.BoolAttr(mm.attributes[t]).value for mm in matmuls for t in ("transpose_a", "transpose_b")):
+            return None
+        members = set(group)
+        scores, weighted = matmuls  # in program order
+        q, q_views = _source(scores.operands[0], members)
+        k, k_views = _source(scores.operands[1], members)
+        v, v_views = _source(weighted.operands[1], members)
+        k_permutes = [op for op in k_views if op.name == "ttir.permute"]
+        if len(k_permutes) != 1 or not _swaps_last_two(k_permutes[0]):
+            return None
+        if any(op.name == "ttir.permute" for op in q_views + v_views):
+            return None
+        qs, ks, vs = shape_of(q), shape_of(k), shape_of(v)
+        if not len(qs) == len(ks) == len(vs) == 4 or shape_of(out) != [*qs[:3], vs[3]]:
+            return None
+        if ks[0] != qs[0] or vs[:3] != ks[:3] or ks[3] != qs[3] or qs[1] % ks[1]:
+            return None
+        if len({str(element_type(x)) for x in (q, k, v, out)}) != 1:
+            return None
+        # every other input is the additive mask, or (causal only) the triangle the scores are
+        # selected by, computed from constants (here, or in another group when torch-mlir
+        # shares it between layers)
+        mask = None
+        for x in inputs:
+            if x in (q, k, v):
+                continue
+            user = _user_past_broadcasts(x, members)
+            adds = user is not None and user.name == "ttir.add" and element_type(x) == element_type(q)
+            if causal and not adds and _is_constant(x):
+                continue
+            if mask is not None or not adds:
+                return None
+            if not _broadcasts_to(shape_of(x), [qs[0], qs[1], qs[2], ks[2]]):
+                return None
+            mask = x
+        # the scale multiplies the scores; other multiplies compute the causal triangle
+        # from constants only
+        multiplies = [op for op in group if op.name == "ttir.multiply" and not _is_constant(op.result)]
+        factors = [splat_value(x) for op in multiplies for x in op.operands if splat_value(x) is not None]
+        if len(multiplies) > 1 or len(factors) != len(multiplies):
+            return None
+        if multiplies and _source(multiplies[0].operands[0], members)[0] != scores.result:
+            return None
+        attrs = {
+            "is_causal": ir.BoolAttr.get(causal),
+            "scale": ir.FloatAttr.get_f32(float(factors[0]) if factors else 1.0),
+        }
+        return "scaled_dot_product_attention", [q, k, v, mask], attrs
+
+    return match
+
+
 # composite FX node -> (group, inputs, output) -> (TTIR op, operands, attributes) or None
 FUSIONS: dict[str, Callable] = {
     "_softmax": _softmax,
@@ -139,6 +234,9 @@ FUSIONS: dict[str, Callable] = {
     "silu": _silu,
     "native_layer_norm": _norm("layer_norm", reductions=2),
     "rms_norm": _norm("rms_norm", reductions=1),
+    # named by dynamo/passes.name_composite_groups after the decomposition's kind
+    "scaled_dot_product_attention": _attention(causal=False),
+    "scaled_dot_product_attention_causal": _attention(causal=True),
 }
 
 
@@ -166,9 +264,13 @@ def fuse_composites(module: ir.Module, report: Report | None = None) -> dict[str
 def _fold(name: str, group: list[ir.Operation]) -> str | None:
     members = set(group)
     results = {r for op in group for r in op.results}
-    # constants, and values computed from constants only (which torch-mlir may share between
-    # two decompositions, e.g. the rsqrt(2) of two GELUs), are neither inputs nor outputs
-    inputs = list(dict.fromkeys(v for op in group for v in op.operands if v not in results and not _is_constant(v)))
+    # values computed from constants only may be shared between two decompositions
+    # (torch-mlir's CSE: the rsqrt(2) of two GELUs, the causal triangle of two attentions):
+    # they are not outputs, and those holding one value everywhere (which the fused op's
+    # attributes or its definition hold) not inputs
+    inputs = list(
+        dict.fromkeys(v for op in group for v in op.operands if v not in results and not _is_constant(v, splat=True))
+    )
     outputs = [
         r
         for op in group
@@ -193,11 +295,26 @@ def _fold(name: str, group: list[ir.Operation]) -> str | None:
     return op_name
 
 
-def _is_constant(value: ir.Value, depth: int = 0) -> bool:
-    """A constant, or a TTIR op of constants only (a few levels deep)."""
-    op = as_operation(value.owner)
-    if not isinstance(op, ir.Operation) or not op.name.startswith("ttir."):
-        return False
-    if op.name in ("ttir.constant", "ttir.full"):
-        return True
-    return depth < 4 and len(op.operands) > 0 and all(_is_constant(v, depth + 1) for v in op.operands)
+def _is_constant(value: ir.Value, limit: int = 64, splat: bool = False) -> bool:
+    """A constant, or a value TTIR ops compute from constants only (within `limit` ops);
+    with `splat`, from constants that hold one value each, which makes the result one too."""
+    seen: set = set()
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        op = as_operation(v.owner)
+        if not isinstance(op, ir.Operation) or not op.name.startswith("ttir."):
+            return False
+        if op in seen:
+            continue
+        seen.add(op)
+        if len(seen) > limit:
+            return False
+        if op.name in ("ttir.constant", "ttir.full", "ttir.arange"):
+            if splat and (op.name == "ttir.arange" or splat_value(v) is None):
+                return False
+        elif not op.operands:
+            return False
+        else:
+            stack.extend(op.operands)
+    return True

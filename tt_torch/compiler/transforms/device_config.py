@@ -21,7 +21,7 @@ from ..dialects import ttnn
 from ..dialects._define import build
 from .deallocation import is_device, last_user
 
-MATRIX_OPS = ("ttnn.matmul", "ttnn.linear", "ttnn.conv2d", "ttnn.multiply")
+MATRIX_OPS = ("ttnn.matmul", "ttnn.linear", "ttnn.conv2d", "ttnn.multiply", "ttnn.scaled_dot_product_attention")
 _PASS_THROUGH = ("ttnn.to_layout", "ttnn.to_device", "ttnn.reshape", "ttnn.permute")
 _BLOCK_FLOAT = ("bfp_bf8", "bfp_bf4", "bfp_bf2")
 
