@@ -26,6 +26,24 @@ from workloads import WORKLOADS  # noqa: E402
 SYSTEMS = ("eager", "inductor", "onnxruntime", "tt")
 
 
+def export_onnx(model: torch.nn.Module, inputs: tuple) -> str:
+    path = os.path.join(tempfile.mkdtemp(), "model.onnx")
+    try:
+        torch.onnx.export(model, inputs, path, dynamo=False)
+    except Exception:  # noqa: BLE001 - the TorchScript exporter lacks some ops (aten::diff): use torch.export's
+        torch.onnx.export(model, inputs, path, dynamo=True)
+    return path
+
+
+def onnx_session(path: str, inputs: tuple, options=None):
+    """ONNX Runtime's CPU session for the ONNX model at `path`, and its input feeds."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    return session, {n: t.numpy() for n, t in zip(names, inputs)}
+
+
 def _callable(system: str, model: torch.nn.Module, inputs: tuple):
     if system == "eager":
         return lambda: model(*inputs)
@@ -42,16 +60,7 @@ def _callable(system: str, model: torch.nn.Module, inputs: tuple):
         compiled = torch.compile(model, backend="tt", dynamic=False, options=options)
         return lambda: compiled(*inputs)
     if system == "onnxruntime":
-        import onnxruntime as ort
-
-        path = os.path.join(tempfile.mkdtemp(), "model.onnx")
-        try:
-            torch.onnx.export(model, inputs, path, dynamo=False)
-        except Exception:  # noqa: BLE001 - the TorchScript exporter lacks some ops (aten::diff): use torch.export's
-            torch.onnx.export(model, inputs, path, dynamo=True)
-        session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-        names = [i.name for i in session.get_inputs()]
-        feeds = {n: t.numpy() for n, t in zip(names, inputs)}
+        session, feeds = onnx_session(export_onnx(model, inputs), inputs)
         return lambda: session.run(None, feeds)
     raise SystemExit(f"unknown system {system!r}; known: {', '.join(SYSTEMS)}")
 
