@@ -161,7 +161,7 @@ COMPOSITE_TAG = "tt_composite"
 
 
 def _attention(query, key, value, attn_mask, is_causal: bool, scale: float | None, instance: int):
-    """Scaled-dot-product attention in plain ops, all tagged as one composite.
+    """Scaled-dot-product attention of 4-D tensors in plain ops, all tagged as one composite.
 
     Same semantics as ATen's CPU kernel: the scale defaults to 1/sqrt(head size), a
     boolean mask keeps the True positions, ``is_causal`` keeps the lower triangle (top
@@ -176,7 +176,7 @@ def _attention(query, key, value, attn_mask, is_causal: bool, scale: float | Non
     kind = "scaled_dot_product_attention_causal" if is_causal else "scaled_dot_product_attention"
     with fx_traceback.annotate({COMPOSITE_TAG: (kind, instance)}):
         heads, kv_heads = query.shape[-3], key.shape[-3]
-        if query.dim() == key.dim() == 4 and heads != kv_heads and heads % kv_heads == 0:
+        if heads != kv_heads:
             key = key.repeat_interleave(heads // kv_heads, dim=-3)
             value = value.repeat_interleave(heads // kv_heads, dim=-3)
         scores = torch.matmul(query, key.transpose(-2, -1)) * scale
@@ -187,7 +187,7 @@ def _attention(query, key, value, attn_mask, is_causal: bool, scale: float | Non
             scores = scores + attn_mask
         weights = torch.softmax(scores, dim=-1)
         weights = torch.where(torch.isneginf(scores).all(dim=-1, keepdim=True), 0.0, weights)
-        return torch.matmul(weights, value), weights
+        return torch.matmul(weights, value)
 
 
 def _no_dropout(dropout_p: float) -> None:
@@ -209,7 +209,7 @@ def _attention_decompositions() -> dict:
 
     def flash_for_cpu(query, key, value, dropout_p=0.0, is_causal=False, *, attn_mask=None, scale=None):
         _no_dropout(dropout_p)
-        out, _ = _attention(query, key, value, attn_mask, is_causal, scale, next(instances))
+        out = _attention(query, key, value, attn_mask, is_causal, scale, next(instances))
         return out, query.new_empty((0,))  # the log-sum-exp, which no inference graph reads
 
     return {aten._scaled_dot_product_flash_attention_for_cpu.default: flash_for_cpu}
