@@ -19,7 +19,6 @@ by more than what is left outside them; (2) says whether any kernel on this CPU 
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import statistics
@@ -164,8 +163,6 @@ def main() -> int:
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "kernel_floor.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
-    for stale in glob.glob(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"ort_*_{os.getpid()}*.json")):
-        os.remove(stale)
     return 0
 
 

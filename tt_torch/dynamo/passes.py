@@ -282,9 +282,9 @@ def name_composite_groups(gm: fx.GraphModule, tag: str) -> fx.GraphModule:
     node is renamed after the kind (``scaled_dot_product_attention_1``) and every node of
     the composite takes that name as its group, so all its StableHLO ops share one location
     and the compiler can fold them back into one op (compiler/transforms/composites.py);
-    intermediate verification compares that op with the renamed node. A composite whose
-    values are read outside it more than once (its attention weights, say) is not named:
-    it stays as decomposed ops under their own names.
+    intermediate verification compares that op with the renamed node. A composite with
+    more than one node read outside it (its attention weights too, say) is not named: it
+    stays as decomposed ops under their own names.
     """
     groups: dict[tuple, list[fx.Node]] = {}
     for node in gm.graph.nodes:
@@ -299,7 +299,8 @@ def name_composite_groups(gm: fx.GraphModule, tag: str) -> fx.GraphModule:
         outputs[0]._rename(kind)
         for node in nodes:
             node.meta[GROUP] = outputs[0].name
-    gm.recompile()
+    if groups:
+        gm.recompile()
     return gm
 
 

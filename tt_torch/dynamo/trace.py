@@ -32,9 +32,8 @@ def trace_to_aten(gm: fx.GraphModule, args: tuple) -> fx.GraphModule:
             record_stack_traces=True,
         )(*args)
         if passes.has_mutation(traced):
-            first = traced  # retraced through an interpreter, which carries each node's meta over
-            traced = make_fx(
-                torch.func.functionalize(fx.Interpreter(first).run, remove="mutations"),
+            traced = make_fx(  # through an interpreter, which carries each node's meta over
+                torch.func.functionalize(fx.Interpreter(traced).run, remove="mutations"),
                 tracing_mode="fake",
                 record_stack_traces=True,
             )(*args)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from torch_mlir import ir
 
 from ..conversion.common import as_operation
@@ -19,14 +21,18 @@ def last_user(value: ir.Value, position: dict) -> ir.Operation | None:
     return max((as_operation(u.owner) for u in value.uses), key=lambda u: position[u], default=None)
 
 
+def program_order(module: ir.Module) -> Iterator[tuple[list[ir.Operation], dict]]:
+    """Each function's ops in program order, and each op's index in it."""
+    for func_op in module.body.operations:
+        ops = [op.operation for op in func_op.regions[0].blocks[0].operations]
+        yield ops, {op: i for i, op in enumerate(ops)}
+
+
 def insert_deallocations(module: ir.Module) -> int:
     """Returns how many deallocations were inserted."""
     count = 0
     with module.context:
-        for func_op in module.body.operations:
-            block = func_op.regions[0].blocks[0]
-            ops = [op.operation for op in block.operations]
-            position = {op: i for i, op in enumerate(ops)}
+        for ops, position in program_order(module):
             for op in ops:
                 for value in op.results:
                     if not is_device(value):

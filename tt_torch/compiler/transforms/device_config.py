@@ -19,7 +19,7 @@ from torch_mlir import ir
 from ..conversion.common import argument_tags, as_operation
 from ..dialects import ttnn
 from ..dialects._define import build
-from .deallocation import is_device, last_user
+from .deallocation import is_device, last_user, program_order
 
 MATRIX_OPS = ("ttnn.matmul", "ttnn.linear", "ttnn.conv2d", "ttnn.multiply", "ttnn.scaled_dot_product_attention")
 _PASS_THROUGH = ("ttnn.to_layout", "ttnn.to_device", "ttnn.reshape", "ttnn.permute")
@@ -101,10 +101,7 @@ def place_in_l1(module: ir.Module, l1_budget_bytes: int) -> int:
 
     moved = 0
     with module.context:
-        for func_op in module.body.operations:
-            block = func_op.regions[0].blocks[0]
-            ops = [op.operation for op in block.operations]
-            position = {op: i for i, op in enumerate(ops)}
+        for ops, position in program_order(module):
             live: list[tuple[int, int]] = []  # (last use, bytes) of tensors in L1
             for i, op in enumerate(ops):
                 live = [(end, size) for end, size in live if end >= i]
