@@ -19,8 +19,8 @@ import time
 import torch
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from tt_torch.dynamo.importer import import_stablehlo
-from tt_torch.tools import op_by_op
+from tt_torch import op_by_op
+from tt_torch.frontend.importer import import_stablehlo
 from tt_torch.tools.utils import CompilerConfig, OpByOpBackend
 
 

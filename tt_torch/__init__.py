@@ -8,14 +8,14 @@ __version__ = "0.1.0"
 
 
 def export(model, example_inputs, path, compiler_config=None, **options):
-    """Compiles `model` and writes a self-contained ``.ttnn`` (see tt_torch.export.export)."""
-    from tt_torch.exporter import export as _export
+    """Compiles `model` and writes a self-contained ``.ttnn`` (see tt_torch.dynamo.export.export)."""
+    from tt_torch.dynamo.export import export as _export  # lazy: `import tt_torch` loads no compiler
 
     return _export(model, example_inputs, path, compiler_config, **options)
 
 
 def export_artifacts(artifacts, path, **options):
     """Writes the graphs of a ``torch.compile``d model (after its first call) to one ``.ttnn``."""
-    from tt_torch.exporter import export_artifacts as _export_artifacts
+    from tt_torch.exporter import export_artifacts as _export_artifacts  # lazy: as above
 
     return _export_artifacts(artifacts, path, **options)

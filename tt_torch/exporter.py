@@ -1,4 +1,4 @@
-"""``tt_torch.export``: a model's compiled programs as one self-contained ``.ttnn`` file.
+"""A model's compiled programs as one self-contained ``.ttnn`` file.
 
     tt_torch.export(model, (x,), "model.ttnn")
     model = tt_torch.runtime.load("model.ttnn")     # same outputs, bit for bit
@@ -25,14 +25,22 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+from torch.utils import _pytree as pytree
 
-from tt_torch.errors import ConfigError, TTTorchError
+import tt_torch
+from tt_torch import intermediate, runtime
+from tt_torch.compiler import pipelines
+from tt_torch.compiler._generated_import import fb
+from tt_torch.compiler.options import DEFAULT_TARGET, CompileOptions
+from tt_torch.compiler.target.flatbuffer import package
+from tt_torch.composite import node_of_location
+from tt_torch.errors import TTTorchError
+from tt_torch.frontend.importer import import_stablehlo
 
 DEFAULT_EMBED_LIMIT = 1 << 20  # bytes; weights this large or larger go to the side file
 _ALIGN = 64
@@ -69,45 +77,6 @@ class ExportResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def export(
-    model: torch.nn.Module,
-    example_inputs: Sequence[Any] | torch.Tensor,
-    path: str | os.PathLike,
-    compiler_config=None,
-    *,
-    embed_limit: int = DEFAULT_EMBED_LIMIT,
-    include_mlir: bool = True,
-    golden: bool = True,
-    consteval_programs: bool = False,
-) -> ExportResult:
-    """Compiles `model` for `example_inputs` and writes its programs to `path`."""
-    from tt_torch.dynamo import BackendOptions, CompileArtifacts
-    from tt_torch.tools.utils import CompileDepth, CompilerConfig
-
-    config = compiler_config if compiler_config is not None else CompilerConfig()
-    if config.compile_depth != CompileDepth.EXECUTE:
-        raise ConfigError(
-            f"export needs compile_depth=EXECUTE (a flatbuffer for every graph), got {config.compile_depth.name}"
-        )
-    inputs = (example_inputs,) if isinstance(example_inputs, torch.Tensor) else tuple(example_inputs)
-    artifacts = CompileArtifacts()
-    options = BackendOptions(compiler_config=config, artifacts=artifacts)
-    compiled = torch.compile(model, backend="tt", options=options, dynamic=False)
-    with torch.no_grad():
-        outputs = compiled(*inputs)
-    result = export_artifacts(
-        artifacts,
-        path,
-        embed_limit=embed_limit,
-        include_mlir=include_mlir,
-        golden=golden,
-        consteval_programs=consteval_programs,
-        config=config,
-    )
-    result.outputs = outputs
-    return result
-
-
 def export_artifacts(
     artifacts,
     path: str | os.PathLike,
@@ -125,8 +94,6 @@ def export_artifacts(
     parameters, instead of its results being stored as weights; the C++ runner
     (demos/cpp_runner) reads weights only, so this is off by default.
     """
-    from tt_torch.compiler.target.flatbuffer import package
-
     graphs = [g for g in artifacts.graphs if g.flatbuffer is not None]
     if not graphs:
         raise ExportError(
@@ -204,21 +171,15 @@ def export_artifacts(
 
 
 # --- helpers ------------------------------------------------------------------------
-def _fb():
-    from tt_torch.compiler._generated_import import fb
-
-    return fb
-
-
 def _program_of(flatbuffer: bytes):
-    binary = _fb().BinaryT.InitFromPackedBuf(flatbuffer, 4)
+    binary = fb.BinaryT.InitFromPackedBuf(flatbuffer, 4)
     if not binary.programs or len(binary.programs) != 1:
         raise ExportError(f"a compiled graph's flatbuffer holds {len(binary.programs or [])} programs, expected 1")
     return binary.programs[0]
 
 
 def _target_of(flatbuffer: bytes):
-    return _fb().BinaryT.InitFromPackedBuf(flatbuffer, 4).systemDesc
+    return fb.BinaryT.InitFromPackedBuf(flatbuffer, 4).systemDesc
 
 
 def _text(s) -> str:
@@ -226,12 +187,9 @@ def _text(s) -> str:
 
 
 def _torch_dtype(fb_dtype: int) -> torch.dtype:
-    fb = _fb()
     names = {
         getattr(fb.DataType, n): n for n in ("Float32", "BFloat16", "Float16", "Int32", "UInt32", "UInt16", "UInt8")
     }
-    from tt_torch import runtime
-
     if fb_dtype not in names:
         raise ExportError(f"data type {fb_dtype} has no host tensor type (block-float weights are not supported yet)")
     return runtime.torch_dtype(names[fb_dtype])
@@ -242,7 +200,6 @@ def _raw(t: torch.Tensor) -> np.ndarray:
 
 
 def _desc(t: torch.Tensor):
-    fb = _fb()
     layout = fb.LayoutDescT(dataType=getattr(fb.DataType, _FB_DTYPES[t.dtype]), layout=fb.TensorLayout.RowMajor)
     return fb.TensorDescT(shape=list(t.shape), layout=layout)
 
@@ -270,7 +227,6 @@ class _WeightWriter:
             k += 1
             name = f"{base}#{k}"
         self.by_name[name] = tensor
-        fb = _fb()
         raw = _raw(tensor)
         data = raw.tobytes()
         table = fb.WeightT(name=name, desc=_desc(tensor), crc32=zlib.crc32(data))
@@ -289,7 +245,6 @@ class _WeightWriter:
 
 def _bind_weights(program, g, writer: _WeightWriter, skip: set[str] = frozenset(), values=None) -> None:
     """Stores the value of every non-input argument of `program` as a weight (but those in `skip`)."""
-    fb = _fb()
     values = g.program_inputs if values is None else values
     if len(program.inputs or []) != len(values):
         raise ExportError(
@@ -298,15 +253,12 @@ def _bind_weights(program, g, writer: _WeightWriter, skip: set[str] = frozenset(
     for arg, value in zip(program.inputs, values):
         if arg.argType == fb.ArgumentType.Input or _text(arg.name) in skip:
             continue
-        from tt_torch.runtime.loaded import narrow
-
-        tensor = narrow(value.detach(), _torch_dtype(arg.ref.desc.layout.dataType), _text(arg.name))
+        tensor = runtime.narrow(value.detach(), _torch_dtype(arg.ref.desc.layout.dataType), _text(arg.name))
         arg.name = writer.add(_text(arg.name), tensor)
 
 
 def _consteval_args(program) -> dict[str, int]:
     """The forward program's consteval arguments: name -> output index of the const-eval program."""
-    fb = _fb()
     out = {}
     for arg in program.inputs or []:
         name = _text(arg.name)
@@ -317,13 +269,10 @@ def _consteval_args(program) -> dict[str, int]:
 
 def _consteval_program(g, target, writer: _WeightWriter):
     """The graph's consteval FX graph compiled as a private program, its parameters stored as weights."""
-    from tt_torch.compiler import pipelines
-    from tt_torch.dynamo.importer import import_stablehlo
-
     graph, names, values = g.consteval
     module = import_stablehlo(graph, func_name=f"{g.name}.consteval")
-    options = pipelines.CompileOptions(
-        target=_text(target.name) or "n150", arg_names=list(names), arg_kinds=["parameter"] * len(names)
+    options = CompileOptions(
+        target=_text(target.name) or DEFAULT_TARGET, arg_names=list(names), arg_kinds=["parameter"] * len(names)
     )
     result = pipelines.compile_stablehlo(module, options)
     program = _program_of(result.flatbuffer)
@@ -333,7 +282,6 @@ def _consteval_program(g, target, writer: _WeightWriter):
 
 
 def _golden_table(key: str, program: int, t: torch.Tensor):
-    fb = _fb()
     t = t.detach().cpu()
     t = t.to(_GOLDEN_CAST.get(t.dtype, t.dtype))
     if t.dtype not in _FB_DTYPES:
@@ -343,9 +291,6 @@ def _golden_table(key: str, program: int, t: torch.Tensor):
 
 def _goldens(index: int, program, g) -> list:
     """Inputs, outputs and per-op (by location) values of graph `g` on its recorded inputs, on the CPU."""
-    from tt_torch.tools import intermediate
-
-    fb = _fb()
     values = intermediate.fx_node_values(g.fx_module, g.program_inputs)
     tables = []
     user = [(arg, t) for arg, t in zip(program.inputs, g.program_inputs) if arg.argType == fb.ArgumentType.Input]
@@ -359,7 +304,7 @@ def _goldens(index: int, program, g) -> list:
     seen = set()
     for op in program.operations or []:
         loc = _text(op.locInfo)
-        node = intermediate.node_name(loc)
+        node = node_of_location(loc)
         if loc in seen or node not in values:
             continue
         seen.add(loc)
@@ -368,9 +313,7 @@ def _goldens(index: int, program, g) -> list:
 
 
 def narrow_input(arg, t: torch.Tensor) -> torch.Tensor:
-    from tt_torch.runtime.loaded import narrow
-
-    return narrow(t.detach(), _torch_dtype(arg.ref.desc.layout.dataType), _text(arg.name))
+    return runtime.narrow(t.detach(), _torch_dtype(arg.ref.desc.layout.dataType), _text(arg.name))
 
 
 def _outputs_of(g) -> list[torch.Tensor]:
@@ -379,15 +322,11 @@ def _outputs_of(g) -> list[torch.Tensor]:
 
 
 def _output_nodes(gm) -> list:
-    from torch.utils import _pytree as pytree
-
     out = next(n for n in reversed(gm.graph.nodes) if n.op == "output")
     return list(pytree.tree_flatten(out.args[0])[0])
 
 
 def _version() -> str:
-    import tt_torch
-
     return tt_torch.__version__
 
 
@@ -398,4 +337,4 @@ def _write_atomic(path: str, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-__all__ = ["DEFAULT_EMBED_LIMIT", "ExportError", "ExportResult", "export", "export_artifacts"]
+__all__ = ["DEFAULT_EMBED_LIMIT", "ExportError", "ExportResult", "export_artifacts"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from helpers import SmallCNN, compile_tt
 
-from tt_torch import runtime
-from tt_torch.tools import intermediate
+from tt_torch import intermediate, runtime
+from tt_torch.composite import node_of_location
 
 
 def _compiled_cnn():
@@ -20,7 +20,7 @@ def test_every_op_matches_its_node_on_a_correct_program():
     graph = _compiled_cnn()
     table = graph.intermediate_verification
     assert table.passed and table.first_failure is None
-    nodes = {intermediate.node_name(r.loc) for r in table.rows}
+    nodes = {node_of_location(r.loc) for r in table.rows}
     # each convolution computes its relu too (fused), so it carries the relu's location:
     # the convolution's own value never exists on the device
     assert {"relu", "relu_1", "avg_pool2d"} <= nodes and "convolution" not in nodes
@@ -41,7 +41,7 @@ def test_a_planted_numerical_bug_is_found_by_location():
     binary = runtime.load_binary(graph.flatbuffer)
     values = intermediate.fx_node_values(graph.fx_module, graph.program_inputs)
     goldens = intermediate.goldens_by_loc(binary, 0, values)
-    target = next(loc for loc in goldens if intermediate.node_name(loc) == "relu_1")
+    target = next(loc for loc in goldens if node_of_location(loc) == "relu_1")
     planted = []
 
     def wrong_kernel(event):
@@ -74,5 +74,5 @@ def test_fused_attention_is_compared_with_its_named_node():
     q, k, v = (torch.randn(1, 2, 8, 16) for _ in range(3))
     compiled(q, k, v)
     table = artifacts.last.intermediate_verification
-    rows = [r for r in table.rows if intermediate.node_name(r.loc) == "scaled_dot_product_attention_causal"]
+    rows = [r for r in table.rows if node_of_location(r.loc) == "scaled_dot_product_attention_causal"]
     assert [r.type for r in rows] == ["ScaledDotProductAttentionOp"] and table.passed

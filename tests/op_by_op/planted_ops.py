@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from tt_torch.tools import op_by_op_worker
+from tt_torch.op_by_op import protocol
 
 
 @torch.library.custom_op("tt_test::crash_in_worker", mutates_args=())
@@ -24,7 +24,7 @@ def crash_in_worker(x: torch.Tensor) -> torch.Tensor:
 
 @crash_in_worker.register_fake
 def _(x):
-    if op_by_op_worker.IN_WORKER:
+    if protocol.IN_WORKER:
         print("planted op: aborting the worker", flush=True)
         os.abort()
     return torch.empty_like(x)
@@ -37,7 +37,7 @@ def hang_in_worker(x: torch.Tensor) -> torch.Tensor:
 
 @hang_in_worker.register_fake
 def _(x):
-    if op_by_op_worker.IN_WORKER:
+    if protocol.IN_WORKER:
         time.sleep(3600)
     return torch.empty_like(x)
 

@@ -14,8 +14,9 @@ from helpers import MLP, SmallCNN, assert_matches, compile_tt, small_bert
 from planted_ops import PlantedModel
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from tt_torch.dynamo.importer import import_stablehlo
-from tt_torch.tools import op_by_op, report
+from tt_torch import op_by_op
+from tt_torch.frontend.importer import import_stablehlo
+from tt_torch.tools import report
 from tt_torch.tools.utils import CompileDepth, CompilerConfig, OpByOpBackend, OpCompilationStatus
 
 MODELS = {

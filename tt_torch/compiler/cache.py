@@ -20,6 +20,8 @@ from torch_mlir import ir
 
 from tt_torch import env
 
+from .options import CompileResult
+
 
 @functools.cache
 def compiler_fingerprint() -> str:
@@ -62,8 +64,6 @@ class CompileCache:
         return h.hexdigest()
 
     def load(self, key: str):
-        from .pipelines import CompileResult
-
         meta_path = self.directory / f"{key}.json"
         fb_path = self.directory / f"{key}.ttnn"
         try:

@@ -4,6 +4,9 @@ python -m tt_torch.compiler.opt --pass stablehlo-to-ttir model.stablehlo.mlir
 python -m tt_torch.compiler.opt --pass ttir-to-ttnn --pass ttnn-deallocate model.ttir.mlir -o model.ttnn.mlir
 python -m tt_torch.compiler.opt --pipeline ttir-to-ttnn-pipeline model.ttir.mlir
 python -m tt_torch.compiler.opt --to-flatbuffer model.ttnn.mlir -o model.ttnn
+
+The device passes take their options as a compile does (``--target``,
+``--math-fidelity``, ``--weight-dtype``, ``--optimization-level``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,17 @@ from torch_mlir import ir
 from tt_torch.errors import TTTorchError
 
 from . import context, pipelines
-from .conversion.common import Report
+from .options import (
+    DEFAULT_MATH_FIDELITY,
+    DEFAULT_TARGET,
+    MATH_FIDELITIES,
+    OPTIMIZATION_LEVELS,
+    TARGETS,
+    WEIGHT_DTYPES,
+    CompileOptions,
+)
+from .report import Report
+from .target.flatbuffer import to_flatbuffer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pass", dest="passes", action="append", default=[], choices=sorted(pipelines.PASSES))
     parser.add_argument("--pipeline", choices=sorted(pipelines.PIPELINES))
     parser.add_argument("--to-flatbuffer", action="store_true", help="serialize a TTNN module as a .ttnn binary")
-    parser.add_argument("--target", default="n150", help="device the binary is for (n150, n300, p150)")
+    parser.add_argument("--target", default=DEFAULT_TARGET, help=f"device the program is for ({', '.join(TARGETS)})")
+    parser.add_argument("--math-fidelity", default=DEFAULT_MATH_FIDELITY, choices=MATH_FIDELITIES)
+    parser.add_argument("--weight-dtype", default="", choices=WEIGHT_DTYPES, help="block-float format of the weights")
+    parser.add_argument("--optimization-level", type=int, default=0, choices=OPTIMIZATION_LEVELS)
     parser.add_argument("--verify-each", action="store_true", help="verify the module after every pass")
     parser.add_argument("--report", action="store_true", help="print the compile report (JSON) on stderr")
     parser.add_argument("-o", "--output", default="-", help="output file (default: stdout)")
@@ -39,11 +55,15 @@ def main(argv: list[str] | None = None) -> int:
             module = ir.Module.parse(text)
         names = list(args.passes) + (pipelines.PIPELINES[args.pipeline] if args.pipeline else [])
         report = Report()
+        options = CompileOptions(
+            target=args.target,
+            math_fidelity=args.math_fidelity,
+            experimental_weight_dtype=args.weight_dtype,
+            optimization_level=args.optimization_level,
+        )
         for name in names:
-            pipelines.run_pass(name, module, report, verify=args.verify_each)
+            pipelines.run_pass(name, module, report, options, verify=args.verify_each)
         if args.to_flatbuffer:
-            from .target.flatbuffer import to_flatbuffer
-
             data = to_flatbuffer(module, args.target)
             if args.output == "-":
                 sys.stdout.buffer.write(data)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tt_torch.exporter import ExportResult, export_artifacts
+
 
 @dataclass
 class GraphArtifacts:
@@ -31,7 +33,7 @@ class GraphArtifacts:
     # graph has a consteval subgraph: export compiles it as a private const-eval program.
     consteval: tuple | None = None
     # With CompilerConfig.enable_intermediate_verification: the last call's per-op table
-    # (tt_torch.tools.intermediate.VerificationTable); print() it.
+    # (tt_torch.intermediate.VerificationTable); print() it.
     intermediate_verification: Any = None
 
     def save_flatbuffer(self, path: str) -> None:
@@ -53,10 +55,8 @@ class CompileArtifacts:
 
     graphs: list[GraphArtifacts] = field(default_factory=list)
 
-    def export(self, path: str, **options: Any):
+    def export(self, path: str, **options: Any) -> ExportResult:
         """Writes every graph compiled so far to one ``.ttnn`` (see tt_torch.export_artifacts)."""
-        from tt_torch.exporter import export_artifacts
-
         return export_artifacts(self, path, **options)
 
     @property

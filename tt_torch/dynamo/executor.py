@@ -1,10 +1,17 @@
 """Runs one dynamo graph: compiles it per input signature and calls the result.
 
-The path for one signature: trace to aten with decompositions -> FX passes
-(consteval, DCE, input pruning) -> torch-mlir import to StableHLO -> the
-compiler (TTIR, TTNN, flatbuffer) -> the runtime on the emulated device.
-``CompilerConfig.compile_depth`` stops it early; the model then runs the
-post-pass FX graph on the CPU, so its outputs stay correct.
+For one signature, the frontend runs first (trace to aten with decompositions,
+FX passes, consteval, DCE, input pruning: :func:`_frontend`). Then
+:func:`choose_path` picks the one path the ``CompilerConfig`` asks for, and that
+path, read top to bottom, makes the program the model will call:
+
+- :func:`our_compiler`: StableHLO -> tt-torch's compiler -> the runtime (the default);
+- :func:`tt_mlir_program`: StableHLO -> the real tt-mlir's TTNN program -> the runtime;
+- :func:`op_by_op`: every unique op compiled and run on its own (reports), the model on the CPU;
+- :func:`stop_at_depth`: ``compile_depth`` TORCH_FX or STABLEHLO, the model on the CPU.
+
+Every path that stops before the device runs the post-pass FX graph on the CPU, so
+the model's outputs stay correct at every depth.
 """
 
 from __future__ import annotations
@@ -21,14 +28,23 @@ import torch
 import torch.fx as fx
 from torch.utils import _pytree as pytree
 
+from tt_torch import intermediate, runtime, tt_mlir
+from tt_torch import op_by_op as obo
+from tt_torch.compiler import pipelines
+from tt_torch.compiler.options import CompileOptions
+from tt_torch.config import CompileDepth, CompilerConfig, OpByOpBackend
 from tt_torch.errors import CompileError
-from tt_torch.tools.utils import CompileDepth, CompilerConfig, OpByOpBackend
+from tt_torch.frontend import passes
+from tt_torch.frontend.importer import import_stablehlo
+from tt_torch.frontend.trace import trace_to_aten
+from tt_torch.tt_mlir import compare
+from tt_torch.tt_mlir.importer import import_program
 
-from . import passes
 from .artifacts import CompileArtifacts, GraphArtifacts
-from .trace import trace_to_aten
 
 _STATE_KEY = re.compile(r"_(?:modules|parameters|buffers)\['([^']+)'\]")
+
+Program = Callable[[list[torch.Tensor]], list[torch.Tensor]]
 
 
 @dataclass(frozen=True)
@@ -78,27 +94,43 @@ class ConstevalCache:
 
 
 @dataclass
-class CompiledGraph:
-    """One signature's compiled program and how to feed it."""
+class FrontendResult:
+    """The frontend's answer for one signature: the post-pass FX graph and how to feed it."""
 
     fx_gm: fx.GraphModule
     kept_inputs: list[int]  # indices into original args + consteval outputs
     consteval: passes.ConstevalResult
     out_spec: Any
     out_dtypes: list[torch.dtype]
-    run_program: Callable[[list[torch.Tensor]], list[torch.Tensor]]
+    arg_names: list[str]  # of the kept inputs, as the program's arguments are named
+    arg_kinds: list[str]  # "input" | "parameter" | "buffer" | "constant"
     consteval_cache: ConstevalCache = field(default_factory=ConstevalCache)
 
     def program_inputs(self, args: tuple) -> list[torch.Tensor]:
+        """The graph's inputs for one call: the kept arguments and consteval results."""
         full = list(args)
         if self.consteval.graph is not None:
             ins = [args[i] for i in self.consteval.inputs]
             full += self.consteval_cache.get(self.consteval.graph, ins)
         return [full[i] for i in self.kept_inputs]
 
+
+@dataclass
+class CompiledGraph:
+    """One signature's program and how to feed it."""
+
+    graph: FrontendResult
+    run_program: Program
+    # For export, with artifacts attached at EXECUTE depth: the graph and the last call's
+    # program inputs (weights and consteval results included) are kept there.
+    artifacts: GraphArtifacts | None = None
+
     def __call__(self, args: tuple) -> Any:
-        outs = self.run_program(self.program_inputs(args))
-        return pytree.tree_unflatten(list(outs), self.out_spec)
+        inputs = self.graph.program_inputs(args)
+        if self.artifacts is not None:
+            self.artifacts.fx_module, self.artifacts.program_inputs = self.graph.fx_gm, inputs
+        outs = self.run_program(inputs)
+        return pytree.tree_unflatten(list(outs), self.graph.out_spec)
 
 
 class Executor:
@@ -124,143 +156,122 @@ class Executor:
             self.programs[key] = program
         return program(args)
 
-    # --- compile -------------------------------------------------------------------
-    def _compile(self, args: tuple, key: tuple) -> CompiledGraph:
-        self.num_compiles += 1
-        cfg = self.config
-        art = GraphArtifacts(name=f"{self.name}_{self.num_compiles - 1}", input_signature=key)
-        t0 = time.perf_counter()
-
-        fx_gm = trace_to_aten(self.gm, args)
-        out_spec = pytree.tree_flatten(_output_structure(self.gm))[1]
-        fx_gm = passes.canonicalize_zero_d_reductions(fx_gm)
-        fx_gm = passes.fold_tanh_gelu(fx_gm)
-        fx_gm = passes.fold_rms_norm(fx_gm)
-        constant_inputs = {i for i, info in enumerate(self.inputs) if info.kind != "input" and cfg.consteval_parameters}
-        ce = passes.ConstevalResult(None)
-        if cfg.enable_consteval and constant_inputs:
-            fx_gm, ce = passes.consteval(fx_gm, constant_inputs)
-        fx_gm = passes.eliminate_dead_code(fx_gm)
-        fx_gm, kept = passes.prune_unused_inputs(fx_gm)
-        out_vals = [n.meta.get("val") for n in _output_nodes(fx_gm)]
-        for v in out_vals:
-            if not isinstance(v, torch.Tensor):
-                raise CompileError(
-                    f"graph {art.name} returns a non-tensor value ({v!r}); tt-torch returns tensors only"
-                )
-        out_dtypes = [v.dtype for v in out_vals]
-        art.fx_graph = fx_gm.code
-        art.stage_seconds["fx"] = time.perf_counter() - t0
-
-        names = [info.name for info in self.inputs] + [f"consteval_{k}" for k in range(ce.num_outputs)]
-        kinds = [info.kind for info in self.inputs] + ["constant"] * ce.num_outputs
-        if self.artifacts is not None and ce.graph is not None:  # export's const-eval programs
-            art.consteval = (ce.graph, [names[i] for i in ce.inputs], [args[i] for i in ce.inputs])
-        arg_names = [names[i] for i in kept]
-        arg_kinds = [kinds[i] for i in kept]
-        run_program = _cpu_runner(fx_gm)
-
-        op_by_op = cfg.compile_depth in (CompileDepth.COMPILE_OP_BY_OP, CompileDepth.EXECUTE_OP_BY_OP)
-        module = None
-        if cfg.compile_depth != CompileDepth.TORCH_FX and not (
-            op_by_op and cfg.op_by_op_backend == OpByOpBackend.TORCH
-        ):
-            from .importer import import_stablehlo
-
-            t = time.perf_counter()
-            module = import_stablehlo(fx_gm, func_name="main")
-            art.stablehlo = module.operation.get_asm(enable_debug_info=True, large_elements_limit=16)
-            art.stage_seconds["torch_mlir"] = time.perf_counter() - t
-            # the real tt-mlir gets the full text (no elided constants), before our passes change the module
-            full_stablehlo = module.operation.get_asm(enable_debug_info=True) if _wants_tt_mlir(cfg, op_by_op) else None
-            if cfg.compiler == "tt-mlir" and cfg.compile_depth in (CompileDepth.TTNN_IR, CompileDepth.EXECUTE):
-                flatbuffer = _compile_with_tt_mlir(full_stablehlo, cfg, art, arg_names)
-                if cfg.compile_depth == CompileDepth.EXECUTE:
-                    run_program = self._device_runner(flatbuffer, out_dtypes, fx_gm, art)
-            elif cfg.compile_depth in (CompileDepth.TTNN_IR, CompileDepth.EXECUTE):
-                from tt_torch.compiler import pipelines
-
-                result = pipelines.compile_stablehlo(
-                    module,
-                    pipelines.CompileOptions.from_config(
-                        cfg,
-                        verify_each_pass=cfg.verify_passes,
-                        arg_names=arg_names,
-                        arg_kinds=arg_kinds,
-                        emit_flatbuffer=cfg.compile_depth == CompileDepth.EXECUTE,
-                    ),
-                )
-                art.ttir, art.ttnn, art.flatbuffer = result.ttir, result.ttnn, result.flatbuffer
-                art.report = result.report
-                art.stage_seconds.update(result.stage_seconds)
-                if cfg.cross_check_tt_mlir:
-                    art.report["tt_mlir"] = _cross_check(full_stablehlo, art.ttnn, cfg, art)
-                if cfg.compile_depth == CompileDepth.EXECUTE:
-                    run_program = self._device_runner(result.flatbuffer, out_dtypes, fx_gm, art)
-        compiled = CompiledGraph(fx_gm, kept, ce, out_spec, out_dtypes, run_program)
-        if op_by_op:  # each unique op on its own; the model itself runs on the CPU
-            from tt_torch.tools import op_by_op as obo
-
-            summary = obo.run_graph(fx_gm, compiled.program_inputs(args), cfg, art.name, stablehlo_module=module)
-            art.report["op_by_op"] = dataclasses.asdict(summary)
-        art.stage_seconds["total"] = time.perf_counter() - t0
-        self._dump(art)
-        if self.artifacts is not None:
-            self.artifacts.graphs.append(art)
-        return compiled
-
-    def _device_runner(self, flatbuffer: bytes, out_dtypes: list[torch.dtype], fx_gm=None, art=None):
-        from tt_torch import runtime
-        from tt_torch.runtime.loaded import narrow
-
-        binary = runtime.load_binary(flatbuffer)
+    def device(self, binary: runtime.Binary) -> runtime.Device:
+        """The device this graph's programs run on: the one given, else one opened for the target."""
         if self._device is None:
             self._device = runtime.open_device_for_target(self.config.target, binary, self.config.numerics)
-        device = self._device
-        in_descs = binary.program_inputs(0)
-        in_dtypes = [runtime.torch_dtype(d["dtype"]) for d in in_descs]
-        names = [d["name"] for d in in_descs]
+        return self._device
 
-        def run(inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-            host = [narrow(t, dt, n) for t, dt, n in zip(inputs, in_dtypes, names)]
-            if self.artifacts is not None and art is not None:  # for tt_torch.export_artifacts
-                art.fx_module, art.program_inputs = fx_gm, list(inputs)
-            if self.config.enable_intermediate_verification and fx_gm is not None:
-                from tt_torch.tools import intermediate
-
-                goldens = intermediate.goldens_by_loc(binary, 0, intermediate.fx_node_values(fx_gm, inputs))
-                outs, table = intermediate.verify_program(device, binary, 0, host, goldens)
-                if art is not None:
-                    art.intermediate_verification = table
-            else:
-                outs = runtime.submit(device, binary, 0, host)
-            return [o if o.dtype == dt else o.to(dt) for o, dt in zip(outs, out_dtypes)]
-
-        return run
-
-    def _dump(self, art: GraphArtifacts) -> None:
-        if not self.config.ir_dump_dir:
-            return
-        os.makedirs(self.config.ir_dump_dir, exist_ok=True)
-        for stage in ("fx_graph", "stablehlo", "ttir", "ttnn"):
-            text = getattr(art, stage)
-            if text is not None:
-                ext = "py" if stage == "fx_graph" else "mlir"
-                with open(os.path.join(self.config.ir_dump_dir, f"{art.name}.{stage}.{ext}"), "w") as f:
-                    f.write(text)
+    def _compile(self, args: tuple, key: tuple) -> CompiledGraph:
+        self.num_compiles += 1
+        art = GraphArtifacts(name=f"{self.name}_{self.num_compiles - 1}", input_signature=key)
+        t0 = time.perf_counter()
+        graph = _frontend(self, args, art)
+        path = choose_path(self.config)
+        run_program = path(self, graph, art, args)
+        art.stage_seconds["total"] = time.perf_counter() - t0
+        _dump(self.config.ir_dump_dir, art)
+        keep = self.artifacts is not None and self.config.compile_depth == CompileDepth.EXECUTE
+        if self.artifacts is not None:
+            self.artifacts.graphs.append(art)
+        return CompiledGraph(graph, run_program, art if keep else None)
 
 
-def _wants_tt_mlir(cfg, op_by_op: bool) -> bool:
-    return (cfg.cross_check_tt_mlir and not op_by_op) or cfg.compiler == "tt-mlir"
+# --- the frontend ---------------------------------------------------------------------------
 
 
-def _compile_with_tt_mlir(stablehlo: str, cfg, art: GraphArtifacts, arg_names: list[str]) -> bytes:
-    """CompilerConfig(compiler="tt-mlir"): the real tt-mlir's TTNN program, imported to run on our device."""
-    from tt_torch.tt_mlir import compile_stablehlo
-    from tt_torch.tt_mlir.importer import import_program
+def _frontend(ex: Executor, args: tuple, art: GraphArtifacts) -> FrontendResult:
+    """dynamo's graph -> the post-pass aten graph: what every path starts from."""
+    cfg = ex.config
+    t0 = time.perf_counter()
+    fx_gm = trace_to_aten(ex.gm, args)
+    out_spec = pytree.tree_flatten(_output_structure(ex.gm))[1]
+    fx_gm = passes.canonicalize_zero_d_reductions(fx_gm)
+    fx_gm = passes.fold_tanh_gelu(fx_gm)
+    fx_gm = passes.fold_rms_norm(fx_gm)
+    constant_inputs = {i for i, info in enumerate(ex.inputs) if info.kind != "input" and cfg.consteval_parameters}
+    ce = passes.ConstevalResult(None)
+    if cfg.enable_consteval and constant_inputs:
+        fx_gm, ce = passes.consteval(fx_gm, constant_inputs)
+    fx_gm = passes.eliminate_dead_code(fx_gm)
+    fx_gm, kept = passes.prune_unused_inputs(fx_gm)
+    out_vals = [n.meta.get("val") for n in _output_nodes(fx_gm)]
+    for v in out_vals:
+        if not isinstance(v, torch.Tensor):
+            raise CompileError(f"graph {art.name} returns a non-tensor value ({v!r}); tt-torch returns tensors only")
+    art.fx_graph = fx_gm.code
+    art.stage_seconds["fx"] = time.perf_counter() - t0
 
+    names = [info.name for info in ex.inputs] + [f"consteval_{k}" for k in range(ce.num_outputs)]
+    kinds = [info.kind for info in ex.inputs] + ["constant"] * ce.num_outputs
+    if ex.artifacts is not None and ce.graph is not None:  # export's const-eval programs
+        art.consteval = (ce.graph, [names[i] for i in ce.inputs], [args[i] for i in ce.inputs])
+    return FrontendResult(
+        fx_gm, kept, ce, out_spec, [v.dtype for v in out_vals], [names[i] for i in kept], [kinds[i] for i in kept]
+    )
+
+
+def _to_stablehlo(graph: FrontendResult, art: GraphArtifacts) -> Any:
     t = time.perf_counter()
-    theirs = compile_stablehlo(stablehlo, target=cfg.target, timeout=cfg.tt_mlir_timeout)
+    module = import_stablehlo(graph.fx_gm, func_name="main")
+    art.stablehlo = module.operation.get_asm(enable_debug_info=True, large_elements_limit=16)
+    art.stage_seconds["torch_mlir"] = time.perf_counter() - t
+    return module
+
+
+def _full_text(module) -> str:
+    """The module's text with every constant written out: what the real tt-mlir parses."""
+    return module.operation.get_asm(enable_debug_info=True)
+
+
+# --- the paths ------------------------------------------------------------------------------
+
+Path = Callable[[Executor, FrontendResult, GraphArtifacts, tuple], Program]
+
+
+def choose_path(cfg: CompilerConfig) -> Path:
+    """The one path a compile takes, from ``compile_depth`` and ``compiler``."""
+    if cfg.compile_depth in (CompileDepth.COMPILE_OP_BY_OP, CompileDepth.EXECUTE_OP_BY_OP):
+        return op_by_op
+    if cfg.compile_depth in (CompileDepth.TORCH_FX, CompileDepth.STABLEHLO):
+        return stop_at_depth
+    return tt_mlir_program if cfg.compiler == "tt-mlir" else our_compiler
+
+
+def our_compiler(ex: Executor, graph: FrontendResult, art: GraphArtifacts, args: tuple) -> Program:
+    """StableHLO -> TTIR -> TTNN (-> flatbuffer -> the emulated device, at EXECUTE)."""
+    cfg = ex.config
+    module = _to_stablehlo(graph, art)
+    # the real tt-mlir gets the full text, before our passes change the module
+    theirs_input = _full_text(module) if cfg.cross_check_tt_mlir else None
+    execute = cfg.compile_depth == CompileDepth.EXECUTE
+    options = CompileOptions.from_config(
+        cfg,
+        verify_each_pass=cfg.verify_passes,
+        arg_names=graph.arg_names,
+        arg_kinds=graph.arg_kinds,
+        emit_flatbuffer=execute,
+    )
+    result = pipelines.compile_stablehlo(module, options)
+    art.ttir, art.ttnn, art.flatbuffer = result.ttir, result.ttnn, result.flatbuffer
+    art.report = result.report
+    art.stage_seconds.update(result.stage_seconds)
+    if theirs_input is not None:
+        t = time.perf_counter()
+        theirs = tt_mlir.compile_stablehlo(theirs_input, target=cfg.target, timeout=cfg.tt_mlir_timeout)
+        art.stage_seconds["tt_mlir"] = time.perf_counter() - t
+        art.report["tt_mlir"] = compare.compare(art.ttnn, theirs)
+    if not execute:
+        return _cpu_program(graph.fx_gm)
+    return _device_program(ex, result.flatbuffer, graph, art)
+
+
+def tt_mlir_program(ex: Executor, graph: FrontendResult, art: GraphArtifacts, args: tuple) -> Program:
+    """CompilerConfig(compiler="tt-mlir"): the real tt-mlir's TTNN program, imported to run on our device."""
+    cfg = ex.config
+    module = _to_stablehlo(graph, art)
+    t = time.perf_counter()
+    theirs = tt_mlir.compile_stablehlo(_full_text(module), target=cfg.target, timeout=cfg.tt_mlir_timeout)
     art.stage_seconds["tt_mlir"] = time.perf_counter() - t
     if not theirs.ok:
         raise CompileError(
@@ -269,7 +280,7 @@ def _compile_with_tt_mlir(stablehlo: str, cfg, art: GraphArtifacts, arg_names: l
         )
     art.ttir, art.ttnn = theirs.ttir, theirs.ttnn
     t = time.perf_counter()
-    imported = import_program(theirs.ttnn, cfg.target, arg_names)
+    imported = import_program(theirs.ttnn, cfg.target, graph.arg_names)
     art.stage_seconds["tt_mlir_import"] = time.perf_counter() - t
     art.flatbuffer = imported.flatbuffer
     art.report = {
@@ -279,33 +290,81 @@ def _compile_with_tt_mlir(stablehlo: str, cfg, art: GraphArtifacts, arg_names: l
         # recorded, not yet applied by the runtime to imported programs
         "compute_configs": imported.compute_configs,
     }
-    return imported.flatbuffer
+    if cfg.compile_depth != CompileDepth.EXECUTE:
+        return _cpu_program(graph.fx_gm)
+    return _device_program(ex, imported.flatbuffer, graph, art)
 
 
-def _cross_check(stablehlo: str, ours_ttnn: str | None, cfg, art: GraphArtifacts) -> dict:
-    """The real tt-mlir on the same StableHLO: its status, error and op differences (report["tt_mlir"])."""
-    from tt_torch.tt_mlir import compare, compile_stablehlo
+def op_by_op(ex: Executor, graph: FrontendResult, art: GraphArtifacts, args: tuple) -> Program:
+    """Each unique op compiled (and run) on its own, with reports; the model itself runs on the CPU."""
+    cfg = ex.config
+    module = _to_stablehlo(graph, art) if cfg.op_by_op_backend == OpByOpBackend.STABLEHLO else None
+    inputs = graph.program_inputs(args)
+    summary = obo.run_graph(graph.fx_gm, inputs, cfg, art.name, stablehlo_module=module)
+    art.report["op_by_op"] = dataclasses.asdict(summary)
+    return _cpu_program(graph.fx_gm)
 
-    t = time.perf_counter()
-    theirs = compile_stablehlo(stablehlo, target=cfg.target, timeout=cfg.tt_mlir_timeout)
-    art.stage_seconds["tt_mlir"] = time.perf_counter() - t
-    return compare.compare(ours_ttnn, theirs)
+
+def stop_at_depth(ex: Executor, graph: FrontendResult, art: GraphArtifacts, args: tuple) -> Program:
+    """compile_depth TORCH_FX or STABLEHLO: the IR of that stage in the artifacts, the model on the CPU."""
+    if ex.config.compile_depth == CompileDepth.STABLEHLO:
+        _to_stablehlo(graph, art)
+    return _cpu_program(graph.fx_gm)
+
+
+# --- programs -------------------------------------------------------------------------------
+
+
+def _device_program(ex: Executor, flatbuffer: bytes, graph: FrontendResult, art: GraphArtifacts) -> Program:
+    """Calls the flatbuffer's program on the device: inputs narrowed to the device's types,
+    outputs widened back to the model's."""
+    binary = runtime.load_binary(flatbuffer)
+    device = ex.device(binary)
+    in_descs = binary.program_inputs(0)
+    in_dtypes = [runtime.torch_dtype(d["dtype"]) for d in in_descs]
+    names = [d["name"] for d in in_descs]
+    out_dtypes = graph.out_dtypes
+    verify = ex.config.enable_intermediate_verification
+
+    def run(inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        host = [runtime.narrow(t, dt, n) for t, dt, n in zip(inputs, in_dtypes, names)]
+        if verify:
+            values = intermediate.fx_node_values(graph.fx_gm, inputs)
+            goldens = intermediate.goldens_by_loc(binary, 0, values)
+            outs, art.intermediate_verification = intermediate.verify_program(device, binary, 0, host, goldens)
+        else:
+            outs = runtime.submit(device, binary, 0, host)
+        return [o if o.dtype == dt else o.to(dt) for o, dt in zip(outs, out_dtypes)]
+
+    return run
+
+
+def _cpu_program(fx_gm: fx.GraphModule) -> Program:
+    def run(inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        with torch.no_grad():
+            return list(fx_gm(*inputs))
+
+    return run
+
+
+def _dump(directory: str | None, art: GraphArtifacts) -> None:
+    """CompilerConfig.ir_dump_dir: each stage's text in a file of its own."""
+    if not directory:
+        return
+    os.makedirs(directory, exist_ok=True)
+    for stage in ("fx_graph", "stablehlo", "ttir", "ttnn"):
+        text = getattr(art, stage)
+        if text is not None:
+            ext = "py" if stage == "fx_graph" else "mlir"
+            with open(os.path.join(directory, f"{art.name}.{stage}.{ext}"), "w") as f:
+                f.write(text)
 
 
 def _output_nodes(gm: fx.GraphModule) -> list[fx.Node]:
-    out = next(n for n in reversed(gm.graph.nodes) if n.op == "output")
-    return list(pytree.tree_flatten(out.args[0])[0])
+    return list(pytree.tree_flatten(_output_structure(gm))[0])
 
 
 def _output_structure(gm: fx.GraphModule):
     """The structure of dynamo's graph output, with fx nodes as its leaves."""
     out = next(n for n in reversed(gm.graph.nodes) if n.op == "output")
     return out.args[0]
-
-
-def _cpu_runner(fx_gm: fx.GraphModule):
-    def run(inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-        with torch.no_grad():
-            return list(fx_gm(*inputs))
-
-    return run

@@ -28,7 +28,11 @@ from collections.abc import Sequence
 
 import torch
 
+from tt_torch import env, intermediate, runtime, tt_mlir
+from tt_torch.accuracy import compute_atol, compute_pcc
 from tt_torch.errors import BinaryError, ConfigError, TTRuntimeError
+from tt_torch.runtime import LoadedModel
+from tt_torch.runtime.binary_info import SECTIONS, binary_json
 
 OK, MISMATCH, BAD = 0, 1, 2
 
@@ -38,7 +42,6 @@ def _err(message: str) -> None:
 
 
 def _load(path: str):
-    from tt_torch import runtime
 
     if not os.path.isfile(path):
         raise BinaryError(f"{path}: no such file")
@@ -57,7 +60,6 @@ def _program(binary, index: int | None) -> int:
 
 # --- read ---------------------------------------------------------------------------
 def cmd_read(args) -> int:
-    from tt_torch.runtime.binary_info import binary_json
 
     binary = _load(args.file)
     print(json.dumps(binary_json(binary, args.section), indent=2, default=str))
@@ -66,7 +68,6 @@ def cmd_read(args) -> int:
 
 # --- run ----------------------------------------------------------------------------
 def _random_input(desc: dict, generator: torch.Generator) -> torch.Tensor:
-    from tt_torch import runtime
 
     dtype = runtime.torch_dtype(desc["dtype"])
     shape = desc["shape"]
@@ -82,7 +83,6 @@ def _inputs(
     """(user inputs, full program inputs): golden or random user inputs, weights from the file,
     const-eval results from its const-eval program (random values when the file carries
     neither, e.g. a bare compiler flatbuffer)."""
-    from tt_torch.runtime import LoadedModel
 
     generator = torch.Generator().manual_seed(seed)
     names = set(binary.weight_names)
@@ -113,9 +113,6 @@ def _goldens(binary, program: int) -> dict[str, torch.Tensor]:
 
 
 def cmd_run(args) -> int:
-    from tt_torch import runtime
-    from tt_torch.tools import intermediate
-    from tt_torch.tools.verify import compute_atol, compute_pcc
 
     binary = _load(args.file)
     program = _program(binary, args.program)
@@ -187,7 +184,6 @@ def _save(directory, args, program, name, inputs, outputs, times, table) -> None
 
 # --- perf ---------------------------------------------------------------------------
 def cmd_perf(args) -> int:
-    from tt_torch import runtime
 
     binary = _load(args.file)
     program = _program(binary, args.program)
@@ -229,7 +225,6 @@ def cmd_perf(args) -> int:
 
 # --- query --------------------------------------------------------------------------
 def cmd_query(args) -> int:
-    from tt_torch import runtime
 
     devices = [runtime.system_info(name) for name in runtime.system_names()]
     print(json.dumps({"schema_version": ".".join(map(str, runtime.schema_version())), "devices": devices}, indent=2))
@@ -238,7 +233,6 @@ def cmd_query(args) -> int:
 
 # --- check --------------------------------------------------------------------------
 def cmd_check(args) -> int:
-    from tt_torch import runtime
 
     binary = _load(args.file)  # identifier, structure, version and hash
     problems = []
@@ -277,7 +271,7 @@ def cmd_check(args) -> int:
 # --- report -------------------------------------------------------------------------
 def cmd_report(argv: Sequence[str]) -> int:
     try:
-        from tt_torch.tools import report
+        from tt_torch.tools import report  # lazy: a tool of its own, loaded for `tt-torch report` only
     except ImportError as e:
         _err(f"the report command needs tt_torch.tools.report, which is not available here ({e})")
         return BAD
@@ -287,11 +281,12 @@ def cmd_report(argv: Sequence[str]) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="tt-torch", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="tt-torch",
+        description=__doc__.split("\n\n")[0],
+        epilog="environment variables:\n" + env.describe(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="command", required=True)
-
-    from tt_torch.runtime.binary_info import SECTIONS
 
     r = sub.add_parser("read", help="print a .ttnn's sections as JSON")
     r.add_argument("file")
@@ -341,12 +336,11 @@ def _positive(text: str) -> int:
 # --- tt-mlir --------------------------------------------------------------------------
 def cmd_tt_mlir(args) -> int:
     """Exit 0 when tt-mlir compiled the module, 1 when it rejected it (or crashed), 2 when it is absent."""
-    from tt_torch.tt_mlir import compile_stablehlo
 
     if not os.path.isfile(args.file):
         raise ConfigError(f"{args.file}: no such file")
     with open(args.file) as f:
-        result = compile_stablehlo(f.read(), target=args.target, timeout=args.timeout)
+        result = tt_mlir.compile_stablehlo(f.read(), target=args.target, timeout=args.timeout)
     summary = result.summary()
     if args.out:
         os.makedirs(args.out, exist_ok=True)
@@ -383,7 +377,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser().parse_args(argv)
     except SystemExit as e:  # argparse: usage errors exit 2, --help exits 0
         return int(e.code or 0)
-    from tt_torch import runtime
 
     try:
         with runtime._translated():  # the extension's errors as tt-torch's

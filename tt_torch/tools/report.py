@@ -20,9 +20,9 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from tt_torch.accuracy import REQUIRED_PCC
+from tt_torch.config import OpCompilationStatus
 from tt_torch.errors import TTTorchError
-
-REQUIRED_PCC = 0.99
 
 COLUMNS = [
     "model_name",
@@ -135,8 +135,6 @@ def write_xlsx(records: list[dict[str, Any]], path: str) -> None:
     """Sheets: Summary (status per model), All ops, Failing ops, then one per model."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
-
-    from tt_torch.tools.utils import OpCompilationStatus
 
     wb = Workbook()
     summary = wb.active

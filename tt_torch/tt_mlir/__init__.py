@@ -1,7 +1,8 @@
 """The real tt-mlir (Tenstorrent's compiler, from the ``jax-tt-plugin`` wheel) as a reference compiler.
 
-Optional: nothing else in tt-torch imports this package at module level, and everything here
-works, reporting status "unavailable", when the plugin is not installed.
+Optional: the plugin itself is only ever loaded in a worker process, so importing this
+package is cheap, and everything here works, reporting status "unavailable", when the
+plugin is not installed.
 
     from tt_torch.tt_mlir import compile_stablehlo
     result = compile_stablehlo(stablehlo_text, target="n150")

@@ -241,7 +241,7 @@ class _Builder:
     def ref(self, name: str) -> fb.TensorRefT:
         gid = self.ids.setdefault(name, len(self.ids))
         t = self.types[name]
-        layout = fb.LayoutDescT(dataType=ours._DTYPES[t.dtype], layout=fb.TensorLayout.RowMajor)
+        layout = fb.LayoutDescT(dataType=ours.DTYPES[t.dtype], layout=fb.TensorLayout.RowMajor)
         if t.layout is not None:
             layout.layout = fb.TensorLayout.Tile if t.layout.tile else fb.TensorLayout.RowMajor
             buffer = fb.BufferType.L1 if t.layout.buffer == "l1" else fb.BufferType.DRAM
@@ -252,10 +252,10 @@ class _Builder:
         self.operations.append(fb.OperationT(typeType=kind, type=table, debugInfo=text, locInfo=loc))
 
     def unary(self, kind: str, src: str, dst: str, loc: str) -> None:
-        if kind not in ours._UNARY_NAMES:
+        if kind not in ours.UNARY_NAMES:
             raise TTNNImportError(f"fused activation '{kind}' at {loc} has no tt-torch op yet")
         table = fb.EltwiseUnaryOpT(
-            type=getattr(fb.EltwiseUnaryOpType, ours._UNARY_NAMES[kind]), in_=self.ref(src), out=self.ref(dst)
+            type=getattr(fb.EltwiseUnaryOpType, ours.UNARY_NAMES[kind]), in_=self.ref(src), out=self.ref(dst)
         )
         self.emit(fb.OpType.EltwiseUnaryOp, table, loc, f"ttnn.{kind} (activation fused by tt-mlir)")
 
@@ -564,14 +564,14 @@ def _deallocate(b, op, ins, outs):
     b.emit(fb.OpType.DeallocateOp, table, op.loc, op.name)
 
 
-_BINARY = {k: v for k, v in ours._BINARY_NAMES.items()}
+_BINARY = {k: v for k, v in ours.BINARY_NAMES.items()}
 _BINARY.update(divide="Divide", equal="Equal", not_equal="NotEqual", less_than="LessThan", less_equal="LessEqual")
 _BINARY.update(greater_than="GreaterThan", greater_equal="GreaterEqual")
 
 IMPORTS: dict[str, Rule] = {
-    **{f"ttnn.{k}": _unary_rule(k) for k in ours._UNARY_NAMES},
+    **{f"ttnn.{k}": _unary_rule(k) for k in ours.UNARY_NAMES},
     **{f"ttnn.{k}": _binary_rule(v) for k, v in _BINARY.items()},
-    **{f"ttnn.{k}": _reduction_rule(v) for k, v in ours._REDUCTION_NAMES.items()},
+    **{f"ttnn.{k}": _reduction_rule(v) for k, v in ours.REDUCTION_NAMES.items()},
     "ttnn.get_device": _skip,
     "ttnn.matmul": _matmul,
     "ttnn.linear": _linear,
@@ -640,5 +640,5 @@ def import_program(ttnn_text: str, target: str = "n150", arg_names: list[str] | 
             r = host
         outputs.append(b.ref(r))
     program = fb.ProgramT(name=main.name, inputs=inputs, outputs=outputs, operations=b.operations, private=False)
-    data = ours.package([program], ours._system_desc(target), [("ttnn (tt-mlir)", ttnn_text)])
+    data = ours.package([program], ours.system_desc_of(target), [("ttnn (tt-mlir)", ttnn_text)])
     return ImportedProgram(data, b.compute_configs, b.counts)

@@ -53,12 +53,6 @@ def available() -> bool:
     return unavailable_reason() is None
 
 
-def require() -> None:
-    reason = unavailable_reason()
-    if reason is not None:
-        raise TTMlirUnavailable(reason)
-
-
 def schema_mismatch_message(ttsys_path: str) -> str:
     return (
         f"tt-mlir refused the system descriptor {ttsys_path}: schema hash mismatch. tt-torch writes descriptors for "

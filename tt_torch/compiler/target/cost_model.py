@@ -67,11 +67,16 @@ from dataclasses import asdict, dataclass, field
 
 from torch_mlir import ir
 
+from tt_torch import formats
+
+from ..dialects.ttnn_layout import decode, is_device
+from ..ir_helpers import location_text
+from ..options import DEFAULT_MATH_FIDELITY, DEFAULT_TARGET, MATH_FIDELITY_PHASES
+from ..report import Report
 from . import system_desc as _system_desc
 
 __all__ = [
     "DISPATCH_NS",
-    "FIDELITY_PHASES",
     "TARGET_PEAKS",
     "Estimate",
     "OpEstimate",
@@ -80,6 +85,8 @@ __all__ = [
     "estimate",
     "estimate_op",
     "device_bytes",
+    "memory_plan",
+    "report_estimates",
 ]
 
 
@@ -100,8 +107,6 @@ def _target_peak(chip) -> TargetPeak:
 # Keyed by target name, from the target descriptions (system_desc.py).
 TARGET_PEAKS: dict[str, TargetPeak] = {name: _target_peak(s.chip) for name, s in _system_desc.SYSTEMS.items()}
 
-FIDELITY_PHASES: dict[str, int] = {"lofi": 1, "hifi2": 2, "hifi3": 3, "hifi4": 4}
-DEFAULT_FIDELITY = "hifi4"
 DISPATCH_NS = 1000.0
 VECTOR_ELEMS_PER_CYCLE = 32
 SFPU_OP_COST = 8
@@ -168,8 +173,6 @@ class TensorSpec:
     def nbytes(self) -> int:
         """Size on its buffer, padded as the device pads it (see the module docstring)."""
         if _BFP_NAMES.fullmatch(self.dtype):
-            from tt_torch import formats
-
             return formats.tensor_bytes(self.shape, self.dtype)
         elem = _ELEMENT_BYTES.get(self.dtype, 4)
         if self.layout != "tile" or self.buffer == "host":
@@ -244,9 +247,9 @@ def _peak(target: str) -> TargetPeak:
 
 
 def _fidelity(value: str | None) -> str:
-    name = (value or DEFAULT_FIDELITY).strip('"').lower().replace("_", "")
-    if name not in FIDELITY_PHASES:
-        raise ValueError(f"unknown math fidelity {value!r}; expected one of {', '.join(FIDELITY_PHASES)}")
+    name = (value or DEFAULT_MATH_FIDELITY).strip('"').lower().replace("_", "")
+    if name not in MATH_FIDELITY_PHASES:
+        raise ValueError(f"unknown math fidelity {value!r}; expected one of {', '.join(MATH_FIDELITY_PHASES)}")
     return name
 
 
@@ -319,7 +322,7 @@ def estimate_op(
     if name in MATRIX_OPS and outputs:
         fidelity = _fidelity(attrs.get("math_fidelity"))
         flops = _matrix_flops(name, inputs, outputs[0], attrs)
-        compute_ns = flops * FIDELITY_PHASES[fidelity] / (peak.lofi_tflops * 1e3)  # TFLOPS = 1e3 flop/ns
+        compute_ns = flops * MATH_FIDELITY_PHASES[fidelity] / (peak.lofi_tflops * 1e3)  # TFLOPS = 1e3 flop/ns
         unit = "matrix"
     else:
         flops = _vector_ops(name, inputs, outputs, attrs)
@@ -404,11 +407,9 @@ def _spec(value: ir.Value) -> TensorSpec:
     dtype = str(t.element_type)
     layout, buffer = "row_major", "host"
     if t.encoding is not None:
-        from ..dialects import ttnn
-
         try:
-            enc = ttnn.LayoutAttr(t.encoding)
-            layout, buffer = _str(enc.layout), _str(enc.buffer)
+            enc = decode(t)
+            layout, buffer = enc.layout, enc.buffer
         except (ValueError, TypeError):
             layout, buffer = "tile", "dram"
     bfp = _bfp_name(str(t))
@@ -433,17 +434,15 @@ def _parse(module: ir.Module | str) -> ir.Module:
 
 def estimate(
     module: ir.Module | str,
-    target: str = "n150",
+    target: str = DEFAULT_TARGET,
     function: str | None = None,
-    default_fidelity: str = DEFAULT_FIDELITY,
+    default_fidelity: str = DEFAULT_MATH_FIDELITY,
     dispatch_ns: float = DISPATCH_NS,
 ) -> Estimate:
     """Estimate every TTNN op of ``module`` (an ``ir.Module`` or its text) in program order.
 
     ``function``: only that ``func.func`` (default: all of them, e.g. const-eval programs too).
     """
-    from ..conversion.common import location_text
-
     _peak(target)
     default_fidelity = _fidelity(default_fidelity)
     m = _parse(module)
@@ -468,13 +467,65 @@ def estimate(
     return result
 
 
+def report_estimates(module: ir.Module, target: str, report: Report) -> dict:
+    """The cost model's estimate per op (into the report: totals and the costliest ops),
+    returned as {op: estimated ns} for the flatbuffer."""
+    result = estimate(module, target)
+    ops = [
+        op.operation
+        for func_op in module.body.operations
+        for op in func_op.regions[0].blocks[0].operations
+        if op.operation.name.startswith("ttnn.")
+    ]
+    top = sorted(result.ops, key=lambda e: -e.estimated_ns)[:10]
+    report.device["estimate"] = {
+        "note": "roofline estimate from the target's peak throughput and bandwidth, not a measurement",
+        "target": target,
+        "total_us": result.total_ns / 1000.0,
+        "device_us": result.device_ns / 1000.0,
+        "costliest": [{"op": e.op, "loc": e.loc, "us": e.estimated_ns / 1000.0, "bound": e.bound} for e in top],
+    }
+    report.device["memory"] = memory_plan(module, target)
+    return {op: e.estimated_ns for op, e in zip(ops, result.ops)}
+
+
+def memory_plan(module: ir.Module, target: str) -> dict:
+    """Peak DRAM and L1 bytes the program's device tensors take (padded, per format), walking
+    the ops with their deallocations, against the target's budgets."""
+    chip = _system_desc.get(target).chip
+    peak = {"dram": 0, "l1": 0}
+    for func_op in module.body.operations:
+        in_use = {"dram": 0, "l1": 0}
+        sizes: dict = {}
+        for op in func_op.regions[0].blocks[0].operations:
+            op = op.operation
+            if op.name == "ttnn.deallocate":
+                buffer, size = sizes.pop(op.operands[0], (None, 0))
+                if buffer:
+                    in_use[buffer] -= size
+                continue
+            for value in op.results:
+                if is_device(value):
+                    buffer = decode(value.type).buffer
+                    size = device_bytes(value)
+                    sizes[value] = (buffer, size)
+                    in_use[buffer] += size
+                    peak[buffer] = max(peak[buffer], in_use[buffer])
+    return {
+        "peak_dram_bytes": peak["dram"],
+        "peak_l1_bytes": peak["l1"],
+        "dram_budget_bytes": chip.dram_bytes,
+        "l1_budget_bytes": chip.l1_bytes,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tt_torch.compiler.target.cost_model",
         description="Roofline estimate of device time per TTNN op (an estimate, not a measurement).",
     )
     parser.add_argument("input", help="a TTNN .mlir file ('-' for stdin)")
-    parser.add_argument("--target", default="n150", choices=sorted(TARGET_PEAKS))
+    parser.add_argument("--target", default=DEFAULT_TARGET, choices=sorted(TARGET_PEAKS))
     parser.add_argument("--function", default=None, help="only this function")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)

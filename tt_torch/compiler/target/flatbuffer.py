@@ -15,13 +15,14 @@ from torch_mlir import ir
 from tt_torch.errors import CompileError
 
 from .._generated_import import fb, schema_info
-from ..conversion.common import argument_tags, location_text, signature_text
 from ..dialects import ttir, ttnn
+from ..dialects.ttnn_layout import decode
+from ..ir_helpers import argument_tags, location_text, signature_text
 from . import system_desc as sd
 
 FILE_IDENTIFIER = b"TTNB"
 
-_DTYPES = {
+DTYPES = {
     "f32": fb.DataType.Float32,
     "bf16": fb.DataType.BFloat16,
     "f16": fb.DataType.Float16,
@@ -77,20 +78,20 @@ class _Program:
         gid = self.ids.setdefault(value, len(self.ids))
         t = ir.RankedTensorType(value.type)
         el = str(t.element_type)
-        if el not in _DTYPES:
+        if el not in DTYPES:
             raise CompileError(
                 f"element type {el} has no device data type (value defined at {location_text(value.location) if hasattr(value, 'location') else '?'})"
             )
-        layout = fb.LayoutDescT(dataType=_DTYPES[el], layout=fb.TensorLayout.RowMajor)
-        if t.encoding is not None:
-            enc = ttnn.LayoutAttr(t.encoding)
-            data_format = _s(enc.data_format)
+        layout = fb.LayoutDescT(dataType=DTYPES[el], layout=fb.TensorLayout.RowMajor)
+        enc = decode(t)
+        if enc is not None:
+            data_format = enc.data_format
             if data_format:
                 if data_format not in _BLOCK_FLOAT:
                     raise CompileError(f"unknown data format {data_format!r} on a value of type {t}")
                 layout.dataType = _BLOCK_FLOAT[data_format]
-            layout.layout = fb.TensorLayout.Tile if _s(enc.layout) == "tile" else fb.TensorLayout.RowMajor
-            buffer = fb.BufferType.L1 if _s(enc.buffer) == "l1" else fb.BufferType.DRAM
+            layout.layout = fb.TensorLayout.Tile if enc.layout == "tile" else fb.TensorLayout.RowMajor
+            buffer = fb.BufferType.L1 if enc.buffer == "l1" else fb.BufferType.DRAM
             layout.memoryConfig = fb.MemoryConfigT(bufferType=buffer, memoryLayout=fb.TensorMemoryLayout.Interleaved)
         return fb.TensorRefT(globalId=gid, desc=fb.TensorDescT(shape=list(t.shape), layout=layout))
 
@@ -117,7 +118,7 @@ def _float(op, name: str) -> float:
 
 # --- op table -----------------------------------------------------------------------
 Lowering = Callable[[ir.Operation, _Program], tuple[int, object]]
-_UNARY_NAMES = {
+UNARY_NAMES = {
     "abs": "Abs",
     "neg": "Neg",
     "exp": "Exp",
@@ -142,7 +143,7 @@ _UNARY_NAMES = {
     "silu": "Silu",
     "isfinite": "IsFinite",
 }
-_BINARY_NAMES = {
+BINARY_NAMES = {
     "add": "Add",
     "subtract": "Subtract",
     "multiply": "Multiply",
@@ -162,7 +163,7 @@ _BINARY_NAMES = {
     "logical_or": "LogicalOr",
     "logical_xor": "LogicalXor",
 }
-_REDUCTION_NAMES = {
+REDUCTION_NAMES = {
     "sum": "Sum",
     "mean": "Mean",
     "max": "Max",
@@ -172,7 +173,7 @@ _REDUCTION_NAMES = {
     "argmin": "ArgMin",
 }
 _POOL_NAMES = {"max_pool2d": "Max", "avg_pool2d": "Avg", "sum_pool2d": "Sum"}
-assert set(_UNARY_NAMES) == set(ttir.UNARY) and set(_BINARY_NAMES) == set(ttir.BINARY)
+assert set(UNARY_NAMES) == set(ttir.UNARY) and set(BINARY_NAMES) == set(ttir.BINARY)
 
 
 def _unary(kind: str) -> Lowering:
@@ -441,9 +442,9 @@ def _deallocate(op, p):
 
 
 LOWERINGS: dict[str, Lowering] = {
-    **{f"ttnn.{k}": _unary(v) for k, v in _UNARY_NAMES.items()},
-    **{f"ttnn.{k}": _binary(v) for k, v in _BINARY_NAMES.items()},
-    **{f"ttnn.{k}": _reduction(v) for k, v in _REDUCTION_NAMES.items()},
+    **{f"ttnn.{k}": _unary(v) for k, v in UNARY_NAMES.items()},
+    **{f"ttnn.{k}": _binary(v) for k, v in BINARY_NAMES.items()},
+    **{f"ttnn.{k}": _reduction(v) for k, v in REDUCTION_NAMES.items()},
     **{f"ttnn.{k}": _pool(v) for k, v in _POOL_NAMES.items()},
     "ttnn.where": _ternary("Where"),
     "ttnn.clamp_tensor": _ternary("Clamp"),
@@ -508,7 +509,7 @@ def _program(func_op, estimates: dict | None = None) -> "fb.ProgramT":
     return fb.ProgramT(name=name, inputs=inputs, outputs=outputs, operations=operations, private=False)
 
 
-def _system_desc(target: str) -> "fb.SystemDescT":
+def system_desc_of(target: str) -> "fb.SystemDescT":
     s = sd.get(target)
     chip = fb.ChipDescT(
         arch=fb.Arch.WormholeB0 if s.chip.arch == "wormhole_b0" else fb.Arch.Blackhole,
@@ -519,10 +520,10 @@ def _system_desc(target: str) -> "fb.SystemDescT":
         dramBandwidthGbps=s.chip.dram_bandwidth_gbps,
         clockMhz=s.chip.clock_mhz,
         tileShape=list(s.tile_shape),
-        supportedDataTypes=sorted(set(_DTYPES.values()) | set(_BLOCK_FLOAT.values())),
+        supportedDataTypes=sorted(set(DTYPES.values()) | set(_BLOCK_FLOAT.values())),
         numCores=s.chip.num_cores,
         peakThroughput=[
-            fb.PeakThroughputT(dataType=_BLOCK_FLOAT.get(k, _DTYPES.get(k)), tflops=v)
+            fb.PeakThroughputT(dataType=_BLOCK_FLOAT.get(k, DTYPES.get(k)), tflops=v)
             for k, v in sorted(s.chip.peak_tflops_lofi.items())
         ],
     )
@@ -567,7 +568,7 @@ def to_flatbuffer(
     binary = fb.BinaryT(
         version=fb.VersionT(major=major, minor=minor, patch=patch),
         schemaHash=schema_info.SCHEMA_HASH,
-        systemDesc=_system_desc(target),
+        systemDesc=system_desc_of(target),
         mlir=[fb.MLIRSourceT(name=k, source=v) for k, v in (mlir_sources or {}).items()],
         programs=[_program(f, estimates) for f in module.body.operations],
     )

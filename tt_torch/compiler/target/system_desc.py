@@ -53,6 +53,7 @@ _N150 = ChipDesc("wormhole_b0", (8, 8), 1_499_136, 12, 1 << 30, 288.0, 1000, 72,
 _N300 = ChipDesc("wormhole_b0", (8, 8), 1_499_136, 12, 1 << 30, 288.0, 1000, 64, 233.0)
 _BLACKHOLE = ChipDesc("blackhole", (10, 13), 1_572_864, 8, 4 << 30, 512.0, 1350, 140, 1548.0)
 
+DEFAULT_TARGET = "n150"
 SYSTEMS: dict[str, SystemDesc] = {
     "n150": SystemDesc("n150", _N150, 1, (1, 1)),
     "n300": SystemDesc("n300", _N300, 2, (1, 2)),

@@ -12,7 +12,7 @@ which lowers to one TTNN op and one runtime kernel:
 - ``native_layer_norm`` / ``rms_norm`` -> ``ttir.layer_norm`` / ``ttir.rms_norm`` (last dim);
 - scaled-dot-product attention -> ``ttir.scaled_dot_product_attention(q, k, v, mask?)
   {is_causal, scale}``. Its decomposition is tt-torch's own, traced under one group name
-  (dynamo/passes.py ``name_composite_groups``), as torch-mlir does not lower the ATen op.
+  (``tt_torch.composite``, the protocol of all these steps), as torch-mlir does not lower the ATen op.
 
 A group that does not have that shape (an extra input, several outputs used elsewhere)
 is left as it is: fusion never changes what is computed.
@@ -20,28 +20,22 @@ is left as it is: fusion never changes what is computed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from torch_mlir import ir
 
-from ..conversion.common import Report, as_operation, element_type, shape_of, splat_value
+from tt_torch.composite import kind_of, node_of_location
+
 from ..dialects import ttir
 from ..dialects._define import build
-
-_NODE = re.compile(r'^loc\("([A-Za-z_][\w.]*)"')
-
-
-def node_name(location: ir.Location) -> str | None:
-    """The FX node an op came from: the name of its ``loc("node"(...))``."""
-    m = _NODE.match(str(location))
-    return m.group(1) if m else None
+from ..ir_helpers import as_operation, element_type, shape_of, splat_value
+from ..report import Report
 
 
 def _composite(name: str) -> str | None:
     """`gelu_3` -> `gelu`; None unless the node is a composite this pass folds."""
-    base = re.sub(r"_\d+$", "", name)
-    return base if base in FUSIONS else None
+    kind = kind_of(name)
+    return kind if kind in FUSIONS else None
 
 
 def _single(values: list[ir.Value]) -> ir.Value | None:
@@ -165,7 +159,7 @@ def _broadcasts_to(shape: list[int], target: list[int]) -> bool:
 
 def _attention(causal: bool) -> Callable:
     """Scaled-dot-product attention as tt-torch's FX decomposition writes it
-    (dynamo/decompositions.py): ``softmax(q @ k^T * scale [+ mask]) @ v`` with the causal
+    (frontend/decompositions.py): ``softmax(q @ k^T * scale [+ mask]) @ v`` with the causal
     triangle applied when the composite is causal, key/value heads repeated for grouped-query
     attention, and zeros for rows with every score masked. Each role is found by where the
     value enters the two products; 4-D query, key and value only (TTNN's op)."""
@@ -234,7 +228,7 @@ FUSIONS: dict[str, Callable] = {
     "silu": _silu,
     "native_layer_norm": _norm("layer_norm", reductions=2),
     "rms_norm": _norm("rms_norm", reductions=1),
-    # named by dynamo/passes.name_composite_groups after the decomposition's kind
+    # named by tt_torch.composite.name_groups after the decomposition's kind
     "scaled_dot_product_attention": _attention(causal=False),
     "scaled_dot_product_attention_causal": _attention(causal=True),
 }
@@ -248,7 +242,7 @@ def fuse_composites(module: ir.Module, report: Report | None = None) -> dict[str
             groups: dict[str, list[ir.Operation]] = {}
             for op in block.operations:
                 op = op.operation
-                name = node_name(op.location) if op.name.startswith("ttir.") else None
+                name = node_of_location(op.location) if op.name.startswith("ttir.") else None
                 if name is not None and _composite(name):
                     groups.setdefault(name, []).append(op)
             for name, group in groups.items():

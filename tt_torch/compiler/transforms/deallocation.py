@@ -6,14 +6,10 @@ from collections.abc import Iterator
 
 from torch_mlir import ir
 
-from ..conversion.common import as_operation
 from ..dialects import ttnn
 from ..dialects._define import build
-
-
-def is_device(value: ir.Value) -> bool:
-    t = value.type
-    return isinstance(t, ir.RankedTensorType) and t.encoding is not None
+from ..dialects.ttnn_layout import is_device
+from ..ir_helpers import as_operation
 
 
 def last_user(value: ir.Value, position: dict) -> ir.Operation | None:

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from torch_mlir import ir
 
-from ..conversion.common import argument_tags, as_operation
 from ..dialects import ttnn
 from ..dialects._define import build
-from .deallocation import is_device, last_user, program_order
+from ..dialects.ttnn_layout import decode, device_type, is_device
+from ..ir_helpers import argument_tags, as_operation
+from ..target.cost_model import device_bytes
+from .deallocation import last_user, program_order
 
 MATRIX_OPS = ("ttnn.matmul", "ttnn.linear", "ttnn.conv2d", "ttnn.multiply", "ttnn.scaled_dot_product_attention")
 _PASS_THROUGH = ("ttnn.to_layout", "ttnn.to_device", "ttnn.reshape", "ttnn.permute")
@@ -65,8 +67,6 @@ def set_weight_dtype(module: ir.Module, data_format: str) -> int:
         return 0
     if data_format not in _BLOCK_FLOAT:
         raise ValueError(f"unknown weight data format {data_format!r}; expected one of {', '.join(_BLOCK_FLOAT)}")
-    from ..conversion.ttir_to_ttnn import layout_attr
-
     count = 0
     with module.context:
         for func_op, op in _ops(module):
@@ -78,11 +78,10 @@ def set_weight_dtype(module: ir.Module, data_format: str) -> int:
                 continue
             if _argument_kind(func_op, weight) not in ("parameter", "buffer", "constant"):
                 continue
-            enc = ttnn.LayoutAttr(t.encoding)
-            buffer = ir.StringAttr(enc.buffer).value
+            buffer = decode(t).buffer
             with ir.InsertionPoint(op), op.location:
-                cast_type = ir.RankedTensorType.get(
-                    list(t.shape), ir.BF16Type.get(), layout_attr("tile", buffer, data_format)
+                cast_type = device_type(
+                    ir.RankedTensorType.get(list(t.shape), ir.BF16Type.get()), "tile", buffer, data_format
                 )
                 cast = build(
                     ttnn.OPS["typecast"], [weight], {"dtype": ir.StringAttr.get(data_format)}, cast_type, op.location
@@ -96,9 +95,6 @@ def place_in_l1(module: ir.Module, l1_budget_bytes: int) -> int:
     """Moves intermediate device tensors to L1 while the live ones fit in `l1_budget_bytes`;
     returns how many moved. Program inputs (to_device) and outputs (towards from_device)
     stay in DRAM."""
-    from ..conversion.ttir_to_ttnn import layout_attr
-    from ..target.cost_model import device_bytes
-
     moved = 0
     with module.context:
         for ops, position in program_order(module):
@@ -118,13 +114,9 @@ def place_in_l1(module: ir.Module, l1_budget_bytes: int) -> int:
                     size = device_bytes(value)
                     if sum(s for _, s in live) + size > l1_budget_bytes:
                         continue
-                    t = value.type
-                    enc = ttnn.LayoutAttr(t.encoding)
+                    enc = decode(value.type)
                     with op.location:
-                        new_enc = layout_attr(
-                            ir.StringAttr(enc.layout).value, "l1", ir.StringAttr(enc.data_format).value
-                        )
-                        value.set_type(ir.RankedTensorType.get(list(t.shape), t.element_type, new_enc))
+                        value.set_type(device_type(value.type, enc.layout, "l1", enc.data_format))
                     live.append((position[last], size))
                     moved += 1
     return moved

@@ -26,9 +26,10 @@ from collections.abc import Callable
 
 from torch_mlir import ir
 
-from ..conversion.common import Report, as_operation, element_type, shape_of, splat_value
 from ..dialects import ttir
 from ..dialects._define import build
+from ..ir_helpers import as_operation, element_type, shape_of, splat_value
+from ..report import Report
 
 Rule = Callable[[ir.Operation], "ir.Value | None"]
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from torch_mlir import ir
 
-from ..conversion.ttir_to_ttnn import layout_of
+from ..dialects.ttnn_layout import decode
+
+
+def _layout(t: ir.Type) -> str | None:
+    encoding = decode(t)
+    return encoding.layout if encoding is not None else None
 
 
 def cancel_layout_pairs(module: ir.Module) -> int:
@@ -22,7 +27,7 @@ def cancel_layout_pairs(module: ir.Module) -> int:
                 if getattr(producer, "name", None) != "ttnn.to_layout":
                     continue
                 source = producer.operands[0]
-                if layout_of(source.type) != layout_of(op.result.type):
+                if _layout(source.type) != _layout(op.result.type):
                     continue
                 op.result.replace_all_uses_with(source)
                 op.erase()

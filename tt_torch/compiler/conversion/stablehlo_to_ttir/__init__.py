@@ -9,7 +9,8 @@ from __future__ import annotations
 from torch_mlir import ir
 
 from ...dialects import ttir
-from ..common import Report, RewriteContext, Rule, run_conversion
+from ...report import Report
+from ..rewrite import RewriteContext, Rule, run_conversion
 from . import rules
 from .types import make_type_converter
 

@@ -8,7 +8,8 @@ import numpy as np
 from torch_mlir import ir
 from torch_mlir._mlir_libs import _stablehlo as shlo
 
-from ..common import RewriteContext, dense_to_numpy, element_type, shape_of, splat_value
+from ...ir_helpers import dense_to_numpy, element_type, shape_of, splat_value
+from ..rewrite import RewriteContext
 from .types import narrow_element
 
 # --- helpers -----------------------------------------------------------------

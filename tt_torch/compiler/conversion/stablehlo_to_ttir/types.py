@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch_mlir import ir
 
-from ..common import Report
+from ...report import Report
 
 
 def narrow_element(t: ir.Type) -> ir.Type:

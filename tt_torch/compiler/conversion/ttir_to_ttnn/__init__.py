@@ -13,33 +13,12 @@ from torch_mlir import ir
 
 from ...dialects import ttir, ttnn
 from ...dialects._define import build
-from ..common import Report, RewriteContext, Rule, argument_tags, run_conversion, shape_of, update_function_type
+from ...dialects.ttnn_layout import device_type, host_type
+from ...ir_helpers import argument_tags, shape_of, update_function_type
+from ...report import Report
+from ..rewrite import RewriteContext, Rule, run_conversion
 
 STAGE = "TTIR -> TTNN"
-
-
-def layout_attr(layout: str, buffer: str = "dram", data_format: str = "") -> ir.Attribute:
-    return ttnn.LayoutAttr.get(
-        ir.StringAttr.get(layout),
-        ir.StringAttr.get(buffer),
-        ir.StringAttr.get("interleaved"),
-        ir.StringAttr.get(data_format),
-    )
-
-
-def device_type(t: ir.Type, layout: str = "tile") -> ir.Type:
-    rt = ir.RankedTensorType(t)
-    return ir.RankedTensorType.get(list(rt.shape), rt.element_type, layout_attr(layout))
-
-
-def host_type(t: ir.Type) -> ir.Type:
-    rt = ir.RankedTensorType(t)
-    return ir.RankedTensorType.get(list(rt.shape), rt.element_type)
-
-
-def layout_of(t: ir.Type) -> str | None:
-    enc = ir.RankedTensorType(t).encoding
-    return None if enc is None else str(ttnn.LayoutAttr(enc).layout).strip('"')
 
 
 def _attrs(op: ir.Operation) -> dict[str, ir.Attribute]:

@@ -15,20 +15,19 @@ from torch_mlir.dialects import torch as torch_d
 from torch_mlir.extras.fx_importer import ContextCache, FxImporter
 from torch_mlir.fx import stateless_fx_import
 
+from tt_torch import composite
 from tt_torch.errors import FrontendError
-
-from .passes import GROUP
 
 _FRAME = re.compile(r'File "([^"]+)", line ([0-9]+),')
 
 
 class _LocatingCache(ContextCache):
     """torch-mlir's context cache, with locations that also name the FX node (or the
-    composite group the node belongs to, ``passes.name_composite_groups``)."""
+    composite group the node belongs to: ``tt_torch.composite``)."""
 
     def get_node_location(self, node: fx.Node):
         ctx = self._c
-        name = node.meta.get(GROUP, node.name)
+        name = composite.location_name(node)
         frames = _FRAME.findall(node.meta.get("stack_trace") or "")
         if not frames:
             return ir.Location.name(name, context=ctx)
@@ -36,12 +35,19 @@ class _LocatingCache(ContextCache):
         return ir.Location.name(name, childLoc=child, context=ctx)
 
 
-def import_stablehlo(gm: fx.GraphModule, func_name: str = "main") -> ir.Module:
-    """Imports ``gm`` (an aten-level, statically shaped graph) as a StableHLO module."""
-    context = ir.Context()
-    torch_d.register_dialect(context)
+def locating_importer(context: ir.Context | None = None) -> FxImporter:
+    """torch-mlir's FX importer whose op locations name the FX node (or composite group)."""
+    if context is None:
+        context = ir.Context()
+        torch_d.register_dialect(context)
     importer = FxImporter(context=context)
     importer._cc = _LocatingCache(context, py_attr_tracker=importer._py_attr_tracker)
+    return importer
+
+
+def import_stablehlo(gm: fx.GraphModule, func_name: str = "main") -> ir.Module:
+    """Imports ``gm`` (an aten-level, statically shaped graph) as a StableHLO module."""
+    importer = locating_importer()
     try:
         return stateless_fx_import(gm, output_type="stablehlo", fx_importer=importer, model_name=func_name)
     except TorchMlirCompilerError as e:

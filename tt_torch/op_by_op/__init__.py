@@ -11,7 +11,7 @@ from the executor with the graph's real inputs. Two backends split the graph:
   interpreter, op after op, so real values flow from one op to the next.
 
 Each unique op is compiled (and, for EXECUTE_OP_BY_OP, run against its CPU
-golden) in a persistent worker process (:mod:`op_by_op_worker`); a crash or a
+golden) in a persistent worker process (:mod:`.worker`); a crash or a
 hang longer than ``single_op_timeout`` is that op's failure and the next op
 gets a fresh worker. One JSON file per unique op is written as soon as the op
 finishes. ``python -m tt_torch.tools.report`` turns them into reports.
@@ -41,13 +41,16 @@ import torch
 import torch.fx as fx
 from torch.utils import _pytree as pytree
 
+from tt_torch import tt_mlir
+from tt_torch.accuracy import REQUIRED_PCC, compute_atol, compute_pcc
+from tt_torch.compiler.options import CompileOptions
+from tt_torch.composite import node_of_location
+from tt_torch.config import CompileDepth, CompilerConfig, OpByOpBackend, OpCompilationStatus
 from tt_torch.errors import TTTorchError
-from tt_torch.tools.utils import CompileDepth, CompilerConfig, OpByOpBackend, OpCompilationStatus
-from tt_torch.tools.verify import compute_atol, compute_pcc
+from tt_torch.tt_mlir import compare
 
-from . import op_by_op_worker as protocol
+from . import protocol
 
-REQUIRED_PCC = 0.99
 _WORKER_START_TIMEOUT = 300.0
 _OUTPUT_TAIL = 4000
 _BUILTIN_NAMESPACES = {"aten", "prims", "quantized", "_quant", "torch", "rngprims", "higher_order"}
@@ -137,7 +140,7 @@ class OpWorker:
         log = open(self._log_path, "ab")  # O_APPEND: the worker's writes and our reads do not share an offset
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "tt_torch.tools.op_by_op_worker"],
+                [sys.executable, "-m", "tt_torch.op_by_op.worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
@@ -152,7 +155,7 @@ class OpWorker:
             self.close()
             raise WorkerError(
                 f"the op-by-op worker did not start ({'no answer' if msg is None else msg!r}); it printed:\n{out}\n"
-                f"  Check that `{sys.executable} -m tt_torch.tools.op_by_op_worker` imports cleanly."
+                f"  Check that `{sys.executable} -m tt_torch.op_by_op.worker` imports cleanly."
             )
 
     def _read(self, deadline: float) -> Any:
@@ -363,8 +366,6 @@ def _collect_torch(
 
 # --- STABLEHLO backend: one-op modules ----------------------------------------------------
 
-_LOC_NAME = re.compile(r'loc\("([^"]+)"')
-
 
 def split_stablehlo(module) -> list[tuple[Any, str, str, list[int], list[int]]]:
     """Splits the main function of a StableHLO module into one-op modules.
@@ -426,7 +427,7 @@ def _collect_stablehlo(
     unique: dict[str, _UniqueOp] = {}
     split = split_stablehlo(module)
     for op, text, key, operand_ids, result_ids in progress(split, desc="CPU goldens", unit="op"):
-        fx_node = (_LOC_NAME.findall(str(op.location)) or [""])[0]
+        fx_node = node_of_location(op.location) or ""
         op_inputs = [values.get(i) for i in operand_ids]
         lost = [missing[i] for i in operand_ids if i in missing]
         goldens = None
@@ -498,14 +499,12 @@ def _op_attributes(op) -> str:
 
 def _cross_check(ops: list[_UniqueOp], config: CompilerConfig) -> None:
     """Every unique op's StableHLO through the real tt-mlir (one worker for all)."""
-    from tt_torch.tt_mlir import compare, compile_many
-
     todo = [op for op in ops if op.record.stablehlo]
     for op in ops:
         if not op.record.stablehlo:
             op.record.tt_mlir_status = "not_compiled"
             op.record.tt_mlir_error = "tt-torch did not reach StableHLO for this op; nothing to give tt-mlir"
-    results = compile_many([op.record.stablehlo for op in todo], config.target, config.single_op_timeout)
+    results = tt_mlir.compile_many([op.record.stablehlo for op in todo], config.target, config.single_op_timeout)
     for op, theirs in zip(todo, results):
         rec = compare.compare(op.record.ttnn, theirs)
         op.record.tt_mlir = rec
@@ -516,7 +515,8 @@ def _cross_check(ops: list[_UniqueOp], config: CompilerConfig) -> None:
 def _run_one(op: _UniqueOp, worker: OpWorker, config: CompilerConfig, execute: bool) -> None:
     record, req = op.record, dict(op.request)
     run_device = execute and op.goldens is not None
-    req.update(target=config.target, verify=config.verify_passes, execute=run_device)
+    options = CompileOptions.from_config(config, verify_each_pass=config.verify_passes, cache_dir="off")
+    req.update(options=options, execute=run_device)
     t = time.perf_counter()
     reply = worker.request(req, config.single_op_timeout)
     record.compile_seconds = time.perf_counter() - t

@@ -1,24 +1,13 @@
-"""What every lowering rule gets: one small context object.
-
-A rule is ``rule(cx, op) -> list[ir.Value]`` (the replacements of ``op``'s
-results); it builds new ops through ``cx.emit`` at ``op``'s location, so the
-FX node name and user source line follow every op down to the flatbuffer.
-"""
+"""Small helpers over MLIR modules, ops, values and attributes that every pass shares."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from torch_mlir import ir
 
-from tt_torch.errors import CompileError, LoweringError
-
-from ..dialects._define import build, operand_fields
-
-Rule = Callable[["RewriteContext", ir.Operation], "list[ir.Value] | None"]
+from tt_torch.errors import CompileError
 
 
 def attr(value: Any) -> ir.Attribute:
@@ -69,103 +58,6 @@ def signature_text(op: ir.Operation, limit: int = 400) -> str:
     return text if len(text) <= limit else text[:limit] + " ..."
 
 
-@dataclass
-class Report:
-    """What the compiler did that the user should know about."""
-
-    narrowings: dict[str, int] = field(default_factory=dict)
-    op_counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    fused: dict[str, int] = field(default_factory=dict)
-    # The device options' effects, the cost model's estimate and the memory plan.
-    device: dict[str, Any] = field(default_factory=dict)
-
-    def narrowed(self, src: ir.Type, dst: ir.Type, what: str) -> None:
-        key = f"{src} -> {dst} ({what})"
-        self.narrowings[key] = self.narrowings.get(key, 0) + 1
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "narrowings": dict(self.narrowings),
-            "op_counts": {k: dict(v) for k, v in self.op_counts.items()},
-            "fused": dict(self.fused),
-            "device": dict(self.device),
-        }
-
-
-class RewriteContext:
-    """Builder handed to every rule of one conversion."""
-
-    def __init__(
-        self, stage: str, ops: dict[str, type], report: Report, convert_type: Callable[[ir.Type, str], ir.Type]
-    ):
-        self.stage = stage
-        self.ops = ops
-        self.report = report
-        self._convert_type = convert_type
-        self.op: ir.Operation | None = None
-
-    # the op being rewritten
-    @property
-    def loc(self) -> ir.Location:
-        return self.op.location
-
-    def fail(self, reason: str) -> LoweringError:
-        return LoweringError(self.stage, self.op.name, op_text(self.op), location_text(self.op.location), reason)
-
-    def type(self, t: ir.Type, what: str = "") -> ir.Type:
-        return self._convert_type(t, what or self.op.name)
-
-    def result_type(self, i: int = 0) -> ir.Type:
-        return self.type(self.op.results[i].type)
-
-    def tensor_type(self, shape: Iterable[int], element: ir.Type, encoding: ir.Attribute | None = None) -> ir.Type:
-        return ir.RankedTensorType.get(list(shape), element, encoding)
-
-    def emit(self, name: str, *operands, result: ir.Type | None = None, **attrs) -> ir.Value | None:
-        """Builds op ``name``: positional operands, then optional ones by keyword, then attributes."""
-        cls = self.ops[name]
-        fields = operand_fields(cls)
-        values = list(operands) + [attrs.pop(f, None) for f in fields[len(operands) :]]
-        op = build(cls, values, {k: attr(v) for k, v in attrs.items()}, result, self.loc)
-        return op.result if result is not None else None
-
-
-def run_conversion(
-    module: ir.Module,
-    stage: str,
-    rules: dict[str, Rule],
-    cx: RewriteContext,
-    passthrough: Iterable[str] = (),
-) -> None:
-    """Rewrites every op of every function with ``rules``; an op without a rule is an error."""
-    keep = set(passthrough) | {"func.return"}
-    with module.context, ir.Location.unknown(module.context):
-        for func_op in module.body.operations:
-            _convert_function(func_op, stage, rules, cx, keep)
-
-
-def _convert_function(func_op, stage: str, rules: dict[str, Rule], cx: RewriteContext, keep: set[str]) -> None:
-    block = func_op.regions[0].blocks[0]
-    for arg in block.arguments:
-        arg.set_type(cx.type(arg.type, "function argument"))
-    for op in list(block.operations):
-        op = op.operation
-        if op.name in keep:
-            continue
-        rule = rules.get(op.name)
-        cx.op = op
-        if rule is None:
-            raise cx.fail(f"no {stage} rule for this op")
-        with ir.InsertionPoint(op), op.location:
-            new_values = rule(cx, op)
-        if new_values is None:
-            raise cx.fail("the rule does not cover this form of the op")
-        for old, new in zip(op.results, new_values):
-            old.replace_all_uses_with(new)
-        op.erase()
-    update_function_type(func_op, block)
-
-
 def update_function_type(func_op, block) -> None:
     ret = block.operations[len(block.operations) - 1]
     inputs = [a.type for a in block.arguments]
@@ -185,7 +77,7 @@ _VALUE_PRESERVING = (
 
 def argument_tags(func_op, index: int) -> tuple[str, str | None]:
     """Kind ("input", "parameter", "buffer", "constant") and name of argument `index`, as
-    ``pipelines.tag_arguments`` wrote them (``tt.argument_type``, ``tt.name``); untagged:
+    :func:`tag_arguments` wrote them (``tt.argument_type``, ``tt.name``); untagged:
     ("input", None)."""
     if "arg_attrs" not in func_op.attributes:
         return "input", None
@@ -259,3 +151,30 @@ def _np_dtype(t: ir.Type):
         "ui8": np.uint8,
         "ui32": np.uint32,
     }.get(s, np.float32)
+
+
+def tag_arguments(module: ir.Module, names: list[str] | None, kinds: list[str] | None) -> None:
+    """Marks each function argument as input, parameter or constant, with its name (as tt-mlir does)."""
+    if names is None:
+        return
+    with module.context:
+        func_op = module.body.operations[0]
+        dicts = []
+        for name, kind in zip(names, kinds or ["input"] * len(names)):
+            dicts.append(
+                ir.DictAttr.get({"tt.argument_type": ir.StringAttr.get(kind), "tt.name": ir.StringAttr.get(name)})
+            )
+        func_op.attributes["arg_attrs"] = ir.ArrayAttr.get(dicts)
+
+
+def module_text(module: ir.Module) -> str:
+    """The module's text with locations, large constants elided (what artifacts and reports keep)."""
+    return module.operation.get_asm(enable_debug_info=True, large_elements_limit=16)
+
+
+def count_ops(module: ir.Module) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for func_op in module.body.operations:
+        for op in func_op.regions[0].blocks[0].operations:
+            counts[op.operation.name] = counts.get(op.operation.name, 0) + 1
+    return counts

@@ -8,8 +8,10 @@ import torch.fx.traceback as fx_traceback
 from torch.fx.experimental.proxy_tensor import make_fx
 from torch.utils import _pytree as pytree
 
+from tt_torch import composite
+
 from . import passes
-from .decompositions import COMPOSITE_TAG, decomposition_table
+from .decompositions import decomposition_table
 
 
 def trace_to_aten(gm: fx.GraphModule, args: tuple) -> fx.GraphModule:
@@ -37,4 +39,4 @@ def trace_to_aten(gm: fx.GraphModule, args: tuple) -> fx.GraphModule:
                 tracing_mode="fake",
                 record_stack_traces=True,
             )(*args)
-    return passes.name_composite_groups(passes.drop_stride_only_ops(traced), COMPOSITE_TAG)
+    return composite.name_groups(passes.drop_stride_only_ops(traced))

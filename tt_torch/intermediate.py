@@ -16,22 +16,15 @@ the run.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.fx as fx
 
-from tt_torch.tools.verify import compute_atol, compute_pcc
-
-_NODE = re.compile(r'^"((?:[^"\\]|\\.)*)"')
-
-
-def node_name(loc: str) -> str | None:
-    """The FX node name of an op location (``"relu_1"("model.py":40:0)`` -> ``relu_1``)."""
-    m = _NODE.match(loc or "")
-    return m.group(1) if m else None
+from tt_torch import runtime
+from tt_torch.accuracy import REQUIRED_PCC, compute_atol, compute_pcc
+from tt_torch.composite import node_of_location
 
 
 def fx_node_values(fx_gm: fx.GraphModule, inputs: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -54,7 +47,7 @@ def goldens_by_loc(binary, program: int, node_values: dict[str, torch.Tensor]) -
     """The golden of each op location of `program` whose FX node has a value."""
     out: dict[str, torch.Tensor] = {}
     for op in binary.program_ops(program):
-        node = node_name(op["loc"])
+        node = node_of_location(op["loc"])
         if node is not None and node in node_values:
             out[op["loc"]] = node_values[node]
     return out
@@ -110,7 +103,7 @@ class IntermediateVerifier:
     golden's shape; ``table()`` compares them."""
 
     def __init__(
-        self, goldens: dict[str, torch.Tensor], required_pcc: float = 0.99, required_atol: float | None = None
+        self, goldens: dict[str, torch.Tensor], required_pcc: float = REQUIRED_PCC, required_atol: float | None = None
     ):
         self.goldens = goldens
         self.required_pcc = required_pcc
@@ -140,7 +133,7 @@ def verify_program(
     program: int,
     inputs: Sequence[torch.Tensor],
     goldens: dict[str, torch.Tensor],
-    required_pcc: float = 0.99,
+    required_pcc: float = REQUIRED_PCC,
     required_atol: float | None = None,
     post_op: Callable | None = None,
 ) -> tuple[list[torch.Tensor], VerificationTable]:
@@ -149,8 +142,6 @@ def verify_program(
     `post_op`, when given, runs before the check on each op (a user hook; tests use
     one to plant a numerical bug).
     """
-    from tt_torch import runtime
-
     verifier = IntermediateVerifier(goldens, required_pcc, required_atol)
 
     def hook(event) -> None:

@@ -11,9 +11,10 @@ import math
 from collections.abc import Callable
 
 import torch
-import torch.fx.traceback as fx_traceback
 from torch._decomp import core_aten_decompositions
 from torch_mlir.extras.fx_decomp_util import get_decomposition_table
+
+from tt_torch import composite
 
 aten = torch.ops.aten
 
@@ -155,11 +156,6 @@ def _roll(x, shifts, dims=()):
     return x
 
 
-# The FX annotation (node.meta["custom"]) that tags every node of one traced composite
-# with (kind, instance); passes.name_composite_groups turns it into the group's name.
-COMPOSITE_TAG = "tt_composite"
-
-
 def _attention(query, key, value, attn_mask, is_causal: bool, scale: float | None, instance: int):
     """Scaled-dot-product attention of 4-D tensors in plain ops, all tagged as one composite.
 
@@ -174,7 +170,7 @@ def _attention(query, key, value, attn_mask, is_causal: bool, scale: float | Non
     if attn_mask is not None and attn_mask.dtype == torch.bool:
         attn_mask = torch.zeros_like(attn_mask, dtype=query.dtype).masked_fill(attn_mask.logical_not(), -math.inf)
     kind = "scaled_dot_product_attention_causal" if is_causal else "scaled_dot_product_attention"
-    with fx_traceback.annotate({COMPOSITE_TAG: (kind, instance)}):
+    with composite.annotate(kind, instance):
         heads, kv_heads = query.shape[-3], key.shape[-3]
         if heads != kv_heads:
             key = key.repeat_interleave(heads // kv_heads, dim=-3)

@@ -270,40 +270,6 @@ def fold_rms_norm(gm: fx.GraphModule) -> fx.GraphModule:
     return _rewrite_matches(gm, aten.rsqrt.default, match, "rms_norm")
 
 
-# the node meta key naming the composite group a node belongs to (the MLIR location name
-# of all its ops; see importer.py)
-GROUP = "tt_group"
-
-
-def name_composite_groups(gm: fx.GraphModule, tag: str) -> fx.GraphModule:
-    """Names each composite traced under the ``tag`` annotation (decompositions.py) as a group.
-
-    A composite's nodes carry ``meta["custom"][tag] == (kind, instance)``. Its one output
-    node is renamed after the kind (``scaled_dot_product_attention_1``) and every node of
-    the composite takes that name as its group, so all its StableHLO ops share one location
-    and the compiler can fold them back into one op (compiler/transforms/composites.py);
-    intermediate verification compares that op with the renamed node. A composite with
-    more than one node read outside it (its attention weights too, say) is not named: it
-    stays as decomposed ops under their own names.
-    """
-    groups: dict[tuple, list[fx.Node]] = {}
-    for node in gm.graph.nodes:
-        key = (node.meta.get("custom") or {}).get(tag)
-        if key is not None and node.op == "call_function":
-            groups.setdefault(tuple(key), []).append(node)
-    for (kind, _), nodes in groups.items():
-        members = set(nodes)
-        outputs = [n for n in nodes if any(u not in members for u in n.users)]
-        if len(outputs) != 1:
-            continue
-        outputs[0]._rename(kind)
-        for node in nodes:
-            node.meta[GROUP] = outputs[0].name
-    if groups:
-        gm.recompile()
-    return gm
-
-
 # ops that only change strides or memory format: values pass through unchanged
 _STRIDE_ONLY = {torch.ops.prims.copy_strided.default}
 
