@@ -73,7 +73,10 @@ def outputs_of(result):
 
 
 def assert_matches(golden, result, pcc: float = 0.99, atol: float = 1e-2):
-    return verify_against_golden(outputs_of(golden), outputs_of(result), required_pcc=pcc, required_atol=atol)
+    golden, result = tuple(outputs_of(golden)), tuple(outputs_of(result))
+    dtypes, golden_dtypes = [t.dtype for t in result], [t.dtype for t in golden]
+    assert dtypes == golden_dtypes, f"output dtypes {dtypes}, expected {golden_dtypes} (eager)"
+    return verify_against_golden(golden, result, True, True, pcc, required_atol=atol, disable_print=True)
 
 
 class MixerBlock(torch.nn.Module):

@@ -111,14 +111,24 @@ std::shared_ptr<Device> Device::open(const Binary& binary, Numerics numerics) {
 
 at::Tensor Device::derived(const at::Tensor& source, const std::string& tag, const std::function<at::Tensor()>& make) {
   c10::weak_intrusive_ptr<c10::StorageImpl> storage = source.storage().getWeakStorageImpl();
-  uint32_t version = source.unsafeGetTensorImpl()->version_counter().current_version();
+  // A normal tensor is keyed by its storage and view, and its version counter tells an
+  // in-place update (optimizer step, load_state_dict, copy_) from the value cached.
+  // An inference tensor (made under torch.inference_mode) has no version counter:
+  // reading it throws. It can be written in place only inside inference_mode, never
+  // outside, so a weight made there is modified only by code that runs under
+  // inference_mode itself; the cache keys it by storage and view alone and cannot see
+  // such a write. Replacing the tensor (a new Parameter, load_state_dict(assign=True))
+  // gives it a new storage and a new entry.
+  const bool inference = source.is_inference();
+  uint32_t version = inference ? 0 : source.unsafeGetTensorImpl()->version_counter().current_version();
   DerivedKey key{source.storage().unsafeGetStorageImpl(), source.storage_offset(), source.sizes().vec(), source.strides().vec(),
                  static_cast<int>(source.scalar_type()), tag};
   {
     std::lock_guard<std::mutex> lock(derived_mutex_);
     auto it = derived_.find(key);
     if (it != derived_.end()) {
-      if (!it->second.storage.expired() && it->second.version == version) return it->second.value;
+      const Derived& hit = it->second;
+      if (!hit.storage.expired() && hit.inference == inference && hit.version == version) return hit.value;
       derived_.erase(it);
     }
   }
@@ -127,7 +137,7 @@ at::Tensor Device::derived(const at::Tensor& source, const std::string& tag, con
   for (auto it = derived_.begin(); it != derived_.end();) {  // drop what belongs to freed weights
     it = it->second.storage.expired() ? derived_.erase(it) : std::next(it);
   }
-  derived_.insert_or_assign(std::move(key), Derived{std::move(storage), version, value});
+  derived_.insert_or_assign(std::move(key), Derived{std::move(storage), inference, version, value});
   return value;
 }
 

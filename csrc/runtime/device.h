@@ -63,7 +63,8 @@ class Device {
 
   // A value computed from a persistent tensor (a weight): `make()` the first time, then
   // the cached result for as long as `source` is alive and unmodified (same storage,
-  // view and version). `tag` names the derivation ("tf32", "bfp8"...).
+  // view and version; an inference tensor, which has no version counter, by storage and
+  // view). `tag` names the derivation ("tf32", "bfp8"...).
   at::Tensor derived(const at::Tensor& source, const std::string& tag, const std::function<at::Tensor()>& make);
 
   const SystemInfo& info() const { return info_; }
@@ -116,6 +117,7 @@ class Device {
   mutable std::mutex mutex_;
   struct Derived {
     c10::weak_intrusive_ptr<c10::StorageImpl> storage;
+    bool inference = false;  // an inference tensor: no version counter (see derived())
     uint32_t version = 0;
     at::Tensor value;
   };

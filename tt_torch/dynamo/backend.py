@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-import torch
 import torch.fx as fx
-from torch._dynamo import register_backend
 
-from tt_torch.config import CompilerConfig
 from tt_torch.errors import ConfigError
-from tt_torch.frontend import passes
-from tt_torch.frontend.decompositions import TORCH_FUNCTIONS
+from tt_torch.runtime.mesh import runtime_device
+from tt_torch.tools.utils import CompilerConfig
 
+from . import passes
 from .artifacts import CompileArtifacts
+from .decompositions import TORCH_FUNCTIONS
 from .executor import Executor
 
 
@@ -43,7 +42,7 @@ def backend(gm: fx.GraphModule, example_inputs: list, options: BackendOptions | 
     index = len(options.artifacts.graphs) if options.artifacts is not None else 0
     gm = passes.rewrite_torch_functions(gm, TORCH_FUNCTIONS)
     gm = passes.fold_batch_norm_into_conv(gm)
-    device = options.devices[0] if options.devices else None
+    device = runtime_device(options.devices[0]) if options.devices else None
     return Executor(gm, options.compiler_config, options.artifacts, name=f"{name}{index}", device=device)
 
 
@@ -65,15 +64,12 @@ NAMES = ("tt", "tt-legacy")  # "tt-legacy": the name tt-torch's users may have u
 
 
 def register() -> None:
-    """Makes ``backend="tt"`` work without the package's entry point being installed.
+    """Makes ``backend="tt"`` work without the package's entry point being installed."""
+    from torch._dynamo.backends.registry import _BACKENDS, register_backend
 
-    With the entry point installed, dynamo already knows the names (and is importing this
-    module to load them): registering them again would be a duplicate.
-    """
-    known = set(torch.compiler.list_backends(exclude_tags=()))
     for name in NAMES:
-        if name not in known:
-            register_backend(backend, name=name)
+        if name not in _BACKENDS:
+            register_backend(name=name)(backend)
 
 
 register()

@@ -25,6 +25,7 @@ import torch
 
 from tt_torch import env
 from tt_torch.errors import BinaryError, ConfigError, TTRuntimeError
+from tt_torch.runtime.versions import tensor_stamp
 
 try:
     from tt_torch import _C
@@ -52,7 +53,6 @@ __all__ = [
     "create_tensor",
     "load",
     "load_binary",
-    "narrow",
     "open_device",
     "open_device_for_target",
     "open_mesh_device",
@@ -223,7 +223,9 @@ class ConstEvalCache:
     """Outputs of private (const-eval) programs, kept until one of their inputs changes.
 
     An input "changes" when it is another tensor object, its storage moved, or it was
-    modified in place (its version counter moved), as for tt-mlir's load_cached.
+    modified in place (its version counter moved), as for tt-mlir's load_cached. An
+    inference tensor has no version counter and is keyed by identity and storage
+    (:mod:`tt_torch.runtime.versions`).
     """
 
     def __init__(self) -> None:
@@ -233,7 +235,7 @@ class ConstEvalCache:
 
     @staticmethod
     def _stamp(inputs: Sequence[torch.Tensor]) -> tuple:
-        return tuple((id(t), t.data_ptr(), t._version, tuple(t.shape), t.dtype) for t in inputs)
+        return tuple(tensor_stamp(t) for t in inputs)
 
     def get_or_run(
         self, binary: Binary, index: int, inputs: Sequence[torch.Tensor], run: Callable[[], list[torch.Tensor]]
@@ -265,5 +267,5 @@ def torch_dtype(dtype: str) -> torch.dtype:
 
 
 from .binary_info import binary_json  # noqa: E402
-from .loaded import LoadedModel, load, narrow  # noqa: E402
+from .loaded import LoadedModel, load  # noqa: E402
 from .tensor import Tensor, create_tensor, to_host, to_layout  # noqa: E402

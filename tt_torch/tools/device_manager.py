@@ -1,140 +1,245 @@
-"""tt-torch's DeviceManager, over the emulated devices.
+"""tt-torch's DeviceManager, over the emulated system.
 
-Code written for tt-torch acquires devices through these class methods and
-passes them in ``BackendOptions(devices=[...])``. Here the "hardware" is the
-emulated system chosen by ``target`` (n150: one chip; n300: a 1x2 mesh;
-p150: one Blackhole chip). Acquired devices are tracked by the manager so
-that releasing twice or releasing a device it did not hand out is an error.
+Code written for tt-torch acquires devices through these class methods, with
+tt-torch's signatures and bookkeeping, and passes the sub-meshes in
+``BackendOptions(devices=[...])``::
+
+    parent, devices = DeviceManager.acquire_available_devices()
+    options.devices = [devices[0]]
+    ...
+    DeviceManager.release_parent_device(parent, cleanup_sub_devices=True)
+
+The "hardware" is the emulated system named by ``DeviceManager.system``: ``"n300"``
+(a 1x2 mesh of Wormhole chips) by default, ``"n150"`` (one Wormhole chip) or
+``"p150"`` (one Blackhole chip). Devices are :class:`~tt_torch.runtime.mesh.MeshDevice`
+objects; each opens its runtime device the first time a program runs on it.
+
+As in tt-torch, a parent mesh is not released while sub-meshes live unless
+``cleanup_sub_devices=True``, and sub-meshes of a parent cannot hold more chips
+than it has. Failed checks raise :class:`DeviceManagerError`, an ``AssertionError``
+(what tt-torch raises) that is also a tt-torch ``ConfigError``, with tt-torch's
+message followed by what was asked, what is held and what to do.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from collections.abc import KeysView, Sequence
 
 from tt_torch.errors import ConfigError
+from tt_torch.runtime.mesh import MeshDevice
 
 _CHIPS = {"n150": 1, "n300": 2, "p150": 1}
 
 
-@dataclass
-class MeshDevice:
-    """A mesh of emulated chips; ``devices`` are runtime devices, one per chip."""
+class DeviceManagerError(ConfigError, AssertionError):
+    """A DeviceManager check failed (tt-torch raises AssertionError for these)."""
 
-    mesh_shape: tuple[int, int]
-    target: str
-    devices: list = field(default_factory=list)
-    parent: MeshDevice | None = None
-    offset: tuple[int, int] = (0, 0)
-    submeshes: list[MeshDevice] = field(default_factory=list)
 
-    @property
-    def num_devices(self) -> int:
-        return self.mesh_shape[0] * self.mesh_shape[1]
-
-    def get_num_devices(self) -> int:
-        return self.num_devices
-
-    def get_devices(self) -> list:
-        return list(self.devices)
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise DeviceManagerError(message)
 
 
 class DeviceManager:
-    """Acquires and releases emulated devices (tt-torch's names and signatures)."""
+    """Acquires and releases meshes of emulated chips (tt-torch's names, signatures, bookkeeping)."""
 
-    _lock = threading.Lock()
-    _in_use: dict[int, MeshDevice] = {}
+    # The emulated machine; set it while no device is held.
+    system: str = "n300"
 
-    @staticmethod
-    def get_num_available_devices(target: str = "n150") -> int:
-        """Chips of the emulated system ``target`` that are not acquired."""
-        total = DeviceManager._chips(target)
-        with DeviceManager._lock:
-            used = sum(m.num_devices for m in DeviceManager._in_use.values() if m.target == target and m.parent is None)
-        return max(total - used, 0)
+    # Each parent mesh and its live sub-meshes, and every mesh's shape (tt-torch's names).
+    _devices: dict[MeshDevice, set[MeshDevice]] = {}
+    _parent_shapes: dict[MeshDevice, tuple[int, int]] = {}
+    _submesh_shapes: dict[MeshDevice, tuple[int, int]] = {}
 
-    @staticmethod
-    def create_parent_mesh_device(mesh_shape=(1, 1), target: str | None = None, **_ignored) -> MeshDevice:
-        """Opens a mesh of ``mesh_shape`` chips; the default target fits the shape (1x2 -> n300)."""
-        shape = DeviceManager._shape(mesh_shape)
-        chips = shape[0] * shape[1]
-        target = target or ("n150" if chips == 1 else "n300")
-        if chips > DeviceManager.get_num_available_devices(target):
-            raise ConfigError(
-                f"mesh {shape} needs {chips} chips, but the emulated {target} has "
-                f"{DeviceManager.get_num_available_devices(target)} free; release devices or use target='n300'"
-            )
-        from tt_torch import runtime
+    _lock = threading.RLock()
 
-        mesh = MeshDevice(
-            shape, target, [runtime.open_device("n150" if target == "n300" else target) for _ in range(chips)]
+    @classmethod
+    def _num_chips(cls) -> int:
+        if cls.system not in _CHIPS:
+            raise ConfigError(f"DeviceManager.system is {cls.system!r}; the emulated systems are {', '.join(_CHIPS)}")
+        return _CHIPS[cls.system]
+
+    @classmethod
+    def _held_chips(cls) -> int:
+        return sum(shape[0] * shape[1] for shape in cls._parent_shapes.values())
+
+    @classmethod
+    def get_num_available_devices(cls) -> int:
+        """Chips of the emulated system that no open parent mesh holds."""
+        with cls._lock:
+            return max(cls._num_chips() - cls._held_chips(), 0)
+
+    @classmethod
+    def create_parent_mesh_device(
+        cls,
+        mesh_shape: Sequence[int] | None = None,
+        device_ids: Sequence[int] | None = None,
+        num_hw_cqs: int | None = None,
+        enable_program_cache: bool | None = None,
+        l1_small_size: int | None = None,
+        dispatch_core_type: object | None = None,
+    ) -> MeshDevice:
+        """Opens a parent mesh of ``mesh_shape`` chips, usable directly or to carve sub-meshes from.
+
+        ``device_ids``, ``num_hw_cqs``, ``enable_program_cache``, ``l1_small_size`` and
+        ``dispatch_core_type`` configure real hardware; the emulated device has no such
+        settings and accepts them unchanged.
+        """
+        _check(mesh_shape is not None and len(mesh_shape) == 2, "Mesh shape must be a list of two integers.")
+        shape = (int(mesh_shape[0]), int(mesh_shape[1]))
+        _check(
+            min(shape) >= 1, f"Mesh shape must be a list of two integers. Got {list(mesh_shape)}: both must be >= 1."
         )
-        with DeviceManager._lock:
-            DeviceManager._in_use[id(mesh)] = mesh
-        return mesh
-
-    @staticmethod
-    def create_sub_mesh_device(parent_mesh: MeshDevice, mesh_offset=(0, 0), mesh_shape=(1, 1)) -> MeshDevice:
-        shape, offset = DeviceManager._shape(mesh_shape), DeviceManager._shape(mesh_offset)
-        rows, cols = parent_mesh.mesh_shape
-        if offset[0] + shape[0] > rows or offset[1] + shape[1] > cols:
-            raise ConfigError(
-                f"sub-mesh {shape} at offset {offset} does not fit the parent mesh {parent_mesh.mesh_shape}"
+        with cls._lock:
+            available = cls.get_num_available_devices()
+            _check(
+                shape[0] * shape[1] <= available,
+                f"Mesh shape exceeds available devices. {list(shape)} needs {shape[0] * shape[1]} chip(s); the "
+                f"emulated {cls.system} has {cls._num_chips()}, {cls._held_chips()} held by open parent meshes. "
+                "Release them (DeviceManager.release_parent_device) or set DeviceManager.system to a larger system.",
             )
-        chips = [
-            parent_mesh.devices[r * cols + c]
-            for r in range(offset[0], offset[0] + shape[0])
-            for c in range(offset[1], offset[1] + shape[1])
-        ]
-        sub = MeshDevice(shape, parent_mesh.target, chips, parent=parent_mesh, offset=offset)
-        parent_mesh.submeshes.append(sub)
-        return sub
+            parent = MeshDevice(cls.system, shape)
+            cls._devices[parent] = set()
+            cls._parent_shapes[parent] = shape
+            return parent
 
-    @staticmethod
-    def acquire_available_devices(num_devices: int | None = None, target: str = "n150", **_ignored) -> list:
-        """Opens ``num_devices`` single-chip devices (all free ones by default); returns runtime devices."""
-        free = DeviceManager.get_num_available_devices(target)
-        num = free if num_devices is None else num_devices
-        if num < 1 or num > free:
-            raise ConfigError(f"asked for {num} device(s) of the emulated {target}, {free} available")
-        mesh = DeviceManager.create_parent_mesh_device((1, num), target=target)
-        return mesh.get_devices()
+    @classmethod
+    def get_parent_devices(cls) -> KeysView[MeshDevice]:
+        """The parent meshes currently acquired."""
+        return cls._devices.keys()
 
-    @staticmethod
-    def release_sub_mesh_device(sub_mesh: MeshDevice) -> None:
-        if sub_mesh.parent is None or sub_mesh not in sub_mesh.parent.submeshes:
-            raise ConfigError("release_sub_mesh_device: this mesh is not a live sub-mesh")
-        sub_mesh.parent.submeshes.remove(sub_mesh)
+    @classmethod
+    def release_parent_device(cls, parent_device: MeshDevice, cleanup_sub_devices: bool = False) -> None:
+        """Releases a parent mesh that has no live sub-meshes; with ``cleanup_sub_devices``
+        its sub-meshes are released first."""
+        with cls._lock:
+            _check(
+                parent_device in cls._devices,
+                f"Parent Device not found. {parent_device!r} was not acquired from DeviceManager "
+                "or is already released.",
+            )
+            sub_devices = cls._devices[parent_device]
+            _check(
+                len(sub_devices) == 0 or cleanup_sub_devices,
+                f"Sub devices still exist under this parent mesh. {len(sub_devices)} live sub-mesh(es); release "
+                "them (DeviceManager.release_sub_mesh_device) or pass cleanup_sub_devices=True.",
+            )
+            for sub_device in list(sub_devices):
+                cls.release_sub_mesh_device(sub_device, parent=parent_device)
+            parent_device.close()
+            del cls._devices[parent_device]
+            del cls._parent_shapes[parent_device]
 
-    @staticmethod
-    def release_parent_device(parent_mesh: MeshDevice, cleanup_sub_meshes: bool = True) -> None:
-        with DeviceManager._lock:
-            if DeviceManager._in_use.pop(id(parent_mesh), None) is None:
-                raise ConfigError("release_parent_device: this mesh was not acquired or is already released")
-        if parent_mesh.submeshes and not cleanup_sub_meshes:
-            raise ConfigError("the mesh still has sub-meshes; release them or pass cleanup_sub_meshes=True")
-        parent_mesh.submeshes.clear()
-        for device in parent_mesh.devices:
-            device.close()
+    @classmethod
+    def create_sub_mesh_device(
+        cls,
+        parent_mesh: MeshDevice,
+        mesh_offset: Sequence[int],
+        mesh_shape: Sequence[int] = (1, 1),
+    ) -> MeshDevice:
+        """Carves a sub-mesh of ``mesh_shape`` chips at ``mesh_offset`` out of ``parent_mesh``."""
+        with cls._lock:
+            _check(
+                parent_mesh in cls._devices,
+                f"Parent mesh not found. {parent_mesh!r} was not acquired from DeviceManager or is already released.",
+            )
+            parent_shape = cls._parent_shapes[parent_mesh]
+            shape = (int(mesh_shape[0]), int(mesh_shape[1]))
+            offset = (int(mesh_offset[0]), int(mesh_offset[1]))
+            usage = shape[0] * shape[1] + sum(
+                s[0] * s[1] for s in map(cls._submesh_shapes.get, cls._devices[parent_mesh])
+            )
+            _check(
+                usage <= parent_shape[0] * parent_shape[1],
+                f"Sub mesh shape is too big. The live sub-meshes and a new {list(shape)} would hold {usage} chips; "
+                f"the parent mesh {list(parent_shape)} has {parent_shape[0] * parent_shape[1]}. "
+                "Release a sub-mesh first (DeviceManager.release_sub_mesh_device).",
+            )
+            rows = range(offset[0], offset[0] + shape[0])
+            cols = range(offset[1], offset[1] + shape[1])
+            _check(
+                min(offset) >= 0 and min(shape) >= 1 and rows.stop <= parent_shape[0] and cols.stop <= parent_shape[1],
+                f"Sub mesh does not fit the parent mesh: shape {list(shape)} at offset {list(offset)} in a "
+                f"{list(parent_shape)} mesh. Pick an offset and shape inside the parent.",
+            )
+            for other in cls._devices[parent_mesh]:
+                (r0, c0), (h, w) = other.mesh_offset, other.mesh_shape
+                overlap = r0 < rows.stop and rows.start < r0 + h and c0 < cols.stop and cols.start < c0 + w
+                _check(
+                    not overlap,
+                    f"Sub mesh overlaps a live sub-mesh: {list(shape)} at offset {list(offset)} shares chips with "
+                    f"{other!r}. Use another offset or release that sub-mesh first.",
+                )
+            sub_device = MeshDevice(parent_mesh.system, shape, offset, parent=parent_mesh)
+            cls._devices[parent_mesh].add(sub_device)
+            cls._submesh_shapes[sub_device] = shape
+            return sub_device
 
-    @staticmethod
-    def release_devices(devices: list) -> None:
-        """Releases devices returned by ``acquire_available_devices``."""
-        with DeviceManager._lock:
-            owners = [m for m in DeviceManager._in_use.values() if any(d is devices[0] for d in m.devices)]
-        if not owners:
-            raise ConfigError("release_devices: these devices were not acquired or are already released")
-        DeviceManager.release_parent_device(owners[0])
+    @classmethod
+    def get_sub_mesh_devices(cls, parent_mesh: MeshDevice) -> set[MeshDevice]:
+        """The live sub-meshes of ``parent_mesh``."""
+        _check(
+            parent_mesh in cls._devices,
+            f"Parent mesh not found. {parent_mesh!r} was not acquired from DeviceManager or is already released.",
+        )
+        return cls._devices[parent_mesh]
 
-    @staticmethod
-    def _chips(target: str) -> int:
-        if target not in _CHIPS:
-            raise ConfigError(f"unknown target {target!r}; known: {', '.join(_CHIPS)}")
-        return _CHIPS[target]
+    @classmethod
+    def release_sub_mesh_device(
+        cls,
+        sub_device: MeshDevice,
+        cleanup_parent: bool = False,
+        parent: MeshDevice | None = None,
+    ) -> None:
+        """Releases a sub-mesh; with ``cleanup_parent`` also its parent when no sub-mesh is left.
+        ``parent``, when given, must be the sub-mesh's parent; otherwise it is looked up."""
+        with cls._lock:
+            if parent is not None:
+                _check(
+                    parent in cls._devices,
+                    f"Parent mesh not found in the list of managed devices. {parent!r} was not acquired from "
+                    "DeviceManager or is already released.",
+                )
+                _check(
+                    sub_device in cls._devices[parent],
+                    f"Sub device not found in the specified parent mesh. {sub_device!r} is not a live sub-mesh "
+                    f"of {parent!r}.",
+                )
+            else:
+                parent = next((p for p, subs in cls._devices.items() if sub_device in subs), None)
+                _check(
+                    parent is not None,
+                    f"Sub device not found in any parent mesh. {sub_device!r} was not created by "
+                    "DeviceManager.create_sub_mesh_device or is already released.",
+                )
+            sub_device.close()
+            cls._devices[parent].remove(sub_device)
+            del cls._submesh_shapes[sub_device]
+            if cleanup_parent and len(cls._devices[parent]) == 0:
+                parent.close()
+                del cls._devices[parent]
+                del cls._parent_shapes[parent]
 
-    @staticmethod
-    def _shape(value) -> tuple[int, int]:
-        shape = tuple(int(v) for v in value)
-        if len(shape) != 2 or min(shape) < 0:
-            raise ConfigError(f"a mesh shape or offset is two non-negative ints, got {value!r}")
-        return shape
+    @classmethod
+    def acquire_available_devices(
+        cls,
+        num_devices: int | None = None,
+        device_ids: Sequence[int] | None = None,
+        num_hw_cqs: int | None = None,
+        enable_program_cache: bool | None = None,
+        l1_small_size: int | None = None,
+        dispatch_core_type: object | None = None,
+    ) -> tuple[MeshDevice, list[MeshDevice]]:
+        """Opens a 1 x ``num_devices`` parent mesh (all available chips by default) and one
+        1x1 sub-mesh per chip; returns ``(parent, [sub_mesh, ...])``, sub-meshes in chip order.
+        Run programs on the sub-meshes; release with
+        ``release_parent_device(parent, cleanup_sub_devices=True)``."""
+        with cls._lock:
+            if num_devices is None:
+                num_devices = cls.get_num_available_devices()
+            parent = cls.create_parent_mesh_device(
+                [1, num_devices], device_ids, num_hw_cqs, enable_program_cache, l1_small_size, dispatch_core_type
+            )
+            subs = [cls.create_sub_mesh_device(parent, (0, i)) for i in range(num_devices)]
+            return (parent, subs)

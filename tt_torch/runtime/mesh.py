@@ -1,0 +1,114 @@
+"""Meshes of emulated chips, as tt-torch's ``DeviceManager`` hands them out.
+
+tt-torch's users open a parent mesh (``DeviceManager.create_parent_mesh_device``),
+carve sub-meshes out of it (``create_sub_mesh_device``) and pass those in
+``BackendOptions(devices=[...])``. Here a :class:`MeshDevice` is such a mesh over
+the emulated system: it knows its shape, its offset in its parent and the chips'
+architecture, and opens the runtime :class:`~tt_torch.runtime.Device` of its
+shape the first time a program runs on it (1x1 Wormhole: ``n150``; 1x2 Wormhole:
+``n300``; 1x1 Blackhole: ``p150``). :func:`runtime_device` turns whatever a user
+put in ``BackendOptions.devices`` into the runtime device to run on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from tt_torch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tt_torch.runtime import Device
+
+_ARCH = {"n150": "wormhole_b0", "n300": "wormhole_b0", "p150": "blackhole"}
+
+
+class MeshDevice:
+    """A parent mesh or a sub-mesh of emulated chips (tt-torch's ``tt_mlir.Device``).
+
+    Hashable by identity, as tt-torch's devices are: ``DeviceManager`` keeps them
+    in dicts and sets. ``system`` is the emulated machine the chips belong to
+    (e.g. ``"n300"``); ``parent`` is None for a parent mesh.
+    """
+
+    def __init__(
+        self,
+        system: str,
+        mesh_shape: Sequence[int],
+        mesh_offset: Sequence[int] = (0, 0),
+        parent: MeshDevice | None = None,
+    ) -> None:
+        if system not in _ARCH:
+            raise ConfigError(f"unknown emulated system {system!r}; known: {', '.join(_ARCH)}")
+        self.system = system
+        self.arch = _ARCH[system]
+        self.mesh_shape = (int(mesh_shape[0]), int(mesh_shape[1]))
+        self.mesh_offset = (int(mesh_offset[0]), int(mesh_offset[1]))
+        self.parent = parent
+        self._lock = threading.Lock()
+        self._runtime = None
+        self._closed = False
+
+    @property
+    def num_devices(self) -> int:
+        return self.mesh_shape[0] * self.mesh_shape[1]
+
+    def get_num_devices(self) -> int:
+        """Chips in this mesh."""
+        return self.num_devices
+
+    @property
+    def is_open(self) -> bool:
+        return not self._closed
+
+    def runtime_device(self) -> Device:
+        """The runtime device programs run on, opened on first use.
+
+        Raises ConfigError when the mesh was released, or when no emulated system has
+        this mesh's shape."""
+        from tt_torch import runtime
+
+        with self._lock:
+            if self._closed:
+                raise ConfigError(
+                    f"{self!r} was released (DeviceManager.release_sub_mesh_device / release_parent_device); "
+                    "acquire a new device from DeviceManager and compile with it"
+                )
+            if self._runtime is None:
+                self._runtime = runtime.open_mesh_device(self.mesh_shape, self.arch)
+            return self._runtime
+
+    def close(self) -> None:
+        """Closes the runtime device, if one was opened; later use is an error."""
+        with self._lock:
+            self._closed = True
+            if self._runtime is not None:
+                self._runtime.close()
+                self._runtime = None
+
+    def __repr__(self) -> str:
+        kind = "parent mesh" if self.parent is None else f"sub-mesh at offset {list(self.mesh_offset)}"
+        state = "" if self.is_open else ", released"
+        return f"<MeshDevice {self.system} {kind} of shape {list(self.mesh_shape)}{state}>"
+
+
+def runtime_device(obj: object) -> Device | None:
+    """The runtime device for an entry of ``BackendOptions.devices``.
+
+    None stays None (the executor opens a device of the compile target); a
+    :class:`MeshDevice` from ``DeviceManager`` gives its runtime device; a runtime
+    :class:`~tt_torch.runtime.Device` is used as it is. Anything else is a ConfigError
+    that says what is accepted.
+    """
+    from tt_torch import runtime
+
+    if obj is None or isinstance(obj, runtime.Device):
+        return obj
+    if isinstance(obj, MeshDevice):
+        return obj.runtime_device()
+    raise ConfigError(
+        f"BackendOptions.devices holds a {type(obj).__name__}; expected devices from "
+        "tt_torch.tools.device_manager.DeviceManager (parent or sub-meshes), runtime devices "
+        "(tt_torch.runtime.open_device) or None"
+    )
