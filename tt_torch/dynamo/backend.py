@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+import torch
 import torch.fx as fx
+from torch._dynamo import register_backend
 
+from tt_torch.config import CompilerConfig
 from tt_torch.errors import ConfigError
+from tt_torch.frontend import passes
+from tt_torch.frontend.decompositions import TORCH_FUNCTIONS
 from tt_torch.runtime.mesh import runtime_device
-from tt_torch.tools.utils import CompilerConfig
 
-from . import passes
 from .artifacts import CompileArtifacts
-from .decompositions import TORCH_FUNCTIONS
 from .executor import Executor
 
 
@@ -64,12 +66,15 @@ NAMES = ("tt", "tt-legacy")  # "tt-legacy": the name tt-torch's users may have u
 
 
 def register() -> None:
-    """Makes ``backend="tt"`` work without the package's entry point being installed."""
-    from torch._dynamo.backends.registry import _BACKENDS, register_backend
+    """Makes ``backend="tt"`` work without the package's entry point being installed.
 
+    With the entry point installed, dynamo already knows the names (and is importing this
+    module to load them): registering them again would be a duplicate.
+    """
+    known = set(torch.compiler.list_backends(exclude_tags=()))
     for name in NAMES:
-        if name not in _BACKENDS:
-            register_backend(name=name)(backend)
+        if name not in known:
+            register_backend(backend, name=name)
 
 
 register()

@@ -53,6 +53,7 @@ __all__ = [
     "create_tensor",
     "load",
     "load_binary",
+    "narrow",
     "open_device",
     "open_device_for_target",
     "open_mesh_device",
@@ -267,5 +268,5 @@ def torch_dtype(dtype: str) -> torch.dtype:
 
 
 from .binary_info import binary_json  # noqa: E402
-from .loaded import LoadedModel, load  # noqa: E402
+from .loaded import LoadedModel, load, narrow  # noqa: E402
 from .tensor import Tensor, create_tensor, to_host, to_layout  # noqa: E402
