@@ -19,11 +19,10 @@ import time
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "models")]
+sys.path.insert(0, ROOT)  # the tests package: its models and helpers
 
-from helpers import compile_tt, outputs_of  # noqa: E402
-from zoo import ZOO  # noqa: E402
-
+from tests.helpers import compile_tt, outputs_of  # noqa: E402
+from tests.models.zoo import ZOO  # noqa: E402
 from tt_torch.tools.verify import compute_pcc  # noqa: E402
 
 _BOOKKEEPING = {"ttnn.to_device", "ttnn.from_device", "ttnn.to_layout", "ttnn.deallocate", "func.return"}

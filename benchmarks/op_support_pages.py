@@ -17,10 +17,9 @@ import tempfile
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # the tests package
 
-from helpers import MLP, SmallCNN, compile_tt, small_bert  # noqa: E402
-
+from tests.helpers import MLP, SmallCNN, compile_tt, small_bert  # noqa: E402
 from tt_torch.tools import report  # noqa: E402
 from tt_torch.tools.utils import CompileDepth  # noqa: E402
 

@@ -18,7 +18,7 @@ import sys
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "models")]
+sys.path.insert(0, ROOT)  # the tests package: its models and helpers
 
 
 def cross_check(make_model, make_inputs) -> list[dict]:
@@ -37,8 +37,7 @@ def cross_check(make_model, make_inputs) -> list[dict]:
 
 
 def main() -> int:
-    from zoo import ZOO
-
+    from tests.models.zoo import ZOO
     from tt_torch.tt_mlir import compare, unavailable_reason
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

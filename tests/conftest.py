@@ -1,11 +1,8 @@
 import os
-import sys
 
 import pytest
 import torch
 
-sys.path.insert(0, os.path.dirname(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "models"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 

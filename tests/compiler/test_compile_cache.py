@@ -7,7 +7,8 @@ import sys
 import textwrap
 
 import torch
-from helpers import MLP, assert_matches, compile_tt
+
+from tests.helpers import MLP, assert_matches, compile_tt
 
 
 def test_second_compile_of_the_same_graph_loads_from_the_cache(tmp_path, monkeypatch):
@@ -66,12 +67,11 @@ def test_cache_off_and_a_corrupt_entry_are_not_errors(tmp_path, monkeypatch):
 
 
 def test_a_new_process_hits_the_cache(tmp_path):
-    tests_dir = str(__import__("pathlib").Path(__file__).resolve().parents[1])
-    code = f"TESTS = {tests_dir!r}\n" + textwrap.dedent(
+    root = str(__import__("pathlib").Path(__file__).resolve().parents[2])  # where `tests` is a package
+    code = textwrap.dedent(
         """
-        import sys, torch
-        sys.path.insert(0, TESTS)
-        from helpers import MLP, compile_tt
+        import torch
+        from tests.helpers import MLP, compile_tt
         torch.manual_seed(0)
         model = MLP().eval()
         compiled, art = compile_tt(model)
@@ -82,7 +82,7 @@ def test_a_new_process_hits_the_cache(tmp_path):
     )
     env = {**__import__("os").environ, "TT_TORCH_CACHE_DIR": str(tmp_path)}
     runs = [
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300, cwd=root)
         for _ in range(2)
     ]
     for r in runs:

@@ -8,7 +8,8 @@ import math
 
 import pytest
 import torch
-from helpers import compile_tt, outputs_of
+
+from tests.helpers import compile_tt, outputs_of
 
 pytestmark = pytest.mark.usefixtures("fast_numerics")
 

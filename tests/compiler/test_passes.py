@@ -73,12 +73,9 @@ def test_fusion_turns_matmul_plus_bias_into_linear(tmp_path):
 
 
 def test_fused_models_keep_their_results():
-    import sys
-
     import torch
 
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1]))
-    from helpers import MLP, SmallCNN, assert_matches, compile_tt
+    from tests.helpers import MLP, SmallCNN, assert_matches, compile_tt
 
     for model, x in ((MLP().eval(), torch.randn(4, 32)), (SmallCNN().eval(), torch.randn(2, 3, 16, 16))):
         compiled, artifacts = compile_tt(model)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import SmallCNN
 
 import tt_torch
+from tests.helpers import SmallCNN
 
 
 @pytest.fixture(scope="module")

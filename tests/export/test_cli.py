@@ -99,9 +99,8 @@ def test_run_golden_checks_outputs_and_ops(exported_cnn, capsys):
 
 
 def test_run_golden_without_goldens_is_a_usage_error(tmp_path, capsys):
-    from helpers import MLP
-
     import tt_torch
+    from tests.helpers import MLP
 
     result = tt_torch.export(MLP().eval(), (torch.randn(4, 32),), tmp_path / "mlp.ttnn", golden=False)
     code, _, err = run_cli(capsys, "run", result.path, "--golden")
@@ -170,9 +169,8 @@ def test_console_script(tmp_path):
 
 
 def test_run_golden_on_a_file_with_const_eval_programs(tmp_path, capsys):
-    from helpers import SmallCNN
-
     import tt_torch
+    from tests.helpers import SmallCNN
 
     x = torch.randn(2, 3, 16, 16)
     result = tt_torch.export(SmallCNN().eval(), (x,), tmp_path / "cnn.ttnn", consteval_programs=True)

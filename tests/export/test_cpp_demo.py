@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import outputs_of
 
+from tests.helpers import outputs_of
 from tt_torch import runtime
 
 BUILD = Path(__file__).resolve().parents[2] / "build"

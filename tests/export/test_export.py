@@ -9,10 +9,10 @@ import textwrap
 
 import pytest
 import torch
-from helpers import MLP, SmallCNN, compile_tt, outputs_of, small_bert
 
 import tt_torch
-from tt_torch import runtime
+from tests.helpers import MLP, SmallCNN, compile_tt, outputs_of, small_bert
+from tt_torch import _C, runtime
 from tt_torch.errors import BinaryError, TTRuntimeError
 from tt_torch.exporter import ExportError
 
@@ -177,5 +177,5 @@ def test_consteval_programs_run_once_and_are_cached(tmp_path):
     assert torch.equal(first[0], outputs_of(result.outputs)[0]) and torch.equal(first[0], second[0])
     assert (model.const_eval_cache.misses, model.const_eval_cache.hits) == (1, 1)
     # C++ callers reading weights only (Binary::completeInputs) are told what to do
-    with pytest.raises(runtime._C.RuntimeError, match="computed by a const-eval program of the file"):
+    with pytest.raises(_C.RuntimeError, match="computed by a const-eval program of the file"):
         binary.complete_inputs(0, [x])

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import torch
-from helpers import SmallCNN, compile_tt
 
+from tests.helpers import SmallCNN, compile_tt
 from tt_torch import intermediate, runtime
 from tt_torch.composite import node_of_location
 

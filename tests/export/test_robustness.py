@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import torch
-from helpers import MLP
 
 import tt_torch
+from tests.helpers import MLP
 
 SCRIPT = Path(__file__).with_name("mutate_ttnn.py")
 

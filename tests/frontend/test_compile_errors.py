@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import compile_tt
 
+from tests.helpers import compile_tt
 from tt_torch.errors import ConfigError, LoweringError
 from tt_torch.tools.utils import CompileDepth, CompilerConfig
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import MLP, SmallCNN, assert_matches, compile_tt, small_bert
 
+from tests.helpers import MLP, SmallCNN, assert_matches, compile_tt, small_bert
 from tt_torch.tools.utils import CompileDepth
 
 MODELS = {

@@ -11,8 +11,8 @@ import textwrap
 
 import pytest
 import torch
-from helpers import compile_tt
 
+from tests.helpers import compile_tt
 from tt_torch.tools.verify import compute_pcc
 
 

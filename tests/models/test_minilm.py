@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import torch
-from helpers import compile_tt
+
+from tests.helpers import compile_tt
 
 
 def test_minilm_sentence_embeddings_match_cpu():

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import assert_matches, compile_tt, outputs_of
-from zoo import ZOO
+
+from tests.helpers import assert_matches, compile_tt, outputs_of
+from tests.models.zoo import ZOO
 
 
 @pytest.mark.usefixtures("fast_numerics")  # the compiler's correctness, at fp32 tolerances

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import torch
 import transformers as T
-from helpers import MLPMixer, UNet, small_bert
+
+from tests.helpers import MLPMixer, UNet, small_bert
 
 _TEXT = dict(
     hidden_size=64,

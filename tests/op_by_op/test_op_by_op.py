@@ -10,10 +10,10 @@ import sqlite3
 import openpyxl
 import pytest
 import torch
-from helpers import MLP, SmallCNN, assert_matches, compile_tt, small_bert
-from planted_ops import PlantedModel
 from torch.fx.experimental.proxy_tensor import make_fx
 
+from tests.helpers import MLP, SmallCNN, assert_matches, compile_tt, small_bert
+from tests.op_by_op.planted_ops import PlantedModel
 from tt_torch import op_by_op
 from tt_torch.frontend.importer import import_stablehlo
 from tt_torch.tools import report

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from registry import OPS, TOLERANCE
 
+from tests.ops.registry import OPS, TOLERANCE
 from tt_torch.dynamo import BackendOptions
 from tt_torch.tools.verify import compute_pcc
 

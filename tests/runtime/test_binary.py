@@ -10,8 +10,8 @@ import random
 
 import pytest
 import torch
-import ttnn_builder as tb
 
+from tests.runtime import ttnn_builder as tb
 from tt_torch import runtime
 from tt_torch._generated import binary_generated as fb
 from tt_torch._generated import schema_info

@@ -6,8 +6,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import ttnn_builder as tb
 
+from tests.runtime import ttnn_builder as tb
 from tt_torch._generated import binary_generated as fb
 
 TT_RUN = Path(__file__).resolve().parents[2] / "build" / "tt_run"

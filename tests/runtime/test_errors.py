@@ -6,8 +6,8 @@ import re
 
 import pytest
 import torch
-import ttnn_builder as tb
 
+from tests.runtime import ttnn_builder as tb
 from tt_torch import runtime
 from tt_torch._generated import binary_generated as fb
 from tt_torch.errors import ConfigError, TTRuntimeError

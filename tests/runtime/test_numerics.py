@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-import ttnn_builder as tb
 
+from tests.runtime import ttnn_builder as tb
 from tt_torch import _C, formats, runtime
 from tt_torch._generated import binary_generated as fb
 

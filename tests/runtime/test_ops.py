@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-import ttnn_builder as tb
 
+from tests.runtime import ttnn_builder as tb
 from tt_torch import runtime
 from tt_torch._generated import binary_generated as fb
 from tt_torch.errors import TTRuntimeError

@@ -9,8 +9,8 @@ import os
 
 import pytest
 import torch
-from helpers import MLP, compile_tt, small_bert
 
+from tests.helpers import MLP, compile_tt, small_bert
 from tt_torch.tools import report
 from tt_torch.tools.utils import CompileDepth
 from tt_torch.tt_mlir import unavailable_reason

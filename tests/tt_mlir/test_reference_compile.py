@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import MLP, SmallCNN, compile_tt, small_bert
 
+from tests.helpers import MLP, SmallCNN, compile_tt, small_bert
 from tt_torch.tools.utils import CompileDepth
 from tt_torch.tt_mlir import compile_many, compile_stablehlo, fused_activations, prepare, ttsys, unavailable_reason
 

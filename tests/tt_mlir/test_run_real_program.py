@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import MLP, SmallCNN, assert_matches, compile_tt
 
+from tests.helpers import MLP, SmallCNN, assert_matches, compile_tt
 from tt_torch.tools.utils import CompileDepth
 from tt_torch.tt_mlir import compile_stablehlo, unavailable_reason
 from tt_torch.tt_mlir.importer import IMPORTS, TTNNImportError, import_program

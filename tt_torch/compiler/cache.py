@@ -20,21 +20,22 @@ from torch_mlir import ir
 
 from tt_torch import env
 
+from ._generated_import import schema_info
 from .options import CompileResult
+
+# The modules outside tt_torch/compiler whose code changes what the compiler makes
+# (tests/test_layout.py checks that the compiler imports no other tt-torch module).
+OUTSIDE_SOURCES = ("composite.py", "errors.py", "formats.py")
 
 
 @functools.cache
 def compiler_fingerprint() -> str:
     h = hashlib.sha256()
     root = Path(__file__).resolve().parent
-    for path in sorted(root.rglob("*.py")):
-        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    try:
-        from tt_torch._generated import schema_info
-
-        h.update(schema_info.SCHEMA_HASH.encode())
-    except ImportError:  # the package is not built; nothing could be loaded anyway
-        pass
+    paths = sorted(root.rglob("*.py")) + [root.parent / name for name in OUTSIDE_SOURCES]
+    for path in paths:
+        h.update(str(path.relative_to(root.parent)).encode() + b"\0" + path.read_bytes())
+    h.update(schema_info.SCHEMA_HASH.encode())
     return h.hexdigest()
 
 

@@ -37,6 +37,7 @@ from tt_torch.errors import CompileError
 from tt_torch.frontend import passes
 from tt_torch.frontend.importer import import_stablehlo
 from tt_torch.frontend.trace import trace_to_aten
+from tt_torch.runtime.versions import tensor_stamp
 from tt_torch.tt_mlir import compare
 from tt_torch.tt_mlir.importer import import_program
 
@@ -85,7 +86,7 @@ class ConstevalCache:
     values: list[torch.Tensor] = field(default_factory=list)
 
     def get(self, graph: fx.GraphModule, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-        key = tuple((id(t), t._version, t.data_ptr()) for t in inputs)
+        key = tuple(tensor_stamp(t) for t in inputs)
         if key != self.key:
             with torch.no_grad():
                 self.values = [v.contiguous() for v in graph(*inputs)]

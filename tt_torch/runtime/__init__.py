@@ -16,31 +16,36 @@ and validates option strings. The same runtime is usable from C++ without Python
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
-
-import torch
-
-from tt_torch import env
-from tt_torch.errors import BinaryError, ConfigError, TTRuntimeError
-from tt_torch.runtime.versions import tensor_stamp
-
-try:
-    from tt_torch import _C
-except ImportError as e:  # pragma: no cover - only without a build
-    raise ImportError(
-        "tt_torch._C is missing: build the runtime with `pip install -e . --no-build-isolation --no-deps` "
-        "(or `source env/activate`)."
-    ) from e
-
-Binary = _C.Binary
-Device = _C.Device
-OpEvent = _C.OpEvent
-Hook = Callable[[OpEvent], None]
+from .binary_info import binary_json
+from .core import (
+    DEFAULT_TARGET,
+    NUMERICS,
+    Binary,
+    ConstEvalCache,
+    Device,
+    Hook,
+    OpEvent,
+    close_device,
+    load_binary,
+    open_device,
+    open_device_for_target,
+    open_mesh_device,
+    resolve_numerics,
+    schema_hash,
+    schema_version,
+    submit,
+    system_info,
+    system_names,
+    translated_errors,
+)
+from .loaded import LoadedModel, load, narrow
+from .tensor import Tensor, create_tensor, to_host, to_layout, torch_dtype
 
 __all__ = [
+    "translated_errors",
+    "resolve_numerics",
+    "Hook",
+    "NUMERICS",
     "DEFAULT_TARGET",
     "Binary",
     "ConstEvalCache",
@@ -66,207 +71,3 @@ __all__ = [
     "to_layout",
     "torch_dtype",
 ]
-
-# (arch, mesh shape) -> the built-in system of that shape.
-_MESHES = {
-    ("wormhole_b0", (1, 1)): "n150",
-    ("wormhole_b0", (1, 2)): "n300",
-    ("blackhole", (1, 1)): "p150",
-}
-
-DEFAULT_TARGET = "n150"
-
-# Host tensor type of each schema data type (UInt16/UInt32 travel as int32, the
-# device's container for them).
-_TORCH_DTYPES = {
-    "Float32": torch.float32,
-    "BFloat16": torch.bfloat16,
-    "Float16": torch.float16,
-    "Int32": torch.int32,
-    "UInt32": torch.int32,
-    "UInt16": torch.int32,
-    "UInt8": torch.uint8,
-}
-
-
-@contextlib.contextmanager
-def _translated() -> Iterator[None]:
-    """Re-raise the extension's exceptions as tt-torch's, with the same message."""
-    try:
-        yield
-    except _C.BinaryError as e:
-        raise BinaryError(str(e)) from None
-    except _C.RuntimeError as e:
-        raise TTRuntimeError(str(e)) from None
-
-
-def schema_hash() -> str:
-    """SHA-256 of the flatbuffer schema this runtime reads."""
-    return _C.schema_hash()
-
-
-def schema_version() -> tuple[int, int, int]:
-    return tuple(_C.schema_version())
-
-
-def system_names() -> list[str]:
-    """Names of the built-in device descriptions ("n150", "n300", "p150")."""
-    return list(_C.system_names())
-
-
-def system_info(name: str) -> dict[str, Any]:
-    """The built-in device description `name`: arch, mesh, grid, L1, DRAM, data types."""
-    if name not in _C.system_names():
-        raise ConfigError(f"unknown device {name!r}: expected one of {', '.join(_C.system_names())}")
-    return dict(_C.system_info(name))
-
-
-def load_binary(data: bytes | bytearray | memoryview | str | os.PathLike, base_dir: str = "") -> Binary:
-    """A verified binary from its bytes or from a .ttnn file.
-
-    Raises BinaryError when the data is not a tt-torch binary, is corrupt or
-    truncated, or was written for another schema. Side-file weights are read from the
-    file's directory (or `base_dir` for bytes).
-    """
-    with _translated():
-        if isinstance(data, (bytes, bytearray, memoryview)):
-            return _C.Binary.from_bytes(bytes(data), base_dir)
-        if isinstance(data, (str, os.PathLike)):
-            return _C.Binary.from_file(os.fspath(data))
-    raise TypeError(f"load_binary takes bytes or a path, got {type(data).__name__}")
-
-
-NUMERICS = ("emulated", "fast")
-
-
-def resolve_numerics(numerics: str | None) -> str:
-    """`numerics`, or $TT_TORCH_NUMERICS when None; an unknown mode is a ConfigError."""
-    mode = env.NUMERICS.get() if numerics is None else numerics
-    if mode not in NUMERICS:
-        source = "TT_TORCH_NUMERICS" if numerics is None else "numerics"
-        raise ConfigError(f"{source}={mode!r} is not a numerics mode: expected 'emulated' (the default) or 'fast'")
-    return mode
-
-
-def open_device(target: str | Binary = DEFAULT_TARGET, numerics: str | None = None) -> Device:
-    """Opens an emulated device: a built-in system by name, or the system a binary was
-    compiled for (its embedded system description). Usable as a context manager,
-    which closes the device on exit.
-
-    `numerics`: "emulated" reproduces the chip's data formats (block-float rounding),
-    SrcA/SrcB registers (fp32 operands of matmul, conv and multiply keep 10 mantissa
-    bits) and math fidelity; "fast" skips all of that for speed. None: $TT_TORCH_NUMERICS,
-    default "emulated"."""
-    mode = resolve_numerics(numerics)
-    if isinstance(target, _C.Binary):
-        with _translated():
-            return _C.Device.open_device_for(target, mode)
-    if not isinstance(target, str) or target not in _C.system_names():
-        allowed = ", ".join(repr(n) for n in _C.system_names())
-        raise ConfigError(f"unknown device target {target!r}: expected one of {allowed} (default {DEFAULT_TARGET!r})")
-    with _translated():
-        return _C.Device.open_device(target, mode)
-
-
-def open_device_for_target(target: str, binary: Binary, numerics: str | None = None) -> Device:
-    """The device a program compiled for `target` runs on: the built-in system of that name,
-    or, for a target saved as a file, the description the binary embeds."""
-    return open_device(target if target in _C.system_names() else binary, numerics)
-
-
-def open_mesh_device(mesh_shape: Sequence[int] = (1, 1), arch: str = "wormhole_b0") -> Device:
-    """Opens the emulated system of `arch` with `mesh_shape` chips (tt::runtime's openMeshDevice)."""
-    name = _MESHES.get((arch, tuple(mesh_shape)))
-    if name is None:
-        known = ", ".join(f"{a} {list(m)} ({n})" for (a, m), n in _MESHES.items())
-        raise ConfigError(f"no emulated {arch} system with mesh shape {list(mesh_shape)}; known: {known}")
-    return open_device(name)
-
-
-def close_device(device: Device) -> None:
-    device.close()
-
-
-def submit(
-    device: Device,
-    binary: Binary,
-    program_index: int,
-    inputs: Sequence[torch.Tensor | Tensor],
-    *,
-    pre_op: Hook | None = None,
-    post_op: Hook | None = None,
-    const_eval_cache: ConstEvalCache | None = None,
-) -> list[torch.Tensor]:
-    """Runs one program of `binary` on `device`.
-
-    `inputs` are host tensors whose shapes and dtypes match the program's inputs
-    exactly (see ``binary.program_inputs(i)`` and :func:`torch_dtype`); the outputs are
-    fresh contiguous host tensors. Raises TTRuntimeError naming the input or the op
-    (with its source location) that failed.
-
-    `pre_op` / `post_op` are called with an :class:`OpEvent` (index, type, loc, debug;
-    post-op also the op's output tensor and kernel time) around every op. A private
-    (const-eval) program run with a `const_eval_cache` runs once and its outputs are
-    reused until one of its inputs changes.
-    """
-    host = [to_host(t) if isinstance(t, Tensor) else t for t in inputs]
-
-    def run() -> list[torch.Tensor]:
-        with _translated():
-            return _C.submit(device, binary, program_index, host, pre_op, post_op)
-
-    if const_eval_cache is not None and binary.program_is_private(program_index):
-        return const_eval_cache.get_or_run(binary, program_index, host, run)
-    return run()
-
-
-class ConstEvalCache:
-    """Outputs of private (const-eval) programs, kept until one of their inputs changes.
-
-    An input "changes" when it is another tensor object, its storage moved, or it was
-    modified in place (its version counter moved), as for tt-mlir's load_cached. An
-    inference tensor has no version counter and is keyed by identity and storage
-    (:mod:`tt_torch.runtime.versions`).
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[tuple[int, int], tuple[tuple, list[torch.Tensor], list[torch.Tensor]]] = {}
-        self.hits = 0
-        self.misses = 0
-
-    @staticmethod
-    def _stamp(inputs: Sequence[torch.Tensor]) -> tuple:
-        return tuple(tensor_stamp(t) for t in inputs)
-
-    def get_or_run(
-        self, binary: Binary, index: int, inputs: Sequence[torch.Tensor], run: Callable[[], list[torch.Tensor]]
-    ) -> list[torch.Tensor]:
-        key, stamp = (id(binary), index), self._stamp(inputs)
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] == stamp:
-            self.hits += 1
-            return entry[2]
-        outputs = run()
-        # The inputs are kept alive with the entry, so their ids cannot be reused.
-        self._entries[key] = (stamp, list(inputs), outputs)
-        self.misses += 1
-        return outputs
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-
-def torch_dtype(dtype: str) -> torch.dtype:
-    """The host tensor dtype for a schema data type name as ``program_inputs`` reports it."""
-    try:
-        return _TORCH_DTYPES[dtype]
-    except KeyError:
-        raise TTRuntimeError(
-            f"data type {dtype} has no host tensor type: block-float formats are not supported yet "
-            f"on the host side; supported: {', '.join(_TORCH_DTYPES)}"
-        ) from None
-
-
-from .binary_info import binary_json  # noqa: E402
-from .loaded import LoadedModel, load, narrow  # noqa: E402
-from .tensor import Tensor, create_tensor, to_host, to_layout  # noqa: E402

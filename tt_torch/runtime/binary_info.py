@@ -6,6 +6,7 @@ from typing import Any
 
 from tt_torch._generated import binary_generated as fb
 
+from .core import translated_errors
 from .loaded import export_info
 
 SECTIONS = ("version", "system_desc", "mlir", "inputs", "outputs", "ops")
@@ -53,9 +54,7 @@ def binary_bytes(binary) -> bytes:
 
 def binary_json(binary, section: str | None = None) -> dict[str, Any]:
     """Every section of `binary` (or one of SECTIONS) as plain data."""
-    from tt_torch.runtime import _translated
-
-    with _translated():
+    with translated_errors():
         return _binary_json(binary, section)
 
 

@@ -19,6 +19,9 @@ import torch
 
 from tt_torch.errors import BinaryError, TTRuntimeError
 
+from . import core
+from .tensor import torch_dtype
+
 _TORCH = {str(d): d for d in (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.int32)}
 _TORCH.update({str(d): d for d in (torch.int16, torch.int8, torch.uint8, torch.bool)})
 
@@ -63,22 +66,19 @@ class LoadedModel:
     binary's own system description."""
 
     def __init__(self, binary, device=None, numerics: str | None = None):
-        from tt_torch import runtime
-
         self.binary = binary
         self.info = export_info(binary)
         self.public = [i for i in range(binary.num_programs) if not binary.program_is_private(i)]
         self._device = device
-        self._numerics = runtime.resolve_numerics(numerics)
+        self._numerics = core.resolve_numerics(numerics)
         self._weights: dict[int, list[torch.Tensor | None]] = {}
-        self._runtime = runtime
         # private const-eval programs run once on the file's weights, until those change
-        self.const_eval_cache = runtime.ConstEvalCache()
+        self.const_eval_cache = core.ConstEvalCache()
 
     @property
     def device(self):
         if self._device is None or not self._device.is_open:
-            self._device = self._runtime.open_device(self.binary, self._numerics)
+            self._device = core.open_device(self.binary, self._numerics)
         return self._device
 
     @property
@@ -108,7 +108,7 @@ class LoadedModel:
         if program not in self._weights:
             ce = self._consteval(program)
             skip = set(ce[1]) if ce else set()
-            with self._runtime._translated():
+            with core.translated_errors():
                 self._weights[program] = [
                     None if d["arg_type"] == "Input" or d["name"] in skip else self.binary.weight(d["name"])
                     for d in self.binary.program_inputs(program)
@@ -120,7 +120,7 @@ class LoadedModel:
         if ce is None:
             return {}
         index, args = ce
-        outputs = self._runtime.submit(
+        outputs = core.submit(
             self.device, self.binary, index, self._program_weights(index), const_eval_cache=self.const_eval_cache
         )
         if not all(isinstance(k, int) and 0 <= k < len(outputs) for k in args.values()):
@@ -150,7 +150,7 @@ class LoadedModel:
             t = next(user)
             if not isinstance(t, torch.Tensor):
                 raise TTRuntimeError(f"input '{desc['name']}' must be a torch.Tensor, got {type(t).__name__}")
-            full.append(narrow(t, self._runtime.torch_dtype(desc["dtype"]), desc["name"]))
+            full.append(narrow(t, torch_dtype(desc["dtype"]), desc["name"]))
         return full
 
     def output_dtypes(self, program: int) -> list[torch.dtype] | None:
@@ -165,7 +165,7 @@ class LoadedModel:
 
     def run(self, program: int, inputs: Sequence[torch.Tensor], **hooks) -> list[torch.Tensor]:
         """Runs `program` on user `inputs`; `hooks` are submit's pre_op / post_op."""
-        outs = self._runtime.submit(self.device, self.binary, program, self.full_inputs(program, inputs), **hooks)
+        outs = core.submit(self.device, self.binary, program, self.full_inputs(program, inputs), **hooks)
         dtypes = self.output_dtypes(program)
         if dtypes is None:
             return outs
@@ -182,7 +182,7 @@ class LoadedModel:
 
     def goldens(self, program: int | None = None) -> dict[str, torch.Tensor]:
         """Golden tensors recorded at export: {"input:0": ..., "output:0": ..., "op:<loc>": ...}."""
-        with self._runtime._translated():
+        with core.translated_errors():
             entries = self.binary.goldens()
         index = self.public[0] if program is None and len(self.public) == 1 else program
         return {key: t for key, p, t in entries if index is None or p == index}
@@ -195,6 +195,4 @@ class LoadedModel:
 def load(path: str | os.PathLike, numerics: str | None = None) -> LoadedModel:
     """Loads an exported ``.ttnn`` (tt_torch.export); BinaryError if it is not a valid one.
     `numerics`: "emulated" or "fast" for the device it runs on (see runtime.open_device)."""
-    from tt_torch import runtime
-
-    return LoadedModel(runtime.load_binary(path), numerics=numerics)
+    return LoadedModel(core.load_binary(path), numerics=numerics)

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from tt_torch.errors import ConfigError
 
-if TYPE_CHECKING:
-    from tt_torch.runtime import Device
+from . import core
+from .core import Device
 
 _ARCH = {"n150": "wormhole_b0", "n300": "wormhole_b0", "p150": "blackhole"}
 
@@ -67,8 +66,6 @@ class MeshDevice:
 
         Raises ConfigError when the mesh was released, or when no emulated system has
         this mesh's shape."""
-        from tt_torch import runtime
-
         with self._lock:
             if self._closed:
                 raise ConfigError(
@@ -76,7 +73,7 @@ class MeshDevice:
                     "acquire a new device from DeviceManager and compile with it"
                 )
             if self._runtime is None:
-                self._runtime = runtime.open_mesh_device(self.mesh_shape, self.arch)
+                self._runtime = core.open_mesh_device(self.mesh_shape, self.arch)
             return self._runtime
 
     def close(self) -> None:
@@ -101,9 +98,7 @@ def runtime_device(obj: object) -> Device | None:
     :class:`~tt_torch.runtime.Device` is used as it is. Anything else is a ConfigError
     that says what is accepted.
     """
-    from tt_torch import runtime
-
-    if obj is None or isinstance(obj, runtime.Device):
+    if obj is None or isinstance(obj, Device):
         return obj
     if isinstance(obj, MeshDevice):
         return obj.runtime_device()

@@ -12,9 +12,20 @@ from dataclasses import dataclass
 
 import torch
 
-from tt_torch.errors import ConfigError
+from tt_torch.errors import ConfigError, TTRuntimeError
 
-from . import _TORCH_DTYPES
+# Host tensor type of each schema data type (UInt16/UInt32 travel as int32, the
+# device's container for them).
+_TORCH_DTYPES = {
+    "Float32": torch.float32,
+    "BFloat16": torch.bfloat16,
+    "Float16": torch.float16,
+    "Int32": torch.int32,
+    "UInt32": torch.int32,
+    "UInt16": torch.int32,
+    "UInt8": torch.uint8,
+}
+
 
 _LAYOUTS = ("row_major", "tile")
 # Schema data type name -> torch dtype of a value rounded to it: the host types of the schema's.
@@ -79,3 +90,14 @@ def to_host(tensor: Tensor | torch.Tensor) -> torch.Tensor:
     if isinstance(tensor, torch.Tensor):
         return tensor
     return tensor.data.clone()
+
+
+def torch_dtype(dtype: str) -> torch.dtype:
+    """The host tensor dtype for a schema data type name as ``program_inputs`` reports it."""
+    try:
+        return _TORCH_DTYPES[dtype]
+    except KeyError:
+        raise TTRuntimeError(
+            f"data type {dtype} has no host tensor type: block-float formats are not supported yet "
+            f"on the host side; supported: {', '.join(_TORCH_DTYPES)}"
+        ) from None

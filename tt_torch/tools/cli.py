@@ -252,7 +252,7 @@ def cmd_check(args) -> int:
     weights = binary.weight_names
     for name in weights:
         try:
-            with runtime._translated():
+            with runtime.translated_errors():
                 binary.weight(name)  # embedded bytes, or the side file: present, size and CRC-32
         except (BinaryError, TTRuntimeError) as e:
             problems.append(str(e))
@@ -379,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(e.code or 0)
 
     try:
-        with runtime._translated():  # the extension's errors as tt-torch's
+        with runtime.translated_errors():  # the extension's errors as tt-torch's
             return COMMANDS[args.command](args)
     except (BinaryError, ConfigError) as e:
         _err(str(e))

@@ -69,6 +69,7 @@ from torch_mlir import ir
 
 from tt_torch import formats
 
+from ..context import new_context
 from ..dialects.ttnn_layout import decode, is_device
 from ..ir_helpers import location_text
 from ..options import DEFAULT_MATH_FIDELITY, DEFAULT_TARGET, MATH_FIDELITY_PHASES
@@ -427,8 +428,6 @@ def device_bytes(value: ir.Value) -> int:
 def _parse(module: ir.Module | str) -> ir.Module:
     if isinstance(module, ir.Module):
         return module
-    from ..context import new_context
-
     return ir.Module.parse(module, new_context())
 
 
