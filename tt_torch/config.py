@@ -10,6 +10,7 @@ device options are the compiler's (``tt_torch.compiler.options``).
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -103,8 +104,13 @@ class CompilerConfig:
     verify_passes: bool = field(default_factory=env.VERIFY_PASSES.flag)
     # Directory to write each graph's StableHLO, TTIR and TTNN text to (default: $TT_TORCH_IR_DUMP_DIR).
     ir_dump_dir: str | None = field(default_factory=lambda: env.IR_DUMP_DIR.get() or None)
+    # tt-torch's: log each compiled graph's stage summary (seconds per stage, ops per dialect),
+    # and with dump_debug also each stage's IR (logger "tt_torch.dump", INFO).
     dump_info: bool = False
     dump_debug: bool = False
+    # tt-torch's pipeline parallelism ({module path: index into BackendOptions.devices}).
+    # Refused when not empty: every graph runs on BackendOptions.devices[0] for now.
+    device_map: dict[str, int] = field(default_factory=dict)
     # Also compile every graph (in op-by-op mode: every unique op) with the real tt-mlir
     # (jax-tt-plugin, compile-only) and record its status, error and TTNN op differences.
     cross_check_tt_mlir: bool = False
@@ -114,42 +120,13 @@ class CompilerConfig:
     # Seconds the real tt-mlir may take on one graph or op before it counts as hung.
     tt_mlir_timeout: float = 120.0
 
-    def __post_init__(self) -> None:
-        self.compile_depth = to_enum(CompileDepth, self.compile_depth, "compile_depth", CompileDepth.EXECUTE)
-        self.op_by_op_backend = to_enum(OpByOpBackend, self.op_by_op_backend, "op_by_op_backend", OpByOpBackend.TORCH)
-        if self.target not in TARGETS:
-            if not str(self.target).endswith(".json"):
-                raise ConfigError(
-                    f"target={self.target!r} is not a known device; allowed: {', '.join(TARGETS)} "
-                    f"(default: {DEFAULT_TARGET}), "
-                    "or a target description saved as .json (tt_torch.compiler.target.system_desc.save)"
-                )
-            try:
-                system_desc.load(self.target)
-            except ValueError as e:
-                raise ConfigError(f"target={self.target!r}: {e}") from None
-        self.math_fidelity = str(self.math_fidelity).lower()
-        if self.math_fidelity not in MATH_FIDELITIES:
-            raise ConfigError(
-                f"math_fidelity={self.math_fidelity!r} is not valid; allowed: {', '.join(MATH_FIDELITIES)} "
-                f"(default: {DEFAULT_MATH_FIDELITY})"
-            )
-        if self.experimental_weight_dtype not in WEIGHT_DTYPES:
-            raise ConfigError(
-                f"experimental_weight_dtype={self.experimental_weight_dtype!r} is not valid; allowed: 'bfp_bf8', "
-                "'bfp_bf4', or '' (weights keep their type)"
-            )
-        if self.optimization_level not in OPTIMIZATION_LEVELS:
-            levels = ", ".join(map(str, OPTIMIZATION_LEVELS))
-            raise ConfigError(f"optimization_level={self.optimization_level!r} is not valid; allowed: {levels}")
-        if self.numerics not in (None, "emulated", "fast"):
-            raise ConfigError(f"numerics={self.numerics!r} is not valid; allowed: 'emulated', 'fast', or None")
-        if self.compiler not in COMPILERS:
-            raise ConfigError(
-                f"compiler={self.compiler!r} is not valid; allowed values: {', '.join(COMPILERS)} (default: tt-torch)"
-            )
-        if self.single_op_timeout <= 0:
-            raise ConfigError(f"single_op_timeout must be positive, got {self.single_op_timeout}")
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Every assignment is checked, in the constructor and after it (tt-torch's code sets
+        options as attributes): a bad value or an unknown option is a ConfigError naming it."""
+        check = _CHECKS.get(name)
+        if check is None:
+            raise ConfigError(_unknown_option(name))
+        super().__setattr__(name, check(value))
 
     def as_dict(self) -> dict[str, Any]:
         out = {}
@@ -159,3 +136,112 @@ class CompilerConfig:
             v = getattr(self, f.name)
             out[f.name] = v.name if isinstance(v, enum.Enum) else v
         return out
+
+
+def _target(value: Any) -> str:
+    if value not in TARGETS:
+        if not str(value).endswith(".json"):
+            raise ConfigError(
+                f"target={value!r} is not a known device; allowed: {', '.join(TARGETS)} "
+                f"(default: {DEFAULT_TARGET}), "
+                "or a target description saved as .json (tt_torch.compiler.target.system_desc.save)"
+            )
+        try:
+            system_desc.load(value)
+        except ValueError as e:
+            raise ConfigError(f"target={value!r}: {e}") from None
+    return value
+
+
+def _math_fidelity(value: Any) -> str:
+    value = str(value).lower()
+    if value not in MATH_FIDELITIES:
+        raise ConfigError(
+            f"math_fidelity={value!r} is not valid; allowed: {', '.join(MATH_FIDELITIES)} "
+            f"(default: {DEFAULT_MATH_FIDELITY})"
+        )
+    return value
+
+
+def _one_of(option: str, allowed: tuple, default: Any) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value not in allowed:
+            raise ConfigError(
+                f"{option}={value!r} is not valid; allowed: {', '.join(map(repr, allowed))} (default: {default!r})"
+            )
+        return value
+
+    return check
+
+
+def _positive(option: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"{option} must be a positive number of seconds, got {value!r}")
+        return value
+
+    return check
+
+
+def _device_map(value: Any) -> dict:
+    if value:
+        raise ConfigError(
+            f"device_map={value!r}: pipeline parallelism over several devices is not supported yet; every graph "
+            "runs on BackendOptions.devices[0]. Leave device_map empty (the default)."
+        )
+    return dict(value or {})
+
+
+def _any(value: Any) -> Any:
+    return value
+
+
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "compile_depth": lambda v: to_enum(CompileDepth, v, "compile_depth", CompileDepth.EXECUTE),
+    "op_by_op_backend": lambda v: to_enum(OpByOpBackend, v, "op_by_op_backend", OpByOpBackend.TORCH),
+    "target": _target,
+    "math_fidelity": _math_fidelity,
+    "experimental_weight_dtype": _one_of("experimental_weight_dtype", WEIGHT_DTYPES, ""),
+    "optimization_level": _one_of("optimization_level", OPTIMIZATION_LEVELS, 0),
+    "numerics": _one_of("numerics", (None, "emulated", "fast"), None),
+    "compiler": _one_of("compiler", COMPILERS, "tt-torch"),
+    "single_op_timeout": _positive("single_op_timeout"),
+    "tt_mlir_timeout": _positive("tt_mlir_timeout"),
+    "device_map": _device_map,
+}
+_CHECKS.update({f.name: _any for f in fields(CompilerConfig) if f.name not in _CHECKS})
+
+# Options of tt-torch's CompilerConfig that this compiler does not have, and why.
+_TT_TORCH_ONLY: dict[str, str] = {
+    **dict.fromkeys(
+        ("unique_ops", "stable_hlo_ops", "stablehlo_mlir_module", "torch_mlir_module", "record_property"),
+        "tt-torch kept compile results in the config; here they are in BackendOptions(artifacts=CompileArtifacts()) "
+        "(per graph: IR of every stage, the report, op-by-op records)",
+    ),
+    **dict.fromkeys(
+        ("output_mlir_dir", "save_mlir_override", "dump_binary", "output_binary_dir"),
+        "use CompilerConfig(ir_dump_dir=...) for each stage's IR, and artifacts.last.save_flatbuffer(path) or "
+        "tt_torch.export(...) for the binary",
+    ),
+    **dict.fromkeys(
+        ("mesh_shape", "xla_mesh", "automatic_parallelization"),
+        "several chips are not supported yet: one graph runs on one emulated chip",
+    ),
+    "enable_optimizer": "use CompilerConfig(optimization_level=1) (L1 placement)",
+    "verify_op_by_op": "op-by-op mode always compares every op with its CPU golden (PCC, atol)",
+    "check_all_ops_execute": "op-by-op reports list every op that did not execute (python -m tt_torch.tools.report)",
+    "typecast_inputs": "inputs are narrowed to the device's types (int64 -> int32, f64 -> f32) on every call",
+    "push_outputs_to_cpu": "outputs always come back to the host as torch tensors",
+    "inline_parameters": "parameters stay program arguments, never IR constants (25x faster to compile)",
+    "cache_preprocessed_constants": "consteval results are always cached until a weight changes",
+    "runtime_intermediate_cache": "use CompilerConfig(enable_intermediate_verification=True)",
+    "arg_type_map_override": "argument kinds (input, parameter, constant) are derived from the model",
+    "profile_ops": "per-op device time: tt-torch perf model.ttnn, and the cost model in the compile report",
+}
+
+
+def _unknown_option(name: str) -> str:
+    if name in _TT_TORCH_ONLY:
+        return f"CompilerConfig.{name} (a tt-torch option) is not supported: {_TT_TORCH_ONLY[name]}"
+    options = ", ".join(sorted(_CHECKS))
+    return f"CompilerConfig has no option {name!r}; its options: {options}"

@@ -17,6 +17,7 @@ the model's outputs stay correct at every depth.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 import time
@@ -43,6 +44,7 @@ from tt_torch.tt_mlir.importer import import_program
 
 from .artifacts import CompileArtifacts, GraphArtifacts
 
+_DUMP = logging.getLogger("tt_torch.dump")
 _STATE_KEY = re.compile(r"_(?:modules|parameters|buffers)\['([^']+)'\]")
 
 Program = Callable[[list[torch.Tensor]], list[torch.Tensor]]
@@ -172,6 +174,8 @@ class Executor:
         run_program = path(self, graph, art, args)
         art.stage_seconds["total"] = time.perf_counter() - t0
         _dump(self.config.ir_dump_dir, art)
+        if self.config.dump_info or self.config.dump_debug:
+            _log_compile(art, with_ir=self.config.dump_debug)
         keep = self.artifacts is not None and self.config.compile_depth == CompileDepth.EXECUTE
         if self.artifacts is not None:
             self.artifacts.graphs.append(art)
@@ -359,6 +363,28 @@ def _dump(directory: str | None, art: GraphArtifacts) -> None:
             ext = "py" if stage == "fx_graph" else "mlir"
             with open(os.path.join(directory, f"{art.name}.{stage}.{ext}"), "w") as f:
                 f.write(text)
+
+
+def _log_compile(art: GraphArtifacts, with_ir: bool) -> None:
+    """CompilerConfig.dump_info / dump_debug (tt-torch's options): the compile's stage summary
+    and, with dump_debug, each stage's IR, at INFO on the "tt_torch.dump" logger."""
+    if not _DUMP.handlers and not logging.getLogger().handlers:
+        # asked for by the config: shown even where the application set up no logging
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("tt-torch: %(message)s"))
+        _DUMP.addHandler(handler)
+    if _DUMP.getEffectiveLevel() > logging.INFO:
+        _DUMP.setLevel(logging.INFO)
+    seconds = ", ".join(f"{stage} {s:.3f} s" for stage, s in art.stage_seconds.items())
+    ops = "; ".join(f"{d}: {sum(c.values())}" for d, c in art.report.get("op_counts", {}).items())
+    fused = ", ".join(f"{k} {v}" for k, v in art.report.get("fused", {}).items()) or "none"
+    cache = art.report.get("compile_cache", "n/a")
+    _DUMP.info("graph %s: %s | ops %s | fused %s | compile cache %s", art.name, seconds, ops or "n/a", fused, cache)
+    if with_ir:
+        for stage in ("fx_graph", "stablehlo", "ttir", "ttnn"):
+            text = getattr(art, stage)
+            if text is not None:
+                _DUMP.info("graph %s, %s:\n%s", art.name, stage, text)
 
 
 def _output_nodes(gm: fx.GraphModule) -> list[fx.Node]:

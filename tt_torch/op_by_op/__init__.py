@@ -526,8 +526,8 @@ def _run_one(op: _UniqueOp, worker: OpWorker, config: CompilerConfig, execute: b
             setattr(record, name, reply.ir[name])
     errors = [record.error] if record.error else []
     if reply.failure is not None:
-        doing = _DOING[min(reply.stage, len(_DOING) - 1)]
-        errors.append(f"{reply.failure} while {doing} (stage reached: {OpCompilationStatus(reply.stage).name})")
+        reached = OpCompilationStatus(reply.stage)
+        errors.append(f"{reply.failure} while {_DOING[reached]} (stage reached: {reached.name})")
         record.worker_output = reply.output
     elif reply.final.get("error"):
         errors.append(reply.final["error"])
@@ -543,16 +543,16 @@ def _run_one(op: _UniqueOp, worker: OpWorker, config: CompilerConfig, execute: b
 
 
 # what the worker does after reaching each status, for crash and hang messages
-_DOING = [
-    "building the one-op graph",
-    "importing it to Torch IR",
-    "lowering to Torch backend IR",
-    "lowering to StableHLO",
-    "lowering StableHLO to TTIR",
-    "lowering TTIR to TTNN",
-    "writing the flatbuffer or running on the device",
-    "returning the outputs",
-]
+_DOING = {
+    OpCompilationStatus.NOT_STARTED: "building the one-op graph",
+    OpCompilationStatus.CREATED_GRAPH: "importing it to Torch IR",
+    OpCompilationStatus.CONVERTED_TO_TORCH_IR: "lowering to Torch backend IR",
+    OpCompilationStatus.CONVERTED_TO_TORCH_BACKEND_IR: "lowering to StableHLO",
+    OpCompilationStatus.CONVERTED_TO_STABLE_HLO: "lowering StableHLO to TTIR",
+    OpCompilationStatus.CONVERTED_TO_TTIR: "lowering TTIR to TTNN",
+    OpCompilationStatus.CONVERTED_TO_TTNN: "writing the flatbuffer or running on the device",
+    OpCompilationStatus.EXECUTED: "returning the outputs",
+}
 
 
 def _compare(record: OpRecord, goldens: list[torch.Tensor], outputs: list[torch.Tensor]) -> str | None:

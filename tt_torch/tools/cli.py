@@ -30,6 +30,7 @@ import torch
 
 from tt_torch import env, intermediate, runtime, tt_mlir
 from tt_torch.accuracy import compute_atol, compute_pcc
+from tt_torch.compiler.options import DEFAULT_TARGET, TARGETS
 from tt_torch.errors import BinaryError, ConfigError, TTRuntimeError
 from tt_torch.runtime import LoadedModel
 from tt_torch.runtime.binary_info import SECTIONS, binary_json
@@ -318,7 +319,7 @@ def parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("tt-mlir", help="compile a StableHLO .mlir with the real tt-mlir (compile-only)")
     r.add_argument("file")
-    r.add_argument("--target", default="n150", choices=("n150", "n300", "p150"))
+    r.add_argument("--target", default=DEFAULT_TARGET, choices=TARGETS)
     r.add_argument("--out", metavar="DIR", help="write every stage's IR, the .ttnn and result.json to DIR")
     r.add_argument("--timeout", type=float, default=60.0, help="seconds tt-mlir may take (default 60)")
 

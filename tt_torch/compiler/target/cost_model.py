@@ -114,6 +114,7 @@ SFPU_OP_COST = 8
 L1_BYTES_PER_CYCLE = 64
 PCIE_GBPS = 16.0
 
+# ops whose work is costed at the matrix unit's peak
 MATRIX_OPS = ("ttnn.matmul", "ttnn.linear", "ttnn.conv2d", "ttnn.scaled_dot_product_attention")
 HOST_OPS = ("ttnn.to_device", "ttnn.from_device")
 FREE_OPS = ("ttnn.deallocate",)

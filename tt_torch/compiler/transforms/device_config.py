@@ -20,10 +20,13 @@ from ..dialects import ttnn
 from ..dialects._define import build
 from ..dialects.ttnn_layout import decode, device_type, is_device
 from ..ir_helpers import argument_tags, as_operation
-from ..target.cost_model import device_bytes
+from ..options import DEFAULT_MATH_FIDELITY
+from ..target.cost_model import MATRIX_OPS, device_bytes
 from .deallocation import last_user, program_order
 
-MATRIX_OPS = ("ttnn.matmul", "ttnn.linear", "ttnn.conv2d", "ttnn.multiply", "ttnn.scaled_dot_product_attention")
+# Ops whose operands pass the matrix unit's SrcA/SrcB registers and so take a compute kernel
+# config: the cost model's matrix ops, and the multiply, which is costed as a vector op.
+COMPUTE_CONFIG_OPS = (*MATRIX_OPS, "ttnn.multiply")
 _PASS_THROUGH = ("ttnn.to_layout", "ttnn.to_device", "ttnn.reshape", "ttnn.permute")
 _BLOCK_FLOAT = ("bfp_bf8", "bfp_bf4", "bfp_bf2")
 
@@ -34,7 +37,9 @@ def _ops(module: ir.Module):
             yield func_op, op.operation
 
 
-def set_compute_config(module: ir.Module, math_fidelity: str = "hifi4", fp32_dest_acc_en: bool = True) -> int:
+def set_compute_config(
+    module: ir.Module, math_fidelity: str = DEFAULT_MATH_FIDELITY, fp32_dest_acc_en: bool = True
+) -> int:
     """Returns how many ops got a compute config."""
     count = 0
     with module.context:
@@ -45,7 +50,7 @@ def set_compute_config(module: ir.Module, math_fidelity: str = "hifi4", fp32_des
             }
         )
         for _, op in _ops(module):
-            if op.name in MATRIX_OPS:
+            if op.name in COMPUTE_CONFIG_OPS:
                 op.attributes["compute_config"] = config
                 count += 1
     return count
