@@ -127,9 +127,14 @@ class DeviceManager:
             )
             for sub_device in list(sub_devices):
                 cls.release_sub_mesh_device(sub_device, parent=parent_device)
-            parent_device.close()
-            del cls._devices[parent_device]
-            del cls._parent_shapes[parent_device]
+            cls._close_parent(parent_device)
+
+    @classmethod
+    def _close_parent(cls, parent: MeshDevice) -> None:
+        """Closes a parent mesh whose sub-meshes are gone and forgets it."""
+        parent.close()
+        del cls._devices[parent]
+        del cls._parent_shapes[parent]
 
     @classmethod
     def create_sub_mesh_device(
@@ -217,9 +222,7 @@ class DeviceManager:
             cls._devices[parent].remove(sub_device)
             del cls._submesh_shapes[sub_device]
             if cleanup_parent and len(cls._devices[parent]) == 0:
-                parent.close()
-                del cls._devices[parent]
-                del cls._parent_shapes[parent]
+                cls._close_parent(parent)
 
     @classmethod
     def acquire_available_devices(
