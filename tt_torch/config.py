@@ -119,6 +119,11 @@ class CompilerConfig:
     compiler: str = "tt-torch"
     # Seconds the real tt-mlir may take on one graph or op before it counts as hung.
     tt_mlir_timeout: float = 120.0
+    # When a graph does not compile as a whole (an op torch-mlir or tt-torch cannot lower),
+    # run the ops the device path refuses as ATen on the CPU and the rest on the device
+    # (reported in the graph's artifacts, report["cpu_fallback"], and logged once per graph).
+    # False: such a graph's compile error is raised.
+    enable_cpu_fallback: bool = True
 
     def __setattr__(self, name: str, value: Any) -> None:
         """Every assignment is checked, in the constructor and after it (tt-torch's code sets
@@ -183,6 +188,15 @@ def _positive(option: str) -> Callable[[Any], Any]:
     return check
 
 
+def _flag(option: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{option} must be True or False, got {value!r}")
+        return value
+
+    return check
+
+
 def _device_map(value: Any) -> dict:
     if value:
         raise ConfigError(
@@ -208,6 +222,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "single_op_timeout": _positive("single_op_timeout"),
     "tt_mlir_timeout": _positive("tt_mlir_timeout"),
     "device_map": _device_map,
+    "enable_cpu_fallback": _flag("enable_cpu_fallback"),
 }
 _CHECKS.update({f.name: _any for f in fields(CompilerConfig) if f.name not in _CHECKS})
 

@@ -94,6 +94,15 @@ def export_artifacts(
     parameters, instead of its results being stored as weights; the C++ runner
     (demos/cpp_runner) reads weights only, so this is off by default.
     """
+    for g in artifacts.graphs:
+        fallback = g.report.get("cpu_fallback")
+        if fallback:
+            ops = ", ".join(dict.fromkeys(f"{e['op']}@{e['source'] or 'unknown'}" for e in fallback["ops"]))
+            raise ExportError(
+                f"graph {g.name} cannot be exported: {fallback['host_ops']} of its ops run on the CPU ({ops}) and a "
+                ".ttnn holds device programs only. Compile with enable_cpu_fallback=False to see the error, or "
+                "rewrite those model lines with supported ops (each op's error: the graph's report['cpu_fallback'])"
+            )
     graphs = [g for g in artifacts.graphs if g.flatbuffer is not None]
     if not graphs:
         raise ExportError(

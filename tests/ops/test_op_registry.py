@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from tests.ops.registry import OPS, TOLERANCE
+from tt_torch.config import CompilerConfig
 from tt_torch.dynamo import BackendOptions
 from tt_torch.tools.verify import compute_pcc
 
@@ -53,7 +54,9 @@ def test_op(entry, dtype):
     for i, args in enumerate(entry.samples(dtype)):
         torch._dynamo.reset()
         module = OpModule(entry.op)
-        compiled = torch.compile(module, backend="tt", options=BackendOptions(), dynamic=False)
+        # strict: an op the device cannot lower fails here instead of running on the CPU
+        options = BackendOptions(compiler_config=CompilerConfig(enable_cpu_fallback=False))
+        compiled = torch.compile(module, backend="tt", options=options, dynamic=False)
         with torch.no_grad():
             golden = module(*args)
             got = compiled(*args)

@@ -5,7 +5,8 @@ FX passes, consteval, DCE, input pruning: :func:`_frontend`). Then
 :func:`choose_path` picks the one path the ``CompilerConfig`` asks for, and that
 path, read top to bottom, makes the program the model will call:
 
-- :func:`our_compiler`: StableHLO -> tt-torch's compiler -> the runtime (the default);
+- :func:`our_compiler`: StableHLO -> tt-torch's compiler -> the runtime (the default), with
+  the ops it cannot lower on the CPU when ``enable_cpu_fallback`` is on;
 - :func:`tt_mlir_program`: StableHLO -> the real tt-mlir's TTNN program -> the runtime;
 - :func:`op_by_op`: every unique op compiled and run on its own (reports), the model on the CPU;
 - :func:`stop_at_depth`: ``compile_depth`` TORCH_FX or STABLEHLO, the model on the CPU.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import operator
 import os
 import re
 import time
@@ -36,14 +38,16 @@ from tt_torch.compiler.options import CompileOptions
 from tt_torch.config import CompileDepth, CompilerConfig, OpByOpBackend
 from tt_torch.errors import CompileError
 from tt_torch.frontend import passes
-from tt_torch.frontend.importer import import_stablehlo
+from tt_torch.frontend.importer import import_stablehlo, source_line
 from tt_torch.frontend.trace import trace_to_aten
 from tt_torch.runtime.versions import tensor_stamp
 from tt_torch.tt_mlir import compare
 from tt_torch.tt_mlir.importer import import_program
 
+from . import fallback
 from .artifacts import CompileArtifacts, GraphArtifacts
 
+_LOG = logging.getLogger(__name__)
 _DUMP = logging.getLogger("tt_torch.dump")
 _STATE_KEY = re.compile(r"_(?:modules|parameters|buffers)\['([^']+)'\]")
 
@@ -244,20 +248,27 @@ def choose_path(cfg: CompilerConfig) -> Path:
 
 
 def our_compiler(ex: Executor, graph: FrontendResult, art: GraphArtifacts, args: tuple) -> Program:
-    """StableHLO -> TTIR -> TTNN (-> flatbuffer -> the emulated device, at EXECUTE)."""
+    """StableHLO -> TTIR -> TTNN (-> flatbuffer -> the emulated device, at EXECUTE).
+
+    The whole graph is compiled first. When that fails and ``enable_cpu_fallback`` is on
+    (the default), the ops the device path refuses run on the CPU (:func:`_with_cpu_fallback`).
+    """
+    try:
+        return _whole_graph(ex, graph, art)
+    except CompileError as e:  # FrontendError and LoweringError included
+        if not ex.config.enable_cpu_fallback:
+            raise
+        error = e
+    return _with_cpu_fallback(ex, graph, art, args, error)
+
+
+def _whole_graph(ex: Executor, graph: FrontendResult, art: GraphArtifacts) -> Program:
     cfg = ex.config
     module = _to_stablehlo(graph, art)
     # the real tt-mlir gets the full text, before our passes change the module
     theirs_input = _full_text(module) if cfg.cross_check_tt_mlir else None
     execute = cfg.compile_depth == CompileDepth.EXECUTE
-    options = CompileOptions.from_config(
-        cfg,
-        verify_each_pass=cfg.verify_passes,
-        arg_names=graph.arg_names,
-        arg_kinds=graph.arg_kinds,
-        emit_flatbuffer=execute,
-    )
-    result = pipelines.compile_stablehlo(module, options)
+    result = _compile_module(cfg, module, graph, execute)
     art.ttir, art.ttnn, art.flatbuffer = result.ttir, result.ttnn, result.flatbuffer
     art.report = result.report
     art.stage_seconds.update(result.stage_seconds)
@@ -269,6 +280,113 @@ def our_compiler(ex: Executor, graph: FrontendResult, art: GraphArtifacts, args:
     if not execute:
         return _cpu_program(graph.fx_gm)
     return _device_program(ex, result.flatbuffer, graph, art)
+
+
+def _compile_module(cfg: CompilerConfig, module: Any, graph: FrontendResult, execute: bool) -> Any:
+    options = CompileOptions.from_config(
+        cfg,
+        verify_each_pass=cfg.verify_passes,
+        arg_names=graph.arg_names,
+        arg_kinds=graph.arg_kinds,
+        emit_flatbuffer=execute,
+    )
+    return pipelines.compile_stablehlo(module, options)
+
+
+def _with_cpu_fallback(
+    ex: Executor, graph: FrontendResult, art: GraphArtifacts, args: tuple, error: CompileError
+) -> Program:
+    """The graph with the ops the device path refuses on the CPU, the rest in device partitions.
+
+    Support is the real pipeline's answer for each op compiled alone
+    (:func:`tt_torch.op_by_op.probe_support`); the supported nodes are grouped into
+    partitions (:mod:`.fallback`), each compiled like a whole graph. A partition whose
+    compile still fails runs on the CPU as well. Reported in ``art.report["cpu_fallback"]``
+    and logged once.
+    """
+    cfg = ex.config
+    execute = cfg.compile_depth == CompileDepth.EXECUTE
+    t = time.perf_counter()
+    support = obo.probe_support(graph.fx_gm, graph.program_inputs(args), cfg, art.name)
+    art.stage_seconds["cpu_fallback_probe"] = time.perf_counter() - t
+    if all(r is None for r in support.values()):
+        error.add_note(
+            "CPU fallback: every op of this graph compiles on its own, so nothing was moved to the CPU; "
+            "the failure above comes from how the ops combine."
+        )
+        raise error
+    nodes = {n.name: n for n in graph.fx_gm.graph.nodes}
+    host: dict[str, dict[str, str]] = {}  # node name -> its report entry
+    for name, refusal in support.items():
+        if refusal is not None:
+            host[name] = dict(
+                node=name, op=refusal.op, stage=refusal.stage, reason=refusal.reason, source=refusal.source
+            )
+    supported = {name for name, refusal in support.items() if refusal is None}
+    split = fallback.split_graph(graph.fx_gm, supported)
+    partitions, ttir, ttnn = [], [], []
+    for name in split.partitions:
+        sub = split.submodule(name)
+        members = [n.name for n in sub.graph.nodes if n.op == "call_function" and n.target is not operator.getitem]
+        part = _partition_graph(graph, split, name)
+        t = time.perf_counter()
+        try:
+            module = import_stablehlo(sub, func_name="main")
+            result = _compile_module(cfg, module, part, execute)
+        except CompileError as e:  # this partition runs on the CPU
+            reason = f"its device partition {name} did not compile: {e}"
+            for m in members:
+                n = nodes[m]
+                host[m] = dict(node=m, op=str(n.target), stage="partition", reason=reason, source=source_line(n))
+            partitions.append({"name": name, "ops": len(members), "device": False, "error": str(e)})
+            continue
+        art.stage_seconds[f"compile_{name}"] = time.perf_counter() - t
+        ttir.append(f"// partition {name}\n{result.ttir}")
+        ttnn.append(f"// partition {name}\n{result.ttnn}")
+        partitions.append(
+            {"name": name, "ops": len(members), "device": True, "op_counts": result.report.get("op_counts")}
+        )
+        if execute:
+            fallback.place(split, name, _device_program(ex, result.flatbuffer, part, art))
+    order = {n.name: k for k, n in enumerate(graph.fx_gm.graph.nodes)}
+    ops = sorted(host.values(), key=lambda entry: order[entry["node"]])
+    art.ttir, art.ttnn = ("\n".join(ttir) or None), ("\n".join(ttnn) or None)
+    art.report["cpu_fallback"] = {
+        "ops": ops,
+        "device_partitions": sum(p["device"] for p in partitions),
+        "host_ops": len(ops),
+        "partitions": partitions,
+        "error": str(error),  # the whole graph's compile error
+    }
+    places = list(dict.fromkeys(f"{e['op']}@{e['source'] or 'unknown'}" for e in ops))
+    _LOG.warning(
+        "graph %s: %d ops run on the CPU (%s): see artifacts.last.report['cpu_fallback']",
+        art.name,
+        len(ops),
+        ", ".join(places),
+    )
+    if not execute or not any(p["device"] for p in partitions):
+        return _cpu_program(graph.fx_gm)
+    return _cpu_program(split.gm)
+
+
+def _partition_graph(graph: FrontendResult, split: fallback.Split, name: str) -> FrontendResult:
+    """How to compile and call one partition: its inputs named and kinded after the parent graph's
+    (a parameter or constant keeps its kind and name; anything else is an input)."""
+    sub = split.submodule(name)
+    parent = {n.name: k for k, n in enumerate(n for n in graph.fx_gm.graph.nodes if n.op == "placeholder")}
+    names, kinds = [], []
+    for arg in split.call_site(name).args:
+        k = parent.get(arg.name) if arg.op == "placeholder" else None
+        if k is not None and graph.arg_kinds[k] != "input":
+            names.append(graph.arg_names[k])
+            kinds.append(graph.arg_kinds[k])
+        else:
+            names.append(graph.arg_names[k] if k is not None else arg.name)
+            kinds.append("input")
+    outs = next(n for n in sub.graph.nodes if n.op == "output").args[0]
+    out_dtypes = [o.meta["val"].dtype for o in outs]
+    return FrontendResult(sub, list(range(len(names))), passes.ConstevalResult(None), None, out_dtypes, names, kinds)
 
 
 def tt_mlir_program(ex: Executor, graph: FrontendResult, art: GraphArtifacts, args: tuple) -> Program:

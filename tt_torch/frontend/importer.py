@@ -35,6 +35,12 @@ class _LocatingCache(ContextCache):
         return ir.Location.name(name, childLoc=child, context=ctx)
 
 
+def source_line(node: fx.Node) -> str:
+    """``"file:line"`` of the model line that made ``node`` (its innermost frame), "" when unknown."""
+    frames = _FRAME.findall(node.meta.get("stack_trace") or "")
+    return f"{frames[-1][0]}:{frames[-1][1]}" if frames else ""
+
+
 def locating_importer(context: ir.Context | None = None) -> FxImporter:
     """torch-mlir's FX importer whose op locations name the FX node (or composite group)."""
     if context is None:

@@ -15,6 +15,10 @@ golden) in a persistent worker process (:mod:`.worker`); a crash or a
 hang longer than ``single_op_timeout`` is that op's failure and the next op
 gets a fresh worker. One JSON file per unique op is written as soon as the op
 finishes. ``python -m tt_torch.tools.report`` turns them into reports.
+
+:func:`probe_support` uses the same machinery (TORCH backend, compile only, no
+files written) to answer, per FX node, whether the device path takes the op: the
+CPU fallback of ``CompilerConfig.enable_cpu_fallback`` partitions a graph by it.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from tt_torch.compiler.options import CompileOptions
 from tt_torch.composite import node_of_location
 from tt_torch.config import CompileDepth, CompilerConfig, OpByOpBackend, OpCompilationStatus
 from tt_torch.errors import TTTorchError
+from tt_torch.frontend.importer import source_line
 from tt_torch.tt_mlir import compare
 
 from . import protocol
@@ -492,6 +497,61 @@ def _op_attributes(op) -> str:
         body = [o.operation.name for block in region.blocks for o in block.operations]
         parts.append("body=" + ";".join(n for n in body if not n.endswith("return")))
     return ", ".join(parts)
+
+
+# --- support probe (CPU fallback) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the device path does not take one FX node's op, compiled on its own."""
+
+    op: str  # the aten op, e.g. "aten.sort.default"
+    stage: str  # the OpCompilationStatus name the op reached
+    reason: str  # the error (or the worker's crash or hang)
+    source: str  # "file:line" of the model line that made the op, "" when unknown
+
+
+def probe_support(
+    fx_gm: fx.GraphModule, inputs: list[torch.Tensor], config: CompilerConfig, graph_name: str = "graph"
+) -> dict[str, Refusal | None]:
+    """Whether the device path takes each op of ``fx_gm``, by compiling every unique op alone.
+
+    ``inputs`` are the graph's real input values. Each unique op goes through the
+    whole pipeline (torch-mlir, StableHLO -> TTIR -> TTNN -> flatbuffer) in the
+    op-by-op worker process, so a crash in one op cannot take the caller's process
+    down. Returns, per call_function node name (``getitem`` nodes excluded: they
+    follow their producer), None when the op reached CONVERTED_TO_TTNN without an
+    error, else its :class:`Refusal`. One worker serves the whole probe.
+    """
+    base = dict(
+        backend=OpByOpBackend.TORCH.name,
+        model_name=config.model_name or graph_name,
+        model_group=config.model_group,
+        graph_name=graph_name,
+        run_id=uuid.uuid4().hex[:12],
+        target_status=OpCompilationStatus.CONVERTED_TO_TTNN.name,
+    )
+    ops = _collect_torch(fx_gm, inputs, base, execute=False)
+    nodes = {n.name: n for n in fx_gm.graph.nodes}
+    answers: dict[str, Refusal | None] = {}
+    with OpWorker() as worker:
+        for op in ops:
+            _run_one(op, worker, config, execute=False)
+            rec = op.record
+            ok = rec.status >= OpCompilationStatus.CONVERTED_TO_TTNN and not rec.error
+            for name in rec.fx_nodes:
+                answers[name] = (
+                    None
+                    if ok
+                    else Refusal(
+                        op=rec.op_name,
+                        stage=rec.status_name,
+                        reason=(rec.error or "stopped before TTNN").strip(),
+                        source=source_line(nodes[name]),
+                    )
+                )
+    return answers
 
 
 # --- running ---------------------------------------------------------------------------------

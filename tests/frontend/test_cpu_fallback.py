@@ -1,0 +1,198 @@
+"""CPU fallback: the ops the device path cannot lower run as ATen on the CPU, the rest on the device."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+import torch
+
+from tests.helpers import MLP, assert_matches, compile_tt
+from tt_torch.dynamo import executor
+from tt_torch.errors import ConfigError, FrontendError, LoweringError
+from tt_torch.exporter import ExportError
+from tt_torch.op_by_op import Refusal
+from tt_torch.tools.utils import CompilerConfig
+
+LOGGER = "tt_torch.dynamo.executor"
+
+
+def _line_of(text: str) -> str:
+    """'test_cpu_fallback.py:N' of the one line of this file holding ``text``."""
+    with open(__file__) as f:
+        lines = [k + 1 for k, line in enumerate(f) if text in line and "_line_of" not in line]
+    assert len(lines) == 1, (text, lines)
+    return f"{os.path.basename(__file__)}:{lines[0]}"
+
+
+class InvBetweenLinears(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(8, 8)
+        self.fc2 = torch.nn.Linear(8, 8)
+        with torch.no_grad():  # fc1's outputs are well-conditioned matrices
+            self.fc1.weight.copy_(torch.eye(8) + 0.05 * torch.randn(8, 8))
+            self.fc1.bias.zero_()
+
+    def forward(self, x):
+        y = self.fc1(x)
+        z = torch.linalg.inv(y)  # no lowering in torch-mlir
+        return self.fc2(z)
+
+
+class SortInTheMiddle(torch.nn.Module):
+    def forward(self, x):
+        y = x * 2
+        s = torch.sort(y, dim=-1).values  # no StableHLO -> TTIR rule
+        return s + 1
+
+
+class OnlySort(torch.nn.Module):
+    def forward(self, x):
+        return torch.sort(x, dim=-1).values
+
+
+def _fallback_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == LOGGER and r.levelno == logging.WARNING]
+
+
+@pytest.fixture(scope="module")
+def sorted_run():
+    """SortInTheMiddle compiled and run once with the fallback on (the default)."""
+    torch.manual_seed(0)
+    model, x = SortInTheMiddle(), torch.randn(4, 8)
+    compiled, artifacts = compile_tt(model)
+    with torch.no_grad():
+        return model(x), compiled(x), artifacts
+
+
+def test_inverse_between_linears_runs_with_the_inverse_on_the_cpu(caplog):
+    torch.manual_seed(0)
+    model = InvBetweenLinears().eval()
+    x = torch.eye(8) + 0.05 * torch.randn(4, 8, 8)
+    compiled, artifacts = compile_tt(model)
+    with caplog.at_level(logging.WARNING, logger=LOGGER), torch.no_grad():
+        out = compiled(x)
+        golden = model(x)
+    assert_matches(golden, out, pcc=0.99, atol=5e-2)
+
+    report = artifacts.last.report["cpu_fallback"]
+    inverse = [e for e in report["ops"] if "linalg_inv" in e["op"]]
+    assert inverse, report["ops"]
+    assert inverse[0]["source"].endswith(_line_of("torch.linalg.inv(y)"))
+    assert inverse[0]["stage"] != "CONVERTED_TO_TTNN" and inverse[0]["reason"]
+    assert report["device_partitions"] >= 1  # both linears stay on the device
+    assert report["host_ops"] == len(report["ops"])
+    assert all("linear" not in e["op"] and "mm" not in e["op"] for e in report["ops"])
+    assert artifacts.last.flatbuffer is None
+
+    warnings = _fallback_warnings(caplog)
+    assert len(warnings) == 1, warnings
+    assert "linalg_inv" in warnings[0] and _line_of("torch.linalg.inv(y)") in warnings[0]
+    assert "artifacts.last.report['cpu_fallback']" in warnings[0]
+
+
+def test_sort_in_the_middle_runs_on_the_cpu_between_device_partitions(sorted_run):
+    golden, out, artifacts = sorted_run
+    assert_matches(golden, out)
+    report = artifacts.last.report["cpu_fallback"]
+    assert [e["op"] for e in report["ops"]] == ["aten.sort.default"]
+    (sort,) = report["ops"]
+    assert sort["stage"] == "CONVERTED_TO_STABLE_HLO"
+    assert "stablehlo.sort" in sort["reason"]
+    assert sort["source"].endswith(_line_of("s = torch.sort(y"))
+    assert report["device_partitions"] == 2 and report["host_ops"] == 1  # x * 2 and s + 1
+
+
+def test_export_of_a_graph_with_cpu_ops_is_refused_naming_the_op(sorted_run, tmp_path):
+    _, _, artifacts = sorted_run
+    with pytest.raises(ExportError) as info:
+        artifacts.export(tmp_path / "sorted.ttnn")
+    message = str(info.value)
+    assert "aten.sort.default" in message and _line_of("s = torch.sort(y") in message
+    assert "enable_cpu_fallback=False" in message
+    assert not (tmp_path / "sorted.ttnn").exists()
+
+
+def test_graph_of_unsupported_ops_only_runs_on_the_host():
+    torch.manual_seed(0)
+    model, x = OnlySort(), torch.randn(4, 8)
+    compiled, artifacts = compile_tt(model)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x))
+    report = artifacts.last.report["cpu_fallback"]
+    assert report["device_partitions"] == 0
+    assert [e["op"] for e in report["ops"]] == ["aten.sort.default"]
+
+
+@pytest.mark.parametrize(
+    "model, x, error, match",
+    [
+        (SortInTheMiddle(), torch.randn(4, 8), LoweringError, "cannot lower 'stablehlo.sort'"),
+        (InvBetweenLinears().eval(), torch.randn(4, 8, 8), FrontendError, "could not lower the graph to StableHLO"),
+    ],
+    ids=["sort", "inverse"],
+)
+def test_fallback_off_raises_the_compile_error(model, x, error, match, caplog):
+    compiled, artifacts = compile_tt(model, enable_cpu_fallback=False)
+    with caplog.at_level(logging.WARNING, logger=LOGGER), pytest.raises(error, match=match):
+        with torch.no_grad():
+            compiled(x)
+    assert _fallback_warnings(caplog) == []
+
+
+def test_supported_model_is_not_partitioned(caplog):
+    torch.manual_seed(0)
+    model, x = MLP().eval(), torch.randn(4, 32)
+    reports = []
+    for fallback in (True, False):
+        compiled, artifacts = compile_tt(model, enable_cpu_fallback=fallback)
+        with caplog.at_level(logging.WARNING, logger=LOGGER), torch.no_grad():
+            assert_matches(model(x), compiled(x))
+        reports.append(artifacts.last)
+    on, off = reports
+    assert "cpu_fallback" not in on.report and "cpu_fallback_probe" not in on.stage_seconds
+    assert on.report["op_counts"] == off.report["op_counts"]
+    assert on.flatbuffer is not None
+    assert _fallback_warnings(caplog) == []
+
+
+def test_every_op_supported_alone_raises_the_whole_graphs_error(monkeypatch):
+    """When each op compiles alone, the failure is in their combination: nothing is hidden."""
+    monkeypatch.setattr(executor.obo, "probe_support", lambda gm, inputs, config, name: {"sort": None})
+    compiled, _ = compile_tt(SortInTheMiddle())
+    with pytest.raises(LoweringError, match="cannot lower 'stablehlo.sort'") as info:
+        compiled(torch.randn(4, 8))
+    assert any("every op of this graph compiles on its own" in note for note in info.value.__notes__)
+
+
+def test_partition_that_does_not_compile_runs_on_the_host(monkeypatch):
+    """A device partition whose own compile fails (here: one holding the sort) falls back as a whole."""
+
+    def probe(gm, inputs, config, name):
+        return {
+            n.name: Refusal(str(n.target), "CONVERTED_TO_TTIR", "refused for the test", "") if n.name == "mul" else None
+            for n in gm.graph.nodes
+            if n.op == "call_function"
+        }
+
+    monkeypatch.setattr(executor.obo, "probe_support", probe)
+    torch.manual_seed(0)
+    model, x = SortInTheMiddle(), torch.randn(4, 8)
+    compiled, artifacts = compile_tt(model)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x))
+    report = artifacts.last.report["cpu_fallback"]
+    stages = {e["op"]: e["stage"] for e in report["ops"]}
+    assert stages["aten.mul.Tensor"] == "CONVERTED_TO_TTIR"
+    assert stages["aten.sort.default"] == "partition"
+    assert "stablehlo.sort" in next(e["reason"] for e in report["ops"] if e["op"] == "aten.sort.default")
+    assert report["device_partitions"] == 0
+    assert [p["device"] for p in report["partitions"]] == [False]
+
+
+def test_enable_cpu_fallback_is_a_flag():
+    assert CompilerConfig().enable_cpu_fallback is True
+    with pytest.raises(ConfigError, match="enable_cpu_fallback must be True or False"):
+        CompilerConfig(enable_cpu_fallback="yes")
