@@ -18,11 +18,13 @@ finishes. ``python -m tt_torch.tools.report`` turns them into reports.
 
 :func:`probe_support` uses the same machinery (TORCH backend, compile only, no
 files written) to answer, per FX node, whether the device path takes the op: the
-CPU fallback of ``CompilerConfig.enable_cpu_fallback`` partitions a graph by it.
+CPU fallback of ``CompilerConfig.enable_cpu_fallback`` partitions a graph by it. Its
+worker is kept for the process's later probes, and its answers per unique op.
 """
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import operator
@@ -512,6 +514,19 @@ class Refusal:
     source: str  # "file:line" of the model line that made the op, "" when unknown
 
 
+_probe_answers: dict[Any, tuple[str, str, str] | None] = {}  # (op key, options) -> None or (op, stage, reason)
+_probe_workers: dict[int, OpWorker] = {}  # per process id: a forked child does not share its parent's pipes
+
+
+def _probe_worker() -> OpWorker:
+    """The op-by-op worker all probes of this process share; started on first use, closed at exit."""
+    worker = _probe_workers.get(os.getpid())
+    if worker is None:
+        worker = _probe_workers[os.getpid()] = OpWorker()
+        atexit.register(worker.close)
+    return worker
+
+
 def probe_support(
     fx_gm: fx.GraphModule, inputs: list[torch.Tensor], config: CompilerConfig, graph_name: str = "graph"
 ) -> dict[str, Refusal | None]:
@@ -522,7 +537,10 @@ def probe_support(
     op-by-op worker process, so a crash in one op cannot take the caller's process
     down. Returns, per call_function node name (``getitem`` nodes excluded: they
     follow their producer), None when the op reached CONVERTED_TO_TTNN without an
-    error, else its :class:`Refusal`. One worker serves the whole probe.
+    error, else its :class:`Refusal`. One worker serves every probe of the process
+    (started on the first, replaced after a crash or hang, closed at exit), and each
+    answer is kept per unique op (name, argument shapes, dtypes and values, device
+    options): an op seen before is not compiled again (a hang is asked again).
     """
     base = dict(
         backend=OpByOpBackend.TORCH.name,
@@ -535,22 +553,20 @@ def probe_support(
     ops = _collect_torch(fx_gm, inputs, base, execute=False)
     nodes = {n.name: n for n in fx_gm.graph.nodes}
     answers: dict[str, Refusal | None] = {}
-    with OpWorker() as worker:
-        for op in ops:
-            _run_one(op, worker, config, execute=False)
+    options = repr(CompileOptions.from_config(config, verify_each_pass=config.verify_passes, cache_dir="off"))
+    for op in ops:
+        key = (op.key, options)
+        if key not in _probe_answers:
+            _run_one(op, _probe_worker(), config, execute=False)
             rec = op.record
             ok = rec.status >= OpCompilationStatus.CONVERTED_TO_TTNN and not rec.error
-            for name in rec.fx_nodes:
-                answers[name] = (
-                    None
-                    if ok
-                    else Refusal(
-                        op=rec.op_name,
-                        stage=rec.status_name,
-                        reason=(rec.error or "stopped before TTNN").strip(),
-                        source=source_line(nodes[name]),
-                    )
-                )
+            answer = None if ok else (rec.op_name, rec.status_name, (rec.error or "stopped before TTNN").strip())
+            if answer is None or "timed out" not in answer[2]:  # a hang may be the machine's load: asked again
+                _probe_answers[key] = answer
+        else:
+            answer = _probe_answers[key]
+        for name in op.record.fx_nodes:
+            answers[name] = None if answer is None else Refusal(*answer, source=source_line(nodes[name]))
     return answers
 
 
