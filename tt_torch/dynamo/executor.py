@@ -316,6 +316,17 @@ def _with_cpu_fallback(
         )
         raise error
     nodes = {n.name: n for n in graph.fx_gm.graph.nodes}
+    for name, refusal in list(support.items()):
+        # A node that reads no tensor (empty, full, arange) goes with the device ops that read it:
+        # made on the host, an uninitialized buffer would cross into a device program.
+        users = nodes[name].users
+        if (
+            refusal is not None
+            and not nodes[name].all_input_nodes
+            and users
+            and all(support.get(u.name) is None for u in users)
+        ):
+            support[name] = None
     host: dict[str, dict[str, str]] = {}  # node name -> its report entry
     for name, refusal in support.items():
         if refusal is not None:

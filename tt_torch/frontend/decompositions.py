@@ -1,7 +1,8 @@
 """The aten decompositions applied while tracing, before torch-mlir import.
 
-Core ATen plus torch-mlir's own table, and tt-torch's rules for ops that
-torch-mlir's StableHLO lowering does not take (batch-norm in eval mode).
+Core ATen plus torch-mlir's own table, and tt-torch's rules (``CUSTOM``) for ops
+that torch-mlir's StableHLO lowering does not take or gets wrong: each is written in
+ops that lower, and tested against eager (tests/frontend/test_decompositions.py).
 """
 
 from __future__ import annotations
@@ -116,11 +117,16 @@ def _adaptive_avg_pool1d(x, output_size):
 
 
 def _remainder(a, b):
-    """Python's modulo (the divisor's sign), from fmod: torch-mlir lowers it as C's fmod."""
+    """Python's modulo (the divisor's sign), from fmod: torch-mlir lowers it as C's fmod.
+
+    A Python-number divisor's sign is read here: torch-mlir folds ``full_like(r, b) < 0``
+    to a wrong constant (``true`` for b = 0.7), which inverted the result."""
     r = torch.fmod(a, b)
-    b_t = b if isinstance(b, torch.Tensor) else torch.full_like(r, b)
-    fix = (r != 0) & ((r < 0) != (b_t < 0))
-    return torch.where(fix, r + b_t, r)
+    if isinstance(b, torch.Tensor):
+        fix = (r != 0) & ((r < 0) != (b < 0))
+    else:
+        fix = r < 0 if b > 0 else r > 0
+    return torch.where(fix, r + b, r)
 
 
 def _isfinite(x):
@@ -135,7 +141,215 @@ def _fmod(a, b):
     if isinstance(a, torch.Tensor) and a.dtype in (torch.bfloat16, torch.float16):
         b32 = b.float() if isinstance(b, torch.Tensor) else b
         return torch.fmod(a.float(), b32).to(a.dtype)
+    if not isinstance(b, torch.Tensor):
+        return _fmod_scalar(a, b)
     return NotImplemented
+
+
+def _scalar_operand(a, b):
+    """``b`` as a 0-d tensor of the op's result type when it is a Python number: torch-mlir
+    lowers fmod only between tensors (a scalar operand stays an illegal torch constant)."""
+    if isinstance(b, torch.Tensor):
+        return a, b
+    dtype = torch.result_type(a, b)
+    return a.to(dtype), torch.full((), b, dtype=dtype)
+
+
+def _fmod_scalar(a, b):
+    return torch.fmod(*_scalar_operand(a, b))
+
+
+def _any(x, dim=None, keepdim=False):
+    """Through a max over 0/1 values: torch-mlir lowers ``any`` over one dim only."""
+    dims = [] if dim is None else [dim] if isinstance(dim, int) else list(dim)
+    return (x != 0).to(torch.int32).amax(dim=dims, keepdim=keepdim) > 0
+
+
+def _all(x, dim=None, keepdim=False):
+    dims = [] if dim is None else [dim] if isinstance(dim, int) else list(dim)
+    return (x == 0).to(torch.int32).amax(dim=dims, keepdim=keepdim) == 0
+
+
+def _cumprod(x, dim, dtype=None):
+    """Products over a lower-triangular mask: out[..., i] = prod of x[..., j] for j <= i."""
+    if dtype is not None:
+        x = x.to(dtype)
+    if x.dim() == 0:
+        return x.clone()
+    moved = x.movedim(dim, -1)
+    n = moved.shape[-1]
+    rows = moved.unsqueeze(-2).expand(*moved.shape[:-1], n, n)
+    keep = torch.ones(n, n, dtype=torch.bool, device=x.device).tril()
+    return torch.where(keep, rows, torch.ones((), dtype=x.dtype)).prod(-1).movedim(-1, dim)
+
+
+def _erfc(x):
+    return 1 - torch.erf(x)
+
+
+def _addmv(self, mat, vec, beta=1, alpha=1):
+    out = torch.matmul(mat, vec)
+    if alpha != 1:
+        out = out * alpha
+    if beta == 0:  # self is ignored, NaN included, as ATen does
+        return out
+    return out + (self if beta == 1 else self * beta)
+
+
+def _diagonal(x, offset=0, dim1=0, dim2=1):
+    """The diagonal as a strided slice of the two dims flattened into one."""
+    y = x.movedim((dim1, dim2), (-2, -1))
+    y = y[..., :, offset:] if offset >= 0 else y[..., -offset:, :]
+    n = max(min(y.shape[-2], y.shape[-1]), 0)
+    y = y[..., :n, :n].reshape(*y.shape[:-2], n * n)
+    return y[..., :: n + 1] if n else y
+
+
+def _linalg_cross(a, b, dim=-1):
+    a, b = torch.broadcast_tensors(a, b)
+    a0, a1, a2 = (a.narrow(dim, i, 1) for i in range(3))
+    b0, b1, b2 = (b.narrow(dim, i, 1) for i in range(3))
+    return torch.cat([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], dim)
+
+
+def _unfold(x, dimension, size, step):
+    """Windows as slices: out[..., k, ..., j] = x[..., k * step + j, ...] (a reshape when they tile)."""
+    if x.dim() == 0:
+        return NotImplemented
+    dim = dimension % x.dim()
+    n = (x.shape[dim] - size) // step + 1
+    if step == size:
+        y = x.narrow(dim, 0, n * size).reshape(*x.shape[:dim], n, size, *x.shape[dim + 1 :])
+    else:
+        y = torch.stack([x.narrow(dim, k * step, size) for k in range(n)], dim)
+    return y.movedim(dim + 1, -1)
+
+
+def _bce_with_logits(x, target, weight=None, pos_weight=None, reduction=1):
+    """ATen's numerically stable form: (1 - t) x + w_pos (log1p(exp(-|x|)) + max(-x, 0))."""
+    soft = torch.log1p(torch.exp(-torch.abs(x))) + torch.clamp(-x, min=0)
+    if pos_weight is not None:
+        soft = ((pos_weight - 1) * target + 1) * soft
+    loss = (1 - target) * x + soft
+    if weight is not None:
+        loss = loss * weight
+    return loss.mean() if reduction == 1 else loss.sum() if reduction == 2 else loss
+
+
+def _bce_with_logits_function(
+    input, target, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None
+):
+    """F.binary_cross_entropy_with_logits, before its own decomposition (which allocates with
+    empty_permuted, which torch-mlir rejects)."""
+    if size_average is not None or reduce is not None:
+        reduction = torch.nn.functional._Reduction.legacy_get_string(size_average, reduce)
+    codes = {"none": 0, "mean": 1, "sum": 2}
+    if reduction not in codes:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return _bce_with_logits(input, target, weight, pos_weight, codes[reduction])
+
+
+def _clamp_int(x, min=None, max=None):
+    """An integer clamp as maximum/minimum with the bounds that can bind.
+
+    torch-mlir fills a missing bound with the int64 extreme, and a user may pass one:
+    constants no device tensor holds (the device's integers are 32-bit, and inputs
+    outside that range are refused at call time). A bound beyond the 32-bit range
+    cannot bind, so it is dropped.
+    """
+    if x.dtype.is_floating_point or x.dtype == torch.bool:
+        return NotImplemented
+    low, high = torch.iinfo(torch.int32).min, torch.iinfo(torch.int32).max
+    min = None if min is None or min <= low else min
+    max = None if max is None or max >= high else max
+    y = x.clone()
+    if min is not None:
+        y = torch.maximum(y, torch.full((), min, dtype=x.dtype))
+    if max is not None:
+        y = torch.minimum(y, torch.full((), max, dtype=x.dtype))
+    return y
+
+
+def _cdist(x1, x2, p, compute_mode=None):
+    diff = (x1.unsqueeze(-2) - x2.unsqueeze(-3)).abs()
+    if p == 0:
+        return (diff != 0).to(x1.dtype).sum(-1)
+    if math.isinf(p):
+        return diff.amax(-1)
+    if p == 1:
+        return diff.sum(-1)
+    if p == 2:
+        return torch.sqrt((diff * diff).sum(-1))
+    return diff.pow(p).sum(-1).pow(1.0 / p)
+
+
+def _copysign(a, b):
+    """|a| with b's sign, -0.0 included (1 / -0.0 is -inf); no bit casts on the device."""
+    magnitude = torch.abs(a)
+    if not isinstance(b, torch.Tensor):
+        return magnitude if math.copysign(1.0, b) > 0 else -magnitude
+    negative = (b < 0) | ((b == 0) & (1.0 / b < 0))
+    return torch.where(negative, -magnitude, magnitude)
+
+
+def _pool_output(size: int, k: int, s: int, p: int, d: int) -> int:
+    """ATen's pooled size with ceil_mode: the last window must start inside the input or its low padding."""
+    out = -(-(size + 2 * p - d * (k - 1) - 1) // s) + 1
+    return out - 1 if (out - 1) * s >= size + p else out
+
+
+def _max_pool2d_with_indices(x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    """ceil_mode as explicit high padding, and 3-D (unbatched) input as a batch of one.
+
+    torch-mlir lowers ceil_mode by padding both sides, which moves every window: a wrong
+    answer. Padding the high side by what the last window needs gives ATen's windows;
+    the indices are mapped back to the unpadded input's.
+    """
+    if not ceil_mode and x.dim() == 4:
+        return NotImplemented
+    pair = lambda v: (v, v) if isinstance(v, int) else (tuple(v) * 2 if len(v) == 1 else tuple(v))  # noqa: E731
+    k, p, d = pair(kernel_size), pair(padding), pair(dilation)
+    s = pair(stride) if stride else k
+    batched = x.dim() == 4
+    x4 = x if batched else x.unsqueeze(0)
+    h, w = x4.shape[-2:]
+    extra = [0, 0]
+    if ceil_mode:
+        for i, size in enumerate((h, w)):
+            out = _pool_output(size, k[i], s[i], p[i], d[i])
+            extra[i] = max((out - 1) * s[i] + d[i] * (k[i] - 1) + 1 - (size + 2 * p[i]), 0)
+    fill = -math.inf if x.dtype.is_floating_point else torch.iinfo(x.dtype).min
+    padded = torch.nn.functional.pad(x4, (0, extra[1], 0, extra[0]), value=fill) if any(extra) else x4
+    values, indices = aten.max_pool2d_with_indices.default(padded, list(k), list(s), list(p), list(d), False)
+    if extra[1]:
+        indices = indices // (w + extra[1]) * w + indices % (w + extra[1])
+    if not batched:
+        values, indices = values.squeeze(0), indices.squeeze(0)
+    return values, indices
+
+
+def _upsample_bilinear2d(x, output_size, align_corners, scales_h=None, scales_w=None):
+    """Separable linear interpolation as two matrix products: out = A_h @ x @ A_w^T, where row i
+    of A holds the two source weights of output position i (ATen's source positions)."""
+
+    def weights(in_size: int, out_size: int, scale) -> torch.Tensor:
+        pos = torch.arange(out_size, device=x.device, dtype=torch.float32)
+        if align_corners:
+            src = pos * ((in_size - 1) / (out_size - 1)) if out_size > 1 else pos * 0
+        else:
+            ratio = 1.0 / scale if scale else in_size / out_size
+            src = ((pos + 0.5) * ratio - 0.5).clamp(min=0)
+        lo = src.floor().clamp(max=in_size - 1)
+        hi = (lo + 1).clamp(max=in_size - 1)
+        frac = (src - lo).unsqueeze(1)
+        cols = torch.arange(in_size, device=x.device, dtype=torch.float32).unsqueeze(0)
+        return ((cols == lo.unsqueeze(1)) * (1 - frac) + (cols == hi.unsqueeze(1)) * frac).to(x.dtype)
+
+    if x.dim() != 4 or not x.dtype.is_floating_point:
+        return NotImplemented
+    a_h = weights(x.shape[2], output_size[0], scales_h)
+    a_w = weights(x.shape[3], output_size[1], scales_w)
+    return torch.matmul(torch.matmul(a_h, x), a_w.transpose(0, 1))
 
 
 def _hypot(a, b):
@@ -230,6 +444,7 @@ TORCH_FUNCTIONS: dict[Callable | str, Callable] = {
     torch.isfinite: _isfinite,
     "isfinite": _isfinite,  # the Tensor method
     torch.nn.functional.scaled_dot_product_attention: _scaled_dot_product_attention,
+    torch.nn.functional.binary_cross_entropy_with_logits: _bce_with_logits_function,
 }
 
 
@@ -245,6 +460,24 @@ CUSTOM: dict[torch._ops.OpOverload, Callable] = {
     aten.fmod.Tensor: _fmod,
     aten.fmod.Scalar: _fmod,
     aten.roll.default: _roll,
+    aten.any.default: _any,
+    aten.any.dims: _any,
+    aten.all.default: _all,
+    aten.all.dim: _all,
+    aten.all.dims: _all,
+    aten.cumprod.default: _cumprod,
+    aten.erfc.default: _erfc,
+    aten.addmv.default: _addmv,
+    aten.diagonal.default: _diagonal,
+    aten.linalg_cross.default: _linalg_cross,
+    aten.unfold.default: _unfold,
+    aten.binary_cross_entropy_with_logits.default: _bce_with_logits,
+    aten.clamp.default: _clamp_int,
+    aten._cdist_forward.default: _cdist,
+    aten.copysign.Tensor: _copysign,
+    aten.copysign.Scalar: _copysign,
+    aten.max_pool2d_with_indices.default: _max_pool2d_with_indices,
+    aten.upsample_bilinear2d.default: _upsample_bilinear2d,
 }
 
 

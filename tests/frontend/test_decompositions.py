@@ -1,0 +1,159 @@
+"""tt-torch's own decompositions (frontend/decompositions.py CUSTOM) against eager PyTorch.
+
+Every case compiles strictly (no CPU fallback), so a pass means the op ran on the
+device; with fast numerics, results match eager to fp32 rounding.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tests.helpers import compile_tt
+
+pytestmark = pytest.mark.usefixtures("fast_numerics")
+
+
+def check(fn, *inputs, atol: float = 1e-5, fallback: bool = False):
+    torch._dynamo.reset()
+    compiled, artifacts = compile_tt(fn, enable_cpu_fallback=fallback)
+    with torch.no_grad():
+        got, want = compiled(*inputs), fn(*inputs)
+    for g, w in zip(*(x if isinstance(x, tuple) else (x,) for x in (got, want))):
+        assert g.dtype == w.dtype and g.shape == w.shape, (
+            f"{g.dtype}{tuple(g.shape)} vs eager {w.dtype}{tuple(w.shape)}"
+        )
+        torch.testing.assert_close(g, w, rtol=atol, atol=atol, equal_nan=True)
+    if not fallback:
+        assert "cpu_fallback" not in artifacts.last.report
+
+
+x46 = torch.randn(4, 6)
+y46 = torch.randn(4, 6)
+
+
+@pytest.mark.parametrize("dim", [None, 1, (0, 1), -1])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_any_and_all(dim, keepdim):
+    mask = torch.rand(4, 6) > 0.7
+    mask[1] = True  # a row where all holds
+    for op in (torch.any, torch.all):
+        for x in (mask, x46 * mask):  # bool and float inputs
+            if dim is None:
+                check(lambda t, op=op: op(t), x)
+            else:
+                check(lambda t, op=op: op(t, dim=dim, keepdim=keepdim), x)
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_cumprod(dim):
+    x = torch.randn(3, 5)
+    x[1, 2] = 0.0
+    check(lambda t: torch.cumprod(t, dim), x)
+    check(lambda t: torch.cumprod(t, dim, dtype=torch.float64), x)
+
+
+def test_erfc_and_remainder_and_fmod_by_a_python_number():
+    x = torch.linspace(-3, 3, 13)
+    check(torch.special.erfc, x)
+    for divisor in (0.7, -0.7, 2.0):
+        check(lambda t, d=divisor: torch.remainder(t, d), x)
+        check(lambda t, d=divisor: torch.fmod(t, d), x)
+    check(lambda t: torch.remainder(t, torch.tensor(-1.5)), x)
+
+
+def test_addmv():
+    mat, vec = torch.randn(4, 3), torch.randn(3)
+    check(lambda s, m, v: torch.addmv(s, m, v), torch.randn(4), mat, vec)
+    check(lambda s, m, v: torch.addmv(s, m, v, beta=0.5, alpha=2.0), torch.randn(4), mat, vec)
+    check(lambda s, m, v: torch.addmv(s, m, v, beta=0), torch.full((4,), math.nan), mat, vec)  # self ignored
+
+
+@pytest.mark.parametrize("offset", [-1, 0, 2])
+def test_diagonal_trace_diag(offset):
+    x = torch.randn(4, 5)
+    check(lambda t: torch.diagonal(t, offset) * 2, x)
+    check(lambda t: torch.diag(t, offset) + 1, x)
+    check(lambda t: torch.diagonal(t, offset, 1, 2) - 1, torch.randn(2, 4, 5))
+    check(lambda t: torch.diagonal(t, offset, 2, 0) - 1, torch.randn(4, 3, 5))
+    check(torch.trace, x)
+
+
+def test_cross():
+    a, b = torch.randn(5, 3), torch.randn(5, 3)
+    check(lambda p, q: torch.linalg.cross(p, q), a, b)
+    check(lambda p, q: torch.linalg.cross(p, q, dim=0), a.T.contiguous(), b.T.contiguous())
+    check(lambda p, q: torch.linalg.cross(p, q), a, b[:1])  # broadcast
+
+
+@pytest.mark.parametrize(("dim", "size", "step"), [(1, 2, 2), (1, 3, 1), (0, 2, 1), (-1, 4, 3)])
+def test_unfold(dim, size, step):
+    check(lambda t: t.unfold(dim, size, step) * 1, torch.randn(4, 7))
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_binary_cross_entropy_with_logits(reduction):
+    x, t = torch.randn(4, 6) * 4, torch.rand(4, 6)
+    check(lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction=reduction), x, t)
+    w, pos = torch.rand(6), torch.rand(6) * 3
+    check(lambda a, b: F.binary_cross_entropy_with_logits(a, b, w, reduction=reduction, pos_weight=pos), x, t)
+
+
+@pytest.mark.parametrize("p", [0.0, 1.0, 2.0, 3.0, math.inf])
+def test_cdist(p):
+    a, b = torch.randn(2, 4, 3), torch.randn(2, 5, 3)
+    b[0, 1] = a[0, 2]  # a zero distance
+    check(lambda u, v: torch.cdist(u, v, p=p), a, b, atol=1e-4)
+
+
+def test_copysign():
+    x = torch.tensor([1.0, -2.0, 3.0, -4.0, 5.0, 0.5])
+    y = torch.tensor([-1.0, 2.0, -0.0, 0.0, -3.0, 7.0])
+    check(torch.copysign, x, y)
+    check(lambda t: torch.copysign(t, -1.0), x)
+    check(lambda t: torch.copysign(t, 0.0), x)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "dilation"),
+    [(3, 2, 0, 1), (2, 2, 0, 1), (3, 2, 1, 1), (2, 3, 1, 1), (3, 2, 0, 2), ((3, 2), (2, 3), (1, 0), 1)],
+)
+def test_max_pool2d_ceil_mode_and_its_indices(kernel, stride, padding, dilation):
+    x = torch.randn(2, 3, 9, 10)
+    check(lambda t: F.max_pool2d(t, kernel, stride, padding, dilation, ceil_mode=True), x)
+    check(lambda t: F.max_pool2d(t, kernel, stride, padding, dilation, ceil_mode=True), x[0])  # unbatched
+
+    def with_indices(t):
+        return F.max_pool2d(t, kernel, stride, padding, dilation, ceil_mode=True, return_indices=True)
+
+    # the pool with indices runs on the CPU (two-result reduce_window); the mapping of the
+    # indices back to the unpadded input is what is checked
+    check(with_indices, x, fallback=True)
+
+
+def test_max_pool2d_unbatched():
+    check(lambda t: F.max_pool2d(t, 2), torch.randn(3, 8, 8))
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("size", [None, (5, 7), (3, 2)])
+def test_bilinear_interpolation(align_corners, size):
+    x = torch.randn(2, 3, 4, 6)
+    kwargs = {"size": size} if size else {"scale_factor": 2}
+    check(lambda t: F.interpolate(t, mode="bilinear", align_corners=align_corners, **kwargs), x, atol=1e-4)
+
+
+def test_take_along_dim_with_negative_indices():
+    x, idx = torch.randn(4, 6), torch.randint(-6, 6, (4, 6))
+    check(lambda t, i: torch.take_along_dim(t, i, dim=1), x, idx)
+
+
+def test_integer_clamp_with_one_bound_or_an_int64_extreme():
+    ids = torch.randint(-50, 50, (4, 6))
+    check(lambda t: torch.clamp(t, min=-9223372036854775808) + 1, ids)
+    check(lambda t: torch.clamp(t, max=10), ids)
+    check(lambda t: torch.clamp(t, min=-3, max=9223372036854775807), ids)
+    check(lambda t: torch.clamp(t, -5, 5), ids)
