@@ -215,9 +215,13 @@ class _Worker:
         self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True)
         self.proc.start()
         child.close()
-        if not self.conn.poll(self._START_TIMEOUT) or self.conn.recv() != "ready":
+        try:
+            ready = self.conn.poll(self._START_TIMEOUT) and self.conn.recv() == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
             self.close()
-            raise RuntimeError("the op coverage worker did not start")
+            raise RuntimeError(f"the op coverage worker did not start (exit code {self.proc.exitcode})")
 
     def ask(self, name: str, fallback: bool, samples: int, timeout: float) -> dict[str, Any] | str:
         """The op's record, or "crash" / "timeout"."""
@@ -254,6 +258,7 @@ def run_isolated(
             t = time.perf_counter()
             reply = worker.ask(name, fallback, samples, timeout)
             if isinstance(reply, str):
+                worker.proc.join(5)  # a crashed worker's pipe closes before its exit status is known
                 code = worker.proc.exitcode
                 worker.close()
                 worker = None
