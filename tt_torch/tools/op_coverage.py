@@ -289,8 +289,11 @@ def totals(records: list[dict[str, Any]]) -> str:
     counts = {s: sum(1 for r in records if r["status"] == s) for s in STATUSES}
     correct = counts["device"] + counts["fallback"]
     parts = [f"{s} {c}" for s, c in counts.items() if c]
-    return f"{n} ops: correct {correct} ({100 * correct / n:.1f}%), device {100 * counts['device'] / n:.1f}%; " + (
-        ", ".join(parts)
+    checked = n - counts["skipped"]
+    of_checked = f", {100 * correct / checked:.1f}% of the {checked} checked" if checked else ""
+    return (
+        f"{n} ops: correct {correct} ({100 * correct / n:.1f}%{of_checked}), "
+        f"device {100 * counts['device'] / n:.1f}%; " + ", ".join(parts)
     )
 
 
@@ -309,7 +312,7 @@ def markdown(records: dict[str, dict[str, dict[str, Any]]], command: str, machin
         f"rtol = atol = {RTOL:g}. Mode `on`: CPU fallback on (the default); `off`: strict. "
         "`device`: correct, every op on the device; `fallback`: correct, some ops on the CPU; `wrong`: "
         "differs from eager; `error`: the compiled call raised; `skipped`: no sample could be checked "
-        "(eager fails or is random); `crash` / `timeout`: the worker running the op died or hung.",
+        "(eager fails or is random, or dynamo ran the call without a graph); `crash` / `timeout`: the worker running the op died or hung.",
         "",
         "## Totals",
         "",
