@@ -157,3 +157,22 @@ def test_integer_clamp_with_one_bound_or_an_int64_extreme():
     check(lambda t: torch.clamp(t, max=10), ids)
     check(lambda t: torch.clamp(t, min=-3, max=9223372036854775807), ids)
     check(lambda t: torch.clamp(t, -5, 5), ids)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda t: torch.full_like(t, 0.7) < 0,
+        lambda t: torch.full_like(t, 0.7) < 1,
+        lambda t: torch.ones_like(t) < 2,
+        lambda t: torch.full_like(t, 0.7) == 0.7,
+        lambda t: torch.full_like(t, -0.7) >= 0,
+        lambda t: torch.full_like(t, 3, dtype=torch.int64) < 2,
+        lambda t: (t < 0) != (torch.full_like(t, 0.7) < 0),
+        lambda t: torch.where(torch.ones_like(t) < 2, t, -t) + (torch.zeros_like(t) + 3) * 2,
+    ],
+)
+def test_pointwise_ops_on_splats_are_folded_in_pytorch_arithmetic(fn):
+    """torch-mlir's own folding of these comparisons gave wrong constants (ones_like(x) < 2 was
+    all false); frontend.passes.fold_splats evaluates them before import."""
+    check(fn, torch.randn(5))

@@ -195,6 +195,7 @@ def _frontend(ex: Executor, args: tuple, art: GraphArtifacts) -> FrontendResult:
     t0 = time.perf_counter()
     fx_gm = trace_to_aten(ex.gm, args)
     out_spec = pytree.tree_flatten(_output_structure(ex.gm))[1]
+    fx_gm = passes.fold_splats(fx_gm)
     fx_gm = passes.canonicalize_zero_d_reductions(fx_gm)
     fx_gm = passes.fold_tanh_gelu(fx_gm)
     fx_gm = passes.fold_rms_norm(fx_gm)

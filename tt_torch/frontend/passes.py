@@ -274,6 +274,56 @@ def fold_rms_norm(gm: fx.GraphModule) -> fx.GraphModule:
 _STRIDE_ONLY = {torch.ops.prims.copy_strided.default}
 
 
+_SPLAT_SOURCES = {aten.full.default: 1, aten.full_like.default: 1, aten.scalar_tensor.default: 0}
+
+
+def fold_splats(gm: fx.GraphModule) -> fx.GraphModule:
+    """Evaluates pointwise ops whose every tensor operand holds one value everywhere (``full``,
+    ``full_like``, ``scalar_tensor``, and what is computed from them), each becoming a ``full``.
+
+    torch-mlir folds such ops itself and gets comparisons wrong: ``ones_like(x) < 2`` came out
+    all false, as if the operands were swapped. Folded here, in PyTorch's own arithmetic on
+    0-d tensors of the operands' dtypes, torch-mlir sees only the constant result.
+    """
+    known: dict[fx.Node, torch.Tensor] = {}
+    changed = False
+    for node in list(gm.graph.nodes):
+        val = node.meta.get("val")
+        if node.op != "call_function" or not isinstance(val, torch.Tensor):
+            continue
+        if node.target in _SPLAT_SOURCES:
+            fill = node.args[_SPLAT_SOURCES[node.target]] if len(node.args) > _SPLAT_SOURCES[node.target] else None
+            if isinstance(fill, (bool, int, float)):
+                known[node] = torch.tensor(fill, dtype=val.dtype)
+            continue
+        if not isinstance(node.target, torch._ops.OpOverload) or torch.Tag.pointwise not in node.target.tags:
+            continue
+        operands = node.all_input_nodes
+        if not operands or any(a not in known for a in operands):
+            continue
+        args, kwargs = fx.node.map_arg((node.args, node.kwargs), lambda a: known[a])
+        try:
+            with torch.no_grad():
+                value = node.target(*args, **kwargs)
+        except (RuntimeError, TypeError, ValueError):  # not evaluable on 0-d operands: left as it is
+            continue
+        if not isinstance(value, torch.Tensor) or value.dim() != 0:
+            continue
+        value = value.to(val.dtype)
+        with gm.graph.inserting_before(node):
+            folded = gm.graph.call_function(
+                aten.full.default, (list(val.shape), value.item()), {"dtype": val.dtype, "device": val.device}
+            )
+        folded.meta = dict(node.meta)
+        node.replace_all_uses_with(folded)
+        gm.graph.erase_node(node)
+        known[folded] = value
+        changed = True
+    if changed:  # the sources left without users go with the frontend's dead-code pass
+        gm.recompile()
+    return gm
+
+
 def drop_stride_only_ops(gm: fx.GraphModule) -> fx.GraphModule:
     """Replaces ops that only re-stride a tensor (decompositions emit them) by their input."""
     changed = False
