@@ -176,3 +176,18 @@ def test_pointwise_ops_on_splats_are_folded_in_pytorch_arithmetic(fn):
     """torch-mlir's own folding of these comparisons gave wrong constants (ones_like(x) < 2 was
     all false); frontend.passes.fold_splats evaluates them before import."""
     check(fn, torch.randn(5))
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda t: torch.isin(t.to(torch.int64), torch.tensor([1, 2])),
+        lambda t: t + torch.tensor([1.0, 2.0, 3.0]),
+        lambda t: t.masked_fill(torch.tensor([True, False, True]), 0.0),
+        lambda t: torch.nn.functional.group_norm(t.reshape(1, 3, 1, 1).repeat(2, 2, 2, 2), 3),
+    ],
+)
+def test_literal_tensors_reach_the_compiler_as_dense_constants(fn):
+    """frontend.importer writes a graph's literal tensors as dense attributes, not dense_resource blobs
+    the compiler cannot read ("Cannot cast attribute to DenseElementsAttr")."""
+    check(fn, torch.tensor([0.0, 1.0, 2.0]), atol=1e-4)

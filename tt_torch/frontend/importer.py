@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import torch
 import torch.fx as fx
 from torch_mlir import ir
 from torch_mlir.compiler_utils import TorchMlirCompilerError
 from torch_mlir.dialects import torch as torch_d
-from torch_mlir.extras.fx_importer import ContextCache, FxImporter
+from torch_mlir.extras.fx_importer import TORCH_DTYPE_TO_NPY_TYPE, ContextCache, FxImporter, FxImporterHooks
 from torch_mlir.fx import stateless_fx_import
 
 from tt_torch import composite
@@ -41,12 +43,38 @@ def source_line(node: fx.Node) -> str:
     return f"{frames[-1][0]}:{frames[-1][1]}" if frames else ""
 
 
+class _DenseLiterals(FxImporterHooks):
+    """Literal tensors of the graph (``torch.tensor([0, 2])`` in a model, a decomposition's
+    index table) as dense attributes. torch-mlir writes them as ``dense_resource`` blobs by
+    default, whose values cannot be read back from Python ("Cannot cast attribute to
+    DenseElementsAttr"), and the compiler reads every constant it lowers."""
+
+    def resolve_literal(self, gni, literal, info):
+        if not isinstance(literal, torch.Tensor) or literal.numel() <= 1:
+            return None  # torch-mlir writes these as dense splats already
+        npy = TORCH_DTYPE_TO_NPY_TYPE.get(literal.dtype)
+        if npy is None or literal.dtype == torch.bfloat16:
+            return None
+        array = np.array(literal.tolist(), dtype=npy).reshape(tuple(literal.shape))
+        vtensor = gni._cc.tensor_to_vtensor_type(literal)
+        value = ir.DenseElementsAttr.get(array, type=_element_type(literal.dtype), shape=list(literal.shape))
+        return ir.Operation.create("torch.vtensor.literal", results=[vtensor], attributes={"value": value}).result
+
+
+def _element_type(dtype: torch.dtype) -> ir.Type:
+    if dtype.is_floating_point:
+        return {torch.float32: ir.F32Type, torch.float64: ir.F64Type, torch.float16: ir.F16Type}[dtype].get()
+    if dtype == torch.uint8:
+        return ir.IntegerType.get_unsigned(8)
+    return ir.IntegerType.get_signless(torch.iinfo(dtype).bits)
+
+
 def locating_importer(context: ir.Context | None = None) -> FxImporter:
     """torch-mlir's FX importer whose op locations name the FX node (or composite group)."""
     if context is None:
         context = ir.Context()
         torch_d.register_dialect(context)
-    importer = FxImporter(context=context)
+    importer = FxImporter(context=context, hooks=_DenseLiterals())
     importer._cc = _LocatingCache(context, py_attr_tracker=importer._py_attr_tracker)
     return importer
 
