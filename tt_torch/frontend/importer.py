@@ -85,10 +85,18 @@ def import_stablehlo(gm: fx.GraphModule, func_name: str = "main") -> ir.Module:
     try:
         return stateless_fx_import(gm, output_type="stablehlo", fx_importer=importer, model_name=func_name)
     except TorchMlirCompilerError as e:
-        ops = sorted({str(n.target) for n in gm.graph.nodes if n.op == "call_function"})
-        raise FrontendError(
-            "torch-mlir could not lower the graph to StableHLO.\n"
-            f"{str(e).strip()}\n"
-            f"  aten ops in the graph: {', '.join(ops)}\n"
-            "  Compile with CompilerConfig(compile_depth=CompileDepth.TORCH_FX) to inspect the FX graph."
-        ) from None
+        raise _frontend_error(gm, "torch-mlir could not lower the graph to StableHLO", str(e)) from None
+    except (AssertionError, NotImplementedError, TypeError, ValueError) as e:
+        # torch-mlir's FX importer refuses some graphs with a Python exception of its own
+        # (an unsupported symbolic builtin, an unmapped dtype): the same kind of failure
+        raise _frontend_error(gm, "torch-mlir's FX importer refused the graph", f"{type(e).__name__}: {e}") from e
+
+
+def _frontend_error(gm: fx.GraphModule, what: str, detail: str) -> FrontendError:
+    ops = sorted({str(n.target) for n in gm.graph.nodes if n.op == "call_function"})
+    return FrontendError(
+        f"{what}.\n"
+        f"{detail.strip()}\n"
+        f"  aten ops in the graph: {', '.join(ops)}\n"
+        "  Compile with CompilerConfig(compile_depth=CompileDepth.TORCH_FX) to inspect the FX graph."
+    )

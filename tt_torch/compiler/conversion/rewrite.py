@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 
 from torch_mlir import ir
 
-from tt_torch.errors import LoweringError
+from tt_torch.errors import LoweringError, TTTorchError
 
 from ..dialects._define import build, operand_fields
 from ..ir_helpers import attr, location_text, op_text, update_function_type
@@ -85,7 +85,13 @@ def _convert_function(func_op, stage: str, rules: dict[str, Rule], cx: RewriteCo
         if rule is None:
             raise cx.fail(f"no {stage} rule for this op")
         with ir.InsertionPoint(op), op.location:
-            new_values = rule(cx, op)
+            try:
+                new_values = rule(cx, op)
+            except TTTorchError:
+                raise
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+                # a form of the op the rule did not expect: the op's error, with its location
+                raise cx.fail(f"the rule does not cover this form of the op ({type(e).__name__}: {e})") from e
         if new_values is None:
             raise cx.fail("the rule does not cover this form of the op")
         for old, new in zip(op.results, new_values):
