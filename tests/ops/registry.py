@@ -156,14 +156,7 @@ OPS: list[OpEntry] = [
     OpEntry("fmod", torch.fmod, binary(-5.0, 5.0, 0.5, 2.0)),
     OpEntry("atan2", torch.atan2, binary()),
     OpEntry("hypot", torch.hypot, binary()),
-    OpEntry(
-        "copysign",
-        torch.copysign,
-        binary(),
-        xfail={
-            d: "lowers to stablehlo.bitcast_convert (bit manipulation), which the device op set lacks" for d in FLOAT
-        },
-    ),
+    OpEntry("copysign", torch.copysign, binary()),
     OpEntry("lerp", lambda a, b: torch.lerp(a, b, 0.3), binary()),
     OpEntry("eq", torch.eq, binary(-2, 2)),
     OpEntry("ne", torch.ne, binary(-2, 2)),
