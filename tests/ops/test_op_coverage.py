@@ -26,23 +26,8 @@ OTHER = ["linalg.vector_norm", "linalg.inv", "special.ndtr", "special.i0e", "fft
 
 # ops of the sample that fail for a known reason: op id -> (why, whether the failure is certain)
 KNOWN_FAILURES: dict[str, tuple[str, bool]] = {
-    "narrow": (
-        "sample 1 (a tensor start): torch-mlir's FX importer asserts 'Unsupported builtin function for symbolic "
-        "types: and_'; an AssertionError is not a CompileError, so the CPU fallback does not take it",
-        True,
-    ),
-    "nn.functional.max_pool2d": (
-        "sample 0 (return_indices): an aten.empty_strided buffer becomes an int64 graph input holding uninitialized "
-        "memory, refused by the int32 range check at call time (TTRuntimeError); not strict: the garbage may fit",
-        False,
-    ),
     "nn.functional.batch_norm": (
         "the samples call it in training mode, which tt-torch refuses (NotImplementedError) before the fallback",
-        True,
-    ),
-    "nn.functional.group_norm": (
-        "a dense_resource int64 constant of the StableHLO module: 'Cannot cast attribute to DenseElementsAttr' "
-        "(ValueError, not a CompileError, so the CPU fallback does not take it)",
         True,
     ),
 }
