@@ -56,6 +56,13 @@ def test_cumprod(dim):
     check(lambda t: torch.cumprod(t, dim, dtype=torch.float64), x)
 
 
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_logcumsumexp(dim):
+    x = torch.randn(3, 5) * 3
+    x[0, 0], x[2, 1] = -1000.0, 80.0  # a range no single shift by the maximum survives
+    check(lambda t: torch.logcumsumexp(t, dim), x, atol=1e-4)
+
+
 def test_erfc_and_remainder_and_fmod_by_a_python_number():
     x = torch.linspace(-3, 3, 13)
     check(torch.special.erfc, x)

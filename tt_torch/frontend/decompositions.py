@@ -183,6 +183,18 @@ def _cumprod(x, dim, dtype=None):
     return torch.where(keep, rows, torch.ones((), dtype=x.dtype)).prod(-1).movedim(-1, dim)
 
 
+def _logcumsumexp(x, dim):
+    """A log-sum-exp over a lower-triangular mask (exact for any range of values): torch-mlir's
+    lowering of ATen's own rule gave infinities."""
+    if x.dim() == 0:
+        return x.clone()
+    moved = x.movedim(dim, -1)
+    n = moved.shape[-1]
+    rows = moved.unsqueeze(-2).expand(*moved.shape[:-1], n, n)
+    keep = torch.ones(n, n, dtype=torch.bool, device=x.device).tril()
+    return torch.logsumexp(torch.where(keep, rows, -math.inf), -1).movedim(-1, dim)
+
+
 def _erfc(x):
     return 1 - torch.erf(x)
 
@@ -467,6 +479,7 @@ CUSTOM: dict[torch._ops.OpOverload, Callable] = {
     aten.all.dims: _all,
     aten.cumprod.default: _cumprod,
     aten.erfc.default: _erfc,
+    aten.logcumsumexp.default: _logcumsumexp,
     aten.addmv.default: _addmv,
     aten.diagonal.default: _diagonal,
     aten.linalg_cross.default: _linalg_cross,
