@@ -159,15 +159,22 @@ def _fmod_scalar(a, b):
     return torch.fmod(*_scalar_operand(a, b))
 
 
+def _flags(x: torch.Tensor, value: bool) -> torch.Tensor:
+    """1 where ``x`` is (non)zero as ``value`` asks, else 0, as int32 (an aten op, no prims cast)."""
+    hit = (x != 0) if value else (x == 0)
+    return torch.where(hit, torch.ones((), dtype=torch.int32), torch.zeros((), dtype=torch.int32))
+
+
 def _any(x, dim=None, keepdim=False):
-    """Through a max over 0/1 values: torch-mlir lowers ``any`` over one dim only."""
-    dims = [] if dim is None else [dim] if isinstance(dim, int) else list(dim)
-    return (x != 0).to(torch.int32).amax(dim=dims, keepdim=keepdim) > 0
+    """Through a max over 0/1 values: torch-mlir lowers ``any`` over one dim only (``any.dim``,
+    left to it)."""
+    dims = [] if dim is None else list(dim)
+    return _flags(x, True).amax(dim=dims, keepdim=keepdim) > 0
 
 
 def _all(x, dim=None, keepdim=False):
-    dims = [] if dim is None else [dim] if isinstance(dim, int) else list(dim)
-    return (x == 0).to(torch.int32).amax(dim=dims, keepdim=keepdim) == 0
+    dims = [] if dim is None else list(dim)
+    return _flags(x, False).amax(dim=dims, keepdim=keepdim) == 0
 
 
 def _cumprod(x, dim, dtype=None):
@@ -475,7 +482,6 @@ CUSTOM: dict[torch._ops.OpOverload, Callable] = {
     aten.any.default: _any,
     aten.any.dims: _any,
     aten.all.default: _all,
-    aten.all.dim: _all,
     aten.all.dims: _all,
     aten.cumprod.default: _cumprod,
     aten.erfc.default: _erfc,
