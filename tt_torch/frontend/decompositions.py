@@ -177,29 +177,31 @@ def _all(x, dim=None, keepdim=False):
     return _flags(x, False).amax(dim=dims, keepdim=keepdim) == 0
 
 
+def _prefixes(x, dim, neutral):
+    """``x`` along ``dim`` as rows of its prefixes, moved last: out[..., i, j] = x[..., j] for
+    j <= i, else ``neutral``; a reduction over the last dim then gives the prefix's value."""
+    moved = x.movedim(dim, -1)
+    n = moved.shape[-1]
+    rows = moved.unsqueeze(-2).expand(*moved.shape[:-1], n, n)
+    keep = torch.ones(n, n, dtype=torch.bool, device=x.device).tril()
+    return torch.where(keep, rows, neutral)
+
+
 def _cumprod(x, dim, dtype=None):
-    """Products over a lower-triangular mask: out[..., i] = prod of x[..., j] for j <= i."""
+    """Products over prefixes: out[..., i] = prod of x[..., j] for j <= i."""
     if dtype is not None:
         x = x.to(dtype)
     if x.dim() == 0:
         return x.clone()
-    moved = x.movedim(dim, -1)
-    n = moved.shape[-1]
-    rows = moved.unsqueeze(-2).expand(*moved.shape[:-1], n, n)
-    keep = torch.ones(n, n, dtype=torch.bool, device=x.device).tril()
-    return torch.where(keep, rows, torch.ones((), dtype=x.dtype)).prod(-1).movedim(-1, dim)
+    return _prefixes(x, dim, torch.ones((), dtype=x.dtype)).prod(-1).movedim(-1, dim)
 
 
 def _logcumsumexp(x, dim):
-    """A log-sum-exp over a lower-triangular mask (exact for any range of values): torch-mlir's
-    lowering of ATen's own rule gave infinities."""
+    """A log-sum-exp over prefixes (exact for any range of values): torch-mlir's lowering of
+    ATen's own rule gave infinities."""
     if x.dim() == 0:
         return x.clone()
-    moved = x.movedim(dim, -1)
-    n = moved.shape[-1]
-    rows = moved.unsqueeze(-2).expand(*moved.shape[:-1], n, n)
-    keep = torch.ones(n, n, dtype=torch.bool, device=x.device).tril()
-    return torch.logsumexp(torch.where(keep, rows, -math.inf), -1).movedim(-1, dim)
+    return torch.logsumexp(_prefixes(x, dim, -math.inf), -1).movedim(-1, dim)
 
 
 def _erfc(x):
