@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils import _pytree as pytree
 
 import tt_torch
 from tt_torch import intermediate, runtime
@@ -41,6 +40,7 @@ from tt_torch.compiler.target.flatbuffer import package
 from tt_torch.composite import node_of_location
 from tt_torch.errors import TTTorchError
 from tt_torch.frontend.importer import import_stablehlo
+from tt_torch.frontend.passes import output_nodes
 
 DEFAULT_EMBED_LIMIT = 1 << 20  # bytes; weights this large or larger go to the side file
 _ALIGN = 64
@@ -130,7 +130,7 @@ def export_artifacts(
             private = _consteval_program(g, target, writer)
             consteval = {"program": index + 1, "args": _consteval_args(program)}
         _bind_weights(program, g, writer, skip=set(consteval["args"]) if consteval else set())
-        out_dtypes = [str(n.meta["val"].dtype) for n in _output_nodes(g.fx_module)]
+        out_dtypes = [str(n.meta["val"].dtype) for n in output_nodes(g.fx_module)]
         info = {"name": g.name, "output_dtypes": out_dtypes, "input_signature": repr(g.input_signature)}
         if consteval:
             info["consteval"] = consteval
@@ -305,7 +305,7 @@ def _goldens(index: int, program, g) -> list:
     user = [(arg, t) for arg, t in zip(program.inputs, g.program_inputs) if arg.argType == fb.ArgumentType.Input]
     for i, (arg, t) in enumerate(user):
         tables.append(_golden_table(f"input:{i}", index, narrow_input(arg, t)))
-    for i, node in enumerate(_output_nodes(g.fx_module)):
+    for i, node in enumerate(output_nodes(g.fx_module)):
         value = values.get(node.name)
         if value is None:  # an output that is an input or a constant: run the graph's own output
             value = _outputs_of(g)[i]
@@ -328,11 +328,6 @@ def narrow_input(arg, t: torch.Tensor) -> torch.Tensor:
 def _outputs_of(g) -> list[torch.Tensor]:
     with torch.no_grad():
         return list(g.fx_module(*g.program_inputs))
-
-
-def _output_nodes(gm) -> list:
-    out = next(n for n in reversed(gm.graph.nodes) if n.op == "output")
-    return list(pytree.tree_flatten(out.args[0])[0])
 
 
 def _version() -> str:

@@ -194,7 +194,7 @@ def _frontend(ex: Executor, args: tuple, art: GraphArtifacts) -> FrontendResult:
     cfg = ex.config
     t0 = time.perf_counter()
     fx_gm = trace_to_aten(ex.gm, args)
-    out_spec = pytree.tree_flatten(_output_structure(ex.gm))[1]
+    out_spec = pytree.tree_flatten(passes.output_structure(ex.gm))[1]
     fx_gm = passes.fold_splats(fx_gm)
     fx_gm = passes.canonicalize_zero_d_reductions(fx_gm)
     fx_gm = passes.fold_tanh_gelu(fx_gm)
@@ -205,7 +205,7 @@ def _frontend(ex: Executor, args: tuple, art: GraphArtifacts) -> FrontendResult:
         fx_gm, ce = passes.consteval(fx_gm, constant_inputs)
     fx_gm = passes.eliminate_dead_code(fx_gm)
     fx_gm, kept = passes.prune_unused_inputs(fx_gm)
-    out_vals = [n.meta.get("val") for n in _output_nodes(fx_gm)]
+    out_vals = [n.meta.get("val") for n in passes.output_nodes(fx_gm)]
     for v in out_vals:
         if not isinstance(v, torch.Tensor):
             raise CompileError(f"graph {art.name} returns a non-tensor value ({v!r}); tt-torch returns tensors only")
@@ -515,13 +515,3 @@ def _log_compile(art: GraphArtifacts, with_ir: bool) -> None:
             text = getattr(art, stage)
             if text is not None:
                 _DUMP.info("graph %s, %s:\n%s", art.name, stage, text)
-
-
-def _output_nodes(gm: fx.GraphModule) -> list[fx.Node]:
-    return list(pytree.tree_flatten(_output_structure(gm))[0])
-
-
-def _output_structure(gm: fx.GraphModule):
-    """The structure of dynamo's graph output, with fx nodes as its leaves."""
-    out = next(n for n in reversed(gm.graph.nodes) if n.op == "output")
-    return out.args[0]

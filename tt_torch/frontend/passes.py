@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.fx as fx
+from torch.utils import _pytree as pytree
 
 aten = torch.ops.aten
 
@@ -23,6 +24,16 @@ _ZERO_D_IDENTITY_REDUCTIONS = {
     aten.amin.default,
     aten.logsumexp.default,
 }
+
+
+def output_structure(gm: fx.GraphModule):
+    """The structure of a graph's output, with fx nodes as its leaves."""
+    return next(n for n in reversed(gm.graph.nodes) if n.op == "output").args[0]
+
+
+def output_nodes(gm: fx.GraphModule) -> list[fx.Node]:
+    """A graph's outputs, flattened."""
+    return list(pytree.tree_flatten(output_structure(gm))[0])
 
 
 def _val(node: fx.Node):
