@@ -286,21 +286,33 @@ _STRIDE_ONLY = {torch.ops.prims.copy_strided.default}
 
 
 _SPLAT_SOURCES = {aten.full.default: 1, aten.full_like.default: 1, aten.scalar_tensor.default: 0}
+# ops that hand their operand's value on unchanged
+_SPLAT_COPIES = {aten.lift_fresh_copy.default, aten.alias.default, aten.clone.default, aten.detach.default}
 
 
 def fold_splats(gm: fx.GraphModule) -> fx.GraphModule:
     """Evaluates pointwise ops whose every tensor operand holds one value everywhere (``full``,
-    ``full_like``, ``scalar_tensor``, and what is computed from them), each becoming a ``full``.
+    ``full_like``, ``scalar_tensor``, one-element literal tensors of the graph, and what is
+    computed from them), each becoming a ``full``.
 
     torch-mlir folds such ops itself and gets comparisons wrong: ``ones_like(x) < 2`` came out
-    all false, as if the operands were swapped. Folded here, in PyTorch's own arithmetic on
-    0-d tensors of the operands' dtypes, torch-mlir sees only the constant result.
+    all false, as if the operands were swapped, and so did ``torch.tensor(-1.5) < 0``. Folded
+    here, in PyTorch's own arithmetic on 0-d tensors of the operands' dtypes, torch-mlir sees
+    only the constant result.
     """
     known: dict[fx.Node, torch.Tensor] = {}
     changed = False
     for node in list(gm.graph.nodes):
+        if node.op == "get_attr":  # a literal (parameters and buffers are graph inputs here)
+            literal = getattr(gm, node.target, None)
+            if isinstance(literal, torch.Tensor) and literal.numel() == 1 and not literal.is_complex():
+                known[node] = literal.detach().reshape(())
+            continue
         val = node.meta.get("val")
         if node.op != "call_function" or not isinstance(val, torch.Tensor):
+            continue
+        if node.target in _SPLAT_COPIES and node.args and node.args[0] in known:
+            known[node] = known[node.args[0]].to(val.dtype)
             continue
         if node.target in _SPLAT_SOURCES:
             fill = node.args[_SPLAT_SOURCES[node.target]] if len(node.args) > _SPLAT_SOURCES[node.target] else None
