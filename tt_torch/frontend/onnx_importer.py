@@ -1,0 +1,408 @@
+"""ONNX model -> StableHLO module, through torch-mlir's ONNX importer.
+
+The model is prepared first (:func:`prepare`): loaded with its external data, converted
+down to an opset the importer takes, its dynamic input dims bound or refused, shapes
+inferred, its nodes named ``"<OpType>:<node name>"`` (every op's MLIR location, so an
+error, an op-by-op record or a runtime failure names the ONNX node), and its weights
+(floating-point initializers) turned into graph inputs: they enter the StableHLO module
+as function arguments tagged ``parameter``, never as constants. Then :func:`import_stablehlo`
+runs torch-mlir: ONNX -> torch-onnx ops -> Torch backend IR -> StableHLO. An ONNX node
+that torch-mlir cannot convert is a :class:`FrontendError` naming the node, its op type
+and opset.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+from torch_mlir import ir
+from torch_mlir.compiler_utils import OutputType, lower_mlir_module, run_pipeline_with_repro_report
+from torch_mlir.dialects import torch as torch_d
+from torch_mlir.extras import onnx_importer
+
+from tt_torch.errors import FrontendError
+
+_LOG = logging.getLogger(__name__)
+
+# The newest default-domain opset tt-torch imports as written; a newer model is converted down
+# (onnx.version_converter) first. torch-mlir's conversions are keyed by the version an op's
+# semantics were introduced in, and onnx 1.23's newest opset changes no op it converts.
+MAX_OPSET = 23
+# A floating-point initializer with at least this many elements is a weight: a program input.
+# Smaller ones (scales, epsilons, Resize's scales) stay constants the lowering may need to read.
+WEIGHT_MIN_ELEMENTS = 16
+
+_ONNX_TO_TORCH = {
+    onnx.TensorProto.FLOAT: torch.float32,
+    onnx.TensorProto.DOUBLE: torch.float64,
+    onnx.TensorProto.FLOAT16: torch.float16,
+    onnx.TensorProto.BFLOAT16: torch.bfloat16,
+    onnx.TensorProto.INT64: torch.int64,
+    onnx.TensorProto.INT32: torch.int32,
+    onnx.TensorProto.INT16: torch.int16,
+    onnx.TensorProto.INT8: torch.int8,
+    onnx.TensorProto.UINT8: torch.uint8,
+    onnx.TensorProto.BOOL: torch.bool,
+}
+_FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16}
+
+
+def torch_dtype(elem_type: int, what: str = "a tensor") -> torch.dtype:
+    """The torch dtype of an ONNX element type; an error naming ``what`` when there is none."""
+    dtype = _ONNX_TO_TORCH.get(elem_type)
+    if dtype is None:
+        name = onnx.TensorProto.DataType.Name(elem_type)
+        raise FrontendError(f"{what} has ONNX element type {name}, which tt-torch does not take")
+    return dtype
+
+
+@dataclass
+class TensorInfo:
+    name: str
+    shape: tuple[int, ...]
+    dtype: torch.dtype
+
+
+@dataclass
+class PreparedModel:
+    """An ONNX model ready for import: static shapes, named nodes, weights as graph inputs."""
+
+    model: onnx.ModelProto
+    name: str
+    inputs: list[TensorInfo]  # the user's inputs, in the graph's order
+    outputs: list[TensorInfo]
+    weights: dict[str, torch.Tensor] = field(default_factory=dict)  # graph inputs after the user's
+    opset: int = 0
+    converted_from: int | None = None  # the opset the model was written at, when converted down
+    nodes: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # location -> (node name, op type, opset)
+
+    @property
+    def arg_names(self) -> list[str]:
+        return [i.name for i in self.inputs] + list(self.weights)
+
+    @property
+    def arg_kinds(self) -> list[str]:
+        return ["input"] * len(self.inputs) + ["parameter"] * len(self.weights)
+
+
+def load(model: onnx.ModelProto | str | os.PathLike, base_dir: str | None = None) -> onnx.ModelProto:
+    """A ModelProto from a path (its external data read from beside it) or a ModelProto
+    (external data read from ``base_dir`` when the model refers to some)."""
+    if isinstance(model, (str, os.PathLike)):
+        path = os.fspath(model)
+        if not os.path.isfile(path):
+            raise FrontendError(f"{path}: no such ONNX file")
+        try:
+            return onnx.load(path, load_external_data=True)
+        except (OSError, ValueError, onnx.onnx_cpp2py_export.checker.ValidationError) as e:
+            raise FrontendError(
+                f"{path}: could not be read as an ONNX model ({e}); external data files must lie beside it"
+            ) from e
+    if not isinstance(model, onnx.ModelProto):
+        raise FrontendError(f"expected an onnx.ModelProto or the path of an .onnx file, got {type(model).__name__}")
+    if base_dir is not None and _has_external_data(model):
+        model = copy.deepcopy(model)
+        onnx.external_data_helper.load_external_data_for_model(model, base_dir)
+    elif _has_external_data(model):
+        raise FrontendError(
+            "the ONNX model keeps its weights in external data files: pass its path instead of the ModelProto, "
+            "or load it with onnx.load(path, load_external_data=True)"
+        )
+    return model
+
+
+def _has_external_data(model: onnx.ModelProto) -> bool:
+    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
+
+
+def default_opset(model: onnx.ModelProto) -> int:
+    for imp in model.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            return imp.version
+    return 0
+
+
+def prepare(
+    model: onnx.ModelProto | str | os.PathLike,
+    input_shapes: dict[str, tuple[int, ...]] | list[tuple[int, ...]] | None = None,
+) -> PreparedModel:
+    """Loads, converts, binds, infers and names ``model`` for :func:`import_stablehlo`.
+
+    ``input_shapes`` binds the dims an input leaves open (by input name, or one shape per
+    input in order); a dim neither fixed by the model nor bound is an error naming the
+    input and the dim.
+    """
+    base_dir = os.path.dirname(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else None
+    model = copy.deepcopy(load(model, base_dir))
+    written = default_opset(model)
+    converted_from = None
+    if written > MAX_OPSET:
+        try:
+            model = onnx.version_converter.convert_version(model, MAX_OPSET)
+            converted_from = written
+        except Exception as e:  # the converter raises its C++ errors as plain exceptions
+            _LOG.warning(
+                "ONNX opset %d could not be converted to %d (%s); importing it as written", written, MAX_OPSET, e
+            )
+    graph = model.graph
+    initializers = {t.name for t in graph.initializer}
+    user_inputs = [i for i in graph.input if i.name not in initializers]
+    _bind_shapes(user_inputs, input_shapes)
+    try:
+        model = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    except Exception as e:  # onnx raises InferenceError and plain RuntimeErrors
+        raise FrontendError(f"ONNX shape inference failed on the model: {e}") from e
+    graph = model.graph
+    opset = default_opset(model)
+    nodes = _name_nodes(graph, model)
+    weights = _weights_to_inputs(graph)
+    inputs = [_info(i, "input") for i in graph.input if i.name not in weights and i.name not in initializers]
+    outputs = [_info(o, "output", allow_dynamic=True) for o in graph.output]
+    return PreparedModel(
+        model=model,
+        name=graph.name or "main",
+        inputs=inputs,
+        outputs=outputs,
+        weights=weights,
+        opset=opset,
+        converted_from=converted_from,
+        nodes=nodes,
+    )
+
+
+def _bind_shapes(inputs: list, input_shapes) -> None:
+    if input_shapes is None:
+        input_shapes = {}
+    elif not isinstance(input_shapes, dict):
+        shapes = list(input_shapes)
+        if len(shapes) != len(inputs):
+            raise FrontendError(
+                f"input_shapes has {len(shapes)} shapes but the model has {len(inputs)} inputs "
+                f"({', '.join(i.name for i in inputs)}); give one per input, or a dict by input name"
+            )
+        input_shapes = {i.name: s for i, s in zip(inputs, shapes)}
+    names = {i.name for i in inputs}
+    unknown = sorted(set(input_shapes) - names)
+    if unknown:
+        raise FrontendError(f"input_shapes names {unknown}, which are not inputs of the model ({sorted(names)})")
+    for value in inputs:
+        tensor = value.type.tensor_type
+        if not value.type.HasField("tensor_type"):
+            raise FrontendError(f"input '{value.name}' is not a tensor; tt-torch takes tensor inputs only")
+        bound = input_shapes.get(value.name)
+        dims = tensor.shape.dim
+        if bound is not None:
+            bound = tuple(int(d) for d in bound)
+            if tensor.HasField("shape") and len(dims) != len(bound):
+                raise FrontendError(
+                    f"input_shapes gives input '{value.name}' rank {len(bound)}, the model has rank {len(dims)}"
+                )
+            for k, d in enumerate(dims):
+                if d.HasField("dim_value") and d.dim_value != bound[k]:
+                    raise FrontendError(
+                        f"input_shapes gives input '{value.name}' dim {k} = {bound[k]}, the model fixes it at "
+                        f"{d.dim_value}"
+                    )
+            tensor.shape.Clear()
+            for d in bound:
+                tensor.shape.dim.add().dim_value = d
+            continue
+        if not tensor.HasField("shape"):
+            raise FrontendError(
+                f"input '{value.name}' has no shape in the model; bind it with "
+                f"compile_onnx(..., input_shapes={{'{value.name}': (...)}})"
+            )
+        for k, d in enumerate(dims):
+            if not d.HasField("dim_value"):
+                what = f"'{d.dim_param}'" if d.dim_param else "unnamed"
+                raise FrontendError(
+                    f"input '{value.name}' dim {k} is dynamic ({what}); tt-torch compiles static shapes: bind it with "
+                    f"compile_onnx(..., input_shapes={{'{value.name}': (...)}})"
+                )
+
+
+def _info(value: onnx.ValueInfoProto, what: str, allow_dynamic: bool = False) -> TensorInfo:
+    tensor = value.type.tensor_type
+    if not value.type.HasField("tensor_type"):
+        raise FrontendError(f"{what} '{value.name}' is not a tensor (sequences, maps and optionals are not taken)")
+    dims = []
+    for d in tensor.shape.dim:
+        dims.append(d.dim_value if d.HasField("dim_value") else -1)
+    if not allow_dynamic and -1 in dims:
+        raise FrontendError(f"{what} '{value.name}' has a dynamic dim after binding: {dims}")
+    return TensorInfo(value.name, tuple(dims), torch_dtype(tensor.elem_type, f"{what} '{value.name}'"))
+
+
+def _name_nodes(graph: onnx.GraphProto, model: onnx.ModelProto) -> dict[str, tuple[str, str, int]]:
+    """Names every node ``"<OpType>:<name>"`` (its MLIR location); returns location -> (name, op type, opset)."""
+    versions = {imp.domain if imp.domain != "ai.onnx" else "": imp.version for imp in model.opset_import}
+    out: dict[str, tuple[str, str, int]] = {}
+    for k, node in enumerate(graph.node):
+        name = node.name or f"{node.op_type.lower()}_{k}"
+        location = f"{node.op_type}:{name}"
+        while location in out:
+            location += "'"
+        out[location] = (name, node.op_type, versions.get(node.domain, 0))
+        node.name = location
+    return out
+
+
+def _weights_to_inputs(graph: onnx.GraphProto) -> dict[str, torch.Tensor]:
+    """Moves each floating-point initializer of ``WEIGHT_MIN_ELEMENTS`` or more to the graph's inputs."""
+    weights: dict[str, torch.Tensor] = {}
+    keep = []
+    declared = {i.name for i in graph.input}
+    for init in graph.initializer:
+        numel = int(np.prod(init.dims)) if len(init.dims) else 1
+        if init.data_type not in _FLOAT_TYPES or numel < WEIGHT_MIN_ELEMENTS:
+            keep.append(init)
+            continue
+        array = numpy_helper.to_array(init)
+        weights[init.name] = torch.from_numpy(np.ascontiguousarray(array).copy())
+        if init.name not in declared:
+            graph.input.append(onnx.helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    # the weights' declared inputs go after the user's, in the order of `weights`
+    inputs = list(graph.input)
+    user = [i for i in inputs if i.name not in weights]
+    by_name = {i.name: i for i in inputs}
+    del graph.input[:]
+    graph.input.extend(user + [by_name[n] for n in weights])
+    return weights
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+class _DenseConstants(onnx_importer.ContextCache):
+    """torch-mlir's ONNX context cache, writing constants as dense attributes: its default,
+    ``dense_resource`` blobs, cannot be read back from Python, and the compiler reads every
+    constant it lowers."""
+
+    def tensor_proto_to_attr(self, tp: onnx.TensorProto) -> ir.Attribute:
+        if not tp.HasField("raw_data"):
+            return super().tensor_proto_to_attr(tp)
+        array = numpy_helper.to_array(tp)
+        if array.dtype == np.bool_:
+            array = array.astype(np.bool_)
+        return ir.DenseElementsAttr.get(
+            np.ascontiguousarray(array), type=self.tensor_element_type(tp.data_type), shape=list(array.shape)
+        )
+
+
+def import_stablehlo(prepared: PreparedModel, context: ir.Context | None = None) -> ir.Module:
+    """The prepared model as a StableHLO module whose function ``main`` takes the user's
+    inputs, then the weights."""
+    if context is None:
+        context = ir.Context()
+        torch_d.register_dialect(context)
+    info = onnx_importer.ModelInfo(prepared.model)
+    module = info.create_module(context=context).operation
+    try:
+        importer = onnx_importer.NodeImporter.define_function(
+            info.main_graph, module, context_cache=_DenseConstants(context)
+        )
+        importer.import_all()
+    except (onnx_importer.OnnxImportError, KeyError, ValueError, AssertionError) as e:
+        raise FrontendError(
+            f"torch-mlir's ONNX importer refused the model: {type(e).__name__}: {_first_line(e)}"
+        ) from e
+    _run(module, "builtin.module(func.func(convert-torch-onnx-to-torch))", "ONNX ops -> Torch ops", prepared)
+    _refuse_unconverted(module, prepared)
+    _run(module, "builtin.module(torch-onnx-to-torch-backend-pipeline)", "Torch ops -> Torch backend IR", prepared)
+    try:
+        lower_mlir_module(False, OutputType.STABLEHLO, module)
+    except Exception as e:  # torch-mlir raises TorchMlirCompilerError with the failing op
+        raise _pipeline_error("Torch backend IR -> StableHLO", e, prepared) from None
+    funcs = [op for op in module.regions[0].blocks[0].operations if op.operation.name == "func.func"]
+    with context:
+        for f in funcs:
+            if "sym_visibility" not in f.attributes:
+                f.attributes["sym_name"] = ir.StringAttr.get("main")
+    return ir.Module.parse(module.get_asm(enable_debug_info=True), context=context)
+
+
+def _run(module, pipeline: str, what: str, prepared: PreparedModel) -> None:
+    try:
+        run_pipeline_with_repro_report(module, pipeline, what)
+    except Exception as e:
+        raise _pipeline_error(what, e, prepared) from None
+
+
+def _refuse_unconverted(module, prepared: PreparedModel) -> None:
+    """Every ONNX node torch-mlir has no conversion for, named with its op type and opset."""
+    left: list[str] = []
+
+    def walk(op) -> None:
+        for region in op.regions:
+            for block in region.blocks:
+                for inner in block.operations:
+                    inner = inner.operation
+                    if inner.name == "torch.operator":
+                        name = ir.StringAttr(inner.attributes["name"]).value
+                        if name.startswith("onnx."):
+                            left.append(_describe_location(inner.location, prepared, name.removeprefix("onnx.")))
+                    walk(inner)
+
+    walk(module)
+    if left:
+        nodes = "\n".join(f"  {line}" for line in dict.fromkeys(left))
+        raise FrontendError(
+            f"{len(left)} ONNX node(s) of model '{prepared.name}' have no conversion in torch-mlir's ONNX importer "
+            f"(opset {prepared.opset}):\n{nodes}\n"
+            "  Rewrite the model without these ops (or with other attributes), or export it at another opset."
+        )
+
+
+_LOC = re.compile(r'loc\("((?:[^"\\]|\\.)*)"')
+
+
+def _describe_location(location, prepared: PreparedModel, op_type: str = "") -> str:
+    m = _LOC.search(str(location))
+    key = m.group(1) if m else ""
+    if key in prepared.nodes:
+        name, kind, opset = prepared.nodes[key]
+        return f"node '{name}' (op type {kind}, opset {opset})"
+    return f"an op {op_type or '(unknown)'} at {location}"
+
+
+def _pipeline_error(what: str, error: Exception, prepared: PreparedModel) -> FrontendError:
+    text = str(error)
+    named = [f"node '{n}' (op type {k}, opset {v})" for loc, (n, k, v) in prepared.nodes.items() if f'"{loc}"' in text]
+    where = ("\n  at " + "\n  at ".join(dict.fromkeys(named))) if named else ""
+    return FrontendError(
+        f"torch-mlir could not lower ONNX model '{prepared.name}' ({what}){where}\n"
+        f"{_error_lines(text)}\n"
+        "  Compile with CompilerConfig(compile_depth=CompileDepth.STABLEHLO) to stop before the device compiler."
+    )
+
+
+def _error_lines(text: str, limit: int = 12) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(lines[:limit])
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [""])[0][:500]
+
+
+__all__ = [
+    "MAX_OPSET",
+    "WEIGHT_MIN_ELEMENTS",
+    "PreparedModel",
+    "TensorInfo",
+    "default_opset",
+    "import_stablehlo",
+    "load",
+    "prepare",
+    "torch_dtype",
+]
