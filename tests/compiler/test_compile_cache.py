@@ -88,3 +88,81 @@ def test_a_new_process_hits_the_cache(tmp_path):
     for r in runs:
         assert r.returncode == 0, r.stderr[-2000:]
     assert [r.stdout.strip().splitlines()[-1] for r in runs] == ["miss", "hit"]
+
+
+class _TanhMLP(MLP):
+    """MLP's parameters and signature with another graph: its cache entry must never serve MLP."""
+
+    def forward(self, x):
+        return self.fc3(torch.tanh(self.fc2(torch.tanh(self.fc1(x)))))
+
+
+def _entry(directory):
+    (meta,) = directory.glob("*.json")
+    return meta.with_suffix(""), meta, meta.with_suffix(".ttnn")
+
+
+def _flip(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+def _copy_other_models_entry(other):
+    def corrupt(stem, meta, fb):
+        _, other_meta, other_fb = _entry(other)
+        meta.write_bytes(other_meta.read_bytes())
+        fb.write_bytes(other_fb.read_bytes())
+
+    return corrupt
+
+
+def test_a_bad_entry_is_a_miss_logged_once_with_its_path_and_replaced(tmp_path, monkeypatch, caplog):
+    """Issue 18 item 5: truncated, bit-flipped, mistyped or another graph's entry -> miss, never used."""
+    good, other = tmp_path / "good", tmp_path / "other"
+    torch.manual_seed(0)
+    model, x = MLP().eval(), torch.randn(4, 32)
+    monkeypatch.setenv("TT_TORCH_CACHE_DIR", str(other))
+    compile_tt(_TanhMLP().eval())[0](x)  # a different graph with the same inputs: its own entry
+    monkeypatch.setenv("TT_TORCH_CACHE_DIR", str(good))
+    torch._dynamo.reset()
+    with torch.no_grad():
+        compile_tt(model)[0](x)
+    stem, meta, fb = _entry(good)
+    pristine = meta.read_bytes(), fb.read_bytes()
+    corruptions = {
+        "truncated .ttnn": lambda s, m, f: f.write_bytes(f.read_bytes()[:100]),
+        "bit-flipped .ttnn": lambda s, m, f: _flip(f),
+        ".json with wrong types": lambda s, m, f: m.write_text('{"format": 2, "key": 7, "payload": []}'),
+        ".json of the old format": lambda s, m, f: m.write_text('{"ttir": 1, "ttnn": 2, "report": 3}'),
+        "another graph's entry": _copy_other_models_entry(other),
+        ".ttnn is a directory": lambda s, m, f: (f.unlink(), f.mkdir()),
+    }
+    for name, corrupt in corruptions.items():
+        meta.write_bytes(pristine[0]), fb.write_bytes(pristine[1])
+        corrupt(stem, meta, fb)
+        caplog.clear()
+        for _ in range(2):  # the second compile reads the replaced entry: a hit, nothing logged
+            torch._dynamo.reset()
+            compiled, art = compile_tt(model)
+            with caplog.at_level("WARNING", logger="tt_torch"), torch.no_grad():
+                assert_matches(model(x), compiled(x))
+        warnings = [r.getMessage() for r in caplog.records if r.name.startswith("tt_torch.compiler.cache")]
+        assert art.last.report["compile_cache"] == "hit", name
+        assert (meta.read_bytes(), fb.read_bytes()) == pristine, f"{name}: the entry was not replaced"
+        assert len(warnings) == 1 and str(meta) in warnings[0], (name, warnings)
+
+
+def test_a_cache_path_that_is_a_file_warns_once_and_turns_the_cache_off(tmp_path, monkeypatch, caplog):
+    path = tmp_path / "a-file"
+    path.write_text("not a directory")
+    monkeypatch.setenv("TT_TORCH_CACHE_DIR", str(path / "cache"))
+    model, x = MLP().eval(), torch.randn(2, 32)
+    with caplog.at_level("WARNING", logger="tt_torch"), torch.no_grad():
+        for _ in range(2):
+            torch._dynamo.reset()
+            compiled, art = compile_tt(model)
+            assert_matches(model(x), compiled(x))
+            assert art.last.report["compile_cache"] == "off"
+    warnings = [r.getMessage() for r in caplog.records if r.name.startswith("tt_torch.compiler.cache")]
+    assert len(warnings) == 1 and str(path / "cache") in warnings[0] and "off" in warnings[0], warnings
