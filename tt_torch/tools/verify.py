@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import onnx
 import torch
 
 from tt_torch.accuracy import compute_atol, compute_pcc
 from tt_torch.config import CompilerConfig
 from tt_torch.dynamo.backend import BackendOptions
+from tt_torch.onnx_compile import compile_onnx
 from tt_torch.tools.device_manager import DeviceManager
 
 __all__ = [
@@ -229,7 +231,7 @@ def _comparisons(pccs, atols, thresholds, required_pcc: float) -> list[Compariso
 
 
 def verify_module(
-    mod: torch.nn.Module,
+    mod: torch.nn.Module | onnx.ModelProto,
     inputs: list[torch.Tensor] | None = None,
     input_shapes: list[tuple[int, ...]] | None = None,
     input_data_types: list[torch.dtype] | None = None,
@@ -248,11 +250,22 @@ def verify_module(
     ``device``: a device from ``DeviceManager`` (None: the executor opens one). Checks
     every output with :func:`verify_against_golden` (``do_assert`` for both PCC and
     ATOL) and returns one comparison per output. Resets dynamo afterwards, as tt-torch does.
+
+    An ``onnx.ModelProto`` is compiled with :func:`tt_torch.onnx_compile.compile_onnx`
+    and compared with ONNX Runtime; its inputs come from the graph's input types and
+    shapes when not given, and ``input_shapes`` is refused (the graph fixes them).
     """
+    if isinstance(mod, onnx.ModelProto):
+        _refuse_input_shapes(input_shapes)
+        compiled = compile_onnx(mod, compiler_config, device=device)
+        try:
+            return _verify_onnx(
+                compiled, inputs, input_data_types, input_range, input_range_int, required_pcc, required_atol, do_assert
+            )
+        finally:
+            compiled.close()
     if not isinstance(mod, torch.nn.Module):
-        raise ValueError(
-            f"verify_module takes a torch.nn.Module, got {type(mod).__name__} (ONNX models are not supported)"
-        )
+        raise ValueError(f"verify_module takes a torch.nn.Module or an onnx.ModelProto, got {type(mod).__name__}")
     try:
         inputs = _prepare_inputs(inputs, input_shapes, input_data_types, input_range, input_range_int)
         golden = _tensors(mod(*inputs))
@@ -266,7 +279,7 @@ def verify_module(
 
 
 def verify_torch_module_async(
-    mod: torch.nn.Module,
+    mod: torch.nn.Module | onnx.ModelProto,
     inputs: list[torch.Tensor] | None = None,
     input_shapes: list[tuple[int, ...]] | None = None,
     input_data_types: list[torch.dtype] | None = None,
@@ -281,7 +294,30 @@ def verify_torch_module_async(
     (``DeviceManager.acquire_available_devices``), compiles ``mod`` with ``async_mode=True``
     for each, runs it on each and compares every device's outputs with eager PyTorch.
     The devices are released afterwards, also when a check fails. Returns one list of
-    comparisons per device."""
+    comparisons per device. An ``onnx.ModelProto`` is compiled once per device with
+    ``compile_onnx`` and compared with ONNX Runtime, as :func:`verify_module` does."""
+    if isinstance(mod, onnx.ModelProto):
+        _refuse_input_shapes(input_shapes)
+        parent, devices = DeviceManager.acquire_available_devices()
+        try:
+            results = []
+            for device in devices:
+                compiled = compile_onnx(mod, compiler_config, device=device)
+                results.append(
+                    _verify_onnx(
+                        compiled,
+                        inputs,
+                        input_data_types,
+                        input_range,
+                        input_range_int,
+                        required_pcc,
+                        required_atol,
+                        do_assert,
+                    )
+                )
+            return results
+        finally:
+            DeviceManager.release_parent_device(parent, cleanup_sub_devices=True)
     inputs = _prepare_inputs(inputs, input_shapes, input_data_types, input_range, input_range_int)
     parent, devices = DeviceManager.acquire_available_devices()
     try:
@@ -297,6 +333,49 @@ def verify_torch_module_async(
     finally:
         DeviceManager.release_parent_device(parent, cleanup_sub_devices=True)
         torch._dynamo.reset()
+
+
+def _refuse_input_shapes(input_shapes) -> None:
+    if input_shapes is not None:
+        raise ValueError(
+            "input_shapes must be None for an ONNX model: its graph fixes the input shapes (bind dynamic dims with "
+            "tt_torch.onnx_compile.compile_onnx(model, input_shapes=...))"
+        )
+
+
+def _onnx_inputs(compiled, inputs, input_data_types, input_range, input_range_int) -> list[torch.Tensor]:
+    """``inputs``, or random ones of the graph's input shapes and types (``input_data_types``
+    overrides the types): floats in ``input_range``, integers in ``input_range_int``, bools."""
+    if inputs is not None:
+        return [torch.from_numpy(x) if not isinstance(x, torch.Tensor) else x for x in inputs]
+    infos = compiled.prepared.inputs
+    dtypes = list(input_data_types) if input_data_types is not None else [i.dtype for i in infos]
+    if len(dtypes) != len(infos):
+        raise ValueError(f"{len(dtypes)} input data types for the ONNX model's {len(infos)} inputs")
+    out = []
+    for info, dtype in zip(infos, dtypes):
+        if dtype.is_floating_point:
+            low, high = input_range
+            out.append(((low - high) * torch.rand(info.shape) + high).to(dtype))
+        elif dtype == torch.bool:
+            out.append(torch.randint(0, 2, info.shape, dtype=torch.bool))
+        else:
+            low, high = input_range_int
+            out.append(torch.randint(low, high, info.shape).to(dtype))
+    return out
+
+
+def _verify_onnx(
+    compiled, inputs, input_data_types, input_range, input_range_int, required_pcc, required_atol, do_assert
+) -> list[Comparison]:
+    """``compiled`` (an ``OnnxModel``) against ONNX Runtime on the same inputs."""
+    inputs = _onnx_inputs(compiled, inputs, input_data_types, input_range, input_range_int)
+    golden = tuple(compiled.run_reference(inputs))
+    result = tuple(compiled(*inputs))
+    pccs, atols, _, _, thresholds = verify_against_golden(
+        golden, result, do_assert, do_assert, required_pcc, required_atol=required_atol
+    )
+    return _comparisons(pccs, atols, thresholds, required_pcc)
 
 
 def _tensors(value: object) -> tuple:

@@ -1,0 +1,206 @@
+"""onnx's node test cases through ONNX Runtime and through tt-torch, one case at a time.
+
+``onnx.backend.test.case.node.collect_testcases()`` gives each case as a model, its input
+sets and their expected outputs. :func:`check_case` runs one through both and classifies
+tt-torch's result; ``benchmarks/onnx_conformance.py`` runs them all crash-tolerantly and
+writes docs/onnx_coverage.md, ``tests/onnx/test_conformance.py`` runs a sample.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+
+from tt_torch.config import CompilerConfig
+from tt_torch.errors import CompileError, FrontendError, LoweringError, TTTorchError
+
+from . import reference
+from .onnx_compile import compile_onnx
+
+_LOG = logging.getLogger(__name__)
+
+RTOL = ATOL = 1e-3  # the bar for ONNX Runtime and for tt-torch alike
+# tt-torch's result, best first
+STATUSES = ("pass", "wrong", "unsupported", "import", "compile", "run", "inputs", "crash", "timeout")
+REASONS = {
+    "pass": "matches the expected outputs (rtol = atol = 1e-3)",
+    "wrong": "compiles and runs, outputs differ from the expected ones",
+    "unsupported": "an ONNX node torch-mlir's ONNX importer has no conversion for",
+    "import": "torch-mlir failed to lower the model to StableHLO, or shape inference / binding failed",
+    "compile": "tt-torch's compiler (StableHLO -> TTIR -> TTNN) has no lowering for an op",
+    "run": "the device program failed, or an input does not fit the device's types",
+    "inputs": "inputs or outputs that are not tensors of a supported type (strings, sequences, optionals)",
+    "crash": "the worker process died",
+    "timeout": "no answer within the time limit",
+}
+
+
+def case_operator(name: str, model: onnx.ModelProto, schemas: Sequence[str]) -> str:
+    """The ONNX operator a node test case is about: the one node's op type, or, for an expanded
+    function or a small graph, the schema name the case name starts with."""
+    nodes = [n.op_type for n in model.graph.node]
+    if len(nodes) == 1:
+        return nodes[0]
+    squashed = name.removeprefix("test_").replace("_", "").lower()
+    best, length = None, 0
+    for schema in (*dict.fromkeys(nodes), *schemas):
+        low = schema.lower()
+        common = 0
+        while common < min(len(low), len(squashed)) and low[common] == squashed[common]:
+            common += 1
+        if (common == len(low) or common >= 6) and common > length:
+            best, length = schema, common
+    return best or (nodes[0] if nodes else "?")
+
+
+def compare(expected: Sequence[np.ndarray], actual: Sequence[Any], rtol: float = RTOL, atol: float = ATOL) -> str:
+    """ "" when every output matches (NaNs where expected), else what differs first."""
+    if len(expected) != len(actual):
+        return f"{len(actual)} outputs, expected {len(expected)}"
+    for k, (e, a) in enumerate(zip(expected, actual)):
+        a = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+        e = np.asarray(e)
+        if e.shape != a.shape:
+            return f"output {k}: shape {a.shape}, expected {e.shape}"
+        if e.dtype == object or a.dtype == object:
+            if not np.array_equal(e, a):
+                return f"output {k}: values differ"
+            continue
+        if e.dtype.kind in "biu" or a.dtype.kind in "biu":
+            if not np.array_equal(e.astype(np.float64), a.astype(np.float64)):
+                bad = int(np.sum(e.astype(np.float64) != a.astype(np.float64)))
+                return f"output {k}: {bad} of {e.size} values differ"
+            continue
+        e64, a64 = e.astype(np.float64), a.astype(np.float64)
+        ok = np.isclose(a64, e64, rtol=rtol, atol=atol, equal_nan=True)
+        if not ok.all():
+            err = np.abs(a64 - e64)
+            err = np.where(np.isnan(err), np.inf, err)
+            return f"output {k}: {int((~ok).sum())} of {e.size} values off, max error {float(err.max()):.3g}"
+    return ""
+
+
+def as_arrays(values: Sequence[Any]) -> list[Any]:
+    """A case's inputs or outputs with TensorProtos and numpy scalars as arrays (sequences,
+    optionals and maps stay as they are)."""
+    out = []
+    for x in values:
+        if isinstance(x, onnx.TensorProto):
+            x = numpy_helper.to_array(x)
+        elif isinstance(x, np.generic):
+            x = np.asarray(x)
+        out.append(x)
+    return out
+
+
+def _tensor_inputs(inputs: Sequence[Any]) -> list[np.ndarray] | None:
+    if not all(isinstance(x, np.ndarray) and x.dtype.kind in "biuf" and x.dtype.name in _NUMPY_TYPES for x in inputs):
+        return None
+    return list(inputs)
+
+
+_NUMPY_TYPES = {"bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"}
+
+
+def check_ort(model: onnx.ModelProto, data_sets: Sequence[tuple], rtol: float = RTOL, atol: float = ATOL) -> dict:
+    """ONNX Runtime on every input set: {"status": "pass" | "fail" | "error", "reason": ...}."""
+    try:
+        sess = reference.session(model)
+        names = [i.name for i in sess.get_inputs()]
+        for inputs, expected in data_sets:
+            outs = sess.run(None, dict(zip(names, inputs)))
+            diff = compare(expected, outs, rtol, atol)
+            if diff:
+                return {"status": "fail", "reason": diff}
+    except Exception as e:  # anything ONNX Runtime raises is its failure on this case
+        return {"status": "error", "reason": _short(e)}
+    return {"status": "pass", "reason": ""}
+
+
+def check_ours(
+    model: onnx.ModelProto,
+    data_sets: Sequence[tuple],
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    config: CompilerConfig | None = None,
+) -> dict:
+    """tt-torch on every input set: {"status": one of STATUSES, "reason": ..., "seconds": ...}."""
+    t = time.perf_counter()
+    status, reason = _ours(model, data_sets, rtol, atol, config)
+    return {"status": status, "reason": reason, "seconds": round(time.perf_counter() - t, 3)}
+
+
+def _ours(model, data_sets, rtol, atol, config) -> tuple[str, str]:
+    for inputs, expected in data_sets:
+        if _tensor_inputs(inputs) is None or _tensor_inputs(expected) is None:
+            return "inputs", "an input or output is not a numeric tensor"
+    try:
+        compiled = compile_onnx(model, config)
+    except FrontendError as e:
+        kind = "unsupported" if "have no conversion" in str(e) else "import"
+        if "element type" in str(e) or "is not a tensor" in str(e):
+            kind = "inputs"
+        return kind, _short(e)
+    except LoweringError as e:
+        return "compile", f"{e.stage}: {e.op_name}: {e.reason or _short(e)}"
+    except CompileError as e:
+        return "compile", _short(e)
+    except TTTorchError as e:
+        return "run", _short(e)
+    try:
+        for inputs, expected in data_sets:
+            try:
+                outs = compiled(*inputs)
+            except TTTorchError as e:
+                return "run", _short(e)
+            diff = compare(expected, list(outs), rtol, atol)
+            if diff:
+                return "wrong", diff
+    finally:
+        compiled.close()
+    return "pass", ""
+
+
+def check_case(
+    name: str,
+    model: onnx.ModelProto,
+    data_sets: Sequence[tuple],
+    operator: str = "",
+    config: CompilerConfig | None = None,
+) -> dict:
+    """One case through ONNX Runtime and tt-torch (compiled with ``config``), as the record the benchmark keeps."""
+    record = {"case": name, "operator": operator, "opset": _opset(model)}
+    data_sets = [(as_arrays(inputs), as_arrays(expected)) for inputs, expected in data_sets]
+    record["ort"] = check_ort(model, data_sets)
+    record["ours"] = check_ours(model, data_sets, config=config)
+    return record
+
+
+def _opset(model: onnx.ModelProto) -> int:
+    return next((i.version for i in model.opset_import if i.domain in ("", "ai.onnx")), 0)
+
+
+def _short(e: BaseException, limit: int = 600) -> str:
+    text = f"{type(e).__name__}: {str(e).strip()}"
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+__all__ = [
+    "ATOL",
+    "REASONS",
+    "RTOL",
+    "STATUSES",
+    "as_arrays",
+    "case_operator",
+    "check_case",
+    "check_ort",
+    "check_ours",
+    "compare",
+]
