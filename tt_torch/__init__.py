@@ -19,3 +19,12 @@ def export_artifacts(artifacts, path, **options):
     from tt_torch.exporter import export_artifacts as _export_artifacts  # lazy: as above
 
     return _export_artifacts(artifacts, path, **options)
+
+
+def __getattr__(name: str):
+    """``tt_torch.runtime`` without importing it first (``import tt_torch; tt_torch.runtime.load(...)``)."""
+    if name == "runtime":
+        import tt_torch.runtime  # lazy: `import tt_torch` stays light; the runtime loads on first use
+
+        return tt_torch.runtime
+    raise AttributeError(f"module 'tt_torch' has no attribute {name!r}")

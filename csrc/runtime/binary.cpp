@@ -5,8 +5,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ttnn/schema_info.h"
 
@@ -110,18 +111,74 @@ Binary Binary::fromBytes(const void* data, size_t size) {
 }
 
 Binary Binary::fromFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) binaryError(cat("cannot open tt-torch binary '", path, "': ", std::strerror(errno)));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  if (file.bad()) binaryError(cat("cannot read tt-torch binary '", path, "'"));
   try {
+    RegularFile file(path, "tt-torch binary", kMaxBinaryBytes);
+    std::vector<uint8_t> bytes = file.read(0, file.size());
     Binary binary = fromBytes(bytes.data(), bytes.size());
     size_t slash = path.find_last_of('/');
     binary.setBaseDir(slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash));
     return binary;
   } catch (const BinaryError& e) {
+    if (std::string(e.what()).find(path) != std::string::npos) throw;
     binaryError(cat(path, ": ", e.what()));
   }
+}
+
+namespace {
+
+const char* fileKind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+}  // namespace
+
+RegularFile::RegularFile(const std::string& path, const std::string& what, uint64_t max_bytes)
+    : path_(path), what_(what) {
+  // O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting for one.
+  fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd_ < 0) binaryError(cat("cannot open ", what, " '", path, "': ", std::strerror(errno)));
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) {
+    int err = errno;
+    ::close(fd_);
+    binaryError(cat("cannot read ", what, " '", path, "': ", std::strerror(err)));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    binaryError(cat(what, " '", path, "' is ", fileKind(st.st_mode), ", not a regular file: pass the file itself"));
+  }
+  size_ = static_cast<uint64_t>(st.st_size);
+  if (size_ > max_bytes) {
+    ::close(fd_);
+    binaryError(cat(what, " '", path, "' has ", size_, " bytes, more than the ", max_bytes,
+                    " it can have: it is not a tt-torch file, or it is corrupt"));
+  }
+}
+
+RegularFile::~RegularFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::vector<uint8_t> RegularFile::read(uint64_t offset, uint64_t size) const {
+  if (offset > size_ || size > size_ - offset) {
+    binaryError(cat(what_, " '", path_, "' has ", size_, " bytes, too few for bytes [", offset, ", ", offset + size,
+                    ")"));
+  }
+  std::vector<uint8_t> bytes(size);
+  uint64_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd_, bytes.data() + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) binaryError(cat("cannot read ", what_, " '", path_, "': ", std::strerror(errno)));
+    if (n == 0) binaryError(cat(what_, " '", path_, "' ended after ", offset + done, " bytes while being read"));
+    done += static_cast<uint64_t>(n);
+  }
+  return bytes;
 }
 
 size_t Binary::numPrograms() const { return root_->programs() ? root_->programs()->size() : 0; }
@@ -181,19 +238,23 @@ uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc) {
   return ~crc;
 }
 
-at::Tensor tensorFromBytes(const TensorInfo& info, const uint8_t* data, size_t size, const std::string& what) {
+uint64_t tensorBytes(const TensorInfo& info, const std::string& what) {
   at::ScalarType type = containerType(info.dtype);
   int64_t numel = 1;
   for (int64_t d : info.shape) {
     if (d < 0 || (d > 0 && numel > (int64_t{1} << 40) / d)) binaryError(cat(what, " has an invalid shape ", shapeStr(info.shape)));
     numel *= d;
   }
-  uint64_t expected = uint64_t(numel) * c10::elementSize(type);
+  return uint64_t(numel) * c10::elementSize(type);
+}
+
+at::Tensor tensorFromBytes(const TensorInfo& info, const uint8_t* data, size_t size, const std::string& what) {
+  uint64_t expected = tensorBytes(info, what);
   if (expected != size) {
     binaryError(cat(what, " holds ", size, " bytes but its shape ", shapeStr(info.shape), " and type ",
                     dtypeName(info.dtype), " need ", expected, " (corrupt binary?)"));
   }
-  at::Tensor out = at::empty(info.shape, at::TensorOptions().dtype(type));
+  at::Tensor out = at::empty(info.shape, at::TensorOptions().dtype(containerType(info.dtype)));
   if (size) std::memcpy(out.data_ptr(), data, size);
   return out;
 }
@@ -249,21 +310,25 @@ at::Tensor Binary::weight(const std::string& name) const {
     binaryError(cat(what, ": side file name '", file, "' is not a plain file name (corrupt binary?)"));
   }
   std::string path = (state_->base_dir.empty() ? std::string(".") : state_->base_dir) + "/" + file;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    binaryError(cat(what, " lives in the side file '", path, "', which cannot be opened (", std::strerror(errno),
+  // Its size must be the tensor's before anything is allocated: a corrupt size must not ask for terabytes.
+  uint64_t expected = tensorBytes(info, what);
+  if (w->size() != expected) {
+    binaryError(cat(what, " is recorded as ", w->size(), " bytes of the side file '", path, "' but its shape ",
+                    shapeStr(info.shape), " and type ", dtypeName(info.dtype), " need ", expected, " (corrupt binary?)"));
+  }
+  std::unique_ptr<RegularFile> in;
+  try {
+    in = std::make_unique<RegularFile>(path, "side file", UINT64_MAX);
+  } catch (const BinaryError& e) {
+    binaryError(cat(what, " lives in the side file '", path, "', which cannot be opened (", e.what(),
                     "): keep the file written by tt_torch.export next to the .ttnn"));
   }
-  in.seekg(0, std::ios::end);
-  uint64_t file_size = static_cast<uint64_t>(in.tellg());
+  uint64_t file_size = in->size();
   if (w->offset() > file_size || w->size() > file_size - w->offset()) {
     binaryError(cat(what, ": the side file '", path, "' has ", file_size, " bytes, too few for bytes [", w->offset(),
                     ", ", w->offset() + w->size(), "): it is truncated or belongs to another export"));
   }
-  std::vector<uint8_t> bytes(w->size());
-  in.seekg(static_cast<std::streamoff>(w->offset()));
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  if (!in) binaryError(cat(what, ": cannot read the side file '", path, "'"));
+  std::vector<uint8_t> bytes = in->read(w->offset(), w->size());
   uint32_t crc = crc32(bytes.data(), bytes.size());
   if (crc != w->crc32()) {
     binaryError(cat(what, ": checksum mismatch in the side file '", path, "' (CRC-32 ", crc, ", expected ",

@@ -78,6 +78,30 @@ class Binary {
 // `what` names the tensor in the error when the byte count does not match.
 at::Tensor tensorFromBytes(const TensorInfo& info, const uint8_t* data, size_t size, const std::string& what);
 
+// The byte count a tensor of `info` needs; BinaryError naming `what` for an invalid or absurd shape.
+uint64_t tensorBytes(const TensorInfo& info, const std::string& what);
+
+// A file opened for reading only if it is a regular file of at most `max_bytes` (never blocks on
+// a FIFO; a directory, device, socket or oversized file is a BinaryError naming `what` and `path`).
+class RegularFile {
+ public:
+  RegularFile(const std::string& path, const std::string& what, uint64_t max_bytes);
+  ~RegularFile();
+  RegularFile(const RegularFile&) = delete;
+  RegularFile& operator=(const RegularFile&) = delete;
+  uint64_t size() const { return size_; }
+  // `size` bytes from `offset` (which must lie inside the file).
+  std::vector<uint8_t> read(uint64_t offset, uint64_t size) const;
+
+ private:
+  std::string path_, what_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
+// A flatbuffer cannot exceed 2 GiB (32-bit offsets), plus its 4-byte size prefix.
+constexpr uint64_t kMaxBinaryBytes = (uint64_t{1} << 31) + 4;
+
 // zlib's CRC-32 (the checksum of side-file weights).
 uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc = 0);
 

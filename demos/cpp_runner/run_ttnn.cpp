@@ -43,11 +43,11 @@ std::vector<at::Tensor> readInputs(const rt::Binary& binary, size_t index, const
     if (arg == nullptr) throw rt::BinaryError("a program input has no description (corrupt binary?)");
     if (arg->arg_type() != rt::fb::ArgumentType::Input) continue;
     rt::TensorInfo info = rt::describe(arg->ref(), "input");
-    std::ifstream in(paths[next], std::ios::binary);
-    if (!in) throw rt::BinaryError(rt::cat("cannot open input file '", paths[next], "'"));
-    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    inputs.push_back(rt::tensorFromBytes(info, bytes.data(), bytes.size(),
-                                         rt::cat("input ", next, " ('", rt::text(arg->name()), "', ", paths[next], ")")));
+    std::string what = rt::cat("input ", next, " ('", rt::text(arg->name()), "', ", paths[next], ")");
+    // a regular file no larger than the input needs: a FIFO, directory or /dev/zero is refused, not read
+    rt::RegularFile in(paths[next], "input file", rt::tensorBytes(info, what));
+    std::vector<uint8_t> bytes = in.read(0, in.size());
+    inputs.push_back(rt::tensorFromBytes(info, bytes.data(), bytes.size(), what));
     ++next;
   }
   return inputs;

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
 from tests.runtime import ttnn_builder as tb
 from tt_torch import runtime
 from tt_torch._generated import binary_generated as fb
-from tt_torch.errors import ConfigError
+from tt_torch.errors import ConfigError, TTRuntimeError
 
 
 def relu_add_binary(private_second: bool = False) -> bytes:
@@ -136,3 +139,37 @@ def test_system_info():
     assert info["arch"] == "Blackhole" and info["dram_bytes"] > 0 and "BFloat16" in info["supported_data_types"]
     with pytest.raises(ConfigError, match="unknown device 'x'"):
         runtime.system_info("x")
+
+
+def _add_binary(dtype) -> bytes:
+    b = tb.ProgramBuilder("forward")
+    x = b.device_input([2, 3], dtype, "x")
+    y = b.device_input([2, 3], dtype, "y")
+    z = b.like(x)
+    b.op(fb.EltwiseBinaryOpT(type=fb.EltwiseBinaryOpType.Add, lhs=x, rhs=y, out=z), loc='"add"("m.py":4:0)')
+    b.output(z)
+    return tb.binary_bytes([b.program()])
+
+
+def test_a_loaded_model_refuses_inputs_of_another_dtype_instead_of_casting_them():
+    """Issue 18 item 8: runtime.load converts integer inputs only (range-checked); a float of
+    another width or an int/float mix is refused, naming the input and both dtypes."""
+    model = runtime.LoadedModel(runtime.load_binary(_add_binary(fb.DataType.Float32)))
+    x, y = torch.randn(2, 3), torch.randn(2, 3)
+    assert torch.equal(model(x, y)[0], x + y)
+    for wrong in (torch.float64, torch.bfloat16, torch.int64):
+        with pytest.raises(TTRuntimeError, match=rf"input 'x' .* is {wrong}, but the program takes torch.float32"):
+            model(x.to(wrong), y)
+    ints = runtime.LoadedModel(runtime.load_binary(_add_binary(fb.DataType.Int32)))
+    a, b = torch.tensor([[1, -2, 3], [2**31 - 2, 0, 5]]), torch.ones(2, 3, dtype=torch.int32)
+    assert torch.equal(ints(a, b)[0], (a + b).to(torch.int32))  # int64 -> int32: exact values
+    with pytest.raises(TTRuntimeError, match=r"input 'y' .* is torch.float32, but the program takes torch.int32"):
+        ints(a, b.float())
+    with pytest.raises(TTRuntimeError, match=r"input 'x' has values in \[-2, 4294967296\]"):
+        ints(a.clone().fill_(2**32).index_fill_(1, torch.tensor([1]), -2), b)
+
+
+def test_tt_torch_runtime_is_reachable_from_a_bare_import_tt_torch():
+    code = "import sys, tt_torch; assert 'tt_torch.runtime' not in sys.modules; print(tt_torch.runtime.load.__name__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "load", done.stderr[-2000:]

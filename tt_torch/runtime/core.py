@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -86,9 +87,44 @@ def load_binary(data: bytes | bytearray | memoryview | str | os.PathLike, base_d
         if isinstance(data, (bytes, bytearray, memoryview)):
             return _C.Binary.from_bytes(bytes(data), base_dir)
         if isinstance(data, (str, os.PathLike)):
-            return _C.Binary.from_file(os.fspath(data))
+            path = os.fspath(data)
+            check_regular_file(path, "tt-torch binary", MAX_BINARY_BYTES)
+            return _C.Binary.from_file(path)
     raise TypeError(f"load_binary takes bytes or a path, got {type(data).__name__}")
 
+
+# A flatbuffer cannot exceed 2 GiB (32-bit offsets), plus its 4-byte size prefix.
+MAX_BINARY_BYTES = 2**31 + 4
+
+
+def check_regular_file(path: str | os.PathLike, what: str, max_bytes: int) -> int:
+    """The size of `path` when it is a regular file of at most `max_bytes` (links followed);
+    otherwise BinaryError saying what it is. Reading a FIFO would block, a directory or
+    /dev/zero has no end: none of them is read."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise BinaryError(f"{what} '{os.fspath(path)}': no such file") from None
+    except OSError as e:
+        raise BinaryError(f"cannot open {what} '{os.fspath(path)}': {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((k for test, k in _KINDS if test(st.st_mode)), "not a regular file")
+        raise BinaryError(f"{what} '{os.fspath(path)}' is {kind}, not a regular file: pass the file itself")
+    if st.st_size > max_bytes:
+        raise BinaryError(
+            f"{what} '{os.fspath(path)}' has {st.st_size} bytes, more than the {max_bytes} it can have: "
+            "it is not a tt-torch file, or it is corrupt"
+        )
+    return st.st_size
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 NUMERICS = ("emulated", "fast")
 

@@ -3,9 +3,10 @@
     model = tt_torch.runtime.load("model.ttnn")
     outputs = model(x)            # list of tensors, the model's outputs flattened
 
-Weights come from the file (or its side file); int64 inputs are narrowed to the
-program's int32 (with a range check) and outputs widened back to the model's dtypes,
-exactly as the compiled model does, so the outputs are the same bit for bit.
+Weights come from the file (or its side file). Inputs must have the program's dtypes,
+except that integer inputs (int64 indices, bool masks) are narrowed to the program's
+integer type with a range check; outputs are widened back to the model's dtypes, exactly
+as the compiled model does, so the outputs are the same bit for bit.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import torch
 from tt_torch.errors import BinaryError, TTRuntimeError
 
 from . import core
-from .tensor import torch_dtype
+from .tensor import check_input_dtype, torch_dtype
 
 _TORCH = {str(d): d for d in (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.int32)}
 _TORCH.update({str(d): d for d in (torch.int16, torch.int8, torch.uint8, torch.bool)})
@@ -150,7 +151,9 @@ class LoadedModel:
             t = next(user)
             if not isinstance(t, torch.Tensor):
                 raise TTRuntimeError(f"input '{desc['name']}' must be a torch.Tensor, got {type(t).__name__}")
-            full.append(narrow(t, torch_dtype(desc["dtype"]), desc["name"]))
+            dtype = torch_dtype(desc["dtype"])
+            check_input_dtype(t, dtype, desc["name"], self.binary.program_name(program))
+            full.append(narrow(t, dtype, desc["name"]))
         return full
 
     def output_dtypes(self, program: int) -> list[torch.dtype] | None:
@@ -165,7 +168,9 @@ class LoadedModel:
 
     def run(self, program: int, inputs: Sequence[torch.Tensor], **hooks) -> list[torch.Tensor]:
         """Runs `program` on user `inputs`; `hooks` are submit's pre_op / post_op."""
-        outs = core.submit(self.device, self.binary, program, self.full_inputs(program, inputs), **hooks)
+        with core.translated_errors():  # e.g. a program index the file does not have
+            full = self.full_inputs(program, inputs)
+        outs = core.submit(self.device, self.binary, program, full, **hooks)
         dtypes = self.output_dtypes(program)
         if dtypes is None:
             return outs

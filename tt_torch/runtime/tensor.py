@@ -101,3 +101,18 @@ def torch_dtype(dtype: str) -> torch.dtype:
             f"data type {dtype} has no host tensor type: block-float formats are not supported yet "
             f"on the host side; supported: {', '.join(_TORCH_DTYPES)}"
         ) from None
+
+
+def check_input_dtype(t: torch.Tensor, dtype: torch.dtype, name: str, program: str) -> None:
+    """A loaded model takes each input in the dtype the program was exported with. The one
+    conversion made is integer -> the program's integer type (PyTorch's int64 indices and
+    bool masks to the device's int32/uint8), range-checked; a float input of another width
+    or an int/float mix is refused, since casting it would change the values silently."""
+    if t.dtype == dtype:
+        return
+    if not dtype.is_floating_point and not t.dtype.is_floating_point and not t.dtype.is_complex:
+        return
+    raise TTRuntimeError(
+        f"input '{name}' of program '{program}' is {t.dtype}, but the program takes {dtype} (the dtype the "
+        f"model was exported with); pass it as `.to({dtype})` (runtime.load converts integer inputs only)"
+    )

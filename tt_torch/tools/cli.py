@@ -34,6 +34,7 @@ from tt_torch.compiler.options import DEFAULT_TARGET, TARGETS
 from tt_torch.errors import BinaryError, ConfigError, TTRuntimeError
 from tt_torch.runtime import LoadedModel
 from tt_torch.runtime.binary_info import SECTIONS, binary_json
+from tt_torch.runtime.dataflow import dataflow_problems
 
 OK, MISMATCH, BAD = 0, 1, 2
 
@@ -43,9 +44,7 @@ def _err(message: str) -> None:
 
 
 def _load(path: str):
-
-    if not os.path.isfile(path):
-        raise BinaryError(f"{path}: no such file")
+    # a path that is missing, a directory, a FIFO or a device is refused by name, never read
     return runtime.load_binary(path)
 
 
@@ -250,6 +249,7 @@ def cmd_check(args) -> int:
                 runtime.torch_dtype(desc["dtype"])
             except TTRuntimeError as e:
                 problems.append(f"program {i} input '{desc['name']}': {e}")
+    problems += dataflow_problems(binary)  # what the runtime would fail on mid-run
     weights = binary.weight_names
     for name in weights:
         try:
