@@ -6,6 +6,8 @@
     tt-torch perf model.ttnn [--program N] [--loops N] [--csv FILE]
     tt-torch query
     tt-torch check model.ttnn
+    tt-torch compile model.onnx|model.pt2 [-o model.ttnn] [--input-shape NAME=D,D,...] [--target n150]
+                            (an ONNX model, or a torch.export.save'd ExportedProgram, to a .ttnn)
     tt-torch report ...          (op-by-op reports: tt_torch.tools.report)
     tt-torch tt-mlir model.mlir [--target n150] [--out DIR] [--timeout S]
                                  (compile StableHLO with the real tt-mlir, compile-only)
@@ -269,6 +271,72 @@ def cmd_check(args) -> int:
     return OK
 
 
+# --- compile ------------------------------------------------------------------------
+def cmd_compile(args) -> int:
+    """An ONNX model (``.onnx``) or an ExportedProgram saved by ``torch.export.save`` (``.pt2``)
+    compiled and exported to one ``.ttnn`` with its weights and goldens."""
+    from tt_torch.config import CompilerConfig  # lazy: the compilers load for `tt-torch compile` only
+    from tt_torch.errors import CompileError  # lazy: as above
+
+    if not os.path.isfile(args.file):
+        raise ConfigError(f"{args.file}: no such file")
+    out = args.output or os.path.splitext(args.file)[0] + ".ttnn"
+    config = CompilerConfig(target=args.target)
+    try:
+        if args.file.endswith(".onnx"):
+            from tt_torch.onnx_compile import compile_onnx  # lazy: the ONNX frontend, for `tt-torch compile` only
+
+            model = compile_onnx(args.file, config, input_shapes=_input_shapes(args.input_shape))
+            try:
+                result = model.export(out, embed_limit=args.embed_limit, golden=not args.no_golden)
+            finally:
+                model.close()
+        elif args.file.endswith((".pt2", ".pt")):
+            if args.input_shape:
+                raise ConfigError(
+                    "--input-shape is for ONNX models; an ExportedProgram's example inputs fix its shapes"
+                )
+            from tt_torch.dynamo.export import export  # lazy: the torch frontend, for `tt-torch compile` only
+
+            program = torch.export.load(args.file)
+            example = program.example_inputs
+            if example is None or example[1]:
+                raise ConfigError(
+                    f"{args.file} holds no positional example inputs; save it with "
+                    "torch.export.save(torch.export.export(model, (x, ...)), path)"
+                )
+            result = export(
+                program.module(), example[0], out, config, embed_limit=args.embed_limit, golden=not args.no_golden
+            )
+        else:
+            raise ConfigError(f"{args.file}: compile takes an ONNX model (.onnx) or a torch.export.save'd file (.pt2)")
+    except CompileError as e:
+        _err(f"{args.file} did not compile: {e}")
+        return MISMATCH
+    side = f", weights in {result.weights_path}" if result.weights_path else ""
+    print(
+        f"{args.file} -> {result.path}: {len(result.programs)} program(s) ({', '.join(result.programs)}), "
+        f"{result.size_bytes} bytes{side}; run it with `tt-torch run {result.path} --golden`"
+    )
+    return OK
+
+
+def _input_shapes(items: list[str] | None) -> dict[str, tuple[int, ...]] | None:
+    """``["x=1,3,224,224"]`` -> ``{"x": (1, 3, 224, 224)}``."""
+    if not items:
+        return None
+    shapes = {}
+    for item in items:
+        name, _, dims = item.rpartition("=")
+        try:
+            shapes[name] = tuple(int(d) for d in dims.split(",") if d.strip())
+        except ValueError:
+            name = ""
+        if not name:
+            raise ConfigError(f"--input-shape {item!r}: expected NAME=D,D,... (e.g. input_ids=1,128)")
+    return shapes
+
+
 # --- report -------------------------------------------------------------------------
 def cmd_report(argv: Sequence[str]) -> int:
     try:
@@ -323,6 +391,26 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--out", metavar="DIR", help="write every stage's IR, the .ttnn and result.json to DIR")
     r.add_argument("--timeout", type=float, default=60.0, help="seconds tt-mlir may take (default 60)")
 
+    r = sub.add_parser(
+        "compile", help="compile an ONNX model (.onnx) or a torch.export.save'd program (.pt2) to a .ttnn"
+    )
+    r.add_argument("file")
+    r.add_argument("-o", "--output", metavar="FILE", help="the .ttnn to write (default: FILE with .ttnn)")
+    r.add_argument(
+        "--input-shape",
+        action="append",
+        metavar="NAME=D,D,...",
+        help="bind an ONNX input's dynamic dims (repeatable)",
+    )
+    r.add_argument("--target", default=DEFAULT_TARGET, choices=TARGETS)
+    r.add_argument(
+        "--embed-limit",
+        type=int,
+        default=1 << 20,
+        help="weights of this many bytes or more go to FILE.weights (default 1 MiB)",
+    )
+    r.add_argument("--no-golden", action="store_true", help="store no golden inputs and outputs")
+
     sub.add_parser("report", help="op-by-op reports (tt_torch.tools.report); arguments are passed on", add_help=False)
     return p
 
@@ -367,6 +455,7 @@ COMMANDS = {
     "query": cmd_query,
     "check": cmd_check,
     "tt-mlir": cmd_tt_mlir,
+    "compile": cmd_compile,
 }
 
 
