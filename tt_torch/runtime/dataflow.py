@@ -8,6 +8,7 @@ the same faults statically, so ``tt-torch check`` can say that a file cannot run
 from __future__ import annotations
 
 from tt_torch._generated import binary_generated as fb
+from tt_torch.errors import BinaryError, TTRuntimeError
 
 from .binary_info import binary_bytes
 from .core import translated_errors
@@ -74,15 +75,36 @@ def _program_problems(index: int, program) -> list[str]:
     return problems
 
 
+def _weight_problems(binary, index: int) -> list[str]:
+    """A weight the file carries for a program argument must have that argument's shape and type."""
+    problems = []
+    names = set(binary.weight_names)
+    for desc in binary.program_inputs(index):
+        if desc["arg_type"] == "Input" or desc["name"] not in names:
+            continue
+        try:
+            with translated_errors():
+                weight = binary.weight(desc["name"])
+        except (BinaryError, TTRuntimeError):
+            continue  # unreadable weights are reported by the caller (tt-torch check reads each one)
+        if list(weight.shape) != list(desc["shape"]):
+            problems.append(
+                f"program {index} argument '{desc['name']}' is declared {list(desc['shape'])}, but the file's "
+                f"weight of that name is {list(weight.shape)}"
+            )
+    return problems
+
+
 def dataflow_problems(binary) -> list[str]:
     """One sentence per fault: no programs, a read of a tensor never produced or already
-    deallocated, an output that is not live at the end."""
+    deallocated, an output that is not live at the end, a weight whose shape is not its
+    argument's."""
     with translated_errors():
         data = bytes(binary_bytes(binary))
-    root = fb.Binary.GetRootAs(data, 4)
-    if root.ProgramsLength() == 0:
-        return ["the file holds no programs"]
-    problems = []
-    for i in range(root.ProgramsLength()):
-        problems += _program_problems(i, root.Programs(i))
+        root = fb.Binary.GetRootAs(data, 4)
+        if root.ProgramsLength() == 0:
+            return ["the file holds no programs"]
+        problems = []
+        for i in range(root.ProgramsLength()):
+            problems += _program_problems(i, root.Programs(i)) + _weight_problems(binary, i)
     return problems
