@@ -88,7 +88,8 @@ class LoadedModel:
 
     def user_inputs(self, program: int) -> list[dict]:
         """The inputs a caller passes to `program` (its arguments that are not weights)."""
-        return [d for d in self.binary.program_inputs(program) if d["arg_type"] == "Input"]
+        with core.translated_errors():  # a corrupt description is the file's fault: TTRuntimeError
+            return [d for d in self.binary.program_inputs(program) if d["arg_type"] == "Input"]
 
     def _consteval(self, program: int) -> tuple[int, dict[str, int]] | None:
         """(private program, {argument name: its output index}) when `program` takes const-eval results."""
