@@ -9,6 +9,7 @@ import textwrap
 import torch
 
 from tests.helpers import MLP, assert_matches, compile_tt
+from tt_torch.compiler.cache import CompileCache
 
 
 def test_second_compile_of_the_same_graph_loads_from_the_cache(tmp_path, monkeypatch):
@@ -166,3 +167,30 @@ def test_a_cache_path_that_is_a_file_warns_once_and_turns_the_cache_off(tmp_path
             assert art.last.report["compile_cache"] == "off"
     warnings = [r.getMessage() for r in caplog.records if r.name.startswith("tt_torch.compiler.cache")]
     assert len(warnings) == 1 and str(path / "cache") in warnings[0] and "off" in warnings[0], warnings
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from tt_torch.compiler.cache import CompileCache
+from tt_torch.compiler.options import CompileResult
+store, tag = CompileCache(Path(sys.argv[1])), sys.argv[2]
+result = CompileResult(f"ttir {tag}", f"ttnn {tag}", tag.encode() * 5000, {"tag": tag})
+for _ in range(300):
+    store.save("k" * 64, result)
+"""
+
+
+def test_concurrent_writers_of_one_key_never_give_a_mixed_entry(tmp_path):
+    """Two writers with different results for one key (.ttnn of one, .json of the other in
+    between): a reader sees one whole result or a miss, never a mix."""
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), tag]) for tag in ("A", "B")]
+    store, seen = CompileCache(tmp_path), set()
+    while any(w.poll() is None for w in writers):
+        hit = store.load("k" * 64)
+        if hit is not None:
+            tag = hit.report["tag"]
+            assert (hit.ttir, hit.ttnn, hit.flatbuffer) == (f"ttir {tag}", f"ttnn {tag}", tag.encode() * 5000)
+            seen.add(tag)
+    assert [w.wait() for w in writers] == [0, 0]
+    assert store.load("k" * 64) is not None and seen
