@@ -49,7 +49,9 @@ std::string text(const ::flatbuffers::String* s, const std::string& fallback) {
 std::string shapeStr(at::IntArrayRef shape) {
   std::ostringstream out;
   out << "[";
-  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+  constexpr size_t kShown = 8;  // a corrupt file can declare thousands of dims: show the first few
+  for (size_t i = 0; i < shape.size() && i < kShown; ++i) out << (i ? ", " : "") << shape[i];
+  if (shape.size() > kShown) out << ", ... (" << shape.size() << " dims)";
   out << "]";
   return out.str();
 }
