@@ -49,7 +49,10 @@ def _worker(conn, numerics: str) -> None:
             return
         with open(path, "rb") as f:
             case = pickle.load(f)
-        record = conformance.check_case(case["name"], case["model"], case["data_sets"], case["operator"], config)
+        # ONNX Runtime's result first: a crash in tt-torch's compile loses only tt-torch's
+        record, data_sets = conformance.start_record(case["name"], case["model"], case["data_sets"], case["operator"])
+        conn.send(record)
+        record["ours"] = conformance.check_ours(case["model"], data_sets, config=config)
         conn.send(record)
 
 
@@ -64,14 +67,20 @@ class _Worker:
             self.close()
             raise RuntimeError(f"the conformance worker did not start (exit code {self.proc.exitcode})")
 
-    def ask(self, path: str, timeout: float):
+    def ask(self, path: str, timeout: float) -> tuple[dict | None, str | None]:
+        """(the case's record, None), or (its record so far, "timeout" | "crash")."""
         self.conn.send(path)
+        deadline = time.monotonic() + timeout
+        record = None
         try:
-            if not self.conn.poll(timeout):
-                return "timeout"
-            return self.conn.recv()
+            while True:
+                if not self.conn.poll(max(0.0, deadline - time.monotonic())):
+                    return record, "timeout"
+                record = self.conn.recv()
+                if "ours" in record:
+                    return record, None
         except (EOFError, OSError):
-            return "crash"
+            return record, "crash"
 
     def close(self) -> None:
         self.conn.close()
@@ -142,20 +151,23 @@ def main() -> int:
         for k, (name, path) in enumerate(cases):
             worker = worker or _Worker(args.numerics)
             t = time.perf_counter()
-            reply = worker.ask(path, args.timeout)
-            if isinstance(reply, str):
+            reply, failure = worker.ask(path, args.timeout)
+            if failure is not None:
                 worker.close()
                 worker = None
-                with open(path, "rb") as f:
-                    case = pickle.load(f)
-                reason = f"no answer within {args.timeout:g} s" if reply == "timeout" else "the worker died"
-                reply = {
-                    "case": name,
-                    "operator": case["operator"],
-                    "opset": next((i.version for i in case["model"].opset_import if i.domain in ("", "ai.onnx")), 0),
-                    "ort": {"status": "unknown", "reason": "not measured: the worker was lost"},
-                    "ours": {"status": reply, "reason": reason, "seconds": round(time.perf_counter() - t, 2)},
-                }
+                if reply is None:
+                    with open(path, "rb") as f:
+                        case = pickle.load(f)
+                    reply = {
+                        "case": name,
+                        "operator": case["operator"],
+                        "opset": next(
+                            (i.version for i in case["model"].opset_import if i.domain in ("", "ai.onnx")), 0
+                        ),
+                        "ort": {"status": "unknown", "reason": "not measured: the worker was lost"},
+                    }
+                reason = f"no answer within {args.timeout:g} s" if failure == "timeout" else "the worker died"
+                reply["ours"] = {"status": failure, "reason": reason, "seconds": round(time.perf_counter() - t, 2)}
             records[name] = reply
             log.info(
                 "[%d/%d] %s: ort %s, tt-torch %s %s",

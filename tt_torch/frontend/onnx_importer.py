@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 import torch
+import torch_mlir.compiler_utils  # noqa: F401  (registers torch-mlir's passes)
 from onnx import numpy_helper
 from torch_mlir import ir
-from torch_mlir.compiler_utils import OutputType, lower_mlir_module, run_pipeline_with_repro_report
 from torch_mlir.dialects import torch as torch_d
 from torch_mlir.extras import onnx_importer
+from torch_mlir.passmanager import PassManager
 
 from tt_torch.errors import FrontendError
 
@@ -162,6 +163,12 @@ def prepare(
         raise FrontendError(f"ONNX shape inference failed on the model: {e}") from e
     graph = model.graph
     opset = default_opset(model)
+    if _fold_shape_constants(graph, list(model.opset_import)):
+        try:  # the types of what folding and inlining made
+            model = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+        except Exception as e:  # onnx raises InferenceError and plain RuntimeErrors
+            raise FrontendError(f"ONNX shape inference failed on the model after constant folding: {e}") from e
+        graph = model.graph
     nodes = _name_nodes(graph, model)
     weights = _weights_to_inputs(graph)
     inputs = [_info(i, "input") for i in graph.input if i.name not in weights and i.name not in initializers]
@@ -241,6 +248,113 @@ def _info(value: onnx.ValueInfoProto, what: str, allow_dynamic: bool = False) ->
     return TensorInfo(value.name, tuple(dims), torch_dtype(tensor.elem_type, f"{what} '{value.name}'"))
 
 
+# ops never folded: their value is not a function of their inputs
+_NOT_FOLDED = {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Bernoulli", "Multinomial"}
+_FOLD_LIMIT = 1024  # elements: shape values and small tables, never weights
+
+
+def _fold_shape_constants(graph: onnx.GraphProto, opsets: list) -> int:
+    """Evaluates, with onnx's reference implementation, the nodes whose value is known before
+    the model runs: ``Shape`` of a statically shaped tensor, and nodes that read only constants
+    and make a small result (shape arithmetic: Gather, Concat, Unsqueeze, Cast...). torch-mlir
+    needs shapes, axes and pads as constants, and lowers a shape computed at run time to ops
+    StableHLO refuses. Results go in as initializers; weights (graph inputs) are never known
+    here. Returns the number of nodes folded."""
+    from onnx.reference import ReferenceEvaluator  # a large module, loaded when a model is prepared
+
+    known: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    shapes: dict[str, list[int]] = {}
+    for v in [*graph.input, *graph.value_info, *graph.output]:
+        t = v.type.tensor_type
+        if v.type.HasField("tensor_type") and t.HasField("shape"):
+            dims = [d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim]
+            if -1 not in dims:
+                shapes[v.name] = dims
+    outputs = {o.name for o in graph.output}
+    kept, added, inlined = [], {}, 0
+    work = list(graph.node)
+    while work:
+        node = work.pop(0)
+        branch = _known_branch(node, known)
+        if branch is not None:  # an If whose condition is known: its branch, in its place
+            work[:0] = [*branch.node] + [
+                onnx.helper.make_node("Identity", [b.name], [o]) for b, o in zip(branch.output, node.output)
+            ]
+            inlined += 1
+            continue
+        value = None
+        if node.domain in ("", "ai.onnx") and not any(o in outputs for o in node.output) and not _has_subgraph(node):
+            value = _fold_one(node, known, shapes, ReferenceEvaluator, opsets)
+        if value is None:
+            kept.append(node)
+            continue
+        for name, array in zip(node.output, value):
+            known[name] = array
+            added[name] = array
+    if not added and not inlined:
+        return 0
+    del graph.node[:]
+    graph.node.extend(kept)
+    for name, array in added.items():  # all of them: a subgraph (If, Loop) may read any by name
+        graph.initializer.append(numpy_helper.from_array(np.asarray(array), name))
+    return len(added)
+
+
+def _known_branch(node: onnx.NodeProto, known: dict[str, np.ndarray]) -> onnx.GraphProto | None:
+    """The branch an ``If`` node takes, when its condition is known before the model runs."""
+    if node.op_type != "If" or node.domain not in ("", "ai.onnx") or node.input[0] not in known:
+        return None
+    cond = known[node.input[0]]
+    if cond.size != 1:
+        return None
+    branches = {a.name: a.g for a in node.attribute}
+    branch = branches.get("then_branch" if bool(cond.reshape(-1)[0]) else "else_branch")
+    if branch is None or branch.initializer or branch.sparse_initializer:
+        return None
+    return branch
+
+
+def _has_subgraph(node: onnx.NodeProto) -> bool:
+    return any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)
+
+
+def _fold_one(node: onnx.NodeProto, known, shapes, evaluator, opsets) -> list[np.ndarray] | None:
+    if node.op_type in _NOT_FOLDED or not node.output or "" in node.output:
+        return None
+    if node.op_type == "Shape":
+        if node.input[0] not in shapes:
+            return None
+        dims = shapes[node.input[0]]
+        attrs = {a.name: a.i for a in node.attribute}
+        start, end = attrs.get("start", 0), attrs.get("end", len(dims))
+        return [np.array(dims[slice(start, end)], dtype=np.int64)]
+    if node.op_type == "Size" and node.input[0] in shapes:
+        return [np.array(int(np.prod(shapes[node.input[0]])), dtype=np.int64)]
+    inputs = [i for i in node.input if i]
+    if (not inputs and node.op_type != "Constant") or not all(i in known for i in inputs):
+        return None
+    if any(known[i].size > _FOLD_LIMIT for i in inputs):
+        return None
+    try:
+        feeds = {i: known[i] for i in inputs}
+        one = onnx.helper.make_graph(
+            [node],
+            "fold",
+            [
+                onnx.helper.make_tensor_value_info(i, onnx.helper.np_dtype_to_tensor_dtype(known[i].dtype), None)
+                for i in inputs
+            ],
+            [onnx.helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None) for o in node.output],
+        )
+        values = evaluator(onnx.helper.make_model(one, opset_imports=opsets)).run(None, feeds)
+    except Exception:  # an op the reference implementation lacks: left to torch-mlir
+        return None
+    values = [np.asarray(v) for v in values]
+    if any(v.dtype == object or v.size > _FOLD_LIMIT for v in values):
+        return None
+    return values
+
+
 def _name_nodes(graph: onnx.GraphProto, model: onnx.ModelProto) -> dict[str, tuple[str, str, int]]:
     """Names every node ``"<OpType>:<name>"`` (its MLIR location); returns location -> (name, op type, opset)."""
     versions = {imp.domain if imp.domain != "ai.onnx" else "": imp.version for imp in model.opset_import}
@@ -301,28 +415,38 @@ class _DenseConstants(onnx_importer.ContextCache):
 
 def import_stablehlo(prepared: PreparedModel, context: ir.Context | None = None) -> ir.Module:
     """The prepared model as a StableHLO module whose function ``main`` takes the user's
-    inputs, then the weights."""
+    inputs, then the weights.
+
+    A node torch-mlir has no conversion for is expanded into its ONNX function body, when
+    the op has one (torch-mlir expands only an allowlist by default); what is left is an
+    error naming each node, its op type and opset.
+    """
     if context is None:
         context = ir.Context()
         torch_d.register_dialect(context)
-    info = onnx_importer.ModelInfo(prepared.model)
-    module = info.create_module(context=context).operation
-    try:
-        importer = onnx_importer.NodeImporter.define_function(
-            info.main_graph, module, context_cache=_DenseConstants(context)
-        )
-        importer.import_all()
-    except (onnx_importer.OnnxImportError, KeyError, ValueError, AssertionError) as e:
-        raise FrontendError(
-            f"torch-mlir's ONNX importer refused the model: {type(e).__name__}: {_first_line(e)}"
-        ) from e
+    module = _import(prepared, context, set())
     _run(module, "builtin.module(func.func(convert-torch-onnx-to-torch))", "ONNX ops -> Torch ops", prepared)
-    _refuse_unconverted(module, prepared)
+    left = _unconverted(module)
+    expandable = {op_type for _, op_type in left if _has_function(op_type, prepared.opset)}
+    if expandable:
+        module = _import(prepared, context, expandable)
+        _run(module, "builtin.module(func.func(convert-torch-onnx-to-torch))", "ONNX ops -> Torch ops", prepared)
+        left = _unconverted(module)
+    if left:
+        nodes = "\n".join(f"  {_describe_location(loc, prepared, op)}" for loc, op in dict.fromkeys(left))
+        raise FrontendError(
+            f"{len(left)} ONNX node(s) of model '{prepared.name}' have no conversion in torch-mlir's ONNX importer "
+            f"(opset {prepared.opset}):\n{nodes}\n"
+            "  Rewrite the model without these ops (or with other attributes), or export it at another opset."
+        )
     _run(module, "builtin.module(torch-onnx-to-torch-backend-pipeline)", "Torch ops -> Torch backend IR", prepared)
-    try:
-        lower_mlir_module(False, OutputType.STABLEHLO, module)
-    except Exception as e:  # torch-mlir raises TorchMlirCompilerError with the failing op
-        raise _pipeline_error("Torch backend IR -> StableHLO", e, prepared) from None
+    _drop_runtime_asserts(module)
+    _run(
+        module,
+        "builtin.module(torch-backend-to-stablehlo-backend-pipeline{allow-non-finites=true})",
+        "Torch backend IR -> StableHLO",
+        prepared,
+    )
     funcs = [op for op in module.regions[0].blocks[0].operations if op.operation.name == "func.func"]
     with context:
         for f in funcs:
@@ -331,16 +455,71 @@ def import_stablehlo(prepared: PreparedModel, context: ir.Context | None = None)
     return ir.Module.parse(module.get_asm(enable_debug_info=True), context=context)
 
 
-def _run(module, pipeline: str, what: str, prepared: PreparedModel) -> None:
+def _import(prepared: PreparedModel, context: ir.Context, expand: set[str]):
+    config = onnx_importer.Config()
+    config.function_expansion_allowlists_by_domain[""] |= expand
+    info = onnx_importer.ModelInfo(prepared.model, config=config)
+    module = info.create_module(context=context).operation
     try:
-        run_pipeline_with_repro_report(module, pipeline, what)
-    except Exception as e:
-        raise _pipeline_error(what, e, prepared) from None
+        importer = onnx_importer.NodeImporter.define_function(
+            info.main_graph, module, context_cache=_DenseConstants(context)
+        )
+        importer.import_all()
+    except (
+        onnx_importer.OnnxImportError,
+        KeyError,
+        ValueError,
+        AssertionError,
+        onnx.shape_inference.InferenceError,
+    ) as e:
+        raise FrontendError(
+            f"torch-mlir's ONNX importer refused model '{prepared.name}': {type(e).__name__}: {_first_line(e)}"
+        ) from e
+    return module
 
 
-def _refuse_unconverted(module, prepared: PreparedModel) -> None:
-    """Every ONNX node torch-mlir has no conversion for, named with its op type and opset."""
-    left: list[str] = []
+def _has_function(op_type: str, opset: int) -> bool:
+    try:
+        schema = onnx.defs.get_schema(op_type, max_inclusive_version=opset)
+    except onnx.defs.SchemaError:
+        return False
+    versions = [*schema.function_opset_versions, *schema.context_dependent_function_opset_versions]
+    return any(v <= opset for v in versions)
+
+
+def _run(module, pipeline: str, what: str, prepared: PreparedModel) -> None:
+    """Runs a torch-mlir pipeline; a failure names the ONNX nodes its diagnostics point at."""
+    with module.context:
+        try:
+            PassManager.parse(pipeline).run(module)
+        except ir.MLIRError as e:
+            diagnostics = [(str(d.location), d.message) for d in e.error_diagnostics]
+            raise _pipeline_error(what, diagnostics, prepared) from None
+
+
+def _drop_runtime_asserts(module) -> None:
+    """Erases the ``torch.runtime.assert`` ops torch-mlir's ONNX conversions leave on shape values
+    (``Expand``'s broadcast check): the StableHLO lowering refuses them, and with static shapes
+    ONNX shape inference has made the same checks."""
+    asserts = []
+
+    def walk(op) -> None:
+        for region in op.regions:
+            for block in region.blocks:
+                for inner in block.operations:
+                    if inner.operation.name == "torch.runtime.assert":
+                        asserts.append(inner.operation)
+                    else:
+                        walk(inner.operation)
+
+    walk(module)
+    for op in asserts:
+        op.erase()
+
+
+def _unconverted(module) -> list[tuple[str, str]]:
+    """(location, op type) of every ONNX op left as a ``torch.operator``."""
+    left: list[tuple[str, str]] = []
 
     def walk(op) -> None:
         for region in op.regions:
@@ -350,39 +529,31 @@ def _refuse_unconverted(module, prepared: PreparedModel) -> None:
                     if inner.name == "torch.operator":
                         name = ir.StringAttr(inner.attributes["name"]).value
                         if name.startswith("onnx."):
-                            left.append(_describe_location(inner.location, prepared, name.removeprefix("onnx.")))
+                            left.append((str(inner.location), name.removeprefix("onnx.")))
                     walk(inner)
 
     walk(module)
-    if left:
-        nodes = "\n".join(f"  {line}" for line in dict.fromkeys(left))
-        raise FrontendError(
-            f"{len(left)} ONNX node(s) of model '{prepared.name}' have no conversion in torch-mlir's ONNX importer "
-            f"(opset {prepared.opset}):\n{nodes}\n"
-            "  Rewrite the model without these ops (or with other attributes), or export it at another opset."
-        )
+    return left
 
 
-_LOC = re.compile(r'loc\("((?:[^"\\]|\\.)*)"')
+_NAME = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
 def _describe_location(location, prepared: PreparedModel, op_type: str = "") -> str:
-    m = _LOC.search(str(location))
-    key = m.group(1) if m else ""
-    if key in prepared.nodes:
-        name, kind, opset = prepared.nodes[key]
-        return f"node '{name}' (op type {kind}, opset {opset})"
+    """The ONNX node a location names (also through a call site of an expanded function)."""
+    for key in _NAME.findall(str(location)):
+        if key in prepared.nodes:
+            name, kind, opset = prepared.nodes[key]
+            return f"node '{name}' (op type {kind}, opset {opset})"
     return f"an op {op_type or '(unknown)'} at {location}"
 
 
-def _pipeline_error(what: str, error: Exception, prepared: PreparedModel) -> FrontendError:
-    text = str(error)
-    named = [f"node '{n}' (op type {k}, opset {v})" for loc, (n, k, v) in prepared.nodes.items() if f'"{loc}"' in text]
-    where = ("\n  at " + "\n  at ".join(dict.fromkeys(named))) if named else ""
+def _pipeline_error(what: str, diagnostics: list[tuple[str, str]], prepared: PreparedModel) -> FrontendError:
+    lines = [f"  {_describe_location(loc, prepared)}: {message.strip()}" for loc, message in diagnostics]
     return FrontendError(
-        f"torch-mlir could not lower ONNX model '{prepared.name}' ({what}){where}\n"
-        f"{_error_lines(text)}\n"
-        "  Compile with CompilerConfig(compile_depth=CompileDepth.STABLEHLO) to stop before the device compiler."
+        f"torch-mlir could not lower ONNX model '{prepared.name}' ({what}):\n"
+        + "\n".join(dict.fromkeys(lines[:8]))
+        + "\n  Compile with CompilerConfig(compile_depth=CompileDepth.STABLEHLO) to stop before the device compiler."
     )
 
 

@@ -168,6 +168,13 @@ def _ours(model, data_sets, rtol, atol, config) -> tuple[str, str]:
     return "pass", ""
 
 
+def start_record(name: str, model: onnx.ModelProto, data_sets: Sequence[tuple], operator: str = "") -> tuple:
+    """A case's record with ONNX Runtime's result, and its input sets as arrays."""
+    data_sets = [(as_arrays(inputs), as_arrays(expected)) for inputs, expected in data_sets]
+    record = {"case": name, "operator": operator, "opset": _opset(model), "ort": check_ort(model, data_sets)}
+    return record, data_sets
+
+
 def check_case(
     name: str,
     model: onnx.ModelProto,
@@ -176,9 +183,7 @@ def check_case(
     config: CompilerConfig | None = None,
 ) -> dict:
     """One case through ONNX Runtime and tt-torch (compiled with ``config``), as the record the benchmark keeps."""
-    record = {"case": name, "operator": operator, "opset": _opset(model)}
-    data_sets = [(as_arrays(inputs), as_arrays(expected)) for inputs, expected in data_sets]
-    record["ort"] = check_ort(model, data_sets)
+    record, data_sets = start_record(name, model, data_sets, operator)
     record["ours"] = check_ours(model, data_sets, config=config)
     return record
 

@@ -174,7 +174,7 @@ class OnnxModel:
             if info.name not in values:
                 raise TTTorchError(f"input '{info.name}' is missing; the model takes {self.input_names}")
             t = values[info.name]
-            t = torch.from_numpy(np.ascontiguousarray(t)) if isinstance(t, np.ndarray) else t
+            t = torch.from_numpy(np.array(t, copy=True)) if isinstance(t, (np.ndarray, np.generic)) else t
             if not isinstance(t, torch.Tensor):
                 raise TTTorchError(f"input '{info.name}' must be a numpy array or torch tensor, got {type(t).__name__}")
             if tuple(t.shape) != info.shape or t.dtype != info.dtype:
