@@ -16,7 +16,8 @@ space limit, so a runaway allocation is an error, not a machine out of memory.
 Outcomes per file: ``refused`` (BinaryError at load), ``failed cleanly`` (BinaryError or
 TTRuntimeError while reading or running it), ``ran``; ``crash``, ``hang`` and
 ``unexpected <Exception>`` are defects. ``check`` is scored against the run: a file it
-calls runnable that then fails is counted (``check said ok, run failed``).
+calls runnable that then fails is counted (``check ok, run failed cleanly``), and a
+``check`` that exits 1 (an error of its own, not a verdict) is a defect too.
 """
 
 from __future__ import annotations
@@ -69,13 +70,17 @@ def _one(path: str, device) -> dict:
     from tt_torch.tools import cli
 
     result = {}
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         code = cli.main(["check", path])
     result["check"] = {0: "ok", 2: "cannot run"}.get(code, f"exit {code}")
+    reasons = [line.strip() for line in out.getvalue().splitlines() if "cannot run:" in line]
+    result["check_detail"] = reasons[0][:200] if reasons else ""
     try:
         model = runtime.LoadedModel(runtime.load_binary(path), device)
     except BinaryError as e:
         result["run"] = "refused" if str(e) else "error without a message"
+        result["detail"] = str(e).splitlines()[0][:200] if str(e) else ""
         return result
     try:
         program, inputs = _inputs(model)
@@ -215,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         check_vs_run: collections.Counter = collections.Counter()
         findings: list[dict] = []
         missed: list[str] = []  # files check called runnable that failed: what check does not see
+        strict: list[str] = []  # files check refused that ran: corrupt parts the run did not touch
         w = Worker()
         done = 0
         for (name, good_path), count in zip(models.items(), per_model):
@@ -236,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
                     findings.append({"model": name, "kind": kind, "file": str(kept), **r})
                 if r.get("check") == "ok" and r["run"] != "ran" and len(missed) < 10:
                     missed.append(f"{name} {kind}: {r.get('detail', r['run'])}")
+                if r.get("check") == "cannot run" and r["run"] == "ran" and len(strict) < 10:
+                    strict.append(f"{name} {kind}: {r.get('check_detail', '')}")
                 done += 1
                 if done % 500 == 0:
                     print(f"{done}/{args.n} files, {time.time() - t0:.0f} s: {dict(outcomes)}", flush=True)
@@ -247,12 +255,14 @@ def main(argv: list[str] | None = None) -> int:
         "check_vs_run": dict(check_vs_run.most_common()),
         "by_model_and_mutation": {k: dict(v.most_common()) for k, v in sorted(by_kind.items())},
         "check_missed_examples": missed,
+        "check_refused_but_ran_examples": strict,
         "findings": findings,
     }
     print(json.dumps(summary, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(summary, indent=1) + "\n")
     defects = sum(v for k, v in outcomes.items() if k.startswith(("unexpected", "crash", "hang", "error")))
+    defects += sum(v for k, v in check_vs_run.items() if k.startswith("check exit"))
     return 1 if defects else 0
 
 

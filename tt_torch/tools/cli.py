@@ -242,7 +242,16 @@ def cmd_check(args) -> int:
     archs = {runtime.system_info(n)["arch"] for n in runtime.system_names()}
     if arch is not None and arch not in archs:
         problems.append(f"its arch {arch} is not one this runtime emulates ({', '.join(sorted(archs))})")
-    for i in range(binary.num_programs):
+
+    def inspect(what: str, fn) -> None:
+        """One inspection; an error it raises is a reason the file cannot run, not a failed check."""
+        try:
+            with runtime.translated_errors():
+                fn()
+        except (BinaryError, TTRuntimeError) as e:
+            problems.append(f"{what}: {e}" if what else str(e))
+
+    def program(i: int) -> None:
         missing = sorted({op["type"] for op in binary.program_ops(i) if not op["has_kernel"]})
         if missing:
             problems.append(f"program {i} uses ops this runtime has no kernel for: {', '.join(missing)}")
@@ -251,20 +260,20 @@ def cmd_check(args) -> int:
                 runtime.torch_dtype(desc["dtype"])
             except TTRuntimeError as e:
                 problems.append(f"program {i} input '{desc['name']}': {e}")
-    problems += dataflow_problems(binary)  # what the runtime would fail on mid-run
+
+    for i in range(binary.num_programs):
+        inspect(f"program {i}", lambda i=i: program(i))
+    inspect("", lambda: problems.extend(dataflow_problems(binary)))  # what the runtime would fail on mid-run
     weights = binary.weight_names
-    for name in weights:
-        try:
-            with runtime.translated_errors():
-                binary.weight(name)  # embedded bytes, or the side file: present, size and CRC-32
-        except (BinaryError, TTRuntimeError) as e:
-            problems.append(str(e))
+    for name in weights:  # embedded bytes, or the side file: present, size and CRC-32
+        inspect("", lambda name=name: binary.weight(name))
+    inspect("its golden tensors", binary.goldens)
     print(
         f"{args.file}: tt-torch binary, schema {'.'.join(map(str, binary.version))}, "
         f"{binary.num_programs} program(s), {len(weights)} weight(s), system '{binary.system_desc_name}' ({arch})"
     )
     if problems:
-        for p in problems:
+        for p in dict.fromkeys(problems):  # two inspections can meet the same fault
             print(f"  cannot run: {p}")
         return BAD
     print("  this runtime can run it")
