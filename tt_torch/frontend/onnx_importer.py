@@ -163,12 +163,13 @@ def prepare(
         raise FrontendError(f"ONNX shape inference failed on the model: {e}") from e
     graph = model.graph
     opset = default_opset(model)
-    if _fold_shape_constants(graph, list(model.opset_import)):
-        try:  # the types of what folding and inlining made
-            model = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
-        except Exception as e:  # onnx raises InferenceError and plain RuntimeErrors
-            raise FrontendError(f"ONNX shape inference failed on the model after constant folding: {e}") from e
-        graph = model.graph
+    for rewrite in (_fold_shape_constants, _gathers_as_slices):
+        if rewrite(graph, model):
+            try:  # the types of what the rewrite made
+                model = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+            except Exception as e:  # onnx raises InferenceError and plain RuntimeErrors
+                raise FrontendError(f"ONNX shape inference failed on the model after {rewrite.__name__}: {e}") from e
+            graph = model.graph
     nodes = _name_nodes(graph, model)
     weights = _weights_to_inputs(graph)
     inputs = [_info(i, "input") for i in graph.input if i.name not in weights and i.name not in initializers]
@@ -253,7 +254,7 @@ _NOT_FOLDED = {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUnifo
 _FOLD_LIMIT = 1024  # elements: shape values and small tables, never weights
 
 
-def _fold_shape_constants(graph: onnx.GraphProto, opsets: list) -> int:
+def _fold_shape_constants(graph: onnx.GraphProto, model: onnx.ModelProto) -> int:
     """Evaluates, with onnx's reference implementation, the nodes whose value is known before
     the model runs: ``Shape`` of a statically shaped tensor, and nodes that read only constants
     and make a small result (shape arithmetic: Gather, Concat, Unsqueeze, Cast...). torch-mlir
@@ -261,6 +262,8 @@ def _fold_shape_constants(graph: onnx.GraphProto, opsets: list) -> int:
     StableHLO refuses. Results go in as initializers; weights (graph inputs) are never known
     here. Returns the number of nodes folded."""
     from onnx.reference import ReferenceEvaluator  # a large module, loaded when a model is prepared
+
+    opsets = list(model.opset_import)
 
     known: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     shapes: dict[str, list[int]] = {}
@@ -312,6 +315,49 @@ def _known_branch(node: onnx.NodeProto, known: dict[str, np.ndarray]) -> onnx.Gr
     if branch is None or branch.initializer or branch.sparse_initializer:
         return None
     return branch
+
+
+def _gathers_as_slices(graph: onnx.GraphProto, model: onnx.ModelProto) -> int:
+    """Rewrites each ``Gather`` of a known run of consecutive indices (``x[:, 0]``, BERT's pooler)
+    as ``Slice`` (+ ``Squeeze`` for a 0-d index): StableHLO's general gather, which torch-mlir
+    makes of it, has no device lowering, a slice has. Returns the number rewritten."""
+    if default_opset(model) < 13:  # Slice and Squeeze take their axes as inputs from opset 13
+        return 0
+    known = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    ranks = {}
+    for v in [*graph.input, *graph.value_info, *graph.output]:
+        if v.type.HasField("tensor_type") and v.type.tensor_type.HasField("shape"):
+            dims = [d.dim_value if d.HasField("dim_value") else -1 for d in v.type.tensor_type.shape.dim]
+            ranks[v.name] = dims
+    nodes, count = [], 0
+    for node in graph.node:
+        index = known.get(node.input[1]) if node.op_type == "Gather" and node.domain in ("", "ai.onnx") else None
+        dims = ranks.get(node.input[0]) if index is not None else None
+        if index is None or dims is None or index.ndim > 1 or index.size == 0 or index.dtype.kind not in "iu":
+            nodes.append(node)
+            continue
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 0) % len(dims)
+        size = dims[axis]
+        flat = [int(i) + size if int(i) < 0 else int(i) for i in index.reshape(-1)]
+        if size < 0 or any(not 0 <= i < size for i in flat) or flat != list(range(flat[0], flat[0] + len(flat))):
+            nodes.append(node)
+            continue
+        base = f"{node.output[0]}__slice"
+        for suffix, values in (("starts", [flat[0]]), ("ends", [flat[-1] + 1]), ("axes", [axis])):
+            graph.initializer.append(numpy_helper.from_array(np.array(values, dtype=np.int64), f"{base}_{suffix}"))
+        sliced = node.output[0] if index.ndim == 1 else f"{base}_out"
+        nodes.append(
+            onnx.helper.make_node(
+                "Slice", [node.input[0], f"{base}_starts", f"{base}_ends", f"{base}_axes"], [sliced], name=node.name
+            )
+        )
+        if index.ndim == 0:
+            nodes.append(onnx.helper.make_node("Squeeze", [sliced, f"{base}_axes"], [node.output[0]], name=node.name))
+        count += 1
+    if count:
+        del graph.node[:]
+        graph.node.extend(nodes)
+    return count
 
 
 def _has_subgraph(node: onnx.NodeProto) -> bool:
