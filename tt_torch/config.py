@@ -124,6 +124,16 @@ class CompilerConfig:
     # (reported in the graph's artifacts, report["cpu_fallback"], and logged once per graph).
     # False: such a graph's compile error is raised.
     enable_cpu_fallback: bool = True
+    # Fingerprint the content of every parameter and buffer on each call, so that a write that
+    # bypasses the version counter (``m.weight.data.copy_(w)``, a NumPy view) reaches the cached
+    # consteval results and weight conversions. It reads the weights once per call
+    # (benchmarks/weight_check.py); False: only in-place ops and replaced tensors are seen.
+    check_weight_contents: bool = True
+    # Shape buckets for a dynamic dim: {dim: sizes}, e.g. {0: (1, 8, 32)}. A call whose inputs have
+    # size n in that dim runs the program of the smallest bucket >= n: inputs padded with zeros,
+    # outputs sliced back. Only for a dim the model treats row by row (a batch dim); what is
+    # checked: docs/robustness.md. Empty: every new size compiles its own program.
+    shape_buckets: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
     def __setattr__(self, name: str, value: Any) -> None:
         """Every assignment is checked, in the constructor and after it (tt-torch's code sets
@@ -206,6 +216,24 @@ def _device_map(value: Any) -> dict:
     return dict(value or {})
 
 
+def _shape_buckets(value: Any) -> dict[int, tuple[int, ...]]:
+    example = "e.g. shape_buckets={0: (1, 8, 32)} pads dim 0 of the inputs up to 1, 8 or 32"
+    if not isinstance(value, dict):
+        raise ConfigError(f"shape_buckets must be a dict {{dim: sizes}}, got {value!r}; {example}")
+    if len(value) > 1:
+        raise ConfigError(f"shape_buckets={value!r}: one dim can be bucketed, got {len(value)}; {example}")
+    out = {}
+    for dim, sizes in value.items():
+        sizes = tuple(sizes) if isinstance(sizes, (list, tuple, range)) else None
+        ok = sizes and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes)
+        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 0 or not ok:
+            raise ConfigError(
+                f"shape_buckets={value!r}: a dim (int >= 0) maps to a non-empty list of positive sizes; {example}"
+            )
+        out[dim] = tuple(sorted(set(sizes)))
+    return out
+
+
 def _any(value: Any) -> Any:
     return value
 
@@ -223,6 +251,8 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "tt_mlir_timeout": _positive("tt_mlir_timeout"),
     "device_map": _device_map,
     "enable_cpu_fallback": _flag("enable_cpu_fallback"),
+    "check_weight_contents": _flag("check_weight_contents"),
+    "shape_buckets": _shape_buckets,
 }
 _CHECKS.update({f.name: _any for f in fields(CompilerConfig) if f.name not in _CHECKS})
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass, field, fields
 
 import torch
@@ -38,7 +40,35 @@ class BackendOptions:
 
 
 def backend(gm: fx.GraphModule, example_inputs: list, options: BackendOptions | dict | None = None) -> Executor:
-    """Compiles one dynamo graph. The returned callable compiles again for each new input signature."""
+    """Compiles one dynamo graph. The returned callable compiles again for each new input signature.
+
+    Threads that call a fresh model at once each get a dynamo graph of the same frame:
+    they share one ``Executor`` (same options, same graph code), so the graph compiles once.
+    """
+    key = _graph_key(gm, options)
+    with _SHARED_LOCK:
+        shared = _SHARED.get(key)
+        executor = shared[1]() if shared is not None and shared[0] is options else None
+        if executor is None:
+            executor = _new_executor(gm, options)
+            # the options are kept while the executor lives, so that their id is not reused
+            _SHARED[key] = (options, weakref.ref(executor, lambda _, key=key: _SHARED.pop(key, None)))
+    return executor
+
+
+# (id of the options, graph code, constants) -> (the options, the executor's weak reference)
+_SHARED: dict[tuple, tuple] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _graph_key(gm: fx.GraphModule, options) -> tuple:
+    """Equal for two dynamo graphs of one frame compiled with one options object: same code,
+    same constant tensors (by identity). Parameters and buffers are graph inputs."""
+    consts = tuple((n.target, id(getattr(gm, n.target, None))) for n in gm.graph.nodes if n.op == "get_attr")
+    return (id(options), gm.code, consts)
+
+
+def _new_executor(gm: fx.GraphModule, options) -> Executor:
     options = _coerce_options(options)
     name = options.compiler_config.model_name or "graph"
     index = len(options.artifacts.graphs) if options.artifacts is not None else 0

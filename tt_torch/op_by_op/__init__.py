@@ -37,6 +37,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -139,6 +140,8 @@ class OpWorker:
         self._proc: subprocess.Popen | None = None
         self._log_path = ""
         self.starts = 0
+        # One request at a time: the pipe carries one conversation (threads share the probe worker).
+        self._lock = threading.RLock()
 
     def _start(self) -> None:
         self.starts += 1
@@ -194,6 +197,10 @@ class OpWorker:
             self._start()
 
     def request(self, message: dict[str, Any], timeout: float) -> WorkerReply:
+        with self._lock:
+            return self._request(message, timeout)
+
+    def _request(self, message: dict[str, Any], timeout: float) -> WorkerReply:
         self.start()
         start = self._log_size()
         reply = WorkerReply(final=None)
@@ -230,6 +237,10 @@ class OpWorker:
             self._proc = None
 
     def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             try:
                 self._proc.stdin.close()
@@ -516,14 +527,16 @@ class Refusal:
 
 _probe_answers: dict[Any, tuple[str, str, str] | None] = {}  # (op key, options) -> None or (op, stage, reason)
 _probe_workers: dict[int, OpWorker] = {}  # per process id: a forked child does not share its parent's pipes
+_probe_lock = threading.Lock()
 
 
 def _probe_worker() -> OpWorker:
     """The op-by-op worker all probes of this process share; started on first use, closed at exit."""
-    worker = _probe_workers.get(os.getpid())
-    if worker is None:
-        worker = _probe_workers[os.getpid()] = OpWorker()
-        atexit.register(worker.close)
+    with _probe_lock:
+        worker = _probe_workers.get(os.getpid())
+        if worker is None:
+            worker = _probe_workers[os.getpid()] = OpWorker()
+            atexit.register(worker.close)
     return worker
 
 
