@@ -226,6 +226,15 @@ PYBIND11_MODULE(_C, m) {
           py::arg("binary"), py::arg("numerics") = "emulated",
           "Opens a device described by the binary's own system description.")
       .def_property_readonly("numerics", [](const rt::Device& d) { return rt::numericsName(d.numerics()); })
+      .def_property(
+          "integer_overflow", [](const rt::Device& d) { return rt::integerOverflowName(d.integerOverflow()); },
+          [](rt::Device& d, const std::string& mode) { d.setIntegerOverflow(rt::parseIntegerOverflow(mode)); },
+          "'error' (default): an op whose int32 result is out of range fails, naming its location and the range; "
+          "'wrap': the hardware's wrapped value, counted in integer_wraps.")
+      .def_property_readonly("integer_wraps", &rt::Device::integerWraps,
+                             "How many op results wrapped to int32 (integer_overflow='wrap') since the device opened.")
+      .def_property_readonly("last_integer_wrap", &rt::Device::lastIntegerWrap,
+                             "The last op result that wrapped: '<op> at <location>: values in [lo, hi] ...'.")
       .def("reset_peaks", &rt::Device::resetPeaks, "Starts a new peak-memory measurement.")
       .def("close", &rt::Device::close)
       .def_property_readonly("is_open", &rt::Device::isOpen)

@@ -124,6 +124,11 @@ class CompilerConfig:
     # (reported in the graph's artifacts, report["cpu_fallback"], and logged once per graph).
     # False: such a graph's compile error is raised.
     enable_cpu_fallback: bool = True
+    # The device has no 64-bit types: int64 values become int32 and f64 values f32. "error": an
+    # input or constant out of range, or an int32 result that overflows inside the program,
+    # is an error naming the input or op, its source line and the values' range. "wrap": the
+    # hardware's behaviour (int32 wraps, f32 overflows to inf), with a warning.
+    narrowing: str = "error"
     # Fingerprint the content of every parameter and buffer on each call, so that a write that
     # bypasses the version counter (``m.weight.data.copy_(w)``, a NumPy view) reaches the cached
     # consteval results and weight conversions. It reads the weights once per call
@@ -251,6 +256,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "tt_mlir_timeout": _positive("tt_mlir_timeout"),
     "device_map": _device_map,
     "enable_cpu_fallback": _flag("enable_cpu_fallback"),
+    "narrowing": _one_of("narrowing", ("error", "wrap"), "error"),
     "check_weight_contents": _flag("check_weight_contents"),
     "shape_buckets": _shape_buckets,
 }

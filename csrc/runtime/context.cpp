@@ -1,8 +1,23 @@
 #include "context.h"
 
+#include <cmath>
+#include <limits>
+
+#include "executor.h"
+
 namespace tt::runtime {
 
 namespace {
+
+constexpr double kInt32Min = std::numeric_limits<int32_t>::min();
+constexpr double kInt32Max = std::numeric_limits<int32_t>::max();
+
+std::string rangeText(double lo, double hi) {
+  auto one = [](double v) {
+    return std::abs(v) < 9.0e15 ? std::to_string(static_cast<int64_t>(v)) : cat(v);
+  };
+  return cat("[", one(lo), ", ", one(hi), "]");
+}
 
 }  // namespace
 
@@ -52,8 +67,41 @@ void ProgramContext::expectShape(const fb::TensorRef* ref, const std::vector<int
   checkShape(shape, describe(ref, field));
 }
 
+void ProgramContext::integerOverflow(double lo, double hi) {
+  std::string range = rangeText(lo, hi);
+  if (device_.integerOverflow() == IntegerOverflow::Error) {
+    fail("integer overflow: the result holds values in ", range, ", outside the device's int32 range [-2147483648, ",
+         "2147483647] (the device has no 64-bit integers; eager PyTorch computes in int64). Keep the values within "
+         "int32, or compile with CompilerConfig(narrowing=\"wrap\") (or device.integer_overflow = \"wrap\") "
+         "for the hardware's wrapped result");
+  }
+  std::string where = current_op_ == nullptr ? std::string("an op") : describeOp(current_op_, current_index_);
+  device_.noteIntegerWrap(cat(where, ": values in ", range, " wrapped to int32"));
+}
+
+at::Tensor ProgramContext::checkedInt32(at::Tensor value) {
+  at::ScalarType type = value.scalar_type();
+  if (value.numel() == 0 || type == at::kInt || type == at::kBool || type == at::kByte || type == at::kChar ||
+      type == at::kShort) {
+    return value;
+  }
+  auto [lo_t, hi_t] = at::aminmax(type == at::kLong ? value : value.to(at::kDouble));
+  double lo = lo_t.item<double>(), hi = hi_t.item<double>();
+  if (type == at::kLong) {
+    int64_t l = lo_t.item<int64_t>(), h = hi_t.item<int64_t>();
+    if (l >= INT32_MIN && h <= INT32_MAX) return value;
+    integerOverflow(static_cast<double>(l), static_cast<double>(h));
+    return value.to(at::kInt);  // two's complement: the low 32 bits
+  }
+  // a float becoming an int32 truncates toward zero; NaN fits nowhere
+  if (lo > kInt32Min - 1.0 && hi < kInt32Max + 1.0) return value;
+  integerOverflow(lo, hi);
+  return at::nan_to_num(value.to(at::kDouble), 0.0).clamp(kInt32Min, kInt32Max).to(at::kInt);
+}
+
 void ProgramContext::set(const TensorInfo& info, at::Tensor value, bool formatted) {
   checkShape(value.sizes(), info);
+  if (!formatted && info.dtype == fb::DataType::Int32) value = checkedInt32(std::move(value));
   at::Tensor container = formatted ? std::move(value) : toContainer(value, info.dtype, device_.numerics());
   // Free the tensor this one replaces before allocating, as the device would.
   pool_.erase(info.global_id);

@@ -44,6 +44,16 @@ class ProgramContext {
     return it == pool_.end() ? nullptr : &it->second.value;
   }
 
+  // The op running now (set by the executor), named in integer-overflow reports.
+  void setCurrentOp(const ttnn::Operation* op, size_t index) {
+    current_op_ = op;
+    current_index_ = index;
+  }
+  // An integer result holds values in [lo, hi], outside int32: in the device's Error mode
+  // this throws (the executor adds the op and its location); in Wrap mode it is counted
+  // on the device and the caller stores the wrapped value.
+  void integerOverflow(double lo, double hi);
+
   // Frees the tensor of `ref` and its device memory.
   void erase(const fb::TensorRef* ref, const char* field);
 
@@ -63,7 +73,13 @@ class ProgramContext {
   };
   Entry& entry(const fb::TensorRef* ref, const char* field);
 
+  // `value` checked to fit the int32 it is about to be stored as; in Wrap mode the
+  // wrapped (integers) or saturated (floats) int32 values.
+  at::Tensor checkedInt32(at::Tensor value);
+
   Device& device_;
+  const ttnn::Operation* current_op_ = nullptr;
+  size_t current_index_ = 0;
   std::unordered_map<uint32_t, Entry> pool_;
   bool has_last_set_ = false;
   uint32_t last_set_ = 0;

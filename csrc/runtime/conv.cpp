@@ -115,9 +115,10 @@ void run(const ttnn::Conv2dOp& op, ProgramContext& ctx) {
 void run(const ttnn::Pool2dOp& op, ProgramContext& ctx) {
   Window win = window(op);
   const at::Tensor& in = ctx.get(op.in(), "in");
-  bool integer = isInt(in) && op.type() == ttnn::Pool2dType::Max;
+  // integer max and sum pooling in int64, exactly (set() checks the int32 range)
+  bool integer = isInt(in) && op.type() != ttnn::Pool2dType::Avg;
   at::Tensor x =
-      toNCHW(integer ? i32(in) : f32(in), op.batch_size(), op.input_height(), op.input_width(), op.channels());
+      toNCHW(integer ? i64(in) : f32(in), op.batch_size(), op.input_height(), op.input_width(), op.channels());
   int64_t h = x.size(2), w = x.size(3);
   int64_t oh = outputSize(h, win.pt, win.pb, win.kh, win.sh, win.dh, op.ceil_mode());
   int64_t ow = outputSize(w, win.pl, win.pr, win.kw, win.sw, win.dw, op.ceil_mode());

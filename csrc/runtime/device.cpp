@@ -151,6 +151,22 @@ bool Device::isOpen() const {
   return open_;
 }
 
+void Device::noteIntegerWrap(std::string what) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++integer_wraps_;
+  last_integer_wrap_ = std::move(what);
+}
+
+uint64_t Device::integerWraps() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return integer_wraps_;
+}
+
+std::string Device::lastIntegerWrap() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return last_integer_wrap_;
+}
+
 void Device::checkOpen() const {
   if (!isOpen()) fail("device '", info_.name, "' is closed: open a new one with open_device()");
 }

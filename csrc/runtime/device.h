@@ -6,6 +6,7 @@
 #include <c10/core/StorageImpl.h>
 #include <c10/util/intrusive_ptr.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -61,6 +62,15 @@ class Device {
   // Whether ops reproduce the chip's numerics (formats, registers, fidelity) or skip that.
   Numerics numerics() const { return numerics_; }
 
+  // What an int32 result out of range does (see IntegerOverflow); settable at any time.
+  IntegerOverflow integerOverflow() const { return integer_overflow_.load(); }
+  void setIntegerOverflow(IntegerOverflow mode) { integer_overflow_.store(mode); }
+  // In Wrap mode: how many op results wrapped since the device opened, and the last one
+  // ("<op> at <location>: values in [lo, hi]").
+  void noteIntegerWrap(std::string what);
+  uint64_t integerWraps() const;
+  std::string lastIntegerWrap() const;
+
   // A value computed from a persistent tensor (a weight): `make()` the first time, then
   // the cached result for as long as `source` is alive and unmodified (same storage,
   // view and version; an inference tensor, which has no version counter, by storage and
@@ -114,6 +124,9 @@ class Device {
 
   SystemInfo info_;
   Numerics numerics_ = Numerics::Emulated;
+  std::atomic<IntegerOverflow> integer_overflow_{IntegerOverflow::Error};
+  uint64_t integer_wraps_ = 0;  // guarded by mutex_
+  std::string last_integer_wrap_;
   mutable std::mutex mutex_;
   struct Derived {
     c10::weak_intrusive_ptr<c10::StorageImpl> storage;

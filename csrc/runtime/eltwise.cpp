@@ -19,7 +19,7 @@ using at::Tensor;
 struct UnaryRule {
   Unary type;
   Tensor (*fn)(const Tensor&);
-  bool on_integers;  // computed in int32 when input and output are integers
+  bool on_integers;  // computed in int64 when input and output are integers (stored as int32, checked)
 };
 
 // clang-format off
@@ -56,7 +56,7 @@ Tensor divide(const Tensor& a, const Tensor& b) { return isInt(a) ? at::div(a, b
 struct BinaryRule {
   Binary type;
   Tensor (*fn)(const Tensor&, const Tensor&);
-  bool on_integers;  // computed in int32 when both operands are integers
+  bool on_integers;  // computed in int64 when both operands are integers (stored as int32, checked)
   bool predicate;    // writes 1 or 0, whatever the output type
 };
 
@@ -162,6 +162,16 @@ Tensor emulatedMultiply(const Tensor& lhs, const Tensor& rhs, const MathConfig& 
 
 }  // namespace
 
+at::Tensor checkedInt64(ProgramContext& ctx, const at::Tensor& exact, const at::Tensor& approx) {
+  constexpr double kBeyond = 4611686018427387904.0;  // 2**62: past int32 whatever double's rounding
+  if (approx.numel() == 0) return exact;
+  auto [lo_t, hi_t] = at::aminmax(approx);
+  double lo = lo_t.item<double>(), hi = hi_t.item<double>();
+  if (lo > -kBeyond && hi < kBeyond) return exact;  // NaN cannot come from integers
+  ctx.integerOverflow(lo, hi);
+  return exact.to(at::kInt);
+}
+
 at::Tensor activate(const at::Tensor& x, fb::Activation activation) {
   switch (activation) {
     case fb::Activation::None: return x;
@@ -177,7 +187,7 @@ void run(const ttnn::EltwiseUnaryOp& op, ProgramContext& ctx) {
   const UnaryRule& rule = ruleFor(kUnary, op.type(), ttnn::EnumNameEltwiseUnaryOpType);
   const Tensor& x = ctx.get(op.in(), "in");
   bool integer = rule.on_integers && isInt(x) && outputIsInt(op.out());
-  ctx.set(op.out(), rule.fn(integer ? i32(x) : f32(x)));
+  ctx.set(op.out(), rule.fn(integer ? i64(x) : f32(x)));
 }
 
 void run(const ttnn::EltwiseBinaryOp& op, ProgramContext& ctx) {
@@ -186,7 +196,10 @@ void run(const ttnn::EltwiseBinaryOp& op, ProgramContext& ctx) {
   const Tensor& b = ctx.get(op.rhs(), "rhs");
   bool integer = rule.on_integers && isInt(a) && isInt(b) && (rule.predicate || outputIsInt(op.out()));
   if (integer) {
-    ctx.set(op.out(), rule.fn(i32(a), i32(b)));
+    Tensor exact = rule.fn(i64(a), i64(b));
+    // int64 powers can pass 64 bits; the others cannot (int32 operands)
+    if (op.type() == Binary::Pow) exact = checkedInt64(ctx, exact, at::pow(a.to(at::kDouble), b.to(at::kDouble)));
+    ctx.set(op.out(), exact);
   } else if (op.type() == Binary::Multiply) {  // on the matrix unit's FPU: lhs in SrcA, rhs in SrcB
     MathConfig config = mathConfig(op.compute_config(), ctx.device().numerics());
     ctx.set(op.out(), config.emulate ? emulatedMultiply(a, b, config) : at::mul(f32(a), f32(b)));

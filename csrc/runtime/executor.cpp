@@ -142,6 +142,7 @@ double runOp(ProgramContext& ctx, const ttnn::Operation* op, size_t index) {
       fail("no kernel for op type ", static_cast<int>(op->type_type()), " (corrupt binary, or a newer schema)");
     }
     auto start = std::chrono::steady_clock::now();
+    ctx.setCurrentOp(op, index);
     kernel(*op, ctx);
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   } catch (const c10::Error& e) {
@@ -195,6 +196,10 @@ std::vector<at::Tensor> collectOutputs(ProgramContext& ctx, const ttnn::Program&
 std::string opTypeName(ttnn::OpType type) {
   const char* name = ttnn::EnumNameOpType(type);
   return name && name[0] ? name : cat("<op type ", static_cast<int>(type), ">");
+}
+
+std::string describeOp(const ttnn::Operation* op, size_t index) {
+  return cat(opTypeName(op->type_type()), " at ", locOf(op, index));
 }
 
 bool hasKernel(ttnn::OpType type) { return kernelFor(type) != nullptr; }

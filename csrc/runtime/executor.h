@@ -39,6 +39,9 @@ std::vector<at::Tensor> submit(Device& device, const Binary& binary, size_t prog
 // Whether this runtime has a kernel for `type` (`tt-torch check`).
 bool hasKernel(ttnn::OpType type);
 
+// "<OpType> at <loc_info>" (or the op's position when it has no location).
+std::string describeOp(const ttnn::Operation* op, size_t index);
+
 // The name of an op type as written in the schema ("MatmulOp").
 std::string opTypeName(ttnn::OpType type);
 

@@ -53,8 +53,18 @@ void run(const ttnn::ArangeOp& op, ProgramContext& ctx);
 // the output's format by ProgramContext::set.
 inline at::Tensor f32(const at::Tensor& t) { return t.to(at::kFloat); }
 inline bool isInt(const at::Tensor& t) { return !at::isFloatingType(t.scalar_type()); }
-// Integer math runs in int32 (uint8 operands are widened).
+// Integer operands in int32 (uint8 operands are widened).
 inline at::Tensor i32(const at::Tensor& t) { return t.to(at::kInt); }
+// Integer arithmetic runs in int64, exactly; ProgramContext::set checks that the result
+// fits the int32 it is stored as (IntegerOverflow), so a result never wraps silently.
+inline at::Tensor i64(const at::Tensor& t) { return t.to(at::kLong); }
+// `exact`, an int64 result that is right whenever the true value fits 64 bits (int64 math
+// is exact modulo 2**64), checked against `approx`, the same computed in double: a true
+// value past 2**62 is an integer overflow (ProgramContext::integerOverflow), reported
+// here since `exact` may have wrapped back into range; otherwise `exact`, whose int32
+// range set() checks. For pow, prod and matmul; int32 operands cannot pass 64 bits in
+// add, subtract, multiply or sum.
+at::Tensor checkedInt64(ProgramContext& ctx, const at::Tensor& exact, const at::Tensor& approx);
 
 // A float operand of a matrix-unit op as its SrcA/SrcB register holds it (see
 // numerics.h), truncated on demand; the truncations of persistent operands (weights)

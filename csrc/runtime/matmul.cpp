@@ -73,10 +73,11 @@ struct Epilogue {
 template <typename Op>
 at::Tensor product(const Op& op, ProgramContext& ctx, bool integer, Epilogue* epilogue = nullptr) {
   if (integer) {
-    at::Tensor a = transposed(i32(ctx.get(op.a(), "a")), op.transpose_a());
-    at::Tensor b = transposed(i32(ctx.get(op.b(), "b")), op.transpose_b());
+    // exactly in int64; set() checks the int32 range (a double product guards 64 bits)
+    at::Tensor a = transposed(i64(ctx.get(op.a(), "a")), op.transpose_a());
+    at::Tensor b = transposed(i64(ctx.get(op.b(), "b")), op.transpose_b());
     checkShapes(a, b, op.transpose_a(), op.transpose_b());
-    return at::matmul(a, b);
+    return checkedInt64(ctx, at::matmul(a, b), at::matmul(a.to(at::kDouble), b.to(at::kDouble)));
   }
   RegisterOperand a = registerOperand(ctx, op.a(), "a");
   RegisterOperand b = registerOperand(ctx, op.b(), "b");
@@ -119,7 +120,7 @@ void run(const ttnn::MatmulOp& op, ProgramContext& ctx) { ctx.set(op.out(), prod
 void run(const ttnn::LinearOp& op, ProgramContext& ctx) {
   bool integer = integerMath(op, ctx) && (op.bias() == nullptr || isInt(ctx.get(op.bias(), "bias")));
   std::optional<at::Tensor> bias;
-  if (op.bias() != nullptr) bias = integer ? i32(ctx.get(op.bias(), "bias")) : f32(ctx.get(op.bias(), "bias"));
+  if (op.bias() != nullptr) bias = integer ? i64(ctx.get(op.bias(), "bias")) : f32(ctx.get(op.bias(), "bias"));
   Epilogue epilogue{std::nullopt, op.activation()};
   // the kernel's bias is one value per output feature
   const at::Tensor& b = ctx.get(op.b(), "b");

@@ -10,6 +10,15 @@ namespace tt::runtime {
 
 std::string numericsName(Numerics numerics) { return numerics == Numerics::Fast ? "fast" : "emulated"; }
 
+std::string integerOverflowName(IntegerOverflow mode) { return mode == IntegerOverflow::Wrap ? "wrap" : "error"; }
+
+IntegerOverflow parseIntegerOverflow(const std::string& name) {
+  if (name == "error") return IntegerOverflow::Error;
+  if (name == "wrap") return IntegerOverflow::Wrap;
+  fail("unknown integer overflow mode '", name, "': expected 'error' (an int32 result out of range fails the op) or "
+       "'wrap' (the hardware's wrapped value, counted on the device)");
+}
+
 Numerics parseNumerics(const std::string& name) {
   if (name == "emulated") return Numerics::Emulated;
   if (name == "fast") return Numerics::Fast;

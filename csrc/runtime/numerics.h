@@ -16,6 +16,18 @@ enum class Numerics {
   Fast,      // skip emulation: deployment speed
 };
 
+// What the device does when an integer result does not fit its 32 bits (the device has
+// no 64-bit integers): integer kernels compute exactly (in int64) and ProgramContext::set
+// checks the range before storing an int32.
+enum class IntegerOverflow {
+  Error,  // the op fails, naming its location and the values' range (the default)
+  Wrap,   // store the low 32 bits as silicon does (float -> int saturates); counted on the device
+};
+
+std::string integerOverflowName(IntegerOverflow mode);
+// "error" or "wrap"; anything else is an error listing both.
+IntegerOverflow parseIntegerOverflow(const std::string& name);
+
 std::string numericsName(Numerics numerics);
 // "emulated" or "fast"; anything else is an error listing both.
 Numerics parseNumerics(const std::string& name);

@@ -25,7 +25,7 @@ void run(const ttnn::ReductionOp& op, ProgramContext& ctx) {
   std::vector<int64_t> dims = in.dim() == 0 ? std::vector<int64_t>{} : reducedDims(op, in.dim());
   bool keep = op.keep_dim();
   bool integer = isInt(in);
-  at::Tensor x = integer ? i32(in) : f32(in);
+  at::Tensor x = integer ? i64(in) : f32(in);  // integers exactly; set() checks the int32 range
   if (in.dim() == 0) {  // a scalar reduces to itself (indices to 0)
     bool is_arg = op.type() == ttnn::ReductionOpType::ArgMax || op.type() == ttnn::ReductionOpType::ArgMin;
     ctx.set(op.out(), is_arg ? at::zeros({}, at::kInt) : x);
@@ -38,7 +38,14 @@ void run(const ttnn::ReductionOp& op, ProgramContext& ctx) {
     case ttnn::ReductionOpType::Min: x = at::amin(x, dims, keep); break;
     case ttnn::ReductionOpType::Prod:
       // One dim at a time, last first, so that the remaining indices stay valid.
-      for (auto it = dims.rbegin(); it != dims.rend(); ++it) x = at::prod(x, *it, keep);
+      {
+        at::Tensor magnitude = integer ? x.to(at::kDouble) : at::Tensor();
+        for (auto it = dims.rbegin(); it != dims.rend(); ++it) {
+          x = at::prod(x, *it, keep);
+          if (integer) magnitude = at::prod(magnitude, *it, keep);
+        }
+        if (integer) x = checkedInt64(ctx, x, magnitude);  // an int64 product can pass 64 bits
+      }
       break;
     case ttnn::ReductionOpType::ArgMax:
     case ttnn::ReductionOpType::ArgMin: {

@@ -253,6 +253,7 @@ class Executor:
         """The device this graph's programs run on: the one given, else one opened for the target."""
         if self._device is None:
             self._device = runtime.open_device_for_target(self.config.target, binary, self.config.numerics)
+            self._device.integer_overflow = self.config.narrowing
         return self._device
 
     def _compile(self, args: tuple, key: tuple) -> CompiledGraph:
@@ -359,6 +360,7 @@ def _whole_graph(ex: Executor, graph: FrontendResult, art: GraphArtifacts) -> Pr
     art.ttir, art.ttnn, art.flatbuffer = result.ttir, result.ttnn, result.flatbuffer
     art.report = result.report
     art.stage_seconds.update(result.stage_seconds)
+    _warn_narrowings(art.name, result.report, cfg.narrowing)
     if theirs_input is not None:
         t = time.perf_counter()
         theirs = tt_mlir.compile_stablehlo(theirs_input, target=cfg.target, timeout=cfg.tt_mlir_timeout)
@@ -468,6 +470,30 @@ def _with_cpu_fallback(
     return _cpu_program(split.gm)
 
 
+def _warn_narrowings(name: str, report: dict[str, Any], narrowing: str) -> None:
+    """The one warning per compiled graph whose types the device narrows (i64 -> i32, f64 -> f32)."""
+    kinds: dict[str, dict[str, int]] = {}
+    for key, count in report.get("narrowings", {}).items():
+        types, _, what = key.partition(" (")
+        if types.startswith("i1 "):
+            continue  # booleans as bf16 lose nothing
+        where = "inputs" if what.startswith("function argument") else "ops"
+        kinds.setdefault(types, {}).setdefault(where, 0)
+        kinds[types][where] += count
+    if not kinds:
+        return
+    found = "; ".join(
+        f"{t} (" + ", ".join(f"{n} {w if n != 1 else w[:-1]}" for w, n in c.items()) + ")" for t, c in kinds.items()
+    )
+    then = (
+        "an input, constant or int32 result out of range is an error (CompilerConfig(narrowing='wrap') gives "
+        "the hardware's wrapped / inf values)"
+        if narrowing == "error"
+        else "out-of-range values wrap to int32 / overflow to inf as on the hardware (narrowing='wrap')"
+    )
+    _LOG.warning("graph %s: the device has no 64-bit types, it narrows %s; %s", name, found, then)
+
+
 def _partition_graph(graph: FrontendResult, split: fallback.Split, name: str) -> FrontendResult:
     """How to compile and call one partition: its inputs named and kinded after the parent graph's
     (a parameter or constant keeps its kind and name; anything else is an input)."""
@@ -546,15 +572,19 @@ def _device_program(ex: Executor, flatbuffer: bytes, graph: FrontendResult, art:
     names = [d["name"] for d in in_descs]
     out_dtypes = graph.out_dtypes
     verify = ex.config.enable_intermediate_verification
+    narrowing = ex.config.narrowing
 
     def run(inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-        host = [runtime.narrow(t, dt, n) for t, dt, n in zip(inputs, in_dtypes, names)]
+        host = [runtime.narrow(t, dt, n, narrowing) for t, dt, n in zip(inputs, in_dtypes, names)]
+        wraps = device.integer_wraps
         if verify:
             values = intermediate.fx_node_values(graph.fx_gm, inputs)
             goldens = intermediate.goldens_by_loc(binary, 0, values)
             outs, art.intermediate_verification = intermediate.verify_program(device, binary, 0, host, goldens)
         else:
             outs = runtime.submit(device, binary, 0, host)
+        if device.integer_wraps != wraps:
+            _LOG.warning("graph %s: %s (narrowing='wrap')", art.name, device.last_integer_wrap)
         return [o if o.dtype == dt else o.to(dt) for o, dt in zip(outs, out_dtypes)]
 
     return run

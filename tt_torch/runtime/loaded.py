@@ -12,6 +12,7 @@ as the compiled model does, so the outputs are the same bit for bit.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +23,8 @@ from tt_torch.errors import BinaryError, TTRuntimeError
 
 from . import core
 from .tensor import check_input_dtype, torch_dtype
+
+_LOG = logging.getLogger("tt_torch.runtime")
 
 _TORCH = {str(d): d for d in (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.int32)}
 _TORCH.update({str(d): d for d in (torch.int16, torch.int8, torch.uint8, torch.bool)})
@@ -48,18 +51,60 @@ def torch_dtype_from_name(name: str) -> torch.dtype:
     return _TORCH[name]
 
 
-def narrow(t: torch.Tensor, dtype: torch.dtype, name: str) -> torch.Tensor:
-    """Host-side narrowing of an input to the type the program takes (e.g. int64 -> int32)."""
+def narrow(t: torch.Tensor, dtype: torch.dtype, name: str, narrowing: str = "error") -> torch.Tensor:
+    """Host-side narrowing of an input to the type the program takes (int64 -> int32, f64 -> f32).
+
+    A value that does not survive it (an integer out of int32's range, a finite f64 beyond
+    f32's) is an error naming the input and the range; with ``narrowing="wrap"`` it becomes
+    what the hardware holds (the low 32 bits, inf) and a warning says so. The check is one pass
+    over each int64 input (min and max) or narrowed f64 input (max of abs) per call.
+    """
     if t.dtype == dtype:
         return t.contiguous()
-    if not t.dtype.is_floating_point and t.dtype != torch.bool and not dtype.is_floating_point:
-        info = torch.iinfo(dtype)
-        if t.numel() and (int(t.min()) < info.min or int(t.max()) > info.max):
+    narrowed = t.to(dtype).contiguous()
+    lost = _lost_in_narrowing(t, narrowed)
+    if lost is not None:
+        if narrowing != "wrap":
             raise TTRuntimeError(
-                f"input '{name}' has values in [{int(t.min())}, {int(t.max())}], which do not fit the device's "
-                f"{dtype} (the device has no 64-bit integers); pass values within [{info.min}, {info.max}]"
+                f"input '{name}' has values in {lost}, which do not survive narrowing {t.dtype} -> {dtype} (the "
+                f"device has no 64-bit types); pass values within {_range_of(dtype)}, or compile with "
+                "CompilerConfig(narrowing='wrap') for what the hardware would compute"
             )
-    return t.to(dtype).contiguous()
+        _LOG.warning(
+            "input '%s' has values in %s, outside %s: narrowed %s -> %s as the hardware does (%s), "
+            "CompilerConfig(narrowing='wrap')",
+            name,
+            lost,
+            _range_of(dtype),
+            t.dtype,
+            dtype,
+            "overflow to inf" if dtype.is_floating_point else "wrapped to 32 bits",
+        )
+    return narrowed
+
+
+def _range_of(dtype: torch.dtype) -> str:
+    info = torch.finfo(dtype) if dtype.is_floating_point else torch.iinfo(dtype)
+    return f"[{info.min}, {info.max}]"
+
+
+def _lost_in_narrowing(t: torch.Tensor, narrowed: torch.Tensor) -> str | None:
+    """The range of ``t`` as text when some value of it did not survive becoming ``narrowed``
+    (an integer out of range, a finite float that became inf), else None."""
+    if t.numel() == 0 or t.dtype == torch.bool:
+        return None
+    if not t.dtype.is_floating_point and not narrowed.dtype.is_floating_point:
+        info = torch.iinfo(narrowed.dtype)
+        lo, hi = (int(v) for v in torch.aminmax(t))
+        return f"[{lo}, {hi}]" if lo < info.min or hi > info.max else None
+    if t.dtype.is_floating_point and narrowed.dtype.is_floating_point:
+        if bool(torch.isfinite(narrowed.abs().max())):  # one pass when nothing is inf (or NaN)
+            return None
+        overflowed = torch.isinf(narrowed) & torch.isfinite(t)
+        if bool(overflowed.any()):
+            lo, hi = (float(v) for v in torch.aminmax(t[torch.isfinite(t)]))
+            return f"[{lo:g}, {hi:g}]"
+    return None
 
 
 class LoadedModel:

@@ -51,7 +51,6 @@ _ELTWISE = {
     "log_plus_one": "log1p",
     "exponential_minus_one": "expm1",
     "is_finite": "isfinite",
-    "select": "where",
 }
 
 RULES: dict[str, Rule] = {f"stablehlo.{k}": _same(v) for k, v in _ELTWISE.items()}
@@ -63,6 +62,7 @@ RULES.update(
         "stablehlo.not": rules.logical_not,
         "stablehlo.compare": rules.compare,
         "stablehlo.clamp": rules.clamp,
+        "stablehlo.select": rules.select,
         "stablehlo.convert": rules.convert,
         "stablehlo.constant": rules.constant,
         "arith.constant": rules.constant,

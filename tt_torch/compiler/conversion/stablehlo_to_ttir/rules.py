@@ -8,7 +8,7 @@ import numpy as np
 from torch_mlir import ir
 from torch_mlir._mlir_libs import _stablehlo as shlo
 
-from ...ir_helpers import dense_to_numpy, element_type, shape_of, splat_value
+from ...ir_helpers import as_operation, dense_to_numpy, element_type, shape_of, splat_value
 from ..rewrite import RewriteContext
 from .types import narrow_element
 
@@ -68,6 +68,30 @@ def logical_not(cx: RewriteContext, op):
     return [cx.emit("logical_not", op.operands[0], result=cx.result_type())]
 
 
+def select(cx: RewriteContext, op):
+    """where(c, t, f); on integers, where(c, x + y, x) becomes x + where(c, y, 0).
+
+    torch-mlir's integer remainder is where(r != 0 and sign(r) != sign(b), r + b, r): r + b
+    may leave int32 where it is not selected, which the device reports as an overflow. The
+    second form adds only what is selected (r and b then have opposite signs).
+    """
+    cond, t, f = op.operands
+    out_t = cx.result_type()
+    add = as_operation(t.owner)
+    if (
+        isinstance(add, ir.Operation)
+        and add.name == "ttir.add"
+        and add.operands[0] == f
+        and _is_int(f)
+        and shape_of(add.result) == shape_of(f)
+    ):
+        y = add.operands[1]
+        zero = cx.emit("full", result=y.type, fill_value=0.0)
+        picked = cx.emit("where", cond, y, zero, result=cx.tensor_type(shape_of(f), element_type(y)))
+        return [cx.emit("add", f, picked, result=out_t)]
+    return [cx.emit("where", cond, t, f, result=out_t)]
+
+
 def clamp(cx: RewriteContext, op):
     lo, x, hi = op.operands
     return [cx.emit("clamp_tensor", x, lo, hi, result=cx.result_type())]
@@ -77,6 +101,9 @@ def convert(cx: RewriteContext, op):
     src = op.operands[0]
     out_t = cx.result_type()
     orig_out = element_type(op.results[0].type)
+    floor_div = _integer_floor_div(cx, src, out_t)
+    if floor_div is not None:
+        return [floor_div]
     if str(orig_out) == "i1" and str(element_type(src)) != "bf16":
         # x != 0, stored as bf16 like every boolean on the device
         zero = cx.emit("full", result=cx.type(src.type), fill_value=0.0)
@@ -84,6 +111,61 @@ def convert(cx: RewriteContext, op):
     if out_t == src.type:
         return [src]
     return [cx.emit("typecast", src, result=out_t)]
+
+
+def _is_int(value: ir.Value) -> bool:
+    return isinstance(element_type(value), ir.IntegerType) and str(element_type(value)) != "i1"
+
+
+def _int_source(cx: RewriteContext, value: ir.Value) -> ir.Value | None:
+    """The integer tensor a float ``value`` was made from by a typecast (through reshapes,
+    repeats and permutes, which are redone on the integers), else None."""
+    owner = as_operation(value.owner)
+    if not isinstance(owner, ir.Operation):
+        return None
+    name = owner.name
+    if name == "ttir.typecast":
+        return owner.operands[0] if _is_int(owner.operands[0]) else None
+    layout = {"ttir.reshape": "shape", "ttir.repeat": "repeat_dimensions", "ttir.permute": "permutation"}.get(name)
+    if layout is None:
+        return None
+    inner = _int_source(cx, owner.operands[0])
+    if inner is None:
+        return None
+    t = cx.tensor_type(shape_of(value), element_type(inner))
+    return cx.emit(name.removeprefix("ttir."), inner, result=t, **{layout: _ints(owner.attributes[layout])})
+
+
+def _integer_floor_div(cx: RewriteContext, src: ir.Value, out_t: ir.Type) -> ir.Value | None:
+    """torch-mlir lowers integer floor division (``//``, ``div(rounding_mode="floor")``) as
+    int(floor(float(a) / float(b))): in f32 on the device that is wrong past 2**24. Seen in
+    ``convert(floor(div(typecast(a), typecast(b))))``, it becomes the exact integer form
+    q = a / b (truncating), minus one where the remainder is nonzero and its sign differs
+    from b's. The float ops it leaves unused are erased by ttir-fusion."""
+    if not isinstance(element_type(out_t), ir.IntegerType) or str(element_type(out_t)) == "bf16":
+        return None
+    floor = as_operation(src.owner)
+    if not isinstance(floor, ir.Operation) or floor.name != "ttir.floor":
+        return None
+    div = as_operation(floor.operands[0].owner)
+    if not isinstance(div, ir.Operation) or div.name != "ttir.div":
+        return None
+    a, b = (_int_source(cx, v) for v in div.operands)
+    if a is None or b is None or element_type(a) != element_type(out_t) or element_type(b) != element_type(out_t):
+        return None
+
+    def flags(v: ir.Value) -> ir.Type:
+        return cx.tensor_type(shape_of(v), ir.BF16Type.get())
+
+    def negative(v: ir.Value) -> ir.Value:
+        return cx.emit("lt", v, cx.emit("full", result=v.type, fill_value=0.0), result=flags(v))
+
+    q = cx.emit("div", a, b, result=out_t)
+    r = cx.emit("subtract", a, cx.emit("multiply", q, b, result=out_t), result=out_t)
+    inexact = cx.emit("ne", r, cx.emit("full", result=out_t, fill_value=0.0), result=flags(r))
+    signs_differ = cx.emit("ne", negative(r), negative(b), result=flags(r))
+    adjust = cx.emit("typecast", cx.emit("logical_and", inexact, signs_differ, result=flags(r)), result=out_t)
+    return cx.emit("subtract", q, adjust, result=out_t)
 
 
 def constant(cx: RewriteContext, op):
