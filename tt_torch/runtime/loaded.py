@@ -66,9 +66,9 @@ def narrow(t: torch.Tensor, dtype: torch.dtype, name: str, narrowing: str = "err
     if lost is not None:
         if narrowing != "wrap":
             raise TTRuntimeError(
-                f"input '{name}' has values in {lost}, which do not survive narrowing {t.dtype} -> {dtype} (the "
-                f"device has no 64-bit types); pass values within {_range_of(dtype)}, or compile with "
-                "CompilerConfig(narrowing='wrap') for what the hardware would compute"
+                f"input '{name}' has values in {lost}, which do not fit the device's {dtype} (narrowing "
+                f"{t.dtype} -> {dtype}: the device has no 64-bit types); pass values within {_range_of(dtype)}, "
+                "or compile with CompilerConfig(narrowing='wrap') for what the hardware would compute"
             )
         _LOG.warning(
             "input '%s' has values in %s, outside %s: narrowed %s -> %s as the hardware does (%s), "
