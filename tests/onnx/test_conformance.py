@@ -1,0 +1,98 @@
+"""A sample of onnx's node test cases across op families, through ONNX Runtime and tt-torch
+(the whole suite: benchmarks/onnx_conformance.py, docs/onnx_coverage.md).
+
+Each case's model, inputs and expected outputs come from the onnx package (generated
+offline); both must match the expected outputs at rtol = atol = 1e-3."""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+
+import pytest
+
+from tt_torch.config import CompilerConfig
+from tt_torch.onnx_compile import conformance
+
+# case name -> the module of onnx.backend.test.case.node that makes it
+SAMPLE = {
+    # elementwise
+    "test_abs": "abs",
+    "test_add_bcast": "add",
+    "test_div": "div",
+    "test_mul_uint8": "mul",
+    "test_neg": "neg",
+    "test_exp": "exp",
+    "test_log": "log",
+    "test_erf": "erf",
+    "test_ceil": "ceil",
+    "test_mod_broadcast": "mod",
+    "test_max_two_inputs": "max",
+    # activations
+    "test_elu": "elu",
+    "test_gelu_tanh_1": "gelu",
+    "test_hardswish": "hardswish",
+    "test_leakyrelu": "leakyrelu",
+    "test_mish": "mish",
+    # comparison and logic
+    "test_greater_bcast": "greater",
+    "test_equal": "equal",
+    "test_and_bcast3v1d": "and_",
+    "test_not_2d": "not_",
+    # reductions and softmax
+    "test_argmax_keepdims_random": "argmax",
+    "test_argmin_no_keepdims_example": "argmin",
+    "test_logsoftmax_axis_1": "logsoftmax",
+    # normalization
+    "test_layer_normalization_4d_axis_negative_1": "layernormalization",
+    "test_batchnorm_example": "batch_normalization",
+    "test_instancenorm_example": "instance_normalization",
+    "test_group_normalization_example": "groupnormalization",
+    # convolution and pooling
+    "test_conv_with_strides_padding": "conv",
+    "test_convtranspose_1d": "convtranspose",
+    "test_maxpool_2d_pads": "maxpool",
+    "test_averagepool_2d_ceil": "averagepool",
+    "test_globalaveragepool": "globalaveragepool",
+    # matrix products
+    "test_matmul_4d": "matmul",
+    "test_gemm_all_attributes": "gemm",
+    "test_einsum_batch_matmul": "einsum",
+    # data movement
+    "test_concat_3d_axis_negative_2": "concat",
+    "test_flatten_axis2": "flatten",
+    "test_gather_0": "gather",
+    "test_gather_elements_1": "gatherelements",
+    "test_depthtospace_example": "depthtospace",
+    "test_reshape_reduced_dims": "reshape",
+    "test_cast_FLOAT_to_FLOAT16": "cast",
+    # a function expanded by onnx (attention), and a loss
+    "test_attention_4d_causal_expanded": "attention",
+    "test_nllloss_NC": "negativeloglikelihoodloss",
+}
+
+
+@pytest.fixture(scope="module")
+def cases():
+    """The sample's cases: only their modules are imported (all of them take ~20 s)."""
+    from onnx.backend.test.case import node
+
+    node._TargetOpType = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for module in sorted(set(SAMPLE.values())):
+            importlib.import_module(f"onnx.backend.test.case.node.{module}")
+    return {c.name: c for c in node._NodeTestCases if c.name in SAMPLE}
+
+
+@pytest.fixture(autouse=True)
+def _no_compile_cache(monkeypatch):
+    monkeypatch.setenv("TT_TORCH_CACHE_DIR", "off")
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE))
+def test_node_case(name, cases):
+    case = cases[name]
+    record = conformance.check_case(name, case.model, case.data_sets, config=CompilerConfig(numerics="fast"))
+    assert record["ort"]["status"] == "pass", record["ort"]  # the reference agrees with the case
+    assert record["ours"]["status"] == "pass", record["ours"]["reason"]
