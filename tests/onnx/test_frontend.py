@@ -153,3 +153,13 @@ def test_export_and_the_cli(tmp_path, capsys):
     assert cli.main(["compile", str(onnx_path), "-o", str(out), "--input-shape", "x=2,8"]) == 0
     assert cli.main(["run", str(out), "--golden"]) == 0
     assert "PCC" in capsys.readouterr().out
+
+
+def test_the_cli_compiles_a_saved_exported_program(tmp_path, capsys):
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU()).eval()
+    path = tmp_path / "model.pt2"
+    torch.export.save(torch.export.export(model, (torch.randn(2, 8),)), path)
+    assert cli.main(["compile", str(path)]) == 0  # writes model.ttnn beside it
+    assert cli.main(["run", str(tmp_path / "model.ttnn"), "--golden"]) == 0  # against eager's outputs
+    assert cli.main(["compile", str(tmp_path / "model.txt")]) == 2
+    assert "no such file" in capsys.readouterr().err
