@@ -158,13 +158,44 @@ def test_supported_model_is_not_partitioned(caplog):
     assert _fallback_warnings(caplog) == []
 
 
-def test_every_op_supported_alone_raises_the_whole_graphs_error(monkeypatch):
-    """When each op compiles alone, the failure is in their combination: nothing is hidden."""
+def test_every_op_supported_alone_runs_the_graph_on_the_host_with_the_whole_graphs_error(monkeypatch, caplog):
+    """When each op compiles alone, the failure is in their combination: the graph runs on the host
+    and the report carries the whole graph's error."""
     monkeypatch.setattr(executor.obo, "probe_support", lambda gm, inputs, config, name: {"sort": None})
-    compiled, _ = compile_tt(SortInTheMiddle())
-    with pytest.raises(LoweringError, match="cannot lower 'stablehlo.sort'") as info:
-        compiled(torch.randn(4, 8))
-    assert any("every op of this graph compiles on its own" in note for note in info.value.__notes__)
+    model, x = SortInTheMiddle(), torch.randn(4, 8)
+    compiled, artifacts = compile_tt(model)
+    with caplog.at_level(logging.WARNING, logger=LOGGER), torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x))
+    report = artifacts.last.report["cpu_fallback"]
+    assert report["device_partitions"] == 0
+    assert {e["stage"] for e in report["ops"]} == {"graph"}
+    assert "aten.sort.default" in [e["op"] for e in report["ops"]]
+    assert "cannot lower 'stablehlo.sort'" in report["error"]
+    assert "each op compiles alone" in report["ops"][0]["reason"]
+    assert len(_fallback_warnings(caplog)) == 1
+
+
+class SplitByTensor(torch.nn.Module):
+    def forward(self, x, sections):
+        parts = torch.tensor_split(x * 2, sections)  # how many parts: read from a tensor
+        return parts[0].sum() + parts[-1].sum()
+
+
+def test_graph_the_frontend_cannot_trace_runs_on_the_host_as_dynamo_gave_it(caplog):
+    model, x = SplitByTensor(), (torch.randn(5, 3), torch.tensor(3))
+    compiled, artifacts = compile_tt(model)
+    with caplog.at_level(logging.WARNING, logger=LOGGER), torch.no_grad():
+        torch.testing.assert_close(compiled(*x), model(*x))
+    report = artifacts.last.report["cpu_fallback"]
+    assert report["device_partitions"] == 0 and report["ops"]
+    assert {e["stage"] for e in report["ops"]} == {"trace"}
+    assert "torch.tensor_split" in [e["op"] for e in report["ops"]]
+    assert any(e["source"].endswith(_line_of("parts = torch.tensor_split(")) for e in report["ops"])
+    assert "could not be traced" in report["ops"][0]["reason"]
+    assert len(_fallback_warnings(caplog)) == 1
+    strict, _ = compile_tt(model, enable_cpu_fallback=False)
+    with pytest.raises(Exception, match="data-dependent"), torch.no_grad():
+        strict(*x)
 
 
 def test_partition_that_does_not_compile_runs_on_the_host(monkeypatch):

@@ -158,6 +158,21 @@ def test_take_along_dim_with_negative_indices():
     check(lambda t, i: torch.take_along_dim(t, i, dim=1), x, idx)
 
 
+def test_negative_index_tensors_count_from_the_end():
+    x = torch.randn(4, 9)
+    check(lambda t, i: torch.take(t, i), x, torch.tensor([[-7, 3], [0, -36]]))
+    check(lambda t, i: t[:, i], x, torch.tensor([-1, 2, -9]))
+    check(lambda t, i, j: t[i, j], x, torch.tensor([-4, 1]), torch.tensor([5, -2]))
+    check(lambda t: t[torch.tensor([-1, 0])], x)  # a literal index
+
+
+def test_expanded_scalar_times_one_keeps_the_broadcast_shape():
+    """addr's beta * input with a 0-d input: the broadcast's repeat must not be dropped from
+    both operands of the multiply (the result would be 1x1, its declared shape 5x10)."""
+    check(lambda m, a, b: torch.addr(m, a, b), torch.tensor(0.5), torch.randn(5), torch.randn(10))
+    check(lambda m: m.expand(3, 4) * torch.ones(1, 1), torch.randn(()))
+
+
 def test_integer_clamp_with_one_bound_or_an_int64_extreme():
     ids = torch.randint(-50, 50, (4, 6))
     check(lambda t: torch.clamp(t, min=-9223372036854775808) + 1, ids)

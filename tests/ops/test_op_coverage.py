@@ -23,14 +23,10 @@ NN = ["conv2d", "conv1d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "la
 NN += ["group_norm", "relu", "gelu", "silu", "leaky_relu", "hardtanh", "embedding", "linear", "pad.constant"]
 NN = [f"nn.functional.{n}" for n in NN]
 OTHER = ["linalg.vector_norm", "linalg.inv", "special.ndtr", "special.i0e", "fft.fft", "fft.rfft"]
+OTHER += ["take", "addr", "tensor_split", "cdouble", "nn.functional.hinge_embedding_loss"]
 
 # ops of the sample that fail for a known reason: op id -> (why, whether the failure is certain)
-KNOWN_FAILURES: dict[str, tuple[str, bool]] = {
-    "nn.functional.batch_norm": (
-        "the samples call it in training mode, which tt-torch refuses (NotImplementedError) before the fallback",
-        True,
-    ),
-}
+KNOWN_FAILURES: dict[str, tuple[str, bool]] = {}
 
 SAMPLED = ELEMENTWISE + REDUCTIONS + INDEXING + SHAPE + MATMUL + NN + OTHER
 

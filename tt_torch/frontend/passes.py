@@ -347,6 +347,47 @@ def fold_splats(gm: fx.GraphModule) -> fx.GraphModule:
     return gm
 
 
+def _literal_of(gm: fx.GraphModule, node: fx.Node) -> torch.Tensor | None:
+    if node.op == "get_attr":
+        value = getattr(gm, node.target, None)
+        return value if isinstance(value, torch.Tensor) else None
+    return None
+
+
+def wrap_negative_indices(gm: fx.GraphModule) -> fx.GraphModule:
+    """Index tensors of ``aten.index.Tensor`` (``x[idx]``, ``torch.take``) count from the end
+    where negative, as in PyTorch: each becomes ``where(idx < 0, idx + size, idx)``. The device's
+    gather reads a negative index as out of range. A literal index with no negative entry stays."""
+    changed = False
+    for node in list(gm.graph.nodes):
+        if node.op != "call_function" or node.target is not aten.index.Tensor:
+            continue
+        source, indices = node.args[0], list(node.args[1])
+        sizes = _val(source).shape
+        for dim, idx in enumerate(indices):
+            val = _val(idx) if isinstance(idx, fx.Node) else None
+            if val is None or val.dtype in (torch.bool, torch.uint8) or val.dtype.is_floating_point:
+                continue
+            literal = _literal_of(gm, idx)
+            if literal is not None and bool((literal >= 0).all()):
+                continue
+            with gm.graph.inserting_before(node):
+                negative = gm.graph.call_function(aten.lt.Scalar, (idx, 0))
+                negative.meta["val"] = val < 0
+                shifted = gm.graph.call_function(aten.add.Scalar, (idx, int(sizes[dim])))
+                shifted.meta["val"] = val + int(sizes[dim])
+                wrapped = gm.graph.call_function(aten.where.self, (negative, shifted, idx))
+                wrapped.meta["val"] = torch.where(negative.meta["val"], shifted.meta["val"], val)
+            for new in (negative, shifted, wrapped):
+                new.meta["stack_trace"] = node.meta.get("stack_trace")
+            indices[dim] = wrapped
+            changed = True
+        node.args = (source, indices, *node.args[2:])
+    if changed:
+        gm.recompile()
+    return gm
+
+
 def drop_stride_only_ops(gm: fx.GraphModule) -> fx.GraphModule:
     """Replaces ops that only re-stride a tensor (decompositions emit them) by their input."""
     changed = False

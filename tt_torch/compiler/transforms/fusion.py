@@ -180,21 +180,34 @@ def _broadcastable(small: list[int], full: list[int]) -> bool:
     return len(small) == len(full) and all(s in (1, f) for s, f in zip(small, full))
 
 
+def _covers(shapes: list[list[int]], full: list[int]) -> bool:
+    """Whether operands of ``shapes`` broadcast to ``full`` (an elementwise op's result shape)."""
+    n = len(full)
+    aligned = [[1] * (n - len(s)) + list(s) for s in shapes]  # numpy's rule: aligned at the right
+    return all(max(s[d] for s in aligned) == f for d, f in enumerate(full))
+
+
 def drop_broadcast_repeats(block) -> int:
-    """Elementwise operands that are ``repeat`` broadcasts use the repeat's input instead."""
+    """Elementwise operands that are ``repeat`` broadcasts use the repeat's input instead, as long
+    as the operands still broadcast to the result (``expand(x) * 1``: one operand keeps its repeat)."""
     count = 0
     for op in block.operations:
         op = op.operation
         if op.name not in _BROADCASTING:
             continue
         out_shape = shape_of(op.result)
+        shapes = [shape_of(o) for o in op.operands]
         for i, operand in enumerate(list(op.operands)):
             producer = _producer(operand)
             if producer is None or producer.name != "ttir.repeat":
                 continue
             source = producer.operands[0]
-            if _broadcastable(shape_of(source), out_shape):
+            small = shape_of(source)
+            if _broadcastable(small, out_shape) and _covers(
+                [small if k == i else s for k, s in enumerate(shapes)], out_shape
+            ):
                 op.operands[i] = source
+                shapes[i] = small
                 count += 1
     return count
 
