@@ -22,6 +22,7 @@ import logging
 import operator
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,19 +40,29 @@ from tt_torch.config import CompileDepth, CompilerConfig, OpByOpBackend
 from tt_torch.errors import CompileError
 from tt_torch.frontend import passes
 from tt_torch.frontend.importer import import_stablehlo, source_line
+from tt_torch.frontend.locking import COMPILE_LOCK
 from tt_torch.frontend.trace import trace_to_aten
 from tt_torch.runtime.versions import tensor_stamp
 from tt_torch.tt_mlir import compare
 from tt_torch.tt_mlir.importer import import_program
 
-from . import fallback
+from . import buckets, fallback
 from .artifacts import CompileArtifacts, GraphArtifacts
+from .autograd import needs_grad, with_host_backward
+from .weights import WeightWatch
 
 _LOG = logging.getLogger(__name__)
 _DUMP = logging.getLogger("tt_torch.dump")
 _STATE_KEY = re.compile(r"_(?:modules|parameters|buffers)\['([^']+)'\]")
 
 Program = Callable[[list[torch.Tensor]], list[torch.Tensor]]
+WARN_AFTER_COMPILES = 3  # programs of one graph (new input shapes) before a warning
+
+
+def recompile_limit() -> int:
+    """dynamo's recompile limit, which also bounds the programs of one graph."""
+    config = torch._dynamo.config
+    return int(getattr(config, "recompile_limit", None) or getattr(config, "cache_size_limit", 8))
 
 
 @dataclass(frozen=True)
@@ -90,14 +101,16 @@ class ConstevalCache:
 
     key: tuple | None = None
     values: list[torch.Tensor] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # calls from several threads
 
     def get(self, graph: fx.GraphModule, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         key = tuple(tensor_stamp(t) for t in inputs)
-        if key != self.key:
-            with torch.no_grad():
-                self.values = [v.contiguous() for v in graph(*inputs)]
-            self.key = key
-        return self.values
+        with self.lock:
+            if key != self.key:
+                with torch.no_grad():
+                    self.values = [v.contiguous() for v in graph(*inputs)]
+                self.key = key
+            return self.values
 
 
 @dataclass
@@ -132,12 +145,11 @@ class CompiledGraph:
     # program inputs (weights and consteval results included) are kept there.
     artifacts: GraphArtifacts | None = None
 
-    def __call__(self, args: tuple) -> Any:
+    def run_flat(self, args: tuple) -> list[torch.Tensor]:
         inputs = self.graph.program_inputs(args)
         if self.artifacts is not None:
             self.artifacts.fx_module, self.artifacts.program_inputs = self.graph.fx_gm, inputs
-        outs = self.run_program(inputs)
-        return pytree.tree_unflatten(list(outs), self.graph.out_spec)
+        return list(self.run_program(inputs))
 
 
 class Executor:
@@ -154,19 +166,94 @@ class Executor:
         self.programs: dict[tuple, CompiledGraph] = {}
         self.num_compiles = 0
         self._device = device  # opened on first use when not given
+        state = [k for k, info in enumerate(self.inputs) if info.kind != "input"]
+        self.weights = WeightWatch(state) if config.check_weight_contents else None
+        self.out_spec = pytree.tree_flatten(passes.output_structure(gm))[1]
+        self.buckets = self._bucket_plan()
+        self._on_host_past_limit: CompiledGraph | None = None
 
     def __call__(self, *args):
+        size = padded = None
+        if self.buckets is not None:
+            args, size, padded = self.buckets.pad(args)
         key = signature_of(args)
-        program = self.programs.get(key)
-        if program is None:
-            program = self._compile(args, key)
-            self.programs[key] = program
-        return program(args)
+        program = self.programs.get(key) or self._on_host_past_limit or self._compile_once(args, key)
+        if self.weights is not None:
+            self.weights.check(args)
+        if needs_grad(args):
+            outs = with_host_backward(program.run_flat, self.gm, args)
+        else:
+            outs = program.run_flat(args)
+        if padded != size:
+            outs = self.buckets.unpad(outs, size)
+        return pytree.tree_unflatten(outs, self.out_spec)
+
+    def _compile_once(self, args: tuple, key: tuple) -> CompiledGraph:
+        """The program of ``key``, compiled by the first thread that asks; the others wait for it.
+
+        Past dynamo's recompile limit, new signatures run dynamo's graph on the host."""
+        with COMPILE_LOCK:
+            program = self.programs.get(key) or self._on_host_past_limit
+            if program is None:
+                if len(self.programs) >= recompile_limit():
+                    program = self._on_host_past_limit = self._past_limit(key)
+                else:
+                    program = self.programs[key] = self._compile(args, key)
+                    expected = len(self.buckets.buckets) if self.buckets is not None else 0
+                    if len(self.programs) == WARN_AFTER_COMPILES + expected:
+                        self._warn_recompiles()
+        return program
+
+    def _bucket_plan(self) -> buckets.Plan | None:
+        if not self.config.shape_buckets:
+            return None
+        ((dim, sizes),) = self.config.shape_buckets.items()
+        found = buckets.plan(self.gm, [info.kind for info in self.inputs], dim, sizes)
+        if isinstance(found, str):
+            # a static dim is the usual first graph (dynamo makes the dim dynamic on a new size)
+            level = logging.INFO if "static" in found else logging.WARNING
+            _LOG.log(
+                level, "graph %s: shape_buckets not applied, each size compiles its own program: %s", self.name, found
+            )
+            return None
+        return found
+
+    def _warn_recompiles(self) -> None:
+        users = [k for k, info in enumerate(self.inputs) if info.kind == "input"]
+        shapes = "; ".join(", ".join(str(key[k][0]) for k in users if key[k][0] != "value") for key in self.programs)
+        _LOG.warning(
+            "graph %s compiled %d programs, one per input shape (%s): every new shape compiles again. "
+            "With a dynamic dim, CompilerConfig(shape_buckets={dim: sizes}) pads it up to a few sizes; past "
+            "torch._dynamo.config.recompile_limit (%d) new shapes run on the host.",
+            self.name,
+            len(self.programs),
+            shapes,
+            recompile_limit(),
+        )
+
+    def _past_limit(self, key: tuple) -> CompiledGraph:
+        """What runs every signature after dynamo's recompile limit: dynamo's graph on the host."""
+        _LOG.warning(
+            "graph %s reached torch._dynamo.config.recompile_limit (%d programs): this and every later new "
+            "input shape runs on the host (eager), as dynamo does past its limit. Raise the limit or set "
+            "CompilerConfig(shape_buckets={dim: sizes}) for a dynamic dim.",
+            self.name,
+            recompile_limit(),
+        )
+        gm = self.gm
+
+        def run(inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+            with torch.no_grad():
+                return pytree.tree_flatten(gm(*inputs))[0]
+
+        graph = FrontendResult(gm, list(range(len(key))), passes.ConstevalResult(None), self.out_spec, [], [], [])
+        return CompiledGraph(graph, run)
 
     def device(self, binary: runtime.Binary) -> runtime.Device:
         """The device this graph's programs run on: the one given, else one opened for the target."""
         if self._device is None:
             self._device = runtime.open_device_for_target(self.config.target, binary, self.config.numerics)
+            self._device.integer_overflow = self.config.narrowing
         return self._device
 
     def _compile(self, args: tuple, key: tuple) -> CompiledGraph:
@@ -281,6 +368,7 @@ def _whole_graph(ex: Executor, graph: FrontendResult, art: GraphArtifacts) -> Pr
     art.ttir, art.ttnn, art.flatbuffer = result.ttir, result.ttnn, result.flatbuffer
     art.report = result.report
     art.stage_seconds.update(result.stage_seconds)
+    _warn_narrowings(art.name, result.report, cfg.narrowing)
     if theirs_input is not None:
         t = time.perf_counter()
         theirs = tt_mlir.compile_stablehlo(theirs_input, target=cfg.target, timeout=cfg.tt_mlir_timeout)
@@ -382,6 +470,30 @@ def _with_cpu_fallback(
     if not execute or not any(p["device"] for p in partitions):
         return _cpu_program(graph.fx_gm)
     return _cpu_program(split.gm)
+
+
+def _warn_narrowings(name: str, report: dict[str, Any], narrowing: str) -> None:
+    """The one warning per compiled graph whose types the device narrows (i64 -> i32, f64 -> f32)."""
+    kinds: dict[str, dict[str, int]] = {}
+    for key, count in report.get("narrowings", {}).items():
+        types, _, what = key.partition(" (")
+        if types.startswith("i1 ") or what.endswith("constant)"):
+            continue  # booleans as bf16 lose nothing; a constant that does not fit fails the compile
+        where = "inputs" if what.startswith("function argument") else "ops"
+        kinds.setdefault(types, {}).setdefault(where, 0)
+        kinds[types][where] += count
+    if not kinds:
+        return
+    found = "; ".join(
+        f"{t} (" + ", ".join(f"{n} {w if n != 1 else w[:-1]}" for w, n in c.items()) + ")" for t, c in kinds.items()
+    )
+    then = (
+        "an input, constant or int32 result out of range is an error (CompilerConfig(narrowing='wrap') gives "
+        "the hardware's wrapped / inf values)"
+        if narrowing == "error"
+        else "out-of-range values wrap to int32 / overflow to inf as on the hardware (narrowing='wrap')"
+    )
+    _LOG.warning("graph %s: the device has no 64-bit types, it narrows %s; %s", name, found, then)
 
 
 def _warn_fallback(art: GraphArtifacts) -> None:
@@ -529,15 +641,19 @@ def _device_program(ex: Executor, flatbuffer: bytes, graph: FrontendResult, art:
     names = [d["name"] for d in in_descs]
     out_dtypes = graph.out_dtypes
     verify = ex.config.enable_intermediate_verification
+    narrowing = ex.config.narrowing
 
     def run(inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-        host = [runtime.narrow(t, dt, n) for t, dt, n in zip(inputs, in_dtypes, names)]
+        host = [runtime.narrow(t, dt, n, narrowing) for t, dt, n in zip(inputs, in_dtypes, names)]
+        wraps = device.integer_wraps
         if verify:
             values = intermediate.fx_node_values(graph.fx_gm, inputs)
             goldens = intermediate.goldens_by_loc(binary, 0, values)
             outs, art.intermediate_verification = intermediate.verify_program(device, binary, 0, host, goldens)
         else:
             outs = runtime.submit(device, binary, 0, host)
+        if device.integer_wraps != wraps:
+            _LOG.warning("graph %s: %s (narrowing='wrap')", art.name, device.last_integer_wrap)
         return [o if o.dtype == dt else o.to(dt) for o, dt in zip(outs, out_dtypes)]
 
     return run

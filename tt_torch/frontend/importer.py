@@ -20,6 +20,8 @@ from torch_mlir.fx import stateless_fx_import
 from tt_torch import composite
 from tt_torch.errors import FrontendError
 
+from .locking import COMPILE_LOCK
+
 _FRAME = re.compile(r'File "([^"]+)", line ([0-9]+),')
 
 
@@ -81,23 +83,55 @@ def locating_importer(context: ir.Context | None = None) -> FxImporter:
 
 def import_stablehlo(gm: fx.GraphModule, func_name: str = "main") -> ir.Module:
     """Imports ``gm`` (an aten-level, statically shaped graph) as a StableHLO module."""
+    with COMPILE_LOCK:  # torch-mlir's contexts and dialect loading are not thread-safe
+        return _import_stablehlo(gm, func_name)
+
+
+def _import_stablehlo(gm: fx.GraphModule, func_name: str) -> ir.Module:
     importer = locating_importer()
+    diagnostics: list[tuple[str, str]] = []  # (location, message) of each error torch-mlir reports
+
+    def collect(d: ir.Diagnostic) -> bool:
+        if d.severity == ir.DiagnosticSeverity.ERROR:
+            diagnostics.append((str(d.location), str(d.message)))
+        return True  # handled: into the FrontendError, not onto stderr
+
+    handler = importer._c.attach_diagnostic_handler(collect)
     try:
         return stateless_fx_import(gm, output_type="stablehlo", fx_importer=importer, model_name=func_name)
     except TorchMlirCompilerError as e:
-        raise _frontend_error(gm, "torch-mlir could not lower the graph to StableHLO", str(e)) from None
+        detail = _failing_ops(gm, diagnostics) or str(e)
+        raise _frontend_error(gm, "torch-mlir could not lower the graph to StableHLO", detail) from None
     except (AssertionError, KeyError, NotImplementedError, TypeError, ValueError) as e:
         # torch-mlir's FX importer refuses some graphs with a Python exception of its own
         # (an unsupported symbolic builtin, an unmapped dtype such as complex128 or uint64):
         # the same kind of failure
         raise _frontend_error(gm, "torch-mlir's FX importer refused the graph", f"{type(e).__name__}: {e}") from e
+    finally:
+        handler.detach()
+
+
+def _failing_ops(gm: fx.GraphModule, diagnostics: list[tuple[str, str]]) -> str:
+    """Each op torch-mlir refused: its aten op, FX node and model line, and torch-mlir's message."""
+    nodes = {n.name: n for n in gm.graph.nodes}
+    lines = []
+    for location, message in dict.fromkeys(diagnostics):
+        name = composite.node_of_location(location)
+        node = nodes.get(name) if name else None
+        if node is not None:
+            where = f"{node.target} (node {node.name}) at {source_line(node) or 'an unknown line'}"
+        else:
+            where = f"an op at {location}"
+        lines.append(f"  failing op: {where}\n    torch-mlir: {message.strip()[:600]}")
+    return "\n".join(lines)
 
 
 def _frontend_error(gm: fx.GraphModule, what: str, detail: str) -> FrontendError:
     ops = sorted({str(n.target) for n in gm.graph.nodes if n.op == "call_function"})
+    detail = detail.strip("\n").rstrip()
     return FrontendError(
         f"{what}.\n"
-        f"{detail.strip()}\n"
+        f"{detail}\n"
         f"  aten ops in the graph: {', '.join(ops)}\n"
         "  Compile with CompilerConfig(compile_depth=CompileDepth.TORCH_FX) to inspect the FX graph."
     )
