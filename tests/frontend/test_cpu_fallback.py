@@ -103,6 +103,13 @@ def test_sort_in_the_middle_runs_on_the_cpu_between_device_partitions(sorted_run
     assert "stablehlo.sort" in sort["reason"]
     assert sort["source"].endswith(_line_of("s = torch.sort(y"))
     assert report["device_partitions"] == 2 and report["host_ops"] == 1  # x * 2 and s + 1
+    # each partition's input comes from the host and its result goes back: 4 x 8 f32 each way
+    for part in report["partitions"]:
+        assert part["to_device_bytes"] == part["from_device_bytes"] == 4 * 8 * 4
+        assert 0 < part["transfer_us"] < part["estimate_us"]
+    transfers = report["transfers"]
+    assert transfers["to_device_bytes"] == transfers["from_device_bytes"] == 2 * 4 * 8 * 4
+    assert transfers["transfer_us"] == pytest.approx(sum(p["transfer_us"] for p in report["partitions"]))
 
 
 def test_export_of_a_graph_with_cpu_ops_is_refused_naming_the_op(sorted_run, tmp_path):

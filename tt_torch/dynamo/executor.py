@@ -452,7 +452,13 @@ def _with_cpu_fallback(
         ttir.append(f"// partition {name}\n{result.ttir}")
         ttnn.append(f"// partition {name}\n{result.ttnn}")
         partitions.append(
-            {"name": name, "ops": len(members), "device": True, "op_counts": result.report.get("op_counts")}
+            {
+                "name": name,
+                "ops": len(members),
+                "device": True,
+                "op_counts": result.report.get("op_counts"),
+                **_crossing(split, name, result.report),
+            }
         )
         if execute:
             fallback.place(split, name, _device_program(ex, result.flatbuffer, part, art))
@@ -464,6 +470,10 @@ def _with_cpu_fallback(
         "device_partitions": sum(p["device"] for p in partitions),
         "host_ops": len(ops),
         "partitions": partitions,
+        "transfers": {
+            key: sum(p.get(key, 0) for p in partitions)
+            for key in ("to_device_bytes", "from_device_bytes", "estimate_us", "transfer_us")
+        },
         "error": str(error),  # the whole graph's compile error
     }
     _warn_fallback(art)
@@ -494,6 +504,27 @@ def _warn_narrowings(name: str, report: dict[str, Any], narrowing: str) -> None:
         else "out-of-range values wrap to int32 / overflow to inf as on the hardware (narrowing='wrap')"
     )
     _LOG.warning("graph %s: the device has no 64-bit types, it narrows %s; %s", name, found, then)
+
+
+def _crossing(split: fallback.Split, name: str, report: dict) -> dict[str, float]:
+    """What crosses between the host and device partition ``name`` on each call: the bytes of its
+    inputs and outputs, and the cost model's estimate of the partition, its host transfers apart."""
+
+    def nbytes(node) -> int:
+        val = node.meta.get("val") if isinstance(node, fx.Node) else None
+        vals = val if isinstance(val, (tuple, list)) else [val]
+        return sum(v.numel() * v.element_size() for v in vals if isinstance(v, torch.Tensor))
+
+    site = split.call_site(name)
+    outputs = passes.output_nodes(split.submodule(name))
+    estimate = report.get("device", {}).get("estimate", {})
+    total, device = estimate.get("total_us", 0.0), estimate.get("device_us", 0.0)
+    return {
+        "to_device_bytes": sum(nbytes(a) for a in site.all_input_nodes),
+        "from_device_bytes": sum(nbytes(o) for o in outputs),
+        "estimate_us": total,
+        "transfer_us": total - device,
+    }
 
 
 def _warn_fallback(art: GraphArtifacts) -> None:
