@@ -104,7 +104,7 @@ def check_regular_file(path: str | os.PathLike, what: str, max_bytes: int) -> in
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise BinaryError(f"{what} '{os.fspath(path)}': no such file") from None
+        raise BinaryError(f"cannot open {what} '{os.fspath(path)}': no such file") from None
     except OSError as e:
         raise BinaryError(f"cannot open {what} '{os.fspath(path)}': {e.strerror}") from None
     if not stat.S_ISREG(st.st_mode):
