@@ -173,6 +173,32 @@ def test_expanded_scalar_times_one_keeps_the_broadcast_shape():
     check(lambda m: m.expand(3, 4) * torch.ones(1, 1), torch.randn(()))
 
 
+@pytest.mark.parametrize("pad", [(1, 2), (2, 0, 1, 1), (-1, 2), (0, 3, -1, 0)])
+def test_circular_pad(pad):
+    x = torch.randn(2, 3, 5) if len(pad) == 2 else torch.randn(2, 3, 4, 5)
+    check(lambda t: F.pad(t, pad, mode="circular"), x)
+
+
+def test_slice_writes():
+    base, src = torch.randn(4, 6), torch.randn(4, 2)
+    check(lambda b, s: torch.slice_scatter(b, s, dim=1, start=2, end=4), base, src)
+    check(lambda b, s: torch.slice_scatter(b, s, dim=-1, start=-2), base, src)
+    check(lambda b, s: torch.slice_scatter(b, s.t(), dim=0, start=0, end=2), base, torch.randn(6, 2))
+
+    def write(b, s):
+        b = b.clone()
+        b[:, 1:3] = s * 2  # an in-place slice write, functionalized
+        return b
+
+    check(write, base, src)
+
+
+def test_empty_buffers_are_zeros_on_the_device():
+    """tensor.empty (here inside a window function's decomposition) lowers to a zero fill."""
+    check(lambda t: t * torch.signal.windows.hann(8), torch.randn(3, 8))
+    check(lambda t: torch.empty(3, 8).zero_() + t, torch.randn(3, 8))
+
+
 def test_integer_clamp_with_one_bound_or_an_int64_extreme():
     ids = torch.randint(-50, 50, (4, 6))
     check(lambda t: torch.clamp(t, min=-9223372036854775808) + 1, ids)

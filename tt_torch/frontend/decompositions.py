@@ -466,7 +466,25 @@ TORCH_FUNCTIONS: dict[Callable | str, Callable] = {
 }
 
 
+def _slice_scatter(base, src, dim=0, start=None, end=None, step=1):
+    """``base`` with ``src`` written over ``base[start:end]`` along ``dim`` (in-place slice writes,
+    circular padding), as ``cat`` of the untouched parts and ``src``; torch-mlir's lowering is a
+    scatter. Strided slices keep their own decomposition."""
+    if step != 1:
+        return NotImplemented
+    dim = dim % base.dim()
+    size = base.shape[dim]
+    lo, hi, _ = slice(start, end).indices(size)
+    hi = max(hi, lo)
+    parts = [base.narrow(dim, 0, lo)] if lo > 0 else []
+    parts.append(src)
+    if hi < size:
+        parts.append(base.narrow(dim, hi, size - hi))
+    return torch.cat(parts, dim) if len(parts) > 1 else src.clone()
+
+
 CUSTOM: dict[torch._ops.OpOverload, Callable] = {
+    aten.slice_scatter.default: _slice_scatter,
     aten.native_batch_norm.default: _batch_norm_inference,
     aten._native_batch_norm_legit_no_training.default: _batch_norm_no_training,
     aten._transformer_encoder_layer_fwd.default: _transformer_encoder_layer_fwd,
@@ -504,6 +522,11 @@ CUSTOM: dict[torch._ops.OpOverload, Callable] = {
 # fused op (compiler/transforms/composites.py). Decomposed here, their parts would
 # carry unrelated node names.
 KEPT_COMPOSITES = (aten.native_layer_norm.default, aten.rms_norm.default, aten.silu.default)
+
+
+# What functionalization itself writes (a copy_ into a slice becomes slice_scatter), for the
+# second, functionalizing trace (frontend/trace.py).
+FUNCTIONALIZED = {aten.slice_scatter.default: _slice_scatter}
 
 
 def decomposition_table() -> dict:

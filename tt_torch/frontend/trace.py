@@ -11,7 +11,7 @@ from torch.utils import _pytree as pytree
 from tt_torch import composite
 
 from . import passes
-from .decompositions import decomposition_table
+from .decompositions import FUNCTIONALIZED, decomposition_table
 
 
 def trace_to_aten(gm: fx.GraphModule, args: tuple) -> fx.GraphModule:
@@ -37,6 +37,7 @@ def trace_to_aten(gm: fx.GraphModule, args: tuple) -> fx.GraphModule:
             traced = make_fx(  # through an interpreter, which carries each node's meta over
                 torch.func.functionalize(fx.Interpreter(traced).run, remove="mutations"),
                 tracing_mode="fake",
+                decomposition_table=FUNCTIONALIZED,
                 record_stack_traces=True,
             )(*args)
     return composite.name_groups(passes.drop_stride_only_ops(traced))

@@ -76,6 +76,7 @@ RULES.update(
         "stablehlo.slice": rules.slice_,
         "stablehlo.concatenate": rules.concatenate,
         "stablehlo.iota": rules.iota,
+        "tensor.empty": rules.empty,
         "stablehlo.dynamic_iota": rules.iota,
         "stablehlo.pad": rules.pad,
         "stablehlo.gather": rules.gather,

@@ -229,6 +229,14 @@ def _full_or_constant(cx: RewriteContext, arr: np.ndarray, out_t: ir.Type) -> ir
     return cx.emit("typecast", c, result=out_t)
 
 
+def empty(cx: RewriteContext, op):
+    """``tensor.empty`` (``torch.empty``, ``new_empty``, a window function's buffer): its values are
+    unspecified, so the device fills it with zeros rather than reading whatever memory held."""
+    if not ir.RankedTensorType(op.results[0].type).has_static_shape:
+        raise cx.fail("tensor.empty with a dynamic shape is not supported")
+    return [cx.emit("full", result=cx.result_type(), fill_value=0.0)]
+
+
 def iota(cx: RewriteContext, op):
     """iota, and dynamic_iota whose result shape is static (the shape operand is then redundant)."""
     if not ir.RankedTensorType(op.results[0].type).has_static_shape:
