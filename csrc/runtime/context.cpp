@@ -93,10 +93,17 @@ at::Tensor ProgramContext::checkedInt32(at::Tensor value) {
     integerOverflow(static_cast<double>(l), static_cast<double>(h));
     return value.to(at::kInt);  // two's complement: the low 32 bits
   }
-  // a float becoming an int32 truncates toward zero; NaN fits nowhere
+  // a float becoming an int32 truncates toward zero
   if (lo > kInt32Min - 1.0 && hi < kInt32Max + 1.0) return value;
-  integerOverflow(lo, hi);
-  return at::nan_to_num(value.to(at::kDouble), 0.0).clamp(kInt32Min, kInt32Max).to(at::kInt);
+  // Only values eager's int64 would hold count: inf, NaN and floats past int64 have no defined
+  // integer in PyTorch (models discard them, e.g. a log(0) lane that a where() does not select).
+  at::Tensor d = value.to(at::kDouble);
+  at::Tensor held = at::where(at::isfinite(d) & (at::abs(d) < 9.2233720368547758e18), d, at::zeros_like(d));
+  auto [held_lo, held_hi] = at::aminmax(held);
+  lo = held_lo.item<double>();
+  hi = held_hi.item<double>();
+  if (lo <= kInt32Min - 1.0 || hi >= kInt32Max + 1.0) integerOverflow(lo, hi);
+  return at::nan_to_num(d, 0.0).clamp(kInt32Min, kInt32Max).to(at::kInt);  // saturated
 }
 
 void ProgramContext::set(const TensorInfo& info, at::Tensor value, bool formatted) {

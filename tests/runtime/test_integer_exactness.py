@@ -86,6 +86,20 @@ def test_int_matmul_and_prod_are_exact_or_raise():
         prod(torch.full((10,), 256, dtype=torch.int64))
 
 
+def test_float_to_int_out_of_int32_raises_but_undefined_lanes_do_not():
+    x = torch.tensor([1.0, 2.0])
+    with pytest.raises(TTRuntimeError, match="integer overflow"):
+        compiled(lambda v: (v * 3e9).to(torch.int64))(x)  # 3e9 and 6e9: int64 holds them, int32 does not
+
+    # log(0) = -inf has no integer (undefined in PyTorch too); the where() does not select it (T5's buckets)
+    def buckets(v):
+        return torch.where(v > 0, torch.log(v).to(torch.int64), torch.zeros_like(v, dtype=torch.int64))
+
+    v = torch.tensor([0.0, 5.0, 100.0])
+    torch._dynamo.reset()
+    assert torch.equal(compiled(buckets)(v), buckets(v))
+
+
 # --- integer floor division in integers, not f32 ------------------------------------------------
 
 
