@@ -199,6 +199,51 @@ def test_empty_buffers_are_zeros_on_the_device():
     check(lambda t: torch.empty(3, 8).zero_() + t, torch.randn(3, 8))
 
 
+def test_reductions_of_a_0d_tensor():
+    x = torch.tensor(-0.5)
+    for fn in (torch.any, torch.all, torch.argmax, torch.argmin):
+        check(lambda t, fn=fn: fn(t), x)
+        check(lambda t, fn=fn: fn(t, dim=0, keepdim=True), x)
+    check(lambda t: torch.any(t * 0), x)
+
+
+def test_fmax_and_fmin_take_the_number_beside_a_nan():
+    a = torch.tensor([1.0, float("nan"), 3.0, float("nan"), -2.0])
+    b = torch.tensor([2.0, 5.0, float("nan"), float("nan"), -3.0])
+    check(torch.fmax, a, b)
+    check(torch.fmin, a, b)
+
+
+@pytest.mark.parametrize("right", [False, True])
+def test_searchsorted_and_isin(right):
+    seq = torch.tensor([[0.0, 1.0, 1.0, 4.0], [-3.0, -1.0, 2.0, 2.0]])
+    values = torch.tensor([[1.0, -5.0, 4.0], [2.0, 0.0, 9.0]])
+    check(lambda s, v: torch.searchsorted(s, v, right=right), seq, values)
+    check(lambda s, v: torch.searchsorted(s, v, right=right, out_int32=True), seq[0], values)
+    ids = torch.tensor([[3, 1, 7], [2, 2, 9]])
+    check(lambda x, t: torch.isin(x, t, invert=right), ids, torch.tensor([2, 7, 8]))
+
+
+def test_dist_bilinear_and_view_copies():
+    a, b = torch.randn(3, 4), torch.randn(3, 4)
+    for p in (1, 2, 3.5, math.inf):
+        check(lambda x, y, p=p: torch.dist(x, y, p), a, b, atol=1e-4)
+    w, bias = torch.randn(5, 4, 6), torch.randn(5)
+    check(lambda x, y, w, b: F.bilinear(x, y, w, b), a, torch.randn(3, 6), w, bias, atol=1e-4)
+    check(lambda x: torch.view_copy(x, (4, 3)) + torch.permute_copy(x, (1, 0)).t().reshape(4, 3), a)
+    check(lambda x: torch.narrow_copy(x, 1, 1, 2) * 2, a)
+    check(lambda x: torch.unbind_copy(x, 1), a)
+    check(lambda x: torch.unfold_copy(x, 1, 2, 1) + 1, a)
+
+
+def test_empty_strided_and_permuted_buffers():
+    x = torch.randn(3, 4)
+    check(lambda t: t.new_zeros((2, 5)) + t.new_full((2, 5), 3.0) + t.sum(), x)
+    check(lambda t: torch.block_diag(t, t[:2, :1]), x)
+    check(lambda t, y: F.cosine_embedding_loss(t, y, torch.tensor([1, -1, 1])), x, torch.randn(3, 4), atol=1e-4)
+    check(lambda t: F.hinge_embedding_loss(t, torch.sign(t)), x)
+
+
 def test_integer_clamp_with_one_bound_or_an_int64_extreme():
     ids = torch.randint(-50, 50, (4, 6))
     check(lambda t: torch.clamp(t, min=-9223372036854775808) + 1, ids)

@@ -291,6 +291,7 @@ def _frontend(ex: Executor, args: tuple, art: GraphArtifacts) -> FrontendResult:
     out_spec = pytree.tree_flatten(passes.output_structure(ex.gm))[1]
     fx_gm = passes.fold_splats(fx_gm)
     fx_gm = passes.wrap_negative_indices(fx_gm)
+    fx_gm = passes.plain_empties(fx_gm)
     fx_gm = passes.canonicalize_zero_d_reductions(fx_gm)
     fx_gm = passes.fold_tanh_gelu(fx_gm)
     fx_gm = passes.fold_rms_norm(fx_gm)

@@ -232,8 +232,8 @@ def _linalg_cross(a, b, dim=-1):
 
 def _unfold(x, dimension, size, step):
     """Windows as slices: out[..., k, ..., j] = x[..., k * step + j, ...] (a reshape when they tile)."""
-    if x.dim() == 0:
-        return NotImplemented
+    if x.dim() == 0:  # a 0-d tensor has one window of size 1 (PyTorch refuses other sizes)
+        return x.reshape(1).clone() if size == 1 else NotImplemented
     dim = dimension % x.dim()
     n = (x.shape[dim] - size) // step + 1
     if step == size:
@@ -483,7 +483,68 @@ def _slice_scatter(base, src, dim=0, start=None, end=None, step=1):
     return torch.cat(parts, dim) if len(parts) > 1 else src.clone()
 
 
+def _fmax(a, b):
+    """maximum that takes the other operand where one is NaN."""
+    return torch.where(torch.isnan(a), b, torch.where(torch.isnan(b), a, torch.maximum(a, b)))
+
+
+def _fmin(a, b):
+    return torch.where(torch.isnan(a), b, torch.where(torch.isnan(b), a, torch.minimum(a, b)))
+
+
+def _dist(a, b, p=2):
+    return torch.linalg.vector_norm(a - b, ord=float(p))
+
+
+def _searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None, sorter=None):
+    """How many entries of each sorted row lie below each value (at or below, with ``right``):
+    comparisons summed, no sort or binary search on the device."""
+    if sorter is not None:
+        return NotImplemented
+    right = right or side == "right"
+    seq = sorted_sequence
+    if seq.dim() == 1:
+        below = (seq <= values.unsqueeze(-1)) if right else (seq < values.unsqueeze(-1))
+    else:
+        below = (seq.unsqueeze(-2) <= values.unsqueeze(-1)) if right else (seq.unsqueeze(-2) < values.unsqueeze(-1))
+    dtype = torch.int32 if out_int32 else torch.int64
+    return below.to(dtype).sum(-1, dtype=dtype)
+
+
+def _isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """Each element compared with every test element (their number is small in practice)."""
+    if not isinstance(elements, torch.Tensor) or not isinstance(test_elements, torch.Tensor):
+        return NotImplemented
+    hit = (elements.unsqueeze(-1) == test_elements.reshape(-1)).any(-1)
+    return ~hit if invert else hit
+
+
+def _trilinear(i1, i2, i3, expand1, expand2, expand3, sumdim, unroll_dim=1):
+    """``F.bilinear``'s kernel: products of the three operands broadcast over the dims each lacks
+    (``expand*``), summed over ``sumdim``."""
+    x1, x2, x3 = i1, i2, i3
+    for d in sorted(expand1):
+        x1 = x1.unsqueeze(d)
+    for d in sorted(expand2):
+        x2 = x2.unsqueeze(d)
+    for d in sorted(expand3):
+        x3 = x3.unsqueeze(d)
+    out = x1 * x2 * x3
+    return out.sum(list(sumdim)) if sumdim else out
+
+
 CUSTOM: dict[torch._ops.OpOverload, Callable] = {
+    aten.fmax.default: _fmax,
+    aten.fmin.default: _fmin,
+    aten.dist.default: _dist,
+    aten.searchsorted.Tensor: _searchsorted,
+    aten.isin.Tensor_Tensor: _isin,
+    aten._trilinear.default: _trilinear,
+    aten.view_copy.default: lambda x, size: x.reshape(size).clone(),
+    aten.permute_copy.default: lambda x, dims: x.permute(dims).clone(),
+    aten.narrow_copy.default: lambda x, dim, start, length: x.narrow(dim, start, length).clone(),
+    aten.unbind_copy.int: lambda x, dim=0: [t.clone() for t in x.unbind(dim)],
+    aten.unfold_copy.default: lambda x, dimension, size, step: x.unfold(dimension, size, step).clone(),
     aten.slice_scatter.default: _slice_scatter,
     aten.native_batch_norm.default: _batch_norm_inference,
     aten._native_batch_norm_legit_no_training.default: _batch_norm_no_training,

@@ -97,25 +97,48 @@ def fold_batch_norm_into_conv(gm: fx.GraphModule) -> fx.GraphModule:
     return gm
 
 
+# Reductions of a 0-d tensor that are a pointwise function of it: any (x != 0), all (x != 0),
+# argmax/argmin (0). torch-mlir does not lower them on 0-d inputs.
+_ZERO_D_POINTWISE_REDUCTIONS = {
+    *(aten.any.dim, aten.any.dims, aten.any.default, aten.all.dim, aten.all.dims, aten.all.default),
+    *(aten.argmax.default, aten.argmin.default),
+}
+
+
 def canonicalize_zero_d_reductions(gm: fx.GraphModule) -> fx.GraphModule:
-    """Replaces reductions of 0-d tensors (which return their input) by the input."""
+    """Replaces reductions of 0-d tensors (which return their input, or a pointwise function of
+    it) by the input or that function."""
     changed = False
     for node in list(gm.graph.nodes):
-        if node.op != "call_function" or node.target not in _ZERO_D_IDENTITY_REDUCTIONS:
+        if node.op != "call_function" or node.target not in (
+            _ZERO_D_IDENTITY_REDUCTIONS | _ZERO_D_POINTWISE_REDUCTIONS
+        ):
             continue
         src = node.args[0]
         val = _val(src) if isinstance(src, fx.Node) else None
         out = _val(node)
-        if isinstance(val, torch.Tensor) and val.dim() == 0 and isinstance(out, torch.Tensor) and out.dim() == 0:
-            if out.dtype == val.dtype:
-                node.replace_all_uses_with(src)
-            else:
-                with gm.graph.inserting_before(node):
-                    cast = gm.graph.call_function(aten._to_copy.default, (src,), {"dtype": out.dtype})
-                    cast.meta = dict(node.meta)
-                node.replace_all_uses_with(cast)
+        if not (isinstance(val, torch.Tensor) and val.dim() == 0 and isinstance(out, torch.Tensor) and out.dim() == 0):
+            continue
+        if node.target in _ZERO_D_POINTWISE_REDUCTIONS:
+            with gm.graph.inserting_before(node):
+                if node.target in (aten.argmax.default, aten.argmin.default):
+                    new = gm.graph.call_function(aten.full.default, ([], 0), {"dtype": out.dtype, "device": out.device})
+                else:
+                    new = gm.graph.call_function(aten.ne.Scalar, (src, 0))
+                new.meta = dict(node.meta)
+            node.replace_all_uses_with(new)
             gm.graph.erase_node(node)
             changed = True
+            continue
+        if out.dtype == val.dtype:
+            node.replace_all_uses_with(src)
+        else:
+            with gm.graph.inserting_before(node):
+                cast = gm.graph.call_function(aten._to_copy.default, (src,), {"dtype": out.dtype})
+                cast.meta = dict(node.meta)
+            node.replace_all_uses_with(cast)
+        gm.graph.erase_node(node)
+        changed = True
     if changed:
         gm.recompile()
     return gm
@@ -343,6 +366,30 @@ def fold_splats(gm: fx.GraphModule) -> fx.GraphModule:
         known[folded] = value
         changed = True
     if changed:  # the sources left without users go with the frontend's dead-code pass
+        gm.recompile()
+    return gm
+
+
+_EMPTY_LIKE = {aten.empty_strided.default, aten.empty_permuted.default}
+
+
+def plain_empties(gm: fx.GraphModule) -> fx.GraphModule:
+    """``empty_strided`` and ``empty_permuted`` (``new_zeros``, ``new_full``, losses' buffers) as
+    ``empty``: the device has no strides, and torch-mlir lowers only ``empty``."""
+    changed = False
+    for node in list(gm.graph.nodes):
+        if node.op != "call_function" or node.target not in _EMPTY_LIKE:
+            continue
+        val = _val(node)
+        with gm.graph.inserting_before(node):
+            new = gm.graph.call_function(
+                aten.empty.memory_format, (list(val.shape),), {"dtype": val.dtype, "device": val.device}
+            )
+        new.meta = dict(node.meta)
+        node.replace_all_uses_with(new)
+        gm.graph.erase_node(node)
+        changed = True
+    if changed:
         gm.recompile()
     return gm
 
