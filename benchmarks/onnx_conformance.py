@@ -225,9 +225,15 @@ def _counts(records) -> dict[str, int]:
 def summary_line(records: dict[str, dict]) -> str:
     c = _counts(list(records.values()))
     share = 100 * c["both"] / c["ort"] if c["ort"] else 0.0
+    bound = sum(
+        1
+        for r in records.values()
+        if r["ort"]["status"] == "pass" and r["ours"]["status"] == "pass" and r["ours"].get("bound")
+    )
     return (
         f"{c['cases']} cases: ONNX Runtime passes {c['ort']}, tt-torch {c['ours']}; "
-        f"tt-torch passes {c['both']} of the {c['ort']} ONNX Runtime passes ({share:.1f}%)"
+        f"tt-torch passes {c['both']} of the {c['ort']} ONNX Runtime passes ({share:.1f}%), "
+        f"{bound} of them with their small integer inputs compiled as constants"
     )
 
 

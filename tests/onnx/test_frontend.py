@@ -163,3 +163,20 @@ def test_the_cli_compiles_a_saved_exported_program(tmp_path, capsys):
     assert cli.main(["run", str(tmp_path / "model.ttnn"), "--golden"]) == 0  # against eager's outputs
     assert cli.main(["compile", str(tmp_path / "model.txt")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_constant_inputs_compile_slice_bounds_as_constants():
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 6])
+    bounds = [helper.make_tensor_value_info(n, TensorProto.INT64, [1]) for n in ("starts", "ends")]
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    node = helper.make_node("Slice", ["x", "starts", "ends"], ["y"], name="window")
+    proto = helper.make_model(
+        helper.make_graph([node], "g", [x, *bounds], [y]), opset_imports=[helper.make_opsetid("", 18)]
+    )
+    with pytest.raises(FrontendError, match=r"node 'window' \(op type Slice, opset 18\)"):
+        compile_onnx(proto)  # torch-mlir needs the bounds before the model runs
+    model = compile_onnx(proto, constant_inputs={"starts": np.array([1], np.int64), "ends": np.array([3], np.int64)})
+    assert model.input_names == ["x"]
+    data = torch.randn(4, 6)
+    assert torch.equal(model(data)[0], data[1:3])
+    assert torch.equal(model.run_reference([data])[0], data[1:3])  # ONNX Runtime is given the bound values

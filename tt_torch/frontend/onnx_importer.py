@@ -134,12 +134,14 @@ def default_opset(model: onnx.ModelProto) -> int:
 def prepare(
     model: onnx.ModelProto | str | os.PathLike,
     input_shapes: dict[str, tuple[int, ...]] | list[tuple[int, ...]] | None = None,
+    constant_inputs: dict[str, np.ndarray] | None = None,
 ) -> PreparedModel:
     """Loads, converts, binds, infers and names ``model`` for :func:`import_stablehlo`.
 
     ``input_shapes`` binds the dims an input leaves open (by input name, or one shape per
     input in order); a dim neither fixed by the model nor bound is an error naming the
-    input and the dim.
+    input and the dim. ``constant_inputs`` compiles inputs as the given values (axes,
+    sizes, pads that torch-mlir must know): they become initializers, no longer inputs.
     """
     base_dir = os.path.dirname(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else None
     model = copy.deepcopy(load(model, base_dir))
@@ -154,6 +156,7 @@ def prepare(
                 "ONNX opset %d could not be converted to %d (%s); importing it as written", written, MAX_OPSET, e
             )
     graph = model.graph
+    _bind_constants(graph, constant_inputs or {})
     initializers = {t.name for t in graph.initializer}
     user_inputs = [i for i in graph.input if i.name not in initializers]
     _bind_shapes(user_inputs, input_shapes)
@@ -184,6 +187,23 @@ def prepare(
         converted_from=converted_from,
         nodes=nodes,
     )
+
+
+def _bind_constants(graph: onnx.GraphProto, values: dict[str, np.ndarray]) -> None:
+    inputs = {i.name: i for i in graph.input}
+    unknown = sorted(set(values) - set(inputs))
+    if unknown:
+        raise FrontendError(f"constant_inputs names {unknown}, which are not inputs of the model ({sorted(inputs)})")
+    for name, value in values.items():
+        array = np.asarray(value)
+        elem = inputs[name].type.tensor_type.elem_type
+        if elem and onnx.helper.np_dtype_to_tensor_dtype(array.dtype) != elem:
+            raise FrontendError(
+                f"constant_inputs['{name}'] is {array.dtype}; the model's input is "
+                f"{onnx.TensorProto.DataType.Name(elem)}"
+            )
+        graph.input.remove(inputs[name])
+        graph.initializer.append(numpy_helper.from_array(array, name))
 
 
 def _bind_shapes(inputs: list, input_shapes) -> None:

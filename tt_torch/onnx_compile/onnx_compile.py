@@ -74,6 +74,7 @@ def compile_onnx(
     compiler_config: CompilerConfig | None = None,
     *,
     input_shapes: dict[str, Sequence[int]] | list[Sequence[int]] | None = None,
+    constant_inputs: dict[str, np.ndarray] | None = None,
     device: Any = None,
     artifacts: CompileArtifacts | None = None,
 ) -> OnnxModel:
@@ -81,7 +82,9 @@ def compile_onnx(
     data is read from beside it) for tt-torch's device.
 
     ``input_shapes`` binds the input dims the model leaves dynamic (by input name, or one
-    shape per input); ``device``: an open device (None: one is opened on first use);
+    shape per input); ``constant_inputs`` compiles inputs as fixed values (by name: axes,
+    sizes or pads that must be known to compile; the model then takes the other inputs);
+    ``device``: an open device (None: one is opened on first use);
     ``artifacts``: collects the compile's IR texts and report, as ``BackendOptions.artifacts``.
     """
     config = compiler_config if compiler_config is not None else CompilerConfig()
@@ -97,17 +100,18 @@ def compile_onnx(
             "ONNX models go op by op on their StableHLO: set CompilerConfig.op_by_op_backend = OpByOpBackend.STABLEHLO "
             "(OpByOpBackend.TORCH splits an FX graph, which an ONNX model does not have)"
         )
-    return OnnxModel(model_proto_or_path, config, input_shapes, device, artifacts)
+    return OnnxModel(model_proto_or_path, config, input_shapes, device, artifacts, constant_inputs)
 
 
 class OnnxModel:
     """A compiled ONNX model. Call it with the graph's inputs (positionally, or by name)."""
 
-    def __init__(self, model, config: CompilerConfig, input_shapes, device, artifacts):
+    def __init__(self, model, config: CompilerConfig, input_shapes, device, artifacts, constant_inputs=None):
         t0 = time.perf_counter()
         self.config = config
         self.source = onnx_importer.load(model, os.path.dirname(os.fspath(model)) if _is_path(model) else None)
-        self.prepared = onnx_importer.prepare(self.source, input_shapes)
+        self.constant_inputs = {k: np.asarray(v) for k, v in (constant_inputs or {}).items()}
+        self.prepared = onnx_importer.prepare(self.source, input_shapes, self.constant_inputs)
         self.artifacts = artifacts if artifacts is not None else CompileArtifacts()
         self.input_names = [i.name for i in self.prepared.inputs]
         self.output_names = [o.name for o in self.prepared.outputs]
@@ -200,7 +204,7 @@ class OnnxModel:
         """The outputs of ONNX Runtime (on the CPU) on the user's ``inputs``."""
         if self._session is None:
             self._session = reference.session(self.source)
-        return reference.run(self._session, inputs)
+        return reference.run(self._session, inputs, self.constant_inputs)
 
     def _op_by_op(self, inputs: list[torch.Tensor]) -> None:
         module = onnx_importer.import_stablehlo(self.prepared)

@@ -30,12 +30,17 @@ def session(model: onnx.ModelProto):
         raise ReferenceError(f"ONNX Runtime could not load the model: {str(e).strip()[:800]}") from e
 
 
-def run(sess, inputs: Sequence[torch.Tensor | np.ndarray]) -> list[torch.Tensor]:
-    """The model's outputs on ``inputs`` (in the order of its inputs), as torch tensors."""
-    names = [i.name for i in sess.get_inputs()]
+def run(
+    sess, inputs: Sequence[torch.Tensor | np.ndarray], constants: dict[str, np.ndarray] | None = None
+) -> list[torch.Tensor]:
+    """The model's outputs on ``inputs`` (in the order of its inputs, but those in ``constants``,
+    which are given their values there), as torch tensors."""
+    constants = constants or {}
+    names = [i.name for i in sess.get_inputs() if i.name not in constants]
     if len(names) != len(inputs):
         raise ReferenceError(f"the model takes {len(names)} inputs ({', '.join(names)}), got {len(inputs)}")
     feed = {n: _numpy(x) for n, x in zip(names, inputs)}
+    feed.update({n: np.asarray(v) for n, v in constants.items()})
     try:
         outs = sess.run(None, feed)
     except Exception as e:
