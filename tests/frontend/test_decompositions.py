@@ -244,6 +244,42 @@ def test_empty_strided_and_permuted_buffers():
     check(lambda t: F.hinge_embedding_loss(t, torch.sign(t)), x)
 
 
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_cummax_and_cummin_with_ties_and_nan(dim):
+    x = torch.tensor([[1.0, 3.0, 3.0, 2.0, 5.0], [4.0, float("nan"), 1.0, 4.0, 0.0], [2.0, 2.0, 2.0, 7.0, 7.0]])
+    check(lambda t: torch.cummax(t, dim), x)
+    check(lambda t: torch.cummin(t, dim), x)
+    check(lambda t: torch.cummax(t, dim), torch.randint(-5, 5, (3, 5)))
+
+
+def test_integer_max_and_min_reductions():
+    """torch-mlir starts them at INT64_MIN / INT64_MAX; on the device's 32-bit integers the start
+    becomes the i32 extreme (the same identity), an input value at that extreme included."""
+    ids = torch.randint(-1000, 1000, (4, 6))
+    ids[0, 0] = -(2**31)
+    check(lambda t: (t.amax(1), t.amin(0)), ids)
+    check(lambda t: (torch.max(t, dim=1).values, torch.min(t)), ids)
+
+
+def test_angle_histc_diagonal_scatter_pdist_and_im2col():
+    x = torch.tensor([-2.0, 0.0, 3.0, float("nan"), -0.5])
+    check(torch.angle, x)
+    data = torch.randn(50)
+    check(lambda t: torch.histc(t, bins=7), data)
+    check(lambda t: torch.histc(t, bins=5, min=-1, max=1), data)
+    base = torch.randn(4, 6)
+    for offset in (0, 2, -1):
+        length = torch.diagonal(base, offset).shape[0]
+        check(lambda b, s, o=offset: torch.diagonal_scatter(b, s, o), base, torch.randn(length))
+    check(lambda b, s: torch.diagonal_scatter(b, s, 1, dim1=1, dim2=0), base, torch.randn(3))
+    check(lambda t: F.pdist(t), torch.randn(5, 3), atol=1e-4)
+    check(lambda t: F.pdist(t, p=1), torch.randn(4, 3), atol=1e-4)
+    image = torch.randn(2, 3, 6, 5)
+    check(lambda t: F.unfold(t, (2, 3)), image)
+    check(lambda t: F.unfold(t, 3, dilation=(1, 2), padding=1, stride=2), image)
+    check(lambda t: F.unfold(t, 2), image[0])
+
+
 def test_integer_clamp_with_one_bound_or_an_int64_extreme():
     ids = torch.randint(-50, 50, (4, 6))
     check(lambda t: torch.clamp(t, min=-9223372036854775808) + 1, ids)

@@ -533,7 +533,114 @@ def _trilinear(i1, i2, i3, expand1, expand2, expand3, sumdim, unroll_dim=1):
     return out.sum(list(sumdim)) if sumdim else out
 
 
+def _angle(x):
+    """The argument of a real number: pi below zero, 0 otherwise, NaN kept."""
+    if x.is_complex() or not x.dtype.is_floating_point:
+        return NotImplemented
+    return torch.where(x < 0, torch.full_like(x, math.pi), torch.where(torch.isnan(x), x, torch.zeros_like(x)))
+
+
+def _cumulative_extreme(x, dim, largest: bool):
+    """cummax / cummin over prefix rows: the value, and the last index holding it (as PyTorch)."""
+    if x.dim() == 0:
+        return x.clone(), torch.zeros((), dtype=torch.int64, device=x.device)
+    dim = dim % x.dim()
+    if x.dtype.is_floating_point:
+        neutral = torch.tensor(-math.inf if largest else math.inf, dtype=x.dtype)
+    else:
+        # the device holds integers in 32 bits (a wider value is refused before it gets there)
+        info = torch.iinfo(torch.int32 if x.dtype == torch.int64 else x.dtype)
+        neutral = torch.tensor(info.min if largest else info.max, dtype=x.dtype)
+    rows = _prefixes(x, dim, neutral)  # [..., i, j]: x[j] for j <= i
+    values = rows.amax(-1) if largest else rows.amin(-1)
+    n = rows.shape[-1]
+    positions = torch.arange(n, device=x.device)
+    valid = positions <= positions.unsqueeze(-1)  # j <= i
+    hit = (rows == values.unsqueeze(-1)) & valid
+    if x.dtype.is_floating_point:  # a NaN is the extreme from where it appears on, as in PyTorch
+        nan_rows = torch.isnan(rows) & valid
+        hit = torch.where(nan_rows.any(-1, keepdim=True), nan_rows, hit)
+        values = torch.where(nan_rows.any(-1), torch.full_like(values, math.nan), values)
+    # the last position that holds the extreme, through an f32 max (exact below 2**24 positions;
+    # an int64 max would start from INT64_MIN, which the device's 32-bit integers cannot hold)
+    index = torch.where(hit, positions.to(torch.float32), -1.0).amax(-1).to(torch.int64)
+    return values.movedim(-1, dim), index.movedim(-1, dim)
+
+
+def _cummax(x, dim):
+    return _cumulative_extreme(x, dim, largest=True)
+
+
+def _cummin(x, dim):
+    return _cumulative_extreme(x, dim, largest=False)
+
+
+def _histc(x, bins=100, min=0, max=0):
+    """Counts per bin through a comparison with every bin's index (no scatter on the device);
+    min = max = 0 takes the data's range, as PyTorch does."""
+    lo, hi = float(min), float(max)
+    flat = x.reshape(-1).float()
+    if lo == hi:
+        lo_t, hi_t = flat.amin(), flat.amax()
+        same = lo_t == hi_t
+        lo_t, hi_t = torch.where(same, lo_t - 1, lo_t), torch.where(same, hi_t + 1, hi_t)
+    else:
+        lo_t, hi_t = torch.tensor(lo), torch.tensor(hi)
+    inside = (flat >= lo_t) & (flat <= hi_t)
+    index = ((flat - lo_t) * bins / (hi_t - lo_t)).floor().clamp(0, bins - 1).to(torch.int64)
+    one_hot = (index.unsqueeze(-1) == torch.arange(bins, device=x.device)) & inside.unsqueeze(-1)
+    return one_hot.to(x.dtype).sum(0)
+
+
+def _diagonal_scatter(base, src, offset=0, dim1=0, dim2=1):
+    """``base`` with ``src`` on its diagonal: a mask of the diagonal selects ``src`` broadcast
+    along the dim that does not index it."""
+    d1, d2 = dim1 % base.dim(), dim2 % base.dim()
+    moved = base.movedim((d1, d2), (-2, -1))
+    rows, cols = moved.shape[-2], moved.shape[-1]
+    r = torch.arange(rows, device=base.device).unsqueeze(-1)
+    c = torch.arange(cols, device=base.device)
+    mask = (c - r) == offset
+    length = src.shape[-1]
+    if offset >= 0:  # row i holds src[i]
+        full = torch.nn.functional.pad(src, (0, rows - length)).unsqueeze(-1)
+    else:  # column j holds src[j]
+        full = torch.nn.functional.pad(src, (0, cols - length)).unsqueeze(-2)
+    out = torch.where(mask, full.to(base.dtype), moved)
+    return out.movedim((-2, -1), (d1, d2))
+
+
+def _pdist(x, p=2):
+    """The upper triangle of ``cdist(x, x)``, row by row, read through a literal index."""
+    n = x.shape[0]
+    pairs = [i * n + j for i in range(n) for j in range(i + 1, n)]  # known while tracing
+    full = _cdist(x, x, p).reshape(-1)
+    return full[torch.tensor(pairs, dtype=torch.int64)] if pairs else torch.zeros(0, dtype=x.dtype, device=x.device)
+
+
+def _im2col(x, kernel_size, dilation, padding, stride):
+    """``F.unfold``: each window's values as a column, through a grouped convolution with one
+    one-hot kernel per window position (exact: one product by 1.0 each)."""
+    batched = x.dim() == 4
+    if not batched:
+        x = x.unsqueeze(0)
+    c = x.shape[1]
+    kh, kw = kernel_size
+    eye = torch.eye(kh * kw, dtype=x.dtype, device=x.device).reshape(kh * kw, 1, kh, kw)
+    weight = eye.repeat(c, 1, 1, 1)  # channel k's window positions, channel after channel
+    cols = torch.nn.functional.conv2d(x, weight, None, stride, padding, dilation, groups=c)
+    out = cols.reshape(x.shape[0], c * kh * kw, cols.shape[-2] * cols.shape[-1])
+    return out if batched else out.squeeze(0)
+
+
 CUSTOM: dict[torch._ops.OpOverload, Callable] = {
+    aten.angle.default: _angle,
+    aten.cummax.default: _cummax,
+    aten.cummin.default: _cummin,
+    aten.histc.default: _histc,
+    aten.diagonal_scatter.default: _diagonal_scatter,
+    aten._pdist_forward.default: _pdist,
+    aten.im2col.default: _im2col,
     aten.fmax.default: _fmax,
     aten.fmin.default: _fmin,
     aten.dist.default: _dist,

@@ -168,6 +168,26 @@ def _integer_floor_div(cx: RewriteContext, src: ir.Value, out_t: ir.Type) -> ir.
     return cx.emit("subtract", q, adjust, result=out_t)
 
 
+_INT64_EXTREMES = (-(2**63), 2**63 - 1)
+
+
+def _int64_reduction_identity(op, arr: np.ndarray) -> bool:
+    """Whether the constant is INT64_MIN or INT64_MAX used only as the init value of reductions
+    (torch-mlir starts an integer max at INT64_MIN): on 32-bit integers INT32_MIN/MAX is the same
+    identity, while any other use of such a value cannot be narrowed."""
+    if arr.size == 0 or arr.dtype.kind != "i":
+        return False
+    first = int(arr.reshape(-1)[0])
+    if first not in _INT64_EXTREMES or not np.all(arr == first):
+        return False
+    uses = list(op.results[0].uses)
+    return bool(uses) and all(
+        u.owner.name in ("stablehlo.reduce", "stablehlo.reduce_window")
+        and u.operand_number >= len(u.owner.operands) // 2
+        for u in uses
+    )
+
+
 def constant(cx: RewriteContext, op):
     value = ir.DenseElementsAttr(op.attributes["value"])
     t = ir.RankedTensorType(value.type)
@@ -177,6 +197,8 @@ def constant(cx: RewriteContext, op):
         return [cx.emit("constant", result=out_t, value=value)]
     arr = dense_to_numpy(value)
     if str(new_el) == "i32":
+        if _int64_reduction_identity(op, arr):  # a max's or min's start: the i32 extreme is as good
+            arr = np.clip(arr, -(2**31), 2**31 - 1)
         if arr.size and (arr.min() < -(2**31) or arr.max() > 2**31 - 1):
             raise cx.fail(
                 f"the constant holds values in [{arr.min()}, {arr.max()}], which do not fit the device's "
