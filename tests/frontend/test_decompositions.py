@@ -280,6 +280,20 @@ def test_angle_histc_diagonal_scatter_pdist_and_im2col():
     check(lambda t: F.unfold(t, 2), image[0])
 
 
+def test_special_functions_to_float32_accuracy():
+    x = torch.cat([torch.linspace(-7.75, 9.0, 60), torch.tensor([0.0, -1.0, -3.0, 1.0, 2.0, 0.5, 30.0, 1e-3])])
+    check(torch.lgamma, x, atol=2e-4)
+    check(torch.digamma, x, atol=2e-4)
+    check(lambda t: torch.polygamma(0, t), x, atol=2e-4)
+    check(lambda t: torch.mvlgamma(t.abs() + 2.0, 3), x, atol=1e-3)
+    check(torch.erfinv, torch.cat([torch.linspace(-0.999, 0.999, 41), torch.tensor([-1.0, 1.0, 1.5, 0.0])]), atol=2e-4)
+    b = torch.linspace(-12.0, 12.0, 49)
+    check(torch.i0, b / 2, atol=1e-4)  # |x| <= 6: values below 70
+    check(torch.special.i0e, b, atol=1e-5)
+    check(torch.special.i1, b / 2, atol=1e-4)
+    check(torch.special.i1e, b, atol=1e-5)
+
+
 def test_integer_clamp_with_one_bound_or_an_int64_extreme():
     ids = torch.randint(-50, 50, (4, 6))
     check(lambda t: torch.clamp(t, min=-9223372036854775808) + 1, ids)

@@ -633,7 +633,169 @@ def _im2col(x, kernel_size, dilation, padding, stride):
     return out if batched else out.squeeze(0)
 
 
+# --- special functions: closed-form approximations accurate to float32 ---------------------
+
+
+def _poly(t, coefficients):
+    """Horner's rule: coefficients[0] + coefficients[1] * t + ..."""
+    out = torch.full_like(t, coefficients[-1])
+    for c in reversed(coefficients[:-1]):
+        out = out * t + c
+    return out
+
+
+_LANCZOS_G = 7.0
+_LANCZOS = (
+    0.99999999999980993,
+    676.5203681218851,
+    -1259.1392167224028,
+    771.32342877765313,
+    -176.61502916214059,
+    12.507343278686905,
+    -0.13857109526572012,
+    9.9843695780195716e-6,
+    1.5056327351493116e-7,
+)
+
+
+def _lgamma_positive(x):
+    """log Gamma(x) for x >= 0.5 (Lanczos, g = 7, 9 terms)."""
+    z = x - 1.0
+    series = torch.full_like(x, _LANCZOS[0])
+    for k, c in enumerate(_LANCZOS[1:], start=1):
+        series = series + c / (z + k)
+    t = z + _LANCZOS_G + 0.5
+    return 0.5 * math.log(2 * math.pi) + (z + 0.5) * torch.log(t) - t + torch.log(series)
+
+
+def _lgamma(x):
+    """log |Gamma(x)|; below 0.5 through the reflection Gamma(x) Gamma(1 - x) = pi / sin(pi x)."""
+    if not x.dtype.is_floating_point:
+        return NotImplemented
+    big = torch.where(x >= 0.5, x, 1.0 - x)  # both branches evaluated where they are finite
+    positive = _lgamma_positive(big)
+    sin = torch.abs(torch.sin(math.pi * (x - torch.floor(x))))  # sin(pi x) reduced to [0, pi)
+    reflected = math.log(math.pi) - torch.log(sin) - positive
+    out = torch.where(x >= 0.5, positive, reflected)
+    out = torch.where((x <= 0) & (x == torch.floor(x)), math.inf, out)  # poles
+    return torch.where(torch.isinf(x), math.inf, out)
+
+
+def _digamma(x):
+    """psi(x): shifted up by 6 with psi(x) = psi(x + 1) - 1 / x, then the asymptotic series; below
+    0.5 through psi(1 - x) - psi(x) = pi / tan(pi x). psi(0) is -inf and psi of a negative
+    integer NaN, as in PyTorch."""
+    if not x.dtype.is_floating_point:
+        return NotImplemented
+    y = torch.where(x >= 0.5, x, 1.0 - x)
+    shift = torch.zeros_like(y)
+    for k in range(6):
+        shift = shift + 1.0 / (y + k)
+    z = y + 6.0
+    inv2 = 1.0 / (z * z)
+    series = torch.log(z) - 0.5 / z - inv2 * _poly(inv2, (1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132))
+    positive = series - shift
+    frac = x - torch.floor(x)
+    reflected = positive - math.pi / torch.tan(math.pi * frac)
+    out = torch.where(x >= 0.5, positive, reflected)
+    negative_integer = (x < 0) & (frac == 0)
+    out = torch.where(negative_integer, math.nan, out)
+    out = torch.where(x == 0, -math.inf, out)
+    return torch.where(x == math.inf, math.inf, out)
+
+
+_ERFINV_SMALL = (
+    1.50140941,
+    0.246640727,
+    -0.00417768164,
+    -0.00125372503,
+    0.00021858087,
+    -4.39150654e-06,
+    -3.5233877e-06,
+    3.43273939e-07,
+    2.81022636e-08,
+)
+_ERFINV_LARGE = (
+    2.83297682,
+    1.00167406,
+    0.00943887047,
+    -0.0076224613,
+    0.00573950773,
+    -0.00367342844,
+    0.00134934322,
+    0.000100950558,
+    -0.000200214257,
+)
+
+
+def _erfinv(x):
+    """Giles' single-precision approximation (2010); +-1 give +-inf, |x| > 1 NaN."""
+    if not x.dtype.is_floating_point:
+        return NotImplemented
+    inside = torch.abs(x) < 1
+    xc = torch.where(inside, x, torch.zeros_like(x))
+    w = -torch.log((1.0 - xc) * (1.0 + xc))
+    small = _poly(w - 2.5, _ERFINV_SMALL)
+    large = _poly(torch.sqrt(w) - 3.0, _ERFINV_LARGE)
+    out = torch.where(w < 5.0, small, large) * xc
+    out = torch.where(torch.abs(x) == 1, torch.sign(x) * math.inf, out)
+    return torch.where(torch.abs(x) > 1, math.nan, out)
+
+
+_I0_SMALL = (1.0, 3.5156229, 3.0899424, 1.2067492, 0.2659732, 0.0360768, 0.0045813)
+_I0_LARGE = (
+    0.39894228,
+    0.01328592,
+    0.00225319,
+    -0.00157565,
+    0.00916281,
+    -0.02057706,
+    0.02635537,
+    -0.01647633,
+    0.00392377,
+)
+_I1_SMALL = (0.5, 0.87890594, 0.51498869, 0.15084934, 0.02658733, 0.00301532, 0.00032411)
+_I1_LARGE = (
+    0.39894228,
+    -0.03988024,
+    -0.00362018,
+    0.00163801,
+    -0.01031555,
+    0.02282967,
+    -0.02895312,
+    0.01787654,
+    -0.00420059,
+)
+
+
+def _bessel_i(x, order: int, scaled: bool):
+    """Modified Bessel functions I0, I1 (and exp(-|x|) times them), Abramowitz & Stegun 9.8.1-9.8.4
+    (relative error below 2e-7)."""
+    if not x.dtype.is_floating_point:
+        return NotImplemented
+    ax = torch.abs(x)
+    small_t = (x / 3.75) ** 2
+    small = _poly(small_t, _I0_SMALL) if order == 0 else x * _poly(small_t, _I1_SMALL)
+    if scaled:
+        small = small * torch.exp(-ax)
+    big_x = torch.where(ax > 3.75, ax, torch.full_like(ax, 3.75))  # the large branch where it is used
+    large = _poly(3.75 / big_x, _I0_LARGE if order == 0 else _I1_LARGE) / torch.sqrt(big_x)
+    if not scaled:
+        large = large * torch.exp(big_x)
+    if order == 1:
+        large = large * torch.sign(x)
+    return torch.where(ax <= 3.75, small, large)
+
+
 CUSTOM: dict[torch._ops.OpOverload, Callable] = {
+    aten.lgamma.default: _lgamma,
+    aten.digamma.default: _digamma,
+    aten.polygamma.default: lambda n, x: _digamma(x) if n == 0 else NotImplemented,
+    aten.erfinv.default: _erfinv,
+    aten.i0.default: lambda x: _bessel_i(x, 0, scaled=False),
+    aten.special_i0e.default: lambda x: _bessel_i(x, 0, scaled=True),
+    aten.special_i1.default: lambda x: _bessel_i(x, 1, scaled=False),
+    aten.special_i1e.default: lambda x: _bessel_i(x, 1, scaled=True),
     aten.angle.default: _angle,
     aten.cummax.default: _cummax,
     aten.cummin.default: _cummin,
