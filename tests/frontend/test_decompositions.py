@@ -153,6 +153,21 @@ def test_bilinear_interpolation(align_corners, size):
     check(lambda t: F.interpolate(t, mode="bilinear", align_corners=align_corners, **kwargs), x, atol=1e-4)
 
 
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("size", [None, (5, 7), (3, 2)])
+def test_bicubic_interpolation(align_corners, size):
+    x = torch.randn(2, 3, 4, 6)
+    kwargs = {"size": size} if size else {"scale_factor": 2}
+    check(lambda t: F.interpolate(t, mode="bicubic", align_corners=align_corners, **kwargs), x, atol=1e-4)
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_trilinear_interpolation(align_corners):
+    x = torch.randn(1, 2, 3, 4, 5)
+    check(lambda t: F.interpolate(t, size=(4, 6, 3), mode="trilinear", align_corners=align_corners), x, atol=1e-4)
+    check(lambda t: F.interpolate(t, scale_factor=1.5, mode="trilinear", align_corners=align_corners), x, atol=1e-4)
+
+
 def test_take_along_dim_with_negative_indices():
     x, idx = torch.randn(4, 6), torch.randint(-6, 6, (4, 6))
     check(lambda t, i: torch.take_along_dim(t, i, dim=1), x, idx)

@@ -346,28 +346,59 @@ def _max_pool2d_with_indices(x, kernel_size, stride=(), padding=0, dilation=1, c
     return values, indices
 
 
-def _upsample_bilinear2d(x, output_size, align_corners, scales_h=None, scales_w=None):
-    """Separable linear interpolation as two matrix products: out = A_h @ x @ A_w^T, where row i
-    of A holds the two source weights of output position i (ATen's source positions)."""
+def _interpolation_matrix(in_size, out_size, scale, align_corners, cubic, dtype, device):
+    """Row i holds the weights of the source positions that output position i reads (ATen's
+    source positions: linear clamps them at 0, cubic reads 4 taps, clamped at the borders, with
+    the cubic convolution kernel of A = -0.75)."""
+    pos = torch.arange(out_size, device=device, dtype=torch.float32)
+    if align_corners:
+        src = pos * ((in_size - 1) / (out_size - 1)) if out_size > 1 else pos * 0
+    else:
+        ratio = 1.0 / scale if scale else in_size / out_size
+        src = (pos + 0.5) * ratio - 0.5
+        if not cubic:
+            src = src.clamp(min=0)
+    cols = torch.arange(in_size, device=device, dtype=torch.float32).unsqueeze(0)
+    lo = src.floor()
+    t = (src - lo).unsqueeze(1)
 
-    def weights(in_size: int, out_size: int, scale) -> torch.Tensor:
-        pos = torch.arange(out_size, device=x.device, dtype=torch.float32)
-        if align_corners:
-            src = pos * ((in_size - 1) / (out_size - 1)) if out_size > 1 else pos * 0
-        else:
-            ratio = 1.0 / scale if scale else in_size / out_size
-            src = ((pos + 0.5) * ratio - 0.5).clamp(min=0)
-        lo = src.floor().clamp(max=in_size - 1)
-        hi = (lo + 1).clamp(max=in_size - 1)
-        frac = (src - lo).unsqueeze(1)
-        cols = torch.arange(in_size, device=x.device, dtype=torch.float32).unsqueeze(0)
-        return ((cols == lo.unsqueeze(1)) * (1 - frac) + (cols == hi.unsqueeze(1)) * frac).to(x.dtype)
+    def tap(offset, weight):
+        index = (lo + offset).clamp(0, in_size - 1).unsqueeze(1)
+        return (cols == index) * weight
 
-    if x.dim() != 4 or not x.dtype.is_floating_point:
+    if not cubic:
+        lo = lo.clamp(max=in_size - 1)
+        t = (src - lo).unsqueeze(1)
+        return (tap(0, 1 - t) + tap(1, t)).to(dtype)
+    a = -0.75
+    far = lambda d: ((a * d - 5 * a) * d + 8 * a) * d - 4 * a  # noqa: E731 - 1 < |d| < 2
+    near = lambda d: ((a + 2) * d - (a + 3)) * d * d + 1  # noqa: E731 - |d| <= 1
+    return (tap(-1, far(t + 1)) + tap(0, near(t)) + tap(1, near(1 - t)) + tap(2, far(2 - t))).to(dtype)
+
+
+def _separable_resize(x, output_size, align_corners, scales, cubic=False):
+    """Interpolation along each spatial dim in turn, each a matrix product."""
+    if not x.dtype.is_floating_point or x.dim() != 2 + len(output_size):
         return NotImplemented
-    a_h = weights(x.shape[2], output_size[0], scales_h)
-    a_w = weights(x.shape[3], output_size[1], scales_w)
-    return torch.matmul(torch.matmul(a_h, x), a_w.transpose(0, 1))
+    scales = list(scales) + [None] * (len(output_size) - len(scales))
+    for k, (size, scale) in enumerate(zip(output_size, scales)):
+        dim = 2 + k
+        a = _interpolation_matrix(x.shape[dim], size, scale, align_corners, cubic, x.dtype, x.device)
+        x = torch.matmul(x.movedim(dim, -1), a.transpose(0, 1)).movedim(-1, dim)
+    return x
+
+
+def _upsample_bilinear2d(x, output_size, align_corners, scales_h=None, scales_w=None):
+    """Separable linear interpolation as two matrix products: out = A_h @ x @ A_w^T."""
+    return _separable_resize(x, output_size, align_corners, (scales_h, scales_w))
+
+
+def _upsample_trilinear3d(x, output_size, align_corners, scales_d=None, scales_h=None, scales_w=None):
+    return _separable_resize(x, output_size, align_corners, (scales_d, scales_h, scales_w))
+
+
+def _upsample_bicubic2d(x, output_size, align_corners, scales_h=None, scales_w=None):
+    return _separable_resize(x, output_size, align_corners, (scales_h, scales_w), cubic=True)
 
 
 def _hypot(a, b):
@@ -844,6 +875,8 @@ CUSTOM: dict[torch._ops.OpOverload, Callable] = {
     aten.copysign.Scalar: _copysign,
     aten.max_pool2d_with_indices.default: _max_pool2d_with_indices,
     aten.upsample_bilinear2d.default: _upsample_bilinear2d,
+    aten.upsample_trilinear3d.default: _upsample_trilinear3d,
+    aten.upsample_bicubic2d.default: _upsample_bicubic2d,
 }
 
 
