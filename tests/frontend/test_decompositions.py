@@ -168,6 +168,33 @@ def test_trilinear_interpolation(align_corners):
     check(lambda t: F.interpolate(t, scale_factor=1.5, mode="trilinear", align_corners=align_corners), x, atol=1e-4)
 
 
+@pytest.mark.parametrize(
+    "stride, padding, output_padding, dilation, groups",
+    [(1, 0, 0, 1, 1), (2, 1, 1, 1, 1), (3, 2, 0, 2, 2), (2, 0, 1, 1, 2)],
+)
+def test_transposed_convolutions(stride, padding, output_padding, dilation, groups):
+    kwargs = dict(stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups)
+    bias = torch.randn(6)
+    x1, w1 = torch.randn(2, 4, 7), torch.randn(4, 6 // groups, 3)
+    check(lambda x, w, b: F.conv_transpose1d(x, w, b, **kwargs), x1, w1, bias, atol=1e-4)
+    x2, w2 = torch.randn(2, 4, 5, 6), torch.randn(4, 6 // groups, 3, 2)
+    check(lambda x, w, b: F.conv_transpose2d(x, w, b, **kwargs), x2, w2, bias, atol=1e-4)
+    x3, w3 = torch.randn(1, 4, 3, 4, 5), torch.randn(4, 6 // groups, 2, 3, 2)
+    check(lambda x, w: F.conv_transpose3d(x, w, None, **kwargs), x3, w3, atol=1e-4)
+
+
+@pytest.mark.parametrize("stride, padding, dilation, groups", [(1, 0, 1, 1), (2, 1, 1, 2), (1, (2, 1, 0), 2, 1)])
+def test_3d_convolution_as_2d_ones(stride, padding, dilation, groups):
+    x, w, b = torch.randn(2, 4, 7, 6, 5), torch.randn(6, 4 // groups, 3, 3, 2), torch.randn(6)
+    check(
+        lambda x, w, b: F.conv3d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups),
+        x,
+        w,
+        b,
+        atol=1e-4,
+    )
+
+
 def test_take_along_dim_with_negative_indices():
     x, idx = torch.randn(4, 6), torch.randint(-6, 6, (4, 6))
     check(lambda t, i: torch.take_along_dim(t, i, dim=1), x, idx)

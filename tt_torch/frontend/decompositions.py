@@ -818,7 +818,68 @@ def _bessel_i(x, order: int, scaled: bool):
     return torch.where(ax <= 3.75, small, large)
 
 
+def _zero_insert(x, dim: int, stride: int):
+    """``stride - 1`` zeros between neighbours along ``dim`` (a transposed convolution's input)."""
+    if stride == 1:
+        return x
+    moved = x.movedim(dim, -1)
+    spread = torch.nn.functional.pad(moved.unsqueeze(-1), (0, stride - 1))
+    spread = spread.reshape(*moved.shape[:-1], moved.shape[-1] * stride)
+    return spread[..., : (moved.shape[-1] - 1) * stride + 1].movedim(-1, dim)
+
+
+def _convolution(x, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
+    """Transposed convolutions as convolutions of the zero-spread input with the flipped,
+    in/out-swapped kernel; 3-D convolutions as sums of 2-D ones over the kernel's depth (the
+    device convolves in 2-D). Others are left to torch-mlir."""
+    nd = weight.dim() - 2
+    if not transposed and nd != 3:
+        return NotImplemented
+    if x.dim() != nd + 2:
+        return NotImplemented  # unbatched: the caller's own decomposition adds the batch dim
+    stride, padding, dilation = list(stride), list(padding), list(dilation)
+    if transposed:
+        k = weight.shape[2:]
+        spread = x
+        for i in range(nd):
+            spread = _zero_insert(spread, 2 + i, stride[i])
+        pads = []
+        for i in reversed(range(nd)):  # F.pad lists the last dim first; negative amounts crop
+            edge = dilation[i] * (k[i] - 1) - padding[i]
+            pads += [edge, edge + output_padding[i]]
+        spread = torch.nn.functional.pad(spread, pads)
+        cin, cout_g = weight.shape[0], weight.shape[1]
+        w = (
+            weight.reshape(groups, cin // groups, cout_g, *k)
+            .transpose(1, 2)
+            .reshape(groups * cout_g, cin // groups, *k)
+        )
+        w = w.flip(list(range(2, 2 + nd)))
+        return aten.convolution.default(spread, w, bias, [1] * nd, [0] * nd, dilation, False, [0] * nd, groups)
+    # 3-D: out[:, :, z] = sum over kd of conv2d(x[:, :, z * s + kd * d], w[:, :, kd])
+    pd = padding[0]
+    if pd:
+        x = torch.nn.functional.pad(x, (0, 0, 0, 0, pd, pd))
+    n, _, depth = x.shape[:3]
+    kd = weight.shape[2]
+    out_depth = (depth - dilation[0] * (kd - 1) - 1) // stride[0] + 1
+    total = None
+    for j in range(kd):
+        start = j * dilation[0]
+        planes = x[:, :, start : start + (out_depth - 1) * stride[0] + 1 : stride[0]]  # (N, C, Dout, H, W)
+        planes = planes.transpose(1, 2).reshape(n * out_depth, x.shape[1], *x.shape[3:])
+        part = aten.convolution.default(
+            planes, weight[:, :, j], None, stride[1:], padding[1:], dilation[1:], False, [0, 0], groups
+        )
+        total = part if total is None else total + part
+    out = total.reshape(n, out_depth, *total.shape[1:]).transpose(1, 2)
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1, 1)
+    return out
+
+
 CUSTOM: dict[torch._ops.OpOverload, Callable] = {
+    aten.convolution.default: _convolution,
     aten.lgamma.default: _lgamma,
     aten.digamma.default: _digamma,
     aten.polygamma.default: lambda n, x: _digamma(x) if n == 0 else NotImplemented,
