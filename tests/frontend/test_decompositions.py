@@ -195,6 +195,26 @@ def test_3d_convolution_as_2d_ones(stride, padding, dilation, groups):
     )
 
 
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_max_pooling_1d_3d_with_indices(ceil_mode):
+    x1 = torch.randn(2, 3, 11)
+    check(lambda t: F.max_pool1d(t, 3, 2, 1, ceil_mode=ceil_mode, return_indices=True), x1)
+    check(lambda t: F.max_pool1d(t, 2, dilation=2, ceil_mode=ceil_mode, return_indices=True), x1[0])
+    x3 = torch.randn(1, 2, 5, 6, 7)
+    check(lambda t: F.max_pool3d(t, (2, 3, 2), (2, 1, 2), (1, 1, 0), ceil_mode=ceil_mode, return_indices=True), x3)
+    check(lambda t: F.max_pool3d(t, 2, ceil_mode=ceil_mode), x3[0])
+
+
+@pytest.mark.parametrize("ceil_mode", [False, True])
+@pytest.mark.parametrize("count_include_pad", [False, True])
+def test_average_pooling_divisors(ceil_mode, count_include_pad):
+    kw = dict(ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+    check(lambda t: F.avg_pool1d(t, 3, 2, 1, **kw), torch.randn(2, 3, 10))
+    check(lambda t: F.avg_pool2d(t, (3, 2), (2, 2), (1, 1), **kw), torch.randn(2, 3, 7, 8))
+    check(lambda t: F.avg_pool2d(t, 3, 2, 1, divisor_override=5, **kw), torch.randn(2, 3, 7, 8))
+    check(lambda t: F.avg_pool3d(t, (2, 3, 3), 2, (1, 1, 0), **kw), torch.randn(1, 2, 5, 6, 7))
+
+
 def test_take_along_dim_with_negative_indices():
     x, idx = torch.randn(4, 6), torch.randint(-6, 6, (4, 6))
     check(lambda t, i: torch.take_along_dim(t, i, dim=1), x, idx)

@@ -97,15 +97,6 @@ def _transformer_encoder_layer_fwd(
     return norm2(x + feed_forward(x))
 
 
-def _avg_pool2d(x, kernel_size, stride=(), padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
-    """A window that covers the whole input is a mean (torch-mlir mislowers it with ceil_mode)."""
-    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
-    pads = (padding, padding) if isinstance(padding, int) else tuple(padding)
-    if divisor_override is None and not any(pads) and kh >= x.shape[-2] and kw >= x.shape[-1] and ceil_mode:
-        return x.mean(dim=(-2, -1), keepdim=True)
-    return NotImplemented
-
-
 def _adaptive_avg_pool1d(x, output_size):
     """Through the 2-D pool: the 1-D op's own decomposition leaves an in-place view torch-mlir rejects."""
     size = output_size if isinstance(output_size, int) else output_size[0]
@@ -314,36 +305,6 @@ def _pool_output(size: int, k: int, s: int, p: int, d: int) -> int:
     """ATen's pooled size with ceil_mode: the last window must start inside the input or its low padding."""
     out = -(-(size + 2 * p - d * (k - 1) - 1) // s) + 1
     return out - 1 if (out - 1) * s >= size + p else out
-
-
-def _max_pool2d_with_indices(x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
-    """ceil_mode as explicit high padding, and 3-D (unbatched) input as a batch of one.
-
-    torch-mlir lowers ceil_mode by padding both sides, which moves every window: a wrong
-    answer. Padding the high side by what the last window needs gives ATen's windows;
-    the indices are mapped back to the unpadded input's.
-    """
-    if not ceil_mode and x.dim() == 4:
-        return NotImplemented
-    pair = lambda v: (v, v) if isinstance(v, int) else (tuple(v) * 2 if len(v) == 1 else tuple(v))  # noqa: E731
-    k, p, d = pair(kernel_size), pair(padding), pair(dilation)
-    s = pair(stride) if stride else k
-    batched = x.dim() == 4
-    x4 = x if batched else x.unsqueeze(0)
-    h, w = x4.shape[-2:]
-    extra = [0, 0]
-    if ceil_mode:
-        for i, size in enumerate((h, w)):
-            out = _pool_output(size, k[i], s[i], p[i], d[i])
-            extra[i] = max((out - 1) * s[i] + d[i] * (k[i] - 1) + 1 - (size + 2 * p[i]), 0)
-    fill = -math.inf if x.dtype.is_floating_point else torch.iinfo(x.dtype).min
-    padded = torch.nn.functional.pad(x4, (0, extra[1], 0, extra[0]), value=fill) if any(extra) else x4
-    values, indices = aten.max_pool2d_with_indices.default(padded, list(k), list(s), list(p), list(d), False)
-    if extra[1]:
-        indices = indices // (w + extra[1]) * w + indices % (w + extra[1])
-    if not batched:
-        values, indices = values.squeeze(0), indices.squeeze(0)
-    return values, indices
 
 
 def _interpolation_matrix(in_size, out_size, scale, align_corners, cubic, dtype, device):
@@ -878,7 +839,132 @@ def _convolution(x, weight, bias, stride, padding, dilation, transposed, output_
     return out
 
 
+def _tuple(v, n: int, default=None) -> tuple:
+    if v is None or (isinstance(v, (list, tuple)) and len(v) == 0):
+        v = default
+    if isinstance(v, int):
+        return (v,) * n
+    v = tuple(v)
+    return v * n if len(v) == 1 else v
+
+
+def _pool_geometry(x, nd, kernel_size, stride, padding, dilation, ceil_mode):
+    """(kernel, stride, padding, dilation, output sizes, extra high padding) of an N-d pool."""
+    k = _tuple(kernel_size, nd)
+    s = _tuple(stride, nd, k)
+    p, d = _tuple(padding, nd), _tuple(dilation, nd, 1)
+    sizes = x.shape[-nd:]
+    out, extra = [], []
+    for i in range(nd):
+        if ceil_mode:
+            o = _pool_output(sizes[i], k[i], s[i], p[i], d[i])
+        else:
+            o = (sizes[i] + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1
+        out.append(o)
+        extra.append(max((o - 1) * s[i] + d[i] * (k[i] - 1) + 1 - (sizes[i] + 2 * p[i]), 0))
+    return k, s, p, d, out, extra
+
+
+def _windows(padded, nd, k, s, d, out):
+    """Each kernel offset's strided slice of ``padded``: (offset, the values it puts in each window)."""
+    for offset in itertools.product(*(range(n) for n in k)):
+        view = padded
+        for i in range(nd):
+            dim = padded.dim() - nd + i
+            start = offset[i] * d[i]
+            view = view.narrow(dim, start, (out[i] - 1) * s[i] + 1)
+            if s[i] > 1:
+                view = view[(slice(None),) * dim + (slice(None, None, s[i]),)]
+        yield offset, view
+
+
+def _pad_spatial(x, nd, p, extra, value):
+    pads = []
+    for i in reversed(range(nd)):
+        pads += [p[i], p[i] + extra[i]]
+    return torch.nn.functional.pad(x, pads, value=value) if any(pads) else x
+
+
+_POOL_GUARD = [False]  # set while a pool decomposition calls the device's own 2-D pool
+
+
+def _max_pool_with_indices(nd: int):
+    """Max pooling over ``nd`` dims with its indices, from the strided slices of each kernel
+    offset: the values are the slices' maximum, the index the first offset holding it (a NaN
+    wins, as in ATen), as a flat index into the input's spatial dims. 2-D values of a batched
+    input without ceil_mode come from the device's pool op (the index computation is dropped as
+    dead code when nothing reads it)."""
+
+    def decomposition(x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+        if _POOL_GUARD[0] or not x.dtype.is_floating_point:
+            return NotImplemented
+        batched = x.dim() == nd + 2
+        xb = x if batched else x.unsqueeze(0)
+        k, s, p, d, out, extra = _pool_geometry(xb, nd, kernel_size, stride, padding, dilation, ceil_mode)
+        padded = _pad_spatial(xb, nd, p, extra, -math.inf)
+        sizes = xb.shape[-nd:]
+        best = best_index = None
+        for offset, view in _windows(padded, nd, k, s, d, out):
+            flat = None
+            for i in range(nd):  # the input coordinate along dim i of every window's element
+                coord = torch.arange(out[i], device=x.device) * s[i] - p[i] + offset[i] * d[i]
+                coord = coord.reshape([-1] + [1] * (nd - 1 - i))
+                flat = coord if flat is None else flat * sizes[i] + coord
+            flat = flat.expand(view.shape)
+            if best is None:
+                best, best_index = view, flat
+            else:
+                take = (view > best) | torch.isnan(view)
+                best = torch.where(take, view, best)
+                best_index = torch.where(take, flat, best_index)
+        values = best
+        if nd == 2 and batched and not ceil_mode:
+            _POOL_GUARD[0] = True
+            try:
+                values = aten.max_pool2d_with_indices.default(xb, list(k), list(s), list(p), list(d), False)[0]
+            finally:
+                _POOL_GUARD[0] = False
+        if not batched:
+            values, best_index = values.squeeze(0), best_index.squeeze(0)
+        return values, best_index
+
+    return decomposition
+
+
+def _avg_pool_nd(nd: int):
+    """Average pooling over ``nd`` dims as the sum of each kernel offset's strided slice, divided
+    as ATen divides: by ``divisor_override``, else by the window's part inside the padded input
+    (``count_include_pad``) or inside the input."""
+
+    def decomposition(
+        x, kernel_size, stride=(), padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
+    ):
+        if not x.dtype.is_floating_point:
+            return NotImplemented
+        if nd == 2 and not ceil_mode and divisor_override is None:
+            return NotImplemented  # the device's own 2-D pool
+        batched = x.dim() == nd + 2
+        xb = x if batched else x.unsqueeze(0)
+        k, s, p, d, out, extra = _pool_geometry(xb, nd, kernel_size, stride, padding, 1, ceil_mode)
+        padded = _pad_spatial(xb, nd, p, extra, 0.0)
+        total = sum(view for _, view in _windows(padded, nd, k, s, d, out))
+        if divisor_override is not None:
+            result = total / divisor_override
+        else:
+            ones = torch.ones(xb.shape[-nd:], dtype=x.dtype, device=x.device)
+            region = _pad_spatial(ones, nd, p, [0] * nd, 1.0 if count_include_pad else 0.0)
+            region = _pad_spatial(region, nd, [0] * nd, extra, 0.0)
+            count = sum(view for _, view in _windows(region, nd, k, s, d, out))
+            result = total / count
+        return result if batched else result.squeeze(0)
+
+    return decomposition
+
+
 CUSTOM: dict[torch._ops.OpOverload, Callable] = {
+    aten.max_pool2d_with_indices.default: _max_pool_with_indices(2),
+    aten.max_pool3d_with_indices.default: _max_pool_with_indices(3),
+    aten.avg_pool3d.default: _avg_pool_nd(3),
     aten.convolution.default: _convolution,
     aten.lgamma.default: _lgamma,
     aten.digamma.default: _digamma,
@@ -910,7 +996,7 @@ CUSTOM: dict[torch._ops.OpOverload, Callable] = {
     aten.native_batch_norm.default: _batch_norm_inference,
     aten._native_batch_norm_legit_no_training.default: _batch_norm_no_training,
     aten._transformer_encoder_layer_fwd.default: _transformer_encoder_layer_fwd,
-    aten.avg_pool2d.default: _avg_pool2d,
+    aten.avg_pool2d.default: _avg_pool_nd(2),
     aten.remainder.Tensor: _remainder,
     aten.remainder.Scalar: _remainder,
     aten.isfinite.default: _isfinite,
@@ -934,7 +1020,6 @@ CUSTOM: dict[torch._ops.OpOverload, Callable] = {
     aten._cdist_forward.default: _cdist,
     aten.copysign.Tensor: _copysign,
     aten.copysign.Scalar: _copysign,
-    aten.max_pool2d_with_indices.default: _max_pool2d_with_indices,
     aten.upsample_bilinear2d.default: _upsample_bilinear2d,
     aten.upsample_trilinear3d.default: _upsample_trilinear3d,
     aten.upsample_bicubic2d.default: _upsample_bicubic2d,
