@@ -215,6 +215,18 @@ def test_average_pooling_divisors(ceil_mode, count_include_pad):
     check(lambda t: F.avg_pool3d(t, (2, 3, 3), 2, (1, 1, 0), **kw), torch.randn(1, 2, 5, 6, 7))
 
 
+def test_adaptive_pooling():
+    x2 = torch.randn(2, 3, 7, 10)
+    x2[0, 0, 0, :4] = 5.0  # ties: the first maximum in row-major order wins
+    for out in ((3, 4), (7, 10), (1, 1), (5, 3)):
+        check(lambda t, o=out: F.adaptive_max_pool2d(t, o, return_indices=True), x2)
+    check(lambda t: F.adaptive_max_pool1d(t, 4, return_indices=True), torch.randn(2, 3, 9))
+    x3 = torch.randn(1, 2, 5, 6, 7)
+    check(lambda t: F.adaptive_max_pool3d(t, (2, 4, 3), return_indices=True), x3)
+    check(lambda t: F.adaptive_avg_pool3d(t, (2, 4, 3)), x3)
+    check(lambda t: F.adaptive_avg_pool1d(t, 4), torch.randn(2, 3, 9))
+
+
 def test_take_along_dim_with_negative_indices():
     x, idx = torch.randn(4, 6), torch.randint(-6, 6, (4, 6))
     check(lambda t, i: torch.take_along_dim(t, i, dim=1), x, idx)

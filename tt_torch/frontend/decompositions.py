@@ -98,10 +98,9 @@ def _transformer_encoder_layer_fwd(
 
 
 def _adaptive_avg_pool1d(x, output_size):
-    """Through the 2-D pool: the 1-D op's own decomposition leaves an in-place view torch-mlir rejects."""
-    size = output_size if isinstance(output_size, int) else output_size[0]
-    # contiguous: else the 2-D decomposition restrides its result in place (as_strided_)
-    return torch.nn.functional.adaptive_avg_pool2d(x.contiguous().unsqueeze(-2), (1, size)).squeeze(-2)
+    """One averaging-matrix product (the 1-D op's own decomposition leaves an in-place view
+    torch-mlir rejects)."""
+    return _adaptive_avg_pool(1)(x, output_size)
 
 
 def _remainder(a, b):
@@ -961,7 +960,69 @@ def _avg_pool_nd(nd: int):
     return decomposition
 
 
+def _adaptive_bounds(size: int, out: int) -> list[tuple[int, int]]:
+    """ATen's adaptive windows: output i reads [floor(i * size / out), ceil((i + 1) * size / out))."""
+    return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
+
+
+def _adaptive_avg_pool(nd: int):
+    """Adaptive average pooling as one averaging-matrix product per spatial dim (the mean over a
+    window's box is the mean of the means along each of its dims)."""
+
+    def decomposition(x, output_size):
+        if not x.dtype.is_floating_point:
+            return NotImplemented
+        sizes = _tuple(output_size, nd)
+        for i, out in enumerate(sizes):
+            dim = x.dim() - nd + i
+            n = x.shape[dim]
+            rows = [[1.0 / (hi - lo) if lo <= j < hi else 0.0 for j in range(n)] for lo, hi in _adaptive_bounds(n, out)]
+            a = torch.tensor(rows, dtype=x.dtype, device=x.device)
+            x = torch.matmul(x.movedim(dim, -1), a.transpose(0, 1)).movedim(-1, dim)
+        return x
+
+    return decomposition
+
+
+def _adaptive_max_pool(nd: int):
+    """Adaptive max pooling one spatial dim after the other (the max over a box is the max of
+    the maxima along each dim); the index is the first maximum in row-major order, as ATen's,
+    carried along as a flat index into the input's spatial dims."""
+
+    def decomposition(x, output_size):
+        if not x.dtype.is_floating_point:
+            return NotImplemented
+        sizes = _tuple(output_size, nd)
+        spatial = x.shape[-nd:]
+        flat = None
+        for i in range(nd):  # each element's flat spatial index
+            coord = torch.arange(spatial[i], device=x.device).reshape([-1] + [1] * (nd - 1 - i))
+            flat = coord if flat is None else flat * spatial[i] + coord
+        flat = flat.expand(x.shape)
+        for i in reversed(range(nd)):  # the last dim first: first-maximum order is row-major
+            dim = x.dim() - nd + i
+            values, indices = [], []
+            for lo, hi in _adaptive_bounds(x.shape[dim], sizes[i]):
+                seg, seg_index = x.narrow(dim, lo, hi - lo), flat.narrow(dim, lo, hi - lo)
+                top = seg.amax(dim, keepdim=True)
+                top = torch.where(torch.isnan(seg).any(dim, keepdim=True), math.nan, top)
+                hit = (seg == top) | (torch.isnan(seg) & torch.isnan(top))
+                order = torch.arange(hi - lo, device=x.device, dtype=torch.float32)
+                order = order.reshape([-1] + [1] * (x.dim() - 1 - dim))
+                first = torch.where(hit, order, float(hi - lo)).amin(dim, keepdim=True).to(torch.int64)
+                values.append(top)
+                indices.append(torch.gather(seg_index, dim, first))
+            x, flat = torch.cat(values, dim), torch.cat(indices, dim)
+        return x, flat
+
+    return decomposition
+
+
 CUSTOM: dict[torch._ops.OpOverload, Callable] = {
+    aten._adaptive_avg_pool3d.default: _adaptive_avg_pool(3),
+    aten.adaptive_max_pool1d.default: _adaptive_max_pool(1),
+    aten.adaptive_max_pool2d.default: _adaptive_max_pool(2),
+    aten.adaptive_max_pool3d.default: _adaptive_max_pool(3),
     aten.max_pool2d_with_indices.default: _max_pool_with_indices(2),
     aten.max_pool3d_with_indices.default: _max_pool_with_indices(3),
     aten.avg_pool3d.default: _avg_pool_nd(3),
