@@ -1,5 +1,6 @@
-// Reshape, permute, slice, concat, repeat, pad and embedding: data is moved,
-// never computed, so every op keeps its operands' values exactly.
+// Reshape, permute, slice, concat, repeat, pad, embedding, scatter and sort: data is moved,
+// never computed, so every op keeps its operands' values exactly (but a Sum scatter,
+// which adds in fp32 or exact int64 and rounds once to the output's format).
 #include "kernels.h"
 
 namespace tt::runtime::kernels {
@@ -83,6 +84,48 @@ void run(const ttnn::EmbeddingOp& op, ProgramContext& ctx) {
     }
   }
   ctx.set(op.out(), at::embedding(weight, indices));
+}
+
+void run(const ttnn::ScatterOp& op, ProgramContext& ctx) {
+  const at::Tensor& input = ctx.get(op.input(), "input");
+  at::Tensor index = ctx.get(op.index(), "index").to(at::kLong);
+  const at::Tensor& source = ctx.get(op.source(), "source");
+  int64_t dim = normalizeDim(op.dim(), input.dim());
+  if (index.sizes() != source.sizes()) {
+    fail("index ", shapeStr(index.sizes()), " and source ", shapeStr(source.sizes()), " must have the same shape");
+  }
+  if (index.dim() != input.dim()) fail("index has rank ", index.dim(), ", input ", input.dim());
+  for (int64_t d = 0; d < index.dim(); ++d) {
+    if (d != dim && index.size(d) > input.size(d)) {
+      fail("index ", shapeStr(index.sizes()), " is larger than input ", shapeStr(input.sizes()), " along dim ", d);
+    }
+  }
+  if (index.numel() > 0) {
+    int64_t lo = index.min().item<int64_t>(), hi = index.max().item<int64_t>();
+    if (lo < 0 || hi >= input.size(dim)) {
+      fail("index ", lo < 0 ? lo : hi, " is out of range for dim ", dim, " of size ", input.size(dim));
+    }
+  }
+  ctx.expectShape(op.out(), input.sizes().vec());
+  ctx.checkFits(op.out());
+  if (op.reduce_type() == ttnn::ScatterReduceType::Sum) {
+    bool integer = isInt(input);
+    at::Tensor acc = integer ? i64(input) : f32(input);
+    ctx.set(op.out(), acc.scatter_add(dim, index, integer ? i64(source) : f32(source)));
+    return;
+  }
+  ctx.set(op.out(), input.scatter(dim, index, source.to(input.scalar_type())));
+}
+
+void run(const ttnn::SortOp& op, ProgramContext& ctx) {
+  const at::Tensor& input = ctx.get(op.input(), "input");
+  int64_t dim = normalizeDim(op.dim(), input.dim());
+  ctx.checkFits(op.values(), "values");
+  ctx.checkFits(op.indices(), "indices");
+  // a stable sort is also a valid unstable one: ties keep their order either way
+  auto [values, indices] = input.sort(/*stable=*/true, dim, op.descending());
+  ctx.set(op.values(), values, "values");
+  ctx.set(op.indices(), indices, "indices");
 }
 
 }  // namespace tt::runtime::kernels

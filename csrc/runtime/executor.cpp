@@ -36,7 +36,8 @@ constexpr std::array kKernels = {
     entry<ttnn::TypecastOp>(),       entry<ttnn::ToMemoryConfigOp>(), entry<ttnn::DeallocateOp>(),
     entry<ttnn::ConstantOp>(),       entry<ttnn::FullOp>(),           entry<ttnn::ArangeOp>(),
     entry<ttnn::SoftmaxOp>(),       entry<ttnn::LayerNormOp>(),      entry<ttnn::RmsNormOp>(),
-    entry<ttnn::ScaledDotProductAttentionOp>(),
+    entry<ttnn::ScaledDotProductAttentionOp>(), entry<ttnn::ScatterOp>(),
+    entry<ttnn::SortOp>(),
 };
 
 Kernel kernelFor(ttnn::OpType type) {

@@ -35,6 +35,8 @@ void run(const ttnn::ConcatOp& op, ProgramContext& ctx);
 void run(const ttnn::RepeatOp& op, ProgramContext& ctx);
 void run(const ttnn::PadOp& op, ProgramContext& ctx);
 void run(const ttnn::EmbeddingOp& op, ProgramContext& ctx);
+void run(const ttnn::ScatterOp& op, ProgramContext& ctx);
+void run(const ttnn::SortOp& op, ProgramContext& ctx);
 // layout.cpp
 void run(const ttnn::ToDeviceOp& op, ProgramContext& ctx);
 void run(const ttnn::FromDeviceOp& op, ProgramContext& ctx);

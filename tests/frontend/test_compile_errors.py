@@ -10,23 +10,23 @@ from tt_torch.errors import ConfigError, LoweringError
 from tt_torch.tools.utils import CompileDepth, CompilerConfig
 
 
-class Sorts(torch.nn.Module):
+class SignBits(torch.nn.Module):
     def forward(self, x):
         y = x * 2
-        return torch.sort(y, dim=-1).values  # the unsupported op
+        return torch.signbit(y)  # the unsupported op: stablehlo.bitcast_convert has no TTIR rule
 
 
 def test_unsupported_op_names_op_stablehlo_and_source_line():
-    # strict mode: the error itself (with the fallback on, the sort would run on the CPU)
-    compiled, _ = compile_tt(Sorts(), CompileDepth.EXECUTE, enable_cpu_fallback=False)
+    # strict mode: the error itself (with the fallback on, signbit would run on the CPU)
+    compiled, _ = compile_tt(SignBits(), CompileDepth.EXECUTE, enable_cpu_fallback=False)
     with pytest.raises(LoweringError) as info:
         compiled(torch.randn(4, 8))
     err = info.value
-    assert err.op_name == "stablehlo.sort"
-    assert "stablehlo.sort" in err.op_text or "stablehlo.sort" in str(err)
+    assert err.op_name == "stablehlo.bitcast_convert"
+    assert "stablehlo.bitcast_convert" in err.op_text
     assert "test_compile_errors.py" in err.location  # the model line that made the op
     message = str(err)
-    assert "cannot lower 'stablehlo.sort'" in message and "test_compile_errors.py" in message
+    assert "cannot lower 'stablehlo.bitcast_convert'" in message and "test_compile_errors.py" in message
 
 
 def test_unknown_compile_depth_lists_allowed_values():

@@ -10,12 +10,16 @@ import torch
 
 from tests.helpers import MLP, assert_matches, compile_tt
 from tt_torch.dynamo import executor
-from tt_torch.errors import ConfigError, FrontendError, LoweringError
+from tt_torch.errors import ConfigError, FrontendError
 from tt_torch.exporter import ExportError
 from tt_torch.op_by_op import Refusal
 from tt_torch.tools.utils import CompilerConfig
 
 LOGGER = "tt_torch.dynamo.executor"
+# the op without a device path the tests use: torch-mlir cannot lower it
+FREXP = "aten.frexp.Tensor"
+FREXP_STAGE = "CONVERTED_TO_TORCH_IR"
+FREXP_REASON = "Lowering TorchFX IR -> Torch Backend IR failed"
 
 
 def _line_of(text: str) -> str:
@@ -41,16 +45,16 @@ class InvBetweenLinears(torch.nn.Module):
         return self.fc2(z)
 
 
-class SortInTheMiddle(torch.nn.Module):
+class FrexpInTheMiddle(torch.nn.Module):
     def forward(self, x):
         y = x * 2
-        s = torch.sort(y, dim=-1).values  # no StableHLO -> TTIR rule
+        s = torch.frexp(y).mantissa  # no lowering in torch-mlir
         return s + 1
 
 
-class OnlySort(torch.nn.Module):
+class OnlyFrexp(torch.nn.Module):
     def forward(self, x):
-        return torch.sort(x, dim=-1).values
+        return torch.frexp(x).mantissa
 
 
 def _fallback_warnings(caplog) -> list[str]:
@@ -58,10 +62,10 @@ def _fallback_warnings(caplog) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def sorted_run():
-    """SortInTheMiddle compiled and run once with the fallback on (the default)."""
+def frexp_run():
+    """FrexpInTheMiddle compiled and run once with the fallback on (the default)."""
     torch.manual_seed(0)
-    model, x = SortInTheMiddle(), torch.randn(4, 8)
+    model, x = FrexpInTheMiddle(), torch.randn(4, 8)
     compiled, artifacts = compile_tt(model)
     with torch.no_grad():
         return model(x), compiled(x), artifacts
@@ -93,15 +97,15 @@ def test_inverse_between_linears_runs_with_the_inverse_on_the_cpu(caplog):
     assert "artifacts.last.report['cpu_fallback']" in warnings[0]
 
 
-def test_sort_in_the_middle_runs_on_the_cpu_between_device_partitions(sorted_run):
-    golden, out, artifacts = sorted_run
+def test_frexp_in_the_middle_runs_on_the_cpu_between_device_partitions(frexp_run):
+    golden, out, artifacts = frexp_run
     assert_matches(golden, out)
     report = artifacts.last.report["cpu_fallback"]
-    assert [e["op"] for e in report["ops"]] == ["aten.sort.default"]
-    (sort,) = report["ops"]
-    assert sort["stage"] == "CONVERTED_TO_STABLE_HLO"
-    assert "stablehlo.sort" in sort["reason"]
-    assert sort["source"].endswith(_line_of("s = torch.sort(y"))
+    assert [e["op"] for e in report["ops"]] == [FREXP]
+    (frexp,) = report["ops"]
+    assert frexp["stage"] == FREXP_STAGE
+    assert FREXP_REASON in frexp["reason"]
+    assert frexp["source"].endswith(_line_of("s = torch.frexp(y"))
     assert report["device_partitions"] == 2 and report["host_ops"] == 1  # x * 2 and s + 1
     # each partition's input comes from the host and its result goes back: 4 x 8 f32 each way
     for part in report["partitions"]:
@@ -112,34 +116,34 @@ def test_sort_in_the_middle_runs_on_the_cpu_between_device_partitions(sorted_run
     assert transfers["transfer_us"] == pytest.approx(sum(p["transfer_us"] for p in report["partitions"]))
 
 
-def test_export_of_a_graph_with_cpu_ops_is_refused_naming_the_op(sorted_run, tmp_path):
-    _, _, artifacts = sorted_run
+def test_export_of_a_graph_with_cpu_ops_is_refused_naming_the_op(frexp_run, tmp_path):
+    _, _, artifacts = frexp_run
     with pytest.raises(ExportError) as info:
-        artifacts.export(tmp_path / "sorted.ttnn")
+        artifacts.export(tmp_path / "frexp.ttnn")
     message = str(info.value)
-    assert "aten.sort.default" in message and _line_of("s = torch.sort(y") in message
+    assert FREXP in message and _line_of("s = torch.frexp(y") in message
     assert "enable_cpu_fallback=False" in message
-    assert not (tmp_path / "sorted.ttnn").exists()
+    assert not (tmp_path / "frexp.ttnn").exists()
 
 
 def test_graph_of_unsupported_ops_only_runs_on_the_host():
     torch.manual_seed(0)
-    model, x = OnlySort(), torch.randn(4, 8)
+    model, x = OnlyFrexp(), torch.randn(4, 8)
     compiled, artifacts = compile_tt(model)
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x))
     report = artifacts.last.report["cpu_fallback"]
     assert report["device_partitions"] == 0
-    assert [e["op"] for e in report["ops"]] == ["aten.sort.default"]
+    assert [e["op"] for e in report["ops"]] == [FREXP]
 
 
 @pytest.mark.parametrize(
     "model, x, error, match",
     [
-        (SortInTheMiddle(), torch.randn(4, 8), LoweringError, "cannot lower 'stablehlo.sort'"),
+        (FrexpInTheMiddle(), torch.randn(4, 8), FrontendError, "could not lower the graph to StableHLO"),
         (InvBetweenLinears().eval(), torch.randn(4, 8, 8), FrontendError, "could not lower the graph to StableHLO"),
     ],
-    ids=["sort", "inverse"],
+    ids=["frexp", "inverse"],
 )
 def test_fallback_off_raises_the_compile_error(model, x, error, match, caplog):
     compiled, artifacts = compile_tt(model, enable_cpu_fallback=False)
@@ -168,16 +172,16 @@ def test_supported_model_is_not_partitioned(caplog):
 def test_every_op_supported_alone_runs_the_graph_on_the_host_with_the_whole_graphs_error(monkeypatch, caplog):
     """When each op compiles alone, the failure is in their combination: the graph runs on the host
     and the report carries the whole graph's error."""
-    monkeypatch.setattr(executor.obo, "probe_support", lambda gm, inputs, config, name: {"sort": None})
-    model, x = SortInTheMiddle(), torch.randn(4, 8)
+    monkeypatch.setattr(executor.obo, "probe_support", lambda gm, inputs, config, name: {"frexp": None})
+    model, x = FrexpInTheMiddle(), torch.randn(4, 8)
     compiled, artifacts = compile_tt(model)
     with caplog.at_level(logging.WARNING, logger=LOGGER), torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x))
     report = artifacts.last.report["cpu_fallback"]
     assert report["device_partitions"] == 0
     assert {e["stage"] for e in report["ops"]} == {"graph"}
-    assert "aten.sort.default" in [e["op"] for e in report["ops"]]
-    assert "cannot lower 'stablehlo.sort'" in report["error"]
+    assert FREXP in [e["op"] for e in report["ops"]]
+    assert "could not lower the graph to StableHLO" in report["error"]
     assert "each op compiles alone" in report["ops"][0]["reason"]
     assert len(_fallback_warnings(caplog)) == 1
 
@@ -206,7 +210,7 @@ def test_graph_the_frontend_cannot_trace_runs_on_the_host_as_dynamo_gave_it(capl
 
 
 def test_partition_that_does_not_compile_runs_on_the_host(monkeypatch):
-    """A device partition whose own compile fails (here: one holding the sort) falls back as a whole."""
+    """A device partition whose own compile fails (here: one holding the frexp) falls back as a whole."""
 
     def probe(gm, inputs, config, name):
         return {
@@ -217,15 +221,16 @@ def test_partition_that_does_not_compile_runs_on_the_host(monkeypatch):
 
     monkeypatch.setattr(executor.obo, "probe_support", probe)
     torch.manual_seed(0)
-    model, x = SortInTheMiddle(), torch.randn(4, 8)
+    model, x = FrexpInTheMiddle(), torch.randn(4, 8)
     compiled, artifacts = compile_tt(model)
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x))
     report = artifacts.last.report["cpu_fallback"]
     stages = {e["op"]: e["stage"] for e in report["ops"]}
     assert stages["aten.mul.Tensor"] == "CONVERTED_TO_TTIR"
-    assert stages["aten.sort.default"] == "partition"
-    assert "stablehlo.sort" in next(e["reason"] for e in report["ops"] if e["op"] == "aten.sort.default")
+    assert stages[FREXP] == "partition"
+    reason = next(e["reason"] for e in report["ops"] if e["op"] == FREXP)
+    assert "did not compile" in reason and FREXP in reason
     assert report["device_partitions"] == 0
     assert [p["device"] for p in report["partitions"]] == [False]
 

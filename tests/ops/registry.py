@@ -518,12 +518,10 @@ OPS: list[OpEntry] = [
         "sort",
         lambda x: torch.sort(x, -1).values,
         unary(),
-        xfail={d: "stablehlo.sort has no TTNN lowering yet" for d in FLOAT},
     ),
     OpEntry(
         "topk",
         lambda x: torch.topk(x, 2, -1).values,
         unary(),
-        xfail={d: "stablehlo.sort (topk) has no TTNN lowering yet" for d in FLOAT},
     ),
 ]

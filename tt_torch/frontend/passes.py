@@ -402,12 +402,13 @@ def _literal_of(gm: fx.GraphModule, node: fx.Node) -> torch.Tensor | None:
 
 
 def wrap_negative_indices(gm: fx.GraphModule) -> fx.GraphModule:
-    """Index tensors of ``aten.index.Tensor`` (``x[idx]``, ``torch.take``) count from the end
-    where negative, as in PyTorch: each becomes ``where(idx < 0, idx + size, idx)``. The device's
-    gather reads a negative index as out of range. A literal index with no negative entry stays."""
+    """Index tensors of ``aten.index.Tensor`` (``x[idx]``, ``torch.take``) and ``aten.index_put``
+    (``x[idx] = v``) count from the end where negative, as in PyTorch: each becomes
+    ``where(idx < 0, idx + size, idx)``. The device's gather and scatter read a negative index as
+    out of range. A literal index with no negative entry stays."""
     changed = False
     for node in list(gm.graph.nodes):
-        if node.op != "call_function" or node.target is not aten.index.Tensor:
+        if node.op != "call_function" or node.target not in (aten.index.Tensor, aten.index_put.default):
             continue
         source, indices = node.args[0], list(node.args[1])
         sizes = _val(source).shape

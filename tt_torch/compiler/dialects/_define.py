@@ -4,7 +4,8 @@
 op ``<dialect>.linear`` with operands ``a``, ``b``, an optional ``bias``, two
 attributes and one ranked-tensor result. ``name*`` is a variadic operand.
 Attributes are untyped (``Any``) so that array attributes fit; every declared
-attribute is required, which the verifier checks.
+attribute is required, which the verifier checks. ``result=False`` declares no result;
+``result="values indices"`` several, named (built with a list of result types).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from torch_mlir.dialects.ext import result as result_field
 Tensor = ir.RankedTensorType
 
 
-def define(dialect: type, name: str, operands: str = "", attrs: str = "", result: bool = True) -> type:
+def define(dialect: type, name: str, operands: str = "", attrs: str = "", result: bool | str = True) -> type:
     ann: dict[str, Any] = {}
     for spec in operands.split():
         if spec.endswith("?"):
@@ -30,8 +31,9 @@ def define(dialect: type, name: str, operands: str = "", attrs: str = "", result
             ann[spec] = Operand[Tensor]
     for attr in attrs.split():
         ann[attr] = Any
-    if result:
-        ann["result"] = Result[Tensor]
+    results = result.split() if isinstance(result, str) else ["result"] if result else []
+    for r in results:
+        ann[r] = Result[Tensor]
     # Operands are positional; optional operands, attributes and the result
     # are keyword arguments of the builder.
     body: dict[str, Any] = {"__annotations__": ann}
@@ -40,8 +42,8 @@ def define(dialect: type, name: str, operands: str = "", attrs: str = "", result
             body[spec[:-1]] = None
     for attr in attrs.split():
         body[attr] = attribute(kw_only=True)
-    if result:
-        body["result"] = result_field(kw_only=True)
+    for r in results:
+        body[r] = result_field(kw_only=True)
     cls_name = "".join(p.capitalize() for p in name.split("_")) + "Op"
     return type(cls_name, (dialect.Operation,), body, name=name)
 
@@ -55,9 +57,9 @@ class OpTable(dict):
 
     def __init__(self):
         super().__init__()
-        self.specs: dict[str, tuple[str, str, bool]] = {}
+        self.specs: dict[str, tuple[str, str, bool | str]] = {}
 
-    def add(self, dialect: type, name: str, operands: str = "", attrs: str = "", result: bool = True) -> type:
+    def add(self, dialect: type, name: str, operands: str = "", attrs: str = "", result: bool | str = True) -> type:
         cls = define(dialect, name, operands, attrs, result)
         self[name] = cls
         self.specs[name] = (operands, attrs, result)
@@ -75,8 +77,11 @@ def load(dialect: type, context: ir.Context) -> None:
             dialect.load()
 
 
-def build(cls: type, operands: list, attributes: dict[str, ir.Attribute], result: ir.Type | None, loc: ir.Location):
-    """Creates an op of ``cls`` from operands in field order.
+def build(
+    cls: type, operands: list, attributes: dict[str, ir.Attribute], result: ir.Type | list | None, loc: ir.Location
+):
+    """Creates an op of ``cls`` from operands in field order (``result``: its result type, a
+    list of them for an op of several results, or None).
 
     ext's generated builder drops falsy attributes (``false``, empty arrays), so
     ops are created here with every attribute kept. An entry of ``operands`` is a
@@ -92,7 +97,11 @@ def build(cls: type, operands: list, attributes: dict[str, ir.Attribute], result
     if cls._ODS_OPERAND_SEGMENTS is not None:
         attrs["operandSegmentSizes"] = ir.DenseI32ArrayAttr.get(sizes)
     op = ir.Operation.create(
-        cls.OPERATION_NAME, results=[result] if result is not None else [], operands=flat, attributes=attrs, loc=loc
+        cls.OPERATION_NAME,
+        results=list(result) if isinstance(result, (list, tuple)) else [result] if result is not None else [],
+        operands=flat,
+        attributes=attrs,
+        loc=loc,
     )
     return op.opview
 

@@ -70,6 +70,14 @@ OPS.add(TTIR, "concat", "inputs*", "dim")
 OPS.add(TTIR, "repeat", "input", "repeat_dimensions")
 OPS.add(TTIR, "pad", "input", "padding value")
 OPS.add(TTIR, "embedding", "input weight")
+# torch.scatter along ``dim`` (TTNN's form; tt-mlir's ttir.scatter carries StableHLO's
+# dimension numbers instead, which StableHLO -> TTIR resolves here): out = input, and each
+# source[i] goes to i with i[dim] replaced by index[i]; scatter_reduce_type "none" writes
+# it, "sum" adds it
+OPS.add(TTIR, "scatter", "input index source", "dim scatter_reduce_type")
+SCATTER_REDUCE_TYPES = ("none", "sum")
+# values and indices (si32) of ``input`` sorted along ``dim``; ``stable`` keeps ties in order
+OPS.add(TTIR, "sort", "input", "dim descending stable", result="values indices")
 
 # --- creation -------------------------------------------------------------------
 OPS.add(TTIR, "constant", "", "value")

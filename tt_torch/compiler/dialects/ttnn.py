@@ -53,6 +53,8 @@ OPS.copy_from(
         "concat",
         "pad",
         "embedding",
+        "scatter",
+        "sort",
         "constant",
         "full",
         "arange",

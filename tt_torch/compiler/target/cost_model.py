@@ -32,6 +32,9 @@ Vector ops (eltwise, reductions, pooling, where, creation...)
     Per element: 1 vector op for simple ops (add, multiply, relu, compares...), ``SFPU_OP_COST``
     = 8 for transcendental / iterative ones (exp, log, sqrt, tanh, gelu, div, pow...). Elementwise
     ops count result elements, reductions input elements, pooling output elements x kernel area.
+    ``ttnn.scatter`` counts one simple op per source element (the write, or the add of "sum");
+    ``ttnn.sort`` a bitonic network's compare-exchanges: log2(n) * (log2(n) + 1) / 2 simple ops
+    per element, n the sorted dim's size rounded up to a power of two.
     Unknown ops count like a simple eltwise op over their result.
     Data movement (reshape, permute, slice, concat, pad, repeat, embedding, to_layout, typecast,
     to_memory_config...) does no vector work: memory only.
@@ -290,6 +293,12 @@ def _vector_ops(name: str, inputs: Sequence[TensorSpec], outputs: Sequence[Tenso
     if name in POOLS:
         kh, kw = attrs.get("kernel_size", (1, 1))
         return out * kh * kw
+    if name == "ttnn.scatter" and len(inputs) >= 3:  # one write or add per source element
+        return inputs[2].numel
+    if name == "ttnn.sort" and inputs:  # the stages of a bitonic sort, each over every element
+        n = inputs[0].shape[int(attrs.get("dim", -1))] if inputs[0].shape else 1
+        stages = max(math.ceil(math.log2(max(n, 1))), 0)
+        return inputs[0].numel * max(stages * (stages + 1) // 2, 1)
     return out * (SFPU_OP_COST if name in SFPU_OPS else 1)
 
 

@@ -379,6 +379,33 @@ def _embedding(op, p):
     )
 
 
+_SCATTER_REDUCE = {"none": "None_", "sum": "Sum"}
+
+
+def _scatter(op, p):
+    kind = _s(op.attributes["scatter_reduce_type"])
+    return fb.OpType.ScatterOp, fb.ScatterOpT(
+        input=p.ref(op.operands[0]),
+        index=p.ref(op.operands[1]),
+        source=p.ref(op.operands[2]),
+        out=p.ref(op.result),
+        dim=_int(op, "dim"),
+        reduceType=getattr(fb.ScatterReduceType, _SCATTER_REDUCE[kind]),
+    )
+
+
+def _sort(op, p):
+    values, indices = op.results
+    return fb.OpType.SortOp, fb.SortOpT(
+        input=p.ref(op.operands[0]),
+        values=p.ref(values),
+        indices=p.ref(indices),
+        dim=_int(op, "dim"),
+        descending=_bool(op, "descending"),
+        stable=_bool(op, "stable"),
+    )
+
+
 def _constant(op, p):
     value = ir.DenseElementsAttr(op.attributes["value"])
     t = ir.RankedTensorType(op.result.type)
@@ -462,6 +489,8 @@ LOWERINGS: dict[str, Lowering] = {
     "ttnn.repeat": _repeat,
     "ttnn.pad": _pad,
     "ttnn.embedding": _embedding,
+    "ttnn.scatter": _scatter,
+    "ttnn.sort": _sort,
     "ttnn.constant": _constant,
     "ttnn.full": _full,
     "ttnn.arange": _arange,

@@ -80,6 +80,8 @@ RULES.update(
         "stablehlo.dynamic_iota": rules.iota,
         "stablehlo.pad": rules.pad,
         "stablehlo.gather": rules.gather,
+        "stablehlo.scatter": rules.scatter,
+        "stablehlo.sort": rules.sort,
         "stablehlo.reverse": rules.reverse,
         "stablehlo.tan": rules.tan,
         "stablehlo.round_nearest_even": rules.round_nearest_even,

@@ -8,7 +8,9 @@ import numpy as np
 from torch_mlir import ir
 from torch_mlir._mlir_libs import _stablehlo as shlo
 
-from ...ir_helpers import as_operation, dense_to_numpy, element_type, shape_of, splat_value
+from ...dialects import ttir
+from ...dialects._define import build
+from ...ir_helpers import as_operation, attr, dense_to_numpy, element_type, shape_of, splat_value
 from ..rewrite import RewriteContext
 from .types import narrow_element
 
@@ -675,10 +677,20 @@ def _point_gather(cx: RewriteContext, table: ir.Value, indices: ir.Value, index_
     """
     ts, ishape = shape_of(table), shape_of(indices)
     batch = ishape[:-1]
-    idx_el = element_type(indices)
     strides = [math.prod(ts[d + 1 :]) for d in range(len(ts))]
+    linear = _linear_index(cx, indices, [strides[d] for d in index_map])
+    column = reshape_to(cx, table, [math.prod(ts), 1])
+    rows = cx.emit("embedding", linear, column, result=cx.tensor_type(batch + [1], element_type(column)))
+    return reshape_to(cx, rows, list(ir.RankedTensorType(cx.result_type()).shape))
+
+
+def _linear_index(cx: RewriteContext, indices: ir.Value, strides: list[int]) -> ir.Value:
+    """sum(indices[..., k] * strides[k]) over the last dim of ``indices`` (the index vectors)."""
+    ishape = shape_of(indices)
+    batch = ishape[:-1]
+    idx_el = element_type(indices)
     linear = None
-    for k, dim in enumerate(index_map):
+    for k, stride in enumerate(strides):
         begins = [0] * len(ishape)
         ends = list(ishape)
         begins[-1], ends[-1] = k, k + 1
@@ -691,10 +703,140 @@ def _point_gather(cx: RewriteContext, table: ir.Value, indices: ir.Value, index_
             step=[1] * len(ishape),
         )
         part = reshape_to(cx, part, batch)
-        if strides[dim] != 1:
-            stride = cx.emit("full", result=cx.tensor_type(batch, idx_el), fill_value=float(strides[dim]))
-            part = cx.emit("multiply", part, stride, result=cx.tensor_type(batch, idx_el))
+        if stride != 1:
+            factor = cx.emit("full", result=cx.tensor_type(batch, idx_el), fill_value=float(stride))
+            part = cx.emit("multiply", part, factor, result=cx.tensor_type(batch, idx_el))
         linear = part if linear is None else cx.emit("add", linear, part, result=cx.tensor_type(batch, idx_el))
-    column = reshape_to(cx, table, [math.prod(ts), 1])
-    rows = cx.emit("embedding", linear, column, result=cx.tensor_type(batch + [1], element_type(column)))
-    return reshape_to(cx, rows, list(ir.RankedTensorType(cx.result_type()).shape))
+    return linear
+
+
+# --- scatter -----------------------------------------------------------------------------------
+
+
+def _scatter_kind(cx: RewriteContext, op) -> str:
+    """The update computation: "none" when the body returns the update (assignment), "sum" when it adds it."""
+    body = op.regions[0].blocks[0]
+    ops = [o.operation for o in body.operations]
+    current, update = body.arguments[0], body.arguments[1]
+    if len(ops) == 1 and ops[0].operands[0] == update:
+        return "none"
+    if (
+        len(ops) == 2
+        and ops[0].name == "stablehlo.add"
+        and set(ops[0].operands) == {current, update}
+        and ops[1].operands[0] == ops[0].results[0]
+    ):
+        return "sum"
+    names = [o.name for o in ops]
+    raise cx.fail(f"a scatter whose update computation is {names} is not supported (assignment and add are)")
+
+
+def scatter(cx: RewriteContext, op):
+    """The scatter torch-mlir emits for index_put, scatter, scatter_add and index_add, as one
+    TTIR scatter of rows along dim 0.
+
+    Each index vector addresses whole slices of the operand: it picks a position along the
+    dims ``scatter_dims_to_operand_dims`` (all of them inserted window dims), and the update
+    window covers every other dim in full. The operand becomes [positions, slice] (indexed
+    dims first, flattened), each index vector its row-major linear position, and the
+    updates [index vectors, slice]; the result is put back in the operand's layout.
+    """
+    if len(op.results) != 1:
+        raise cx.fail("a scatter of several operands is not supported")
+    operand, indices, updates = op.operands
+    dn = shlo.ScatterDimensionNumbers(op.attributes["scatter_dimension_numbers"])
+    if list(dn.input_batching_dims) or list(dn.scatter_indices_batching_dims):
+        raise cx.fail("a scatter with batching dims is not supported")
+    kind = _scatter_kind(cx, op)
+    if str(element_type(op.results[0].type)) == "i1" and kind == "sum":
+        raise cx.fail("an adding scatter on booleans is not supported")
+    os_, ishape, us = shape_of(operand), shape_of(indices), shape_of(updates)
+    index_map = list(dn.scattered_dims_to_operand_dims)
+    window = list(dn.update_window_dims)
+    ivd = dn.index_vector_dim
+    if ivd == len(ishape):  # implicit index vectors of one entry
+        ishape = ishape + [1]
+        indices = reshape_to(cx, indices, ishape)
+    elif ivd != len(ishape) - 1:
+        raise cx.fail(f"index_vector_dim {ivd} is not the last dim of the indices {ishape}")
+    rest = [d for d in range(len(os_)) if d not in index_map]
+    if sorted(dn.inserted_window_dims) != sorted(index_map) or len(set(index_map)) != len(index_map):
+        raise cx.fail("only a scatter whose indexed dims are all inserted window dims is supported")
+    scatter_dims = [d for d in range(len(us)) if d not in window]
+    batch = ishape[:-1]
+    if len(window) != len(rest) or [us[d] for d in window] != [os_[d] for d in rest]:
+        raise cx.fail("only a scatter whose update windows span the operand's other dims in full is supported")
+    if [us[d] for d in scatter_dims] != batch:
+        raise cx.fail(f"the updates {us} do not match the index vectors {batch}")
+    positions = math.prod(os_[d] for d in index_map)
+    width = math.prod(os_[d] for d in rest)
+    count = math.prod(batch)
+    el = element_type(cx.result_type())
+    perm = index_map + rest
+    x = reshape_to(cx, permute(cx, operand, perm), [positions, width])
+    strides = [math.prod(os_[d] for d in index_map[k + 1 :]) for k in range(len(index_map))]
+    linear = reshape_to(cx, _linear_index(cx, indices, strides), [count, 1])
+    idx_el = element_type(linear)
+    if width != 1:
+        linear = cx.emit("repeat", linear, result=cx.tensor_type([count, width], idx_el), repeat_dimensions=[1, width])
+    source = reshape_to(cx, permute(cx, updates, scatter_dims + window), [count, width])
+    y = cx.emit(
+        "scatter",
+        x,
+        linear,
+        source,
+        result=cx.tensor_type([positions, width], el),
+        dim=0,
+        scatter_reduce_type=kind,
+    )
+    y = reshape_to(cx, y, [os_[d] for d in perm])
+    return [permute(cx, y, [perm.index(d) for d in range(len(os_))])]
+
+
+# --- sort -----------------------------------------------------------------------------------------
+
+_SORT_DIRECTION = {"LT": False, "LE": False, "GT": True, "GE": True}
+
+
+def sort(cx: RewriteContext, op):
+    """The sort torch-mlir emits for sort, argsort, msort and topk: the values, and optionally
+    an iota along the sorted dim that becomes the indices, ordered by one comparison of the
+    values. TTIR's sort is stable, so ties keep their order (as in eager's CPU sort)."""
+    dim = ir.IntegerAttr(op.attributes["dimension"]).value
+    x = op.operands[0]
+    rank = len(shape_of(x))
+    dim = dim + rank if dim < 0 else dim
+    if len(op.operands) == 2:
+        iota = as_operation(op.operands[1].owner)
+        if not (
+            isinstance(iota, ir.Operation)
+            and iota.name == "ttir.arange"
+            and ir.IntegerAttr(iota.attributes["arange_dimension"]).value == dim
+            and ir.FloatAttr(iota.attributes["start"]).value == 0.0
+            and ir.FloatAttr(iota.attributes["step"]).value == 1.0
+        ):
+            raise cx.fail("only a sort whose second operand is an iota along the sorted dim (the indices) is supported")
+    elif len(op.operands) != 1:
+        raise cx.fail(f"a sort of {len(op.operands)} operands is not supported (the values and their indices are)")
+    body = op.regions[0].blocks[0]
+    ops = [o.operation for o in body.operations]
+    args = list(body.arguments)
+    if len(ops) != 2 or ops[0].name != "stablehlo.compare" or ops[1].operands[0] != ops[0].results[0]:
+        raise cx.fail(f"a sort comparing with {[o.name for o in ops]} is not supported (one comparison is)")
+    direction = shlo.ComparisonDirectionAttr(ops[0].attributes["comparison_direction"]).value
+    lhs, rhs = ops[0].operands
+    if direction not in _SORT_DIRECTION or {lhs, rhs} != {args[0], args[1]}:
+        raise cx.fail(f"a sort comparing with {direction} or not on the values is not supported")
+    descending = _SORT_DIRECTION[direction] == (lhs == args[0])
+    values_t = cx.result_type(0)
+    indices_t = (
+        cx.result_type(1) if len(op.results) == 2 else cx.tensor_type(shape_of(x), ir.IntegerType.get_signless(32))
+    )
+    sorted_op = build(
+        ttir.OPS["sort"],
+        [x],
+        {k: attr(v) for k, v in {"dim": dim, "descending": descending, "stable": True}.items()},
+        [values_t, indices_t],
+        cx.loc,
+    )
+    return list(sorted_op.operation.results)[: len(op.results)]

@@ -69,6 +69,13 @@ def embedding(cx: RewriteContext, op):
     return [cx.emit("embedding", rm, weight, result=cx.result_type())]
 
 
+def sort(cx: RewriteContext, op):
+    """ttnn.sort: two results, values and indices."""
+    types = [cx.type(r.type) for r in op.results]
+    built = build(ttnn.OPS["sort"], [op.operands[0]], _attrs(op), types, cx.loc)
+    return list(built.operation.results)
+
+
 def _ints(op, name) -> list[int]:
     return list(ir.DenseI64ArrayAttr(op.attributes[name]))
 
@@ -146,6 +153,7 @@ RULES.update(
         "ttir.repeat": repeat,
         "ttir.typecast": typecast,
         "ttir.embedding": embedding,
+        "ttir.sort": sort,
         "ttir.conv2d": conv2d,
         **{f"ttir.{name}": pool2d for name in ttir.POOLS},
     }
