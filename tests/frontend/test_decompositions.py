@@ -227,6 +227,15 @@ def test_adaptive_pooling():
     check(lambda t: F.adaptive_avg_pool1d(t, 4), torch.randn(2, 3, 9))
 
 
+def test_frexp_and_nonzero_static():
+    x = torch.tensor([0.0, 1.0, -0.5, 3.0, 1024.0, 1e-30, -7.25, float("inf"), float("nan"), 0.75, 2.0**-126])
+    check(torch.frexp, x)
+    mask = torch.tensor([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0]])
+    check(lambda t: torch.nonzero_static(t, size=5), mask)
+    check(lambda t: torch.nonzero_static(t, size=2, fill_value=7), mask)
+    check(lambda t: torch.nonzero_static(t, size=3), mask[0])
+
+
 def test_take_along_dim_with_negative_indices():
     x, idx = torch.randn(4, 6), torch.randint(-6, 6, (4, 6))
     check(lambda t, i: torch.take_along_dim(t, i, dim=1), x, idx)

@@ -1018,7 +1018,46 @@ def _adaptive_max_pool(nd: int):
     return decomposition
 
 
+def _frexp(x):
+    """Mantissa in [0.5, 1) and exponent with x = mantissa * 2 ** exponent, from log2 corrected
+    by one step either way; 0, inf and NaN give (x, 0) as in PyTorch."""
+    if not x.dtype.is_floating_point:
+        return NotImplemented
+    ax = torch.abs(x)
+    regular = (ax > 0) & torch.isfinite(x)
+    safe = torch.where(regular, ax, torch.ones_like(ax))
+    e = torch.floor(torch.log2(safe)) + 1
+    m = safe * torch.pow(2.0, -e)
+    high, low = m >= 1, m < 0.5
+    m = torch.where(high, m * 0.5, torch.where(low, m * 2, m))
+    e = torch.where(high, e + 1, torch.where(low, e - 1, e))
+    mantissa = torch.where(regular, torch.sign(x) * m, x)
+    exponent = torch.where(regular, e, torch.zeros_like(e)).to(torch.int32)
+    return mantissa, exponent
+
+
+def _nonzero_static(x, *, size, fill_value=-1):
+    """The first ``size`` nonzero positions in row-major order (``fill_value`` after the last), by
+    each nonzero's rank among them: row r gathers the position whose rank is r."""
+    n = x.numel()
+    flat = (x.reshape(-1) != 0).to(torch.int32)
+    rank = _prefixes(flat, 0, torch.zeros((), dtype=torch.int32)).sum(-1, dtype=torch.int32) - 1
+    rows = torch.arange(size, device=x.device, dtype=torch.int32).unsqueeze(-1)
+    pick = (rank.unsqueeze(0) == rows) & (flat.unsqueeze(0) == 1)  # (size, n)
+    found = pick.any(-1, keepdim=True)
+    coords, step = [], 1
+    positions = torch.arange(n, device=x.device, dtype=torch.int64)
+    for dim_size in reversed(x.shape):
+        coords.append(positions // step % dim_size)
+        step *= dim_size
+    cols = [torch.where(pick, c.unsqueeze(0), 0).sum(-1, keepdim=True) for c in reversed(coords)]
+    out = torch.cat(cols, -1) if cols else torch.zeros(size, 0, dtype=torch.int64, device=x.device)
+    return torch.where(found, out, fill_value)
+
+
 CUSTOM: dict[torch._ops.OpOverload, Callable] = {
+    aten.frexp.Tensor: _frexp,
+    aten.nonzero_static.default: _nonzero_static,
     aten._adaptive_avg_pool3d.default: _adaptive_avg_pool(3),
     aten.adaptive_max_pool1d.default: _adaptive_max_pool(1),
     aten.adaptive_max_pool2d.default: _adaptive_max_pool(2),
