@@ -17,9 +17,9 @@ from tt_torch.tools.utils import CompilerConfig
 
 LOGGER = "tt_torch.dynamo.executor"
 # the op without a device path the tests use: torch-mlir cannot lower it
-FREXP = "aten.frexp.Tensor"
-FREXP_STAGE = "CONVERTED_TO_TORCH_IR"
-FREXP_REASON = "Lowering TorchFX IR -> Torch Backend IR failed"
+UNLOWERED = "aten.special_bessel_j0.default"
+UNLOWERED_STAGE = "CONVERTED_TO_TORCH_IR"
+UNLOWERED_REASON = "Lowering TorchFX IR -> Torch Backend IR failed"
 
 
 def _line_of(text: str) -> str:
@@ -45,16 +45,16 @@ class InvBetweenLinears(torch.nn.Module):
         return self.fc2(z)
 
 
-class FrexpInTheMiddle(torch.nn.Module):
+class BesselInTheMiddle(torch.nn.Module):
     def forward(self, x):
         y = x * 2
-        s = torch.frexp(y).mantissa  # no lowering in torch-mlir
+        s = torch.special.bessel_j0(y)  # no lowering in torch-mlir
         return s + 1
 
 
-class OnlyFrexp(torch.nn.Module):
+class OnlyBessel(torch.nn.Module):
     def forward(self, x):
-        return torch.frexp(x).mantissa
+        return torch.special.bessel_j0(x)
 
 
 def _fallback_warnings(caplog) -> list[str]:
@@ -62,10 +62,10 @@ def _fallback_warnings(caplog) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def frexp_run():
-    """FrexpInTheMiddle compiled and run once with the fallback on (the default)."""
+def bessel_run():
+    """BesselInTheMiddle compiled and run once with the fallback on (the default)."""
     torch.manual_seed(0)
-    model, x = FrexpInTheMiddle(), torch.randn(4, 8)
+    model, x = BesselInTheMiddle(), torch.randn(4, 8)
     compiled, artifacts = compile_tt(model)
     with torch.no_grad():
         return model(x), compiled(x), artifacts
@@ -97,15 +97,15 @@ def test_inverse_between_linears_runs_with_the_inverse_on_the_cpu(caplog):
     assert "artifacts.last.report['cpu_fallback']" in warnings[0]
 
 
-def test_frexp_in_the_middle_runs_on_the_cpu_between_device_partitions(frexp_run):
-    golden, out, artifacts = frexp_run
+def test_bessel_in_the_middle_runs_on_the_cpu_between_device_partitions(bessel_run):
+    golden, out, artifacts = bessel_run
     assert_matches(golden, out)
     report = artifacts.last.report["cpu_fallback"]
-    assert [e["op"] for e in report["ops"]] == [FREXP]
-    (frexp,) = report["ops"]
-    assert frexp["stage"] == FREXP_STAGE
-    assert FREXP_REASON in frexp["reason"]
-    assert frexp["source"].endswith(_line_of("s = torch.frexp(y"))
+    assert [e["op"] for e in report["ops"]] == [UNLOWERED]
+    (bessel,) = report["ops"]
+    assert bessel["stage"] == UNLOWERED_STAGE
+    assert UNLOWERED_REASON in bessel["reason"]
+    assert bessel["source"].endswith(_line_of("s = torch.special.bessel_j0(y"))
     assert report["device_partitions"] == 2 and report["host_ops"] == 1  # x * 2 and s + 1
     # each partition's input comes from the host and its result goes back: 4 x 8 f32 each way
     for part in report["partitions"]:
@@ -116,34 +116,34 @@ def test_frexp_in_the_middle_runs_on_the_cpu_between_device_partitions(frexp_run
     assert transfers["transfer_us"] == pytest.approx(sum(p["transfer_us"] for p in report["partitions"]))
 
 
-def test_export_of_a_graph_with_cpu_ops_is_refused_naming_the_op(frexp_run, tmp_path):
-    _, _, artifacts = frexp_run
+def test_export_of_a_graph_with_cpu_ops_is_refused_naming_the_op(bessel_run, tmp_path):
+    _, _, artifacts = bessel_run
     with pytest.raises(ExportError) as info:
-        artifacts.export(tmp_path / "frexp.ttnn")
+        artifacts.export(tmp_path / "bessel.ttnn")
     message = str(info.value)
-    assert FREXP in message and _line_of("s = torch.frexp(y") in message
+    assert UNLOWERED in message and _line_of("s = torch.special.bessel_j0(y") in message
     assert "enable_cpu_fallback=False" in message
-    assert not (tmp_path / "frexp.ttnn").exists()
+    assert not (tmp_path / "bessel.ttnn").exists()
 
 
 def test_graph_of_unsupported_ops_only_runs_on_the_host():
     torch.manual_seed(0)
-    model, x = OnlyFrexp(), torch.randn(4, 8)
+    model, x = OnlyBessel(), torch.randn(4, 8)
     compiled, artifacts = compile_tt(model)
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x))
     report = artifacts.last.report["cpu_fallback"]
     assert report["device_partitions"] == 0
-    assert [e["op"] for e in report["ops"]] == [FREXP]
+    assert [e["op"] for e in report["ops"]] == [UNLOWERED]
 
 
 @pytest.mark.parametrize(
     "model, x, error, match",
     [
-        (FrexpInTheMiddle(), torch.randn(4, 8), FrontendError, "could not lower the graph to StableHLO"),
+        (BesselInTheMiddle(), torch.randn(4, 8), FrontendError, "could not lower the graph to StableHLO"),
         (InvBetweenLinears().eval(), torch.randn(4, 8, 8), FrontendError, "could not lower the graph to StableHLO"),
     ],
-    ids=["frexp", "inverse"],
+    ids=["bessel_j0", "inverse"],
 )
 def test_fallback_off_raises_the_compile_error(model, x, error, match, caplog):
     compiled, artifacts = compile_tt(model, enable_cpu_fallback=False)
@@ -172,15 +172,15 @@ def test_supported_model_is_not_partitioned(caplog):
 def test_every_op_supported_alone_runs_the_graph_on_the_host_with_the_whole_graphs_error(monkeypatch, caplog):
     """When each op compiles alone, the failure is in their combination: the graph runs on the host
     and the report carries the whole graph's error."""
-    monkeypatch.setattr(executor.obo, "probe_support", lambda gm, inputs, config, name: {"frexp": None})
-    model, x = FrexpInTheMiddle(), torch.randn(4, 8)
+    monkeypatch.setattr(executor.obo, "probe_support", lambda gm, inputs, config, name: {"special_bessel_j0": None})
+    model, x = BesselInTheMiddle(), torch.randn(4, 8)
     compiled, artifacts = compile_tt(model)
     with caplog.at_level(logging.WARNING, logger=LOGGER), torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x))
     report = artifacts.last.report["cpu_fallback"]
     assert report["device_partitions"] == 0
     assert {e["stage"] for e in report["ops"]} == {"graph"}
-    assert FREXP in [e["op"] for e in report["ops"]]
+    assert UNLOWERED in [e["op"] for e in report["ops"]]
     assert "could not lower the graph to StableHLO" in report["error"]
     assert "each op compiles alone" in report["ops"][0]["reason"]
     assert len(_fallback_warnings(caplog)) == 1
@@ -210,7 +210,7 @@ def test_graph_the_frontend_cannot_trace_runs_on_the_host_as_dynamo_gave_it(capl
 
 
 def test_partition_that_does_not_compile_runs_on_the_host(monkeypatch):
-    """A device partition whose own compile fails (here: one holding the frexp) falls back as a whole."""
+    """A device partition whose own compile fails (here: one holding the Bessel function) falls back as a whole."""
 
     def probe(gm, inputs, config, name):
         return {
@@ -221,16 +221,16 @@ def test_partition_that_does_not_compile_runs_on_the_host(monkeypatch):
 
     monkeypatch.setattr(executor.obo, "probe_support", probe)
     torch.manual_seed(0)
-    model, x = FrexpInTheMiddle(), torch.randn(4, 8)
+    model, x = BesselInTheMiddle(), torch.randn(4, 8)
     compiled, artifacts = compile_tt(model)
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x))
     report = artifacts.last.report["cpu_fallback"]
     stages = {e["op"]: e["stage"] for e in report["ops"]}
     assert stages["aten.mul.Tensor"] == "CONVERTED_TO_TTIR"
-    assert stages[FREXP] == "partition"
-    reason = next(e["reason"] for e in report["ops"] if e["op"] == FREXP)
-    assert "did not compile" in reason and FREXP in reason
+    assert stages[UNLOWERED] == "partition"
+    reason = next(e["reason"] for e in report["ops"] if e["op"] == UNLOWERED)
+    assert "did not compile" in reason and UNLOWERED in reason
     assert report["device_partitions"] == 0
     assert [p["device"] for p in report["partitions"]] == [False]
 
