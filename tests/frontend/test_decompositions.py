@@ -236,6 +236,20 @@ def test_frexp_and_nonzero_static():
     check(lambda t: torch.nonzero_static(t, size=3), mask[0])
 
 
+def test_medians_and_kth_values_through_the_device_sort():
+    x = torch.tensor([[3.0, 1.0, 2.0, 5.0], [4.0, float("nan"), 0.0, 1.0], [7.0, 6.0, float("nan"), float("nan")]])
+    check(torch.median, x)
+    check(torch.median, x[:1])
+    check(torch.nanmedian, x)
+    for dim in (0, 1, -1):
+        for keepdim in (False, True):
+            check(lambda t, d=dim, k=keepdim: torch.median(t, d, keepdim=k), x)
+            check(lambda t, d=dim, k=keepdim: torch.nanmedian(t, d, keepdim=k), x)
+    y = torch.randn(4, 7)
+    check(lambda t: torch.kthvalue(t, 3, dim=1), y)
+    check(lambda t: torch.kthvalue(t, 2, dim=0, keepdim=True), y)
+
+
 def test_take_along_dim_with_negative_indices():
     x, idx = torch.randn(4, 6), torch.randint(-6, 6, (4, 6))
     check(lambda t, i: torch.take_along_dim(t, i, dim=1), x, idx)

@@ -1055,7 +1055,65 @@ def _nonzero_static(x, *, size, fill_value=-1):
     return torch.where(found, out, fill_value)
 
 
+def _order_statistic(x, dim, keepdim, position):
+    """Values and indices at ``position`` (an int, or a tensor of per-row positions with the
+    dim kept) of ``x`` sorted along ``dim``; NaN sorts last, as in PyTorch."""
+    values, indices = torch.sort(x, dim=dim)  # the device's sort is stable
+    if isinstance(position, int):
+        v, i = values.narrow(dim, position, 1), indices.narrow(dim, position, 1)
+    else:
+        v, i = torch.gather(values, dim, position), torch.gather(indices, dim, position)
+    if keepdim:
+        return v, i
+    shape = [n for d, n in enumerate(v.shape) if d != dim]  # a reshape: squeeze's rule leaves a prims op
+    return v.reshape(shape), i.reshape(shape)
+
+
+def _median_dim(x, dim=0, keepdim=False):
+    """The lower median; a row holding NaN gives NaN at its first NaN, as in PyTorch."""
+    if x.dim() == 0:
+        return x.clone(), torch.zeros((), dtype=torch.int64, device=x.device)
+    dim = dim % x.dim()
+    n = x.shape[dim]
+    nans = torch.isnan(x).sum(dim, keepdim=True) if x.dtype.is_floating_point else None
+    if nans is None:
+        return _order_statistic(x, dim, keepdim, (n - 1) // 2)
+    position = torch.where(nans > 0, n - nans, (n - 1) // 2)  # NaNs sort last, in their order
+    return _order_statistic(x, dim, keepdim, position)
+
+
+def _median(x):
+    return _median_dim(x.reshape(-1), 0)[0]
+
+
+def _nanmedian_dim(x, dim=0, keepdim=False):
+    """The lower median of the values that are not NaN (NaN where a row has none)."""
+    if x.dim() == 0:
+        return x.clone(), torch.zeros((), dtype=torch.int64, device=x.device)
+    if not x.dtype.is_floating_point:
+        return _median_dim(x, dim, keepdim)
+    dim = dim % x.dim()
+    count = (~torch.isnan(x)).sum(dim, keepdim=True)
+    position = torch.clamp((count - 1) // 2, min=0)
+    return _order_statistic(x, dim, keepdim, position)
+
+
+def _nanmedian(x):
+    return _nanmedian_dim(x.reshape(-1), 0)[0]
+
+
+def _kthvalue(x, k, dim=-1, keepdim=False):
+    if x.dim() == 0:
+        return x.clone(), torch.zeros((), dtype=torch.int64, device=x.device)
+    return _order_statistic(x, dim % x.dim(), keepdim, k - 1)
+
+
 CUSTOM: dict[torch._ops.OpOverload, Callable] = {
+    aten.median.default: _median,
+    aten.median.dim: _median_dim,
+    aten.nanmedian.default: _nanmedian,
+    aten.nanmedian.dim: _nanmedian_dim,
+    aten.kthvalue.default: _kthvalue,
     aten.frexp.Tensor: _frexp,
     aten.nonzero_static.default: _nonzero_static,
     aten._adaptive_avg_pool3d.default: _adaptive_avg_pool(3),
