@@ -25,7 +25,7 @@ def check(fn, *inputs, atol: float = 1e-5, device_op: str = "ttnn.scatter"):
         assert g.dtype == w.dtype and g.shape == w.shape, (
             f"{g.dtype}{tuple(g.shape)} vs eager {w.dtype}{tuple(w.shape)}"
         )
-        torch.testing.assert_close(g, w, rtol=atol, atol=atol)
+        torch.testing.assert_close(g, w, rtol=atol, atol=atol, equal_nan=True)
     assert "cpu_fallback" not in artifacts.last.report
     assert device_op in artifacts.last.ttnn
 
@@ -129,3 +129,9 @@ def test_topk_for_sampling_logits():
         return logits.masked_fill(logits < kth, float("-inf"))
 
     check_sort(filter_top_k, torch.randn(2, 64))
+
+
+def test_sort_puts_nan_above_every_number():
+    x = torch.tensor([[1.0, float("nan"), -float("inf"), 0.5, float("inf")]])
+    for descending in (False, True):
+        check(lambda x, d=descending: torch.sort(x, descending=d), x, atol=0.0, device_op="ttnn.sort")
