@@ -246,6 +246,9 @@ def test_medians_and_kth_values_through_the_device_sort():
             check(lambda t, d=dim, k=keepdim: torch.median(t, d, keepdim=k), x)
             check(lambda t, d=dim, k=keepdim: torch.nanmedian(t, d, keepdim=k), x)
     y = torch.randn(4, 7)
+    y[1, :3] = 0.5  # ties keep their order
+    check(lambda t: torch.sort(t, dim=1, stable=True), y)
+    check(lambda t: torch.sort(t, dim=0, descending=True, stable=True), y)
     check(lambda t: torch.kthvalue(t, 3, dim=1), y)
     check(lambda t: torch.kthvalue(t, 2, dim=0, keepdim=True), y)
 

@@ -1108,7 +1108,13 @@ def _kthvalue(x, k, dim=-1, keepdim=False):
     return _order_statistic(x, dim % x.dim(), keepdim, k - 1)
 
 
+def _sort_stable(x, *, stable=None, dim=-1, descending=False):
+    """The device's sort is stable whatever is asked: the plain sort, which torch-mlir lowers."""
+    return torch.sort(x, dim, descending)
+
+
 CUSTOM: dict[torch._ops.OpOverload, Callable] = {
+    aten.sort.stable: _sort_stable,
     aten.median.default: _median,
     aten.median.dim: _median_dim,
     aten.nanmedian.default: _nanmedian,
