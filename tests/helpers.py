@@ -142,3 +142,23 @@ class UNet(torch.nn.Module):
         u2 = self.up2(torch.cat([F.interpolate(b, scale_factor=2, mode="nearest"), d2], dim=1))
         u1 = self.up1(torch.cat([F.interpolate(u2, scale_factor=2, mode="nearest"), d1], dim=1))
         return self.out(u1)
+
+
+def check_on_device(fn, *inputs, atol: float = 1e-5, fallback: bool = False, device_op: str | None = None):
+    """``fn`` compiled (strictly unless ``fallback``) against eager on ``inputs``: same dtypes and
+    shapes, values within ``atol`` (NaN equal to NaN); strict means every op ran on the device,
+    and ``device_op`` must then appear in the TTNN program."""
+    torch._dynamo.reset()
+    compiled, artifacts = compile_tt(fn, enable_cpu_fallback=fallback)
+    with torch.no_grad():
+        got, want = compiled(*inputs), fn(*inputs)
+    for g, w in zip(*(x if isinstance(x, tuple) else (x,) for x in (got, want))):
+        assert g.dtype == w.dtype and g.shape == w.shape, (
+            f"{g.dtype}{tuple(g.shape)} vs eager {w.dtype}{tuple(w.shape)}"
+        )
+        torch.testing.assert_close(g, w, rtol=atol, atol=atol, equal_nan=True)
+    if not fallback:
+        assert "cpu_fallback" not in artifacts.last.report
+    if device_op is not None:
+        assert device_op in artifacts.last.ttnn
+    return artifacts

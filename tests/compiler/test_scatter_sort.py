@@ -10,24 +10,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.helpers import compile_tt
+from tests.helpers import check_on_device, compile_tt
 from tt_torch.errors import TTRuntimeError
 
 pytestmark = pytest.mark.usefixtures("fast_numerics")
 
 
 def check(fn, *inputs, atol: float = 1e-5, device_op: str = "ttnn.scatter"):
-    torch._dynamo.reset()
-    compiled, artifacts = compile_tt(fn, enable_cpu_fallback=False)
-    with torch.no_grad():
-        got, want = compiled(*inputs), fn(*inputs)
-    for g, w in zip(*(x if isinstance(x, tuple) else (x,) for x in (got, want))):
-        assert g.dtype == w.dtype and g.shape == w.shape, (
-            f"{g.dtype}{tuple(g.shape)} vs eager {w.dtype}{tuple(w.shape)}"
-        )
-        torch.testing.assert_close(g, w, rtol=atol, atol=atol, equal_nan=True)
-    assert "cpu_fallback" not in artifacts.last.report
-    assert device_op in artifacts.last.ttnn
+    check_on_device(fn, *inputs, atol=atol, device_op=device_op)
 
 
 x54 = torch.randn(5, 4)

@@ -12,23 +12,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.helpers import compile_tt
+from tests.helpers import check_on_device
 
 pytestmark = pytest.mark.usefixtures("fast_numerics")
 
 
-def check(fn, *inputs, atol: float = 1e-5, fallback: bool = False):
-    torch._dynamo.reset()
-    compiled, artifacts = compile_tt(fn, enable_cpu_fallback=fallback)
-    with torch.no_grad():
-        got, want = compiled(*inputs), fn(*inputs)
-    for g, w in zip(*(x if isinstance(x, tuple) else (x,) for x in (got, want))):
-        assert g.dtype == w.dtype and g.shape == w.shape, (
-            f"{g.dtype}{tuple(g.shape)} vs eager {w.dtype}{tuple(w.shape)}"
-        )
-        torch.testing.assert_close(g, w, rtol=atol, atol=atol, equal_nan=True)
-    if not fallback:
-        assert "cpu_fallback" not in artifacts.last.report
+check = check_on_device
 
 
 x46 = torch.randn(4, 6)
@@ -145,20 +134,13 @@ def test_max_pool2d_unbatched():
     check(lambda t: F.max_pool2d(t, 2), torch.randn(3, 8, 8))
 
 
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
 @pytest.mark.parametrize("align_corners", [False, True])
 @pytest.mark.parametrize("size", [None, (5, 7), (3, 2)])
-def test_bilinear_interpolation(align_corners, size):
+def test_2d_interpolation(mode, align_corners, size):
     x = torch.randn(2, 3, 4, 6)
     kwargs = {"size": size} if size else {"scale_factor": 2}
-    check(lambda t: F.interpolate(t, mode="bilinear", align_corners=align_corners, **kwargs), x, atol=1e-4)
-
-
-@pytest.mark.parametrize("align_corners", [False, True])
-@pytest.mark.parametrize("size", [None, (5, 7), (3, 2)])
-def test_bicubic_interpolation(align_corners, size):
-    x = torch.randn(2, 3, 4, 6)
-    kwargs = {"size": size} if size else {"scale_factor": 2}
-    check(lambda t: F.interpolate(t, mode="bicubic", align_corners=align_corners, **kwargs), x, atol=1e-4)
+    check(lambda t: F.interpolate(t, mode=mode, align_corners=align_corners, **kwargs), x, atol=1e-4)
 
 
 @pytest.mark.parametrize("align_corners", [False, True])
