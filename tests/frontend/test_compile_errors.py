@@ -10,15 +10,15 @@ from tt_torch.errors import ConfigError, LoweringError
 from tt_torch.tools.utils import CompileDepth, CompilerConfig
 
 
-class SignBits(torch.nn.Module):
+class BitCast(torch.nn.Module):
     def forward(self, x):
         y = x * 2
-        return torch.signbit(y)  # the unsupported op: stablehlo.bitcast_convert has no TTIR rule
+        return y.view(torch.int32)  # the unsupported op: stablehlo.bitcast_convert has no TTIR rule
 
 
 def test_unsupported_op_names_op_stablehlo_and_source_line():
-    # strict mode: the error itself (with the fallback on, signbit would run on the CPU)
-    compiled, _ = compile_tt(SignBits(), CompileDepth.EXECUTE, enable_cpu_fallback=False)
+    # strict mode: the error itself (with the fallback on, the bit cast would run on the CPU)
+    compiled, _ = compile_tt(BitCast(), CompileDepth.EXECUTE, enable_cpu_fallback=False)
     with pytest.raises(LoweringError) as info:
         compiled(torch.randn(4, 8))
     err = info.value

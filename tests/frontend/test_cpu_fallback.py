@@ -17,7 +17,7 @@ from tt_torch.tools.utils import CompilerConfig
 
 LOGGER = "tt_torch.dynamo.executor"
 # the op without a device path the tests use: torch-mlir cannot lower it
-UNLOWERED = "aten.special_bessel_j0.default"
+UNLOWERED = "aten.special_airy_ai.default"
 UNLOWERED_STAGE = "CONVERTED_TO_TORCH_IR"
 UNLOWERED_REASON = "Lowering TorchFX IR -> Torch Backend IR failed"
 
@@ -45,16 +45,16 @@ class InvBetweenLinears(torch.nn.Module):
         return self.fc2(z)
 
 
-class BesselInTheMiddle(torch.nn.Module):
+class AiryInTheMiddle(torch.nn.Module):
     def forward(self, x):
         y = x * 2
-        s = torch.special.bessel_j0(y)  # no lowering in torch-mlir
+        s = torch.special.airy_ai(y)  # no lowering in torch-mlir
         return s + 1
 
 
-class OnlyBessel(torch.nn.Module):
+class OnlyAiry(torch.nn.Module):
     def forward(self, x):
-        return torch.special.bessel_j0(x)
+        return torch.special.airy_ai(x)
 
 
 def _fallback_warnings(caplog) -> list[str]:
@@ -62,10 +62,10 @@ def _fallback_warnings(caplog) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def bessel_run():
-    """BesselInTheMiddle compiled and run once with the fallback on (the default)."""
+def airy_run():
+    """AiryInTheMiddle compiled and run once with the fallback on (the default)."""
     torch.manual_seed(0)
-    model, x = BesselInTheMiddle(), torch.randn(4, 8)
+    model, x = AiryInTheMiddle(), torch.randn(4, 8)
     compiled, artifacts = compile_tt(model)
     with torch.no_grad():
         return model(x), compiled(x), artifacts
@@ -97,15 +97,15 @@ def test_inverse_between_linears_runs_with_the_inverse_on_the_cpu(caplog):
     assert "artifacts.last.report['cpu_fallback']" in warnings[0]
 
 
-def test_bessel_in_the_middle_runs_on_the_cpu_between_device_partitions(bessel_run):
-    golden, out, artifacts = bessel_run
+def test_airy_in_the_middle_runs_on_the_cpu_between_device_partitions(airy_run):
+    golden, out, artifacts = airy_run
     assert_matches(golden, out)
     report = artifacts.last.report["cpu_fallback"]
     assert [e["op"] for e in report["ops"]] == [UNLOWERED]
-    (bessel,) = report["ops"]
-    assert bessel["stage"] == UNLOWERED_STAGE
-    assert UNLOWERED_REASON in bessel["reason"]
-    assert bessel["source"].endswith(_line_of("s = torch.special.bessel_j0(y"))
+    (airy,) = report["ops"]
+    assert airy["stage"] == UNLOWERED_STAGE
+    assert UNLOWERED_REASON in airy["reason"]
+    assert airy["source"].endswith(_line_of("s = torch.special.airy_ai(y"))
     assert report["device_partitions"] == 2 and report["host_ops"] == 1  # x * 2 and s + 1
     # each partition's input comes from the host and its result goes back: 4 x 8 f32 each way
     for part in report["partitions"]:
@@ -116,19 +116,19 @@ def test_bessel_in_the_middle_runs_on_the_cpu_between_device_partitions(bessel_r
     assert transfers["transfer_us"] == pytest.approx(sum(p["transfer_us"] for p in report["partitions"]))
 
 
-def test_export_of_a_graph_with_cpu_ops_is_refused_naming_the_op(bessel_run, tmp_path):
-    _, _, artifacts = bessel_run
+def test_export_of_a_graph_with_cpu_ops_is_refused_naming_the_op(airy_run, tmp_path):
+    _, _, artifacts = airy_run
     with pytest.raises(ExportError) as info:
-        artifacts.export(tmp_path / "bessel.ttnn")
+        artifacts.export(tmp_path / "airy.ttnn")
     message = str(info.value)
-    assert UNLOWERED in message and _line_of("s = torch.special.bessel_j0(y") in message
+    assert UNLOWERED in message and _line_of("s = torch.special.airy_ai(y") in message
     assert "enable_cpu_fallback=False" in message
-    assert not (tmp_path / "bessel.ttnn").exists()
+    assert not (tmp_path / "airy.ttnn").exists()
 
 
 def test_graph_of_unsupported_ops_only_runs_on_the_host():
     torch.manual_seed(0)
-    model, x = OnlyBessel(), torch.randn(4, 8)
+    model, x = OnlyAiry(), torch.randn(4, 8)
     compiled, artifacts = compile_tt(model)
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x))
@@ -140,10 +140,10 @@ def test_graph_of_unsupported_ops_only_runs_on_the_host():
 @pytest.mark.parametrize(
     "model, x, error, match",
     [
-        (BesselInTheMiddle(), torch.randn(4, 8), FrontendError, "could not lower the graph to StableHLO"),
+        (AiryInTheMiddle(), torch.randn(4, 8), FrontendError, "could not lower the graph to StableHLO"),
         (InvBetweenLinears().eval(), torch.randn(4, 8, 8), FrontendError, "could not lower the graph to StableHLO"),
     ],
-    ids=["bessel_j0", "inverse"],
+    ids=["airy_ai", "inverse"],
 )
 def test_fallback_off_raises_the_compile_error(model, x, error, match, caplog):
     compiled, artifacts = compile_tt(model, enable_cpu_fallback=False)
@@ -172,8 +172,8 @@ def test_supported_model_is_not_partitioned(caplog):
 def test_every_op_supported_alone_runs_the_graph_on_the_host_with_the_whole_graphs_error(monkeypatch, caplog):
     """When each op compiles alone, the failure is in their combination: the graph runs on the host
     and the report carries the whole graph's error."""
-    monkeypatch.setattr(executor.obo, "probe_support", lambda gm, inputs, config, name: {"special_bessel_j0": None})
-    model, x = BesselInTheMiddle(), torch.randn(4, 8)
+    monkeypatch.setattr(executor.obo, "probe_support", lambda gm, inputs, config, name: {"special_airy_ai": None})
+    model, x = AiryInTheMiddle(), torch.randn(4, 8)
     compiled, artifacts = compile_tt(model)
     with caplog.at_level(logging.WARNING, logger=LOGGER), torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x))
@@ -210,7 +210,7 @@ def test_graph_the_frontend_cannot_trace_runs_on_the_host_as_dynamo_gave_it(capl
 
 
 def test_partition_that_does_not_compile_runs_on_the_host(monkeypatch):
-    """A device partition whose own compile fails (here: one holding the Bessel function) falls back as a whole."""
+    """A device partition whose own compile fails (here: one holding the Airy function) falls back as a whole."""
 
     def probe(gm, inputs, config, name):
         return {
@@ -221,7 +221,7 @@ def test_partition_that_does_not_compile_runs_on_the_host(monkeypatch):
 
     monkeypatch.setattr(executor.obo, "probe_support", probe)
     torch.manual_seed(0)
-    model, x = BesselInTheMiddle(), torch.randn(4, 8)
+    model, x = AiryInTheMiddle(), torch.randn(4, 8)
     compiled, artifacts = compile_tt(model)
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x))

@@ -376,6 +376,50 @@ def test_special_functions_to_float32_accuracy():
     check(torch.special.i1e, b, atol=1e-5)
 
 
+def test_bessel_functions_and_special_quantiles():
+    x = torch.cat([torch.linspace(-12.0, 12.0, 61), torch.tensor([0.0, 1e-3, 2.0, 3.0])])
+    for fn in (torch.special.bessel_j0, torch.special.bessel_j1, torch.special.bessel_y0, torch.special.bessel_y1):
+        check(fn, x, atol=1e-5)
+    check(torch.special.spherical_bessel_j0, x, atol=1e-5)
+    for fn in (torch.special.modified_bessel_i0, torch.special.modified_bessel_i1):
+        check(fn, x / 2, atol=1e-4)
+    for fn in (
+        torch.special.modified_bessel_k0,
+        torch.special.modified_bessel_k1,
+        torch.special.scaled_modified_bessel_k0,
+        torch.special.scaled_modified_bessel_k1,
+    ):
+        check(fn, x, atol=1e-4)
+    check(torch.special.ndtri, torch.tensor([0.0, 1e-4, 0.025, 0.3, 0.5, 0.9, 0.999, 1.0]), atol=1e-4)
+    check(torch.signbit, torch.tensor([-1.0, -0.0, 0.0, 2.0, float("-inf"), float("nan")]))
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        torch.special.chebyshev_polynomial_t,
+        torch.special.chebyshev_polynomial_u,
+        torch.special.shifted_chebyshev_polynomial_t,
+        torch.special.shifted_chebyshev_polynomial_u,
+    ],
+)
+def test_chebyshev_polynomials(fn):
+    x = torch.tensor([-1.5, -1.0, -0.7, 0.0, 0.3, 0.999, 1.0, 1.2])
+    for n in (0, 1, 2, 5, 8):
+        check(lambda t, n=n: fn(t, n), x, atol=1e-3)
+    check(fn, x, torch.tensor([3.0, -1.0, 4.0, 2.0, 7.0, 1.0, 6.0, 3.0]), atol=1e-3)
+
+
+def test_scatter_reduce_sum_and_mean_and_put():
+    x, index, src = torch.randn(4, 5), torch.tensor([[0, 1, 0], [2, 2, 3]]), torch.randn(2, 3)
+    for reduce in ("sum", "mean"):
+        for include_self in (True, False):
+            check(lambda t, i, s, r=reduce, k=include_self: t.scatter_reduce(1, i, s, r, include_self=k), x, index, src)
+    where = torch.tensor([0, -1, 7, 7])
+    check(lambda t, i, v: torch.put(t, i, v), x, where[:3], torch.randn(3))
+    check(lambda t, i, v: torch.put(t, i, v, accumulate=True), x, where, torch.randn(4))
+
+
 def test_integer_clamp_with_one_bound_or_an_int64_extreme():
     ids = torch.randint(-50, 50, (4, 6))
     check(lambda t: torch.clamp(t, min=-9223372036854775808) + 1, ids)

@@ -1113,7 +1113,165 @@ def _sort_stable(x, *, stable=None, dim=-1, descending=False):
     return torch.sort(x, dim, descending)
 
 
+_J0_SMALL = (1.0, -2.2499997, 1.2656208, -0.3163866, 0.0444479, -0.0039444, 0.0002100)
+_Y0_SMALL = (0.36746691, 0.60559366, -0.74350384, 0.25300117, -0.04261214, 0.00427916, -0.00024846)
+_F0 = (0.79788456, -0.00000077, -0.00552740, -0.00009512, 0.00137237, -0.00072805, 0.00014476)
+_T0 = (-0.78539816, -0.04166397, -0.00003954, 0.00262573, -0.00054125, -0.00029333, 0.00013558)
+_J1_SMALL = (0.5, -0.56249985, 0.21093573, -0.03954289, 0.00443319, -0.00031761, 0.00001109)
+_Y1_SMALL = (-0.6366198, 0.2212091, 2.1682709, -1.3164827, 0.3123951, -0.0400976, 0.0027873)
+_F1 = (0.79788456, 0.00000156, 0.01659667, 0.00017105, -0.00249511, 0.00113653, -0.00020033)
+_T1 = (-2.35619449, 0.12499612, 0.00005650, -0.00637879, 0.00074348, 0.00079824, -0.00029166)
+_K0_SMALL = (-0.57721566, 0.42278420, 0.23069756, 0.03488590, 0.00262698, 0.00010750, 0.00000740)
+_K0_LARGE = (1.25331414, -0.07832358, 0.02189568, -0.01062446, 0.00587872, -0.00251540, 0.00053208)
+_K1_SMALL = (1.0, 0.15443144, -0.67278579, -0.18156897, -0.01919402, -0.00110404, -0.00004686)
+_K1_LARGE = (1.25331414, 0.23498619, -0.03655620, 0.01504268, -0.00780353, 0.00325614, -0.00068245)
+
+
+def _bessel_jy(x, order: int, second_kind: bool):
+    """Bessel functions J0, J1, Y0, Y1 (Abramowitz & Stegun 9.4.1-9.4.6: polynomials up to
+    |x| = 3, amplitude and phase beyond; absolute error below 1e-7). Y of x < 0 is NaN, of 0 -inf."""
+    if not x.dtype.is_floating_point:
+        return NotImplemented
+    ax = torch.abs(x)
+    small_x = torch.where(ax <= 3, ax, torch.full_like(ax, 3.0))
+    big_x = torch.where(ax > 3, ax, torch.full_like(ax, 3.0))
+    u = (small_x / 3) ** 2
+    t = 3 / big_x
+    amplitude = _poly(t, _F0 if order == 0 else _F1) / torch.sqrt(big_x)
+    phase = big_x + _poly(t, _T0 if order == 0 else _T1)
+    if order == 0:
+        j_small = _poly(u, _J0_SMALL)
+    else:
+        j_small = small_x * _poly(u, _J1_SMALL)
+    if not second_kind:
+        j = torch.where(ax <= 3, j_small, amplitude * torch.cos(phase))
+        return j if order == 0 else torch.sign(x) * j
+    log_term = (2 / math.pi) * torch.log(small_x / 2) * j_small
+    if order == 0:
+        y_small = log_term + _poly(u, _Y0_SMALL)
+    else:
+        y_small = log_term + _poly(u, _Y1_SMALL) / small_x
+    y = torch.where(ax <= 3, y_small, amplitude * torch.sin(phase))
+    y = torch.where(x == 0, -math.inf, y)
+    return torch.where(x < 0, math.nan, y)
+
+
+def _bessel_k(x, order: int, scaled: bool):
+    """Modified Bessel functions K0, K1 (and exp(x) times them), Abramowitz & Stegun 9.8.5-9.8.8
+    (relative error below 2e-7). x < 0 gives NaN, 0 gives inf."""
+    if not x.dtype.is_floating_point:
+        return NotImplemented
+    small_x = torch.where((x > 0) & (x <= 2), x, torch.full_like(x, 2.0))
+    big_x = torch.where(x > 2, x, torch.full_like(x, 2.0))
+    u = (small_x / 2) ** 2
+    if order == 0:
+        small = -torch.log(small_x / 2) * _bessel_i(small_x, 0, scaled=False) + _poly(u, _K0_SMALL)
+    else:
+        small = (small_x * torch.log(small_x / 2) * _bessel_i(small_x, 1, scaled=False) + _poly(u, _K1_SMALL)) / small_x
+    large = _poly(2 / big_x, _K0_LARGE if order == 0 else _K1_LARGE) / torch.sqrt(big_x)
+    if scaled:
+        small = small * torch.exp(small_x)
+    else:
+        large = large * torch.exp(-big_x)
+    out = torch.where(x <= 2, small, large)
+    out = torch.where(x == 0, math.inf, out)
+    return torch.where(x < 0, math.nan, out)
+
+
+def _spherical_bessel_j0(x):
+    """sin(x) / x, 1 at 0."""
+    safe = torch.where(x == 0, torch.ones_like(x), x)
+    return torch.where(x == 0, torch.ones_like(x), torch.sin(safe) / safe)
+
+
+def _ndtri(p):
+    """The standard normal quantile: sqrt(2) erfinv(2p - 1)."""
+    return math.sqrt(2.0) * _erfinv(2 * p - 1)
+
+
+def _signbit(x):
+    """x < 0, and -0.0 (whose reciprocal is -inf); NaN counts as positive."""
+    if not x.dtype.is_floating_point:
+        return x < 0
+    return (x < 0) | ((x == 0) & (1.0 / x < 0))
+
+
+def _chebyshev(kind: str, shifted: bool):
+    """Chebyshev polynomials T_n and U_n (and the shifted ones, of 2x - 1) in closed form: cos and
+    sin of multiples of acos(x) inside [-1, 1], cosh and sinh of acosh |x| outside; n is
+    truncated to an integer and n < 0 gives 0, as in PyTorch."""
+
+    def decomposition(x, n):
+        if not isinstance(x, torch.Tensor) or not x.dtype.is_floating_point:
+            return NotImplemented
+        if shifted:
+            x = 2 * x - 1
+        n = torch.trunc(n.to(x.dtype)) if isinstance(n, torch.Tensor) else torch.tensor(float(int(n)), dtype=x.dtype)
+        inside = torch.abs(x) <= 1
+        theta = torch.acos(torch.clamp(x, -1, 1))
+        a = torch.acosh(torch.clamp(torch.abs(x), min=1))
+        odd = torch.remainder(n, 2) == 1
+        sign = torch.where((x < 0) & odd, -1.0, 1.0)
+        if kind == "t":
+            value = torch.where(inside, torch.cos(n * theta), sign * torch.cosh(n * a))
+        else:
+            sin_theta, sinh_a = torch.sin(theta), torch.sinh(a)
+            at_edge = (sin_theta.abs() < 1e-6) & inside
+            inner = torch.sin((n + 1) * theta) / torch.where(at_edge, torch.ones_like(sin_theta), sin_theta)
+            edge = (n + 1) * torch.where((x < 0) & odd, -1.0, 1.0)
+            outer = sign * torch.sinh((n + 1) * a) / torch.where(sinh_a == 0, torch.ones_like(sinh_a), sinh_a)
+            value = torch.where(at_edge, edge, torch.where(inside, inner, outer))
+        return torch.where(n < 0, torch.zeros_like(value), value)
+
+    return decomposition
+
+
+def _scatter_reduce(x, dim, index, src, reduce, *, include_self=True):
+    """sum and mean through scatter_add (the device's scatter adds); others are left as they are."""
+    if reduce not in ("sum", "mean"):
+        return NotImplemented
+    base = x if include_self else x.scatter(dim, index, torch.zeros_like(src))
+    total = base.scatter_add(dim, index, src)
+    if reduce == "sum":
+        return total
+    count = torch.ones_like(x) if include_self else torch.zeros_like(x)
+    count = count.scatter_add(dim, index, torch.ones_like(src))
+    mean = total / torch.clamp(count, min=1)
+    return mean if x.dtype.is_floating_point else torch.div(total, torch.clamp(count, min=1), rounding_mode="floor")
+
+
+def _put(x, index, source, accumulate=False):
+    """Writes into the flattened tensor through index_put (negative indices wrap)."""
+    flat = x.reshape(-1)
+    return torch.index_put(flat, (index.reshape(-1),), source.reshape(-1), accumulate).reshape(x.shape)
+
+
 CUSTOM: dict[torch._ops.OpOverload, Callable] = {
+    aten.special_bessel_j0.default: lambda x: _bessel_jy(x, 0, second_kind=False),
+    aten.special_bessel_j1.default: lambda x: _bessel_jy(x, 1, second_kind=False),
+    aten.special_bessel_y0.default: lambda x: _bessel_jy(x, 0, second_kind=True),
+    aten.special_bessel_y1.default: lambda x: _bessel_jy(x, 1, second_kind=True),
+    aten.special_modified_bessel_i0.default: lambda x: _bessel_i(x, 0, scaled=False),
+    aten.special_modified_bessel_i1.default: lambda x: _bessel_i(x, 1, scaled=False),
+    aten.special_modified_bessel_k0.default: lambda x: _bessel_k(x, 0, scaled=False),
+    aten.special_modified_bessel_k1.default: lambda x: _bessel_k(x, 1, scaled=False),
+    aten.special_scaled_modified_bessel_k0.default: lambda x: _bessel_k(x, 0, scaled=True),
+    aten.special_scaled_modified_bessel_k1.default: lambda x: _bessel_k(x, 1, scaled=True),
+    aten.special_spherical_bessel_j0.default: _spherical_bessel_j0,
+    aten.special_ndtri.default: _ndtri,
+    aten.signbit.default: _signbit,
+    **{
+        getattr(aten, f"special_{prefix}chebyshev_polynomial_{kind}").default: _chebyshev(kind, bool(prefix))
+        for prefix in ("", "shifted_")
+        for kind in ("t", "u")
+    },
+    **{
+        getattr(aten, f"special_{prefix}chebyshev_polynomial_{kind}").n_scalar: _chebyshev(kind, bool(prefix))
+        for prefix in ("", "shifted_")
+        for kind in ("t", "u")
+    },
+    aten.scatter_reduce.two: _scatter_reduce,
+    aten.put.default: _put,
     aten.sort.stable: _sort_stable,
     aten.median.default: _median,
     aten.median.dim: _median_dim,
