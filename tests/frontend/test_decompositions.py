@@ -235,6 +235,13 @@ def test_medians_and_kth_values_through_the_device_sort():
     check(lambda t: torch.kthvalue(t, 2, dim=0, keepdim=True), y)
 
 
+def test_ceil_mode_kernels_far_larger_than_the_input():
+    """EfficientNet's head pools with AvgPool2d(1280, ceil_mode=True): only the offsets that reach
+    the input are sliced (a 1280 x 1280 kernel over 2 x 2 positions)."""
+    check(lambda t: F.avg_pool2d(t, 1280, ceil_mode=True), torch.randn(1, 8, 2, 2))
+    check(lambda t: F.max_pool2d(t, 50, ceil_mode=True, return_indices=True), torch.randn(1, 3, 5, 4))
+
+
 def test_take_along_dim_with_negative_indices():
     x, idx = torch.randn(4, 6), torch.randint(-6, 6, (4, 6))
     check(lambda t, i: torch.take_along_dim(t, i, dim=1), x, idx)

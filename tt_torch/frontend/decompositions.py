@@ -860,13 +860,22 @@ def _pool_geometry(x, nd, kernel_size, stride, padding, dilation, ceil_mode):
         else:
             o = (sizes[i] + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1
         out.append(o)
-        extra.append(max((o - 1) * s[i] + d[i] * (k[i] - 1) + 1 - (sizes[i] + 2 * p[i]), 0))
+        # high padding for the offsets that reach the input (see _windows), not the whole kernel
+        extent = sizes[i] + 2 * p[i]
+        useful = min(k[i], -(-extent // d[i]))
+        extra.append(max((o - 1) * s[i] + d[i] * (useful - 1) + 1 - extent, 0))
     return k, s, p, d, out, extra
 
 
-def _windows(padded, nd, k, s, d, out):
-    """Each kernel offset's strided slice of ``padded``: (offset, the values it puts in each window)."""
-    for offset in itertools.product(*(range(n) for n in k)):
+def _windows(padded, nd, k, s, d, out, extent):
+    """Each kernel offset's strided slice of ``padded``: (offset, the values it puts in each window).
+
+    Offsets whose slice lies wholly in the high padding ceil_mode adds (at or past ``extent``, the
+    input with its own padding) are left out: they hold only that padding, which neither sum nor
+    max takes. A ceil_mode window far larger than its input (a global pool written as a kernel of
+    1280) so costs as many slices as the input has positions, not as the kernel has."""
+    ranges = [range(min(k[i], -(-extent[i] // d[i]))) for i in range(nd)]
+    for offset in itertools.product(*ranges):
         view = padded
         for i in range(nd):
             dim = padded.dim() - nd + i
@@ -903,7 +912,8 @@ def _max_pool_with_indices(nd: int):
         padded = _pad_spatial(xb, nd, p, extra, -math.inf)
         sizes = xb.shape[-nd:]
         best = best_index = None
-        for offset, view in _windows(padded, nd, k, s, d, out):
+        extent = [size + 2 * pad for size, pad in zip(sizes, p)]
+        for offset, view in _windows(padded, nd, k, s, d, out, extent):
             flat = None
             for i in range(nd):  # the input coordinate along dim i of every window's element
                 coord = torch.arange(out[i], device=x.device) * s[i] - p[i] + offset[i] * d[i]
@@ -946,14 +956,15 @@ def _avg_pool_nd(nd: int):
         xb = x if batched else x.unsqueeze(0)
         k, s, p, d, out, extra = _pool_geometry(xb, nd, kernel_size, stride, padding, 1, ceil_mode)
         padded = _pad_spatial(xb, nd, p, extra, 0.0)
-        total = sum(view for _, view in _windows(padded, nd, k, s, d, out))
+        extent = [size + 2 * pad for size, pad in zip(xb.shape[-nd:], p)]
+        total = sum(view for _, view in _windows(padded, nd, k, s, d, out, extent))
         if divisor_override is not None:
             result = total / divisor_override
         else:
             ones = torch.ones(xb.shape[-nd:], dtype=x.dtype, device=x.device)
             region = _pad_spatial(ones, nd, p, [0] * nd, 1.0 if count_include_pad else 0.0)
             region = _pad_spatial(region, nd, [0] * nd, extra, 0.0)
-            count = sum(view for _, view in _windows(region, nd, k, s, d, out))
+            count = sum(view for _, view in _windows(region, nd, k, s, d, out, extent))
             result = total / count
         return result if batched else result.squeeze(0)
 
