@@ -246,3 +246,49 @@ def test_a_device_output_of_the_wrong_shape_is_an_error_not_a_pcc():
     assert record.pcc is None
     assert op_by_op._compare(record, [torch.arange(4.0)], [torch.arange(4.0) + 1e-4]) is None
     assert record.pcc > 0.999 and abs(record.atol - 1e-4) < 1e-6
+
+
+class AiryBetweenLinears(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = torch.nn.Linear(8, 8), torch.nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.fc2(torch.special.airy_ai(self.fc1(x)))  # airy_ai: no lowering in torch-mlir
+
+
+@pytest.mark.parametrize("fallback", [True, False])
+def test_records_say_where_each_op_runs_under_the_cpu_fallback(fallback, tmp_path):
+    results = tmp_path / "results"
+    compiled, _ = compile_tt(
+        AiryBetweenLinears().eval(),
+        CompileDepth.COMPILE_OP_BY_OP,
+        results_path=str(results),
+        model_name="airy",
+        enable_cpu_fallback=fallback,
+    )
+    with torch.no_grad():
+        compiled(torch.randn(4, 8))
+    records = records_in(results)
+    runs_on = {r["op_name"]: r["runs_on"] for r in records}
+    assert runs_on.pop("aten.special_airy_ai.default") == ("cpu" if fallback else "none")
+    assert runs_on and set(runs_on.values()) == {"device"}
+
+    # an op-by-op database made before the column existed takes it, NULL in its old rows
+    db = results / "op_by_op.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE results (id INTEGER PRIMARY KEY, run_id VARCHAR(64) NOT NULL, status_name VARCHAR(64))")
+    con.execute("INSERT INTO results (run_id, status_name) VALUES ('older', 'EXECUTED')")
+    con.commit()
+    con.close()
+    assert report.main([str(results)]) == 0
+    wb = openpyxl.load_workbook(results / "op_by_op.xlsx")
+    rows = list(wb["All ops"].values)
+    column = rows[0].index("runs_on")
+    assert sorted(row[column] for row in rows[1:]) == sorted(r["runs_on"] for r in records)
+    con = sqlite3.connect(db)
+    got = dict(con.execute("SELECT run_id, runs_on FROM results WHERE op_index IS NULL").fetchall())
+    assert got == {"older": None}
+    airy = con.execute("SELECT runs_on FROM results WHERE status_name != 'CONVERTED_TO_TTNN'").fetchall()
+    assert airy == [(None,), ("cpu" if fallback else "none",)]
+    con.close()

@@ -106,6 +106,14 @@ class OpRecord:
     tt_mlir_error: str | None = None
     tt_mlir_ops_diff: str | None = None
     tt_mlir: dict | None = None
+    # where the op runs when the model is compiled whole: "device" (it compiles to TTNN on its
+    # own), "cpu" (it does not, and CompilerConfig.enable_cpu_fallback moves it to the host) or
+    # "none" (it does not, and the fallback is off: the model's compile fails)
+    runs_on: str | None = None
+
+    def reaches_device(self) -> bool:
+        """Whether the op compiled to TTNN without an error: the CPU fallback's test of support."""
+        return self.status >= OpCompilationStatus.CONVERTED_TO_TTNN and not self.error
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -572,7 +580,7 @@ def probe_support(
         if key not in _probe_answers:
             _run_one(op, _probe_worker(), config, execute=False)
             rec = op.record
-            ok = rec.status >= OpCompilationStatus.CONVERTED_TO_TTNN and not rec.error
+            ok = rec.reaches_device()
             answer = None if ok else (rec.op_name, rec.status_name, (rec.error or "stopped before TTNN").strip())
             if answer is None or "timed out" not in answer[2]:  # a hang may be the machine's load: asked again
                 _probe_answers[key] = answer
@@ -749,6 +757,8 @@ def run_graph(
             )
         for op in progress(ops, desc=f"op-by-op {model_name}", unit="op"):
             _run_one(op, worker, config, execute)
+            reaches = op.record.reaches_device()
+            op.record.runs_on = "device" if reaches else ("cpu" if config.enable_cpu_fallback else "none")
             name = f"{op.record.index:04d}_{_safe(op.record.op_name)}.json"
             _write_json(os.path.join(out_dir, name), op.record.to_json())
         if config.cross_check_tt_mlir:

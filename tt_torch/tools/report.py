@@ -34,6 +34,7 @@ COLUMNS = [
     "torch_name",
     "status_name",
     "status",
+    "runs_on",
     "num_ops",
     "input_shapes",
     "input_dtypes",
@@ -227,6 +228,7 @@ def _tables(metadata):
         Column("num_ops", Integer),
         Column("status", Integer),
         Column("status_name", String(64)),
+        Column("runs_on", String(16)),
         Column("error", Text),
         Column("pcc", Float),
         Column("atol", Float),
@@ -240,6 +242,18 @@ def _tables(metadata):
         Column("tt_mlir_ops_diff", Text),
     )
     return runs, models, unique_ops, results
+
+
+def _add_missing_columns(engine, table) -> None:
+    """Columns added since a database was made (``runs_on``), added to it, NULL in its old rows."""
+    from sqlalchemy import inspect, text
+
+    present = {c["name"] for c in inspect(engine).get_columns(table.name)}
+    with engine.begin() as conn:
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=engine.dialect)
+                conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
 
 
 def _signature(r: dict[str, Any]) -> str:
@@ -259,6 +273,7 @@ def write_database(records: list[dict[str, Any]], runs: list[dict[str, Any]], ta
     metadata = MetaData()
     t_runs, t_models, t_ops, t_results = _tables(metadata)
     metadata.create_all(engine)
+    _add_missing_columns(engine, t_results)
     run_info = {r["run_id"]: r for r in runs}
     with engine.begin() as conn:
         run_ids = sorted({r["run_id"] for r in records})
@@ -317,6 +332,7 @@ def write_database(records: list[dict[str, Any]], runs: list[dict[str, Any]], ta
                     num_ops=r["num_ops"],
                     status=r["status"],
                     status_name=r["status_name"],
+                    runs_on=r.get("runs_on"),
                     error=r.get("error"),
                     pcc=r.get("pcc"),
                     atol=r.get("atol"),
