@@ -144,6 +144,17 @@ def test_2d_interpolation(mode, align_corners, size):
 
 
 @pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("size", [(2, 5), (9, 3), (4, 6), (13, 17)])
+def test_antialiased_bilinear_interpolation(align_corners, size):
+    x = torch.randn(2, 3, 8, 12)
+    check(
+        lambda t: F.interpolate(t, size=size, mode="bilinear", antialias=True, align_corners=align_corners),
+        x,
+        atol=1e-4,
+    )
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
 def test_trilinear_interpolation(align_corners):
     x = torch.randn(1, 2, 3, 4, 5)
     check(lambda t: F.interpolate(t, size=(4, 6, 3), mode="trilinear", align_corners=align_corners), x, atol=1e-4)
@@ -327,6 +338,7 @@ def test_dist_bilinear_and_view_copies():
 
 def test_empty_strided_and_permuted_buffers():
     x = torch.randn(3, 4)
+    check(lambda t: t.new_empty_strided((2, 5), (5, 1)).zero_() + 1.0, x)
     check(lambda t: t.new_zeros((2, 5)) + t.new_full((2, 5), 3.0) + t.sum(), x)
     check(lambda t: torch.block_diag(t, t[:2, :1]), x)
     check(lambda t, y: F.cosine_embedding_loss(t, y, torch.tensor([1, -1, 1])), x, torch.randn(3, 4), atol=1e-4)

@@ -348,6 +348,37 @@ def _separable_resize(x, output_size, align_corners, scales, cubic=False):
     return x
 
 
+def _antialias_matrix(in_size, out_size, scale_arg, align_corners, dtype, device):
+    """ATen's antialiased bilinear weights: output i averages the inputs within ``support`` of
+    its centre with a triangle filter stretched by the scale when downsampling, normalized."""
+    if align_corners:
+        scale = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+    else:
+        scale = 1.0 / scale_arg if scale_arg else in_size / out_size
+    support = scale if scale >= 1.0 else 1.0
+    inv = 1.0 / scale if scale >= 1.0 else 1.0
+    rows = []
+    for i in range(out_size):
+        center = scale * (i + 0.5)
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), in_size)
+        w = [max(0.0, 1.0 - abs((j - center + 0.5) * inv)) if lo <= j < hi else 0.0 for j in range(in_size)]
+        total = sum(w)
+        rows.append([v / total if total else 0.0 for v in w])
+    return torch.tensor(rows, dtype=dtype, device=device)
+
+
+def _upsample_bilinear2d_aa(x, output_size, align_corners, scales_h=None, scales_w=None):
+    """Antialiased bilinear resizing, one weight-matrix product per spatial dim."""
+    if x.dim() != 4 or not x.dtype.is_floating_point:
+        return NotImplemented
+    for k, (size, scale) in enumerate(zip(output_size, (scales_h, scales_w))):
+        dim = 2 + k
+        a = _antialias_matrix(x.shape[dim], size, scale, align_corners, x.dtype, x.device)
+        x = torch.matmul(x.movedim(dim, -1), a.transpose(0, 1)).movedim(-1, dim)
+    return x
+
+
 def _upsample_bilinear2d(x, output_size, align_corners, scales_h=None, scales_w=None):
     """Separable linear interpolation as two matrix products: out = A_h @ x @ A_w^T."""
     return _separable_resize(x, output_size, align_corners, (scales_h, scales_w))
@@ -1356,6 +1387,10 @@ CUSTOM: dict[torch._ops.OpOverload, Callable] = {
     aten.upsample_bilinear2d.default: _upsample_bilinear2d,
     aten.upsample_trilinear3d.default: _upsample_trilinear3d,
     aten.upsample_bicubic2d.default: _upsample_bicubic2d,
+    aten._upsample_bilinear2d_aa.default: _upsample_bilinear2d_aa,
+    aten.new_empty_strided.default: lambda x, size, stride, dtype=None, layout=None, device=None, pin_memory=None: (
+        aten.empty.memory_format(size, dtype=dtype or x.dtype, device=x.device)
+    ),
 }
 
 
