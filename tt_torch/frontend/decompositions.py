@@ -1303,14 +1303,10 @@ CUSTOM: dict[torch._ops.OpOverload, Callable] = {
     aten.special_ndtri.default: _ndtri,
     aten.signbit.default: _signbit,
     **{
-        getattr(aten, f"special_{prefix}chebyshev_polynomial_{kind}").default: _chebyshev(kind, bool(prefix))
+        getattr(getattr(aten, f"special_{prefix}chebyshev_polynomial_{kind}"), overload): _chebyshev(kind, bool(prefix))
         for prefix in ("", "shifted_")
         for kind in ("t", "u")
-    },
-    **{
-        getattr(aten, f"special_{prefix}chebyshev_polynomial_{kind}").n_scalar: _chebyshev(kind, bool(prefix))
-        for prefix in ("", "shifted_")
-        for kind in ("t", "u")
+        for overload in ("default", "n_scalar")  # n a tensor, or a Python number
     },
     aten.scatter_reduce.two: _scatter_reduce,
     aten.put.default: _put,
