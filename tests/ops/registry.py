@@ -402,7 +402,6 @@ OPS: list[OpEntry] = [
             lambda d: (_rand((1, 2, 3, 3), d), _rand((2, 3, 3, 3), d)),
             lambda d: (_rand((2, 1, 2, 2), d), _rand((1, 1, 2, 2), d)),
         ),
-        xfail={d: "transposed convolution has no TTNN lowering yet" for d in FLOAT},
     ),
     OpEntry(
         "max_pool2d",

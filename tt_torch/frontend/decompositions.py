@@ -365,7 +365,8 @@ def _antialias_matrix(in_size, out_size, scale_arg, align_corners, dtype, device
         w = [max(0.0, 1.0 - abs((j - center + 0.5) * inv)) if lo <= j < hi else 0.0 for j in range(in_size)]
         total = sum(w)
         rows.append([v / total if total else 0.0 for v in w])
-    return torch.tensor(rows, dtype=dtype, device=device)
+    # an f32 literal, cast: the importer reads back no bf16 literal (torch-mlir's dense_resource)
+    return torch.tensor(rows, dtype=torch.float32, device=device).to(dtype)
 
 
 def _upsample_bilinear2d_aa(x, output_size, align_corners, scales_h=None, scales_w=None):
@@ -1019,7 +1020,7 @@ def _adaptive_avg_pool(nd: int):
             dim = x.dim() - nd + i
             n = x.shape[dim]
             rows = [[1.0 / (hi - lo) if lo <= j < hi else 0.0 for j in range(n)] for lo, hi in _adaptive_bounds(n, out)]
-            a = torch.tensor(rows, dtype=x.dtype, device=x.device)
+            a = torch.tensor(rows, dtype=torch.float32, device=x.device).to(x.dtype)  # f32 literal: see above
             x = torch.matmul(x.movedim(dim, -1), a.transpose(0, 1)).movedim(-1, dim)
         return x
 
