@@ -97,6 +97,16 @@ def fold_batch_norm_into_conv(gm: fx.GraphModule) -> fx.GraphModule:
     return gm
 
 
+def _replace(gm: fx.GraphModule, node: fx.Node, target, args: tuple, kwargs: dict | None = None) -> fx.Node:
+    """``node`` replaced by a call of ``target`` that takes over its meta and its users."""
+    with gm.graph.inserting_before(node):
+        new = gm.graph.call_function(target, args, kwargs or {})
+    new.meta = dict(node.meta)
+    node.replace_all_uses_with(new)
+    gm.graph.erase_node(node)
+    return new
+
+
 # Reductions of a 0-d tensor that are a pointwise function of it: any (x != 0), all (x != 0),
 # argmax/argmin (0). torch-mlir does not lower them on 0-d inputs.
 _ZERO_D_POINTWISE_REDUCTIONS = {
@@ -119,25 +129,15 @@ def canonicalize_zero_d_reductions(gm: fx.GraphModule) -> fx.GraphModule:
         out = _val(node)
         if not (isinstance(val, torch.Tensor) and val.dim() == 0 and isinstance(out, torch.Tensor) and out.dim() == 0):
             continue
-        if node.target in _ZERO_D_POINTWISE_REDUCTIONS:
-            with gm.graph.inserting_before(node):
-                if node.target in (aten.argmax.default, aten.argmin.default):
-                    new = gm.graph.call_function(aten.full.default, ([], 0), {"dtype": out.dtype, "device": out.device})
-                else:
-                    new = gm.graph.call_function(aten.ne.Scalar, (src, 0))
-                new.meta = dict(node.meta)
-            node.replace_all_uses_with(new)
-            gm.graph.erase_node(node)
-            changed = True
-            continue
-        if out.dtype == val.dtype:
-            node.replace_all_uses_with(src)
+        if node.target in (aten.argmax.default, aten.argmin.default):
+            _replace(gm, node, aten.full.default, ([], 0), {"dtype": out.dtype, "device": out.device})
+        elif node.target in _ZERO_D_POINTWISE_REDUCTIONS:
+            _replace(gm, node, aten.ne.Scalar, (src, 0))
+        elif out.dtype != val.dtype:
+            _replace(gm, node, aten._to_copy.default, (src,), {"dtype": out.dtype})
         else:
-            with gm.graph.inserting_before(node):
-                cast = gm.graph.call_function(aten._to_copy.default, (src,), {"dtype": out.dtype})
-                cast.meta = dict(node.meta)
-            node.replace_all_uses_with(cast)
-        gm.graph.erase_node(node)
+            node.replace_all_uses_with(src)
+            gm.graph.erase_node(node)
         changed = True
     if changed:
         gm.recompile()
@@ -381,13 +381,7 @@ def plain_empties(gm: fx.GraphModule) -> fx.GraphModule:
         if node.op != "call_function" or node.target not in _EMPTY_LIKE:
             continue
         val = _val(node)
-        with gm.graph.inserting_before(node):
-            new = gm.graph.call_function(
-                aten.empty.memory_format, (list(val.shape),), {"dtype": val.dtype, "device": val.device}
-            )
-        new.meta = dict(node.meta)
-        node.replace_all_uses_with(new)
-        gm.graph.erase_node(node)
+        _replace(gm, node, aten.empty.memory_format, (list(val.shape),), {"dtype": val.dtype, "device": val.device})
         changed = True
     if changed:
         gm.recompile()
