@@ -43,7 +43,15 @@ NUMERICS = EnvVar(
     "emulated",
 )
 
-ALL = (VERIFY_PASSES, IR_DUMP_DIR, CACHE_DIR, NUMERICS)
+SYSTEM = EnvVar(
+    "TT_TORCH_SYSTEM",
+    "The emulated machine tt_torch.tools.device_manager.DeviceManager hands out chips of: n150, n300 "
+    "(default, 2 chips), t3k (8), galaxy (32), p150, p150x4 (4), p150x8 (8). Also settable as "
+    "DeviceManager.system while no device is held.",
+    "n300",
+)
+
+ALL = (VERIFY_PASSES, IR_DUMP_DIR, CACHE_DIR, NUMERICS, SYSTEM)
 
 
 def describe() -> str:

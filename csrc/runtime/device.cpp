@@ -38,11 +38,11 @@ SystemInfo wormhole(const std::string& name, std::vector<int32_t> mesh) {
   return s;
 }
 
-SystemInfo blackhole(const std::string& name) {
+SystemInfo blackhole(const std::string& name, std::vector<int32_t> mesh) {
   SystemInfo s;
   s.name = name;
   s.arch = fb::Arch::Blackhole;
-  s.mesh_shape = {1, 1};
+  s.mesh_shape = std::move(mesh);
   s.grid_rows = 10;
   s.grid_cols = 13;
   s.l1_bytes_per_core = 1'572'864;
@@ -64,13 +64,19 @@ int SystemInfo::numChips() const {
   return n;
 }
 
-std::vector<std::string> builtinSystemNames() { return {"n150", "n300", "p150"}; }
+// The systems of tt_torch/compiler/target/system_desc.py (a program runs on one chip of
+// them; links between chips are the compiler's and the executor's business).
+std::vector<std::string> builtinSystemNames() { return {"n150", "n300", "t3k", "galaxy", "p150", "p150x4", "p150x8"}; }
 
 SystemInfo builtinSystem(const std::string& name) {
   if (name == "n150") return wormhole(name, {1, 1});
   if (name == "n300") return wormhole(name, {1, 2});
-  if (name == "p150") return blackhole(name);
-  fail("unknown system '", name, "': expected one of n150, n300, p150");
+  if (name == "t3k") return wormhole(name, {2, 4});
+  if (name == "galaxy") return wormhole(name, {4, 8});
+  if (name == "p150") return blackhole(name, {1, 1});
+  if (name == "p150x4") return blackhole(name, {2, 2});
+  if (name == "p150x8") return blackhole(name, {2, 4});
+  fail("unknown system '", name, "': expected one of n150, n300, t3k, galaxy, p150, p150x4, p150x8");
 }
 
 SystemInfo systemFromDesc(const fb::SystemDesc& desc) {

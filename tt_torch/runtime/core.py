@@ -38,7 +38,11 @@ Hook = Callable[[OpEvent], None]
 _MESHES = {
     ("wormhole_b0", (1, 1)): "n150",
     ("wormhole_b0", (1, 2)): "n300",
+    ("wormhole_b0", (2, 4)): "t3k",
+    ("wormhole_b0", (4, 8)): "galaxy",
     ("blackhole", (1, 1)): "p150",
+    ("blackhole", (2, 2)): "p150x4",
+    ("blackhole", (2, 4)): "p150x8",
 }
 
 DEFAULT_TARGET = "n150"
@@ -65,7 +69,7 @@ def schema_version() -> tuple[int, int, int]:
 
 
 def system_names() -> list[str]:
-    """Names of the built-in device descriptions ("n150", "n300", "p150")."""
+    """Names of the built-in device descriptions ("n150", "n300", "t3k", "galaxy", "p150", "p150x4", "p150x8")."""
     return list(_C.system_names())
 
 

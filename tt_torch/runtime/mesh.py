@@ -4,9 +4,12 @@ tt-torch's users open a parent mesh (``DeviceManager.create_parent_mesh_device``
 carve sub-meshes out of it (``create_sub_mesh_device``) and pass those in
 ``BackendOptions(devices=[...])``. Here a :class:`MeshDevice` is such a mesh over
 the emulated system: it knows its shape, its offset in its parent and the chips'
-architecture, and opens the runtime :class:`~tt_torch.runtime.Device` of its
-shape the first time a program runs on it (1x1 Wormhole: ``n150``; 1x2 Wormhole:
-``n300``; 1x1 Blackhole: ``p150``). :func:`runtime_device` turns whatever a user
+architecture and the system's chip ids it holds (``chip_ids``, row-major; what the
+compiler uses to time copies over the ethernet links between them), and opens the
+runtime :class:`~tt_torch.runtime.Device` of its shape the first time a program runs
+on it (1x1 Wormhole: ``n150``; 1x2: ``n300``; 2x4: ``t3k``; 4x8: ``galaxy``; 1x1
+Blackhole: ``p150``; 2x2: ``p150x4``; 2x4: ``p150x8``). Each runtime device has its
+own memory accounting, so a program's memory is checked against its own chip. :func:`runtime_device` turns whatever a user
 put in ``BackendOptions.devices`` into the runtime device to run on.
 """
 
@@ -20,7 +23,15 @@ from tt_torch.errors import ConfigError
 from . import core
 from .core import Device
 
-_ARCH = {"n150": "wormhole_b0", "n300": "wormhole_b0", "p150": "blackhole"}
+_ARCH = {
+    "n150": "wormhole_b0",
+    "n300": "wormhole_b0",
+    "t3k": "wormhole_b0",
+    "galaxy": "wormhole_b0",
+    "p150": "blackhole",
+    "p150x4": "blackhole",
+    "p150x8": "blackhole",
+}
 
 
 class MeshDevice:
@@ -37,6 +48,7 @@ class MeshDevice:
         mesh_shape: Sequence[int],
         mesh_offset: Sequence[int] = (0, 0),
         parent: MeshDevice | None = None,
+        chip_ids: Sequence[int] | None = None,
     ) -> None:
         if system not in _ARCH:
             raise ConfigError(f"unknown emulated system {system!r}; known: {', '.join(_ARCH)}")
@@ -45,6 +57,10 @@ class MeshDevice:
         self.mesh_shape = (int(mesh_shape[0]), int(mesh_shape[1]))
         self.mesh_offset = (int(mesh_offset[0]), int(mesh_offset[1]))
         self.parent = parent
+        # the system's chips this mesh holds, row-major in its own shape
+        self.chip_ids = tuple(chip_ids) if chip_ids is not None else tuple(range(self.num_devices))
+        if len(self.chip_ids) != self.num_devices:
+            raise ConfigError(f"a {list(self.mesh_shape)} mesh holds {self.num_devices} chips, got ids {chip_ids}")
         self._lock = threading.Lock()
         self._runtime = None
         self._closed = False
@@ -87,7 +103,7 @@ class MeshDevice:
     def __repr__(self) -> str:
         kind = "parent mesh" if self.parent is None else f"sub-mesh at offset {list(self.mesh_offset)}"
         state = "" if self.is_open else ", released"
-        return f"<MeshDevice {self.system} {kind} of shape {list(self.mesh_shape)}{state}>"
+        return f"<MeshDevice {self.system} {kind} of shape {list(self.mesh_shape)}, chips {list(self.chip_ids)}{state}>"
 
 
 def runtime_device(obj: object) -> Device | None:

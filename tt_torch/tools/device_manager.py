@@ -9,10 +9,17 @@ tt-torch's signatures and bookkeeping, and passes the sub-meshes in
     ...
     DeviceManager.release_parent_device(parent, cleanup_sub_devices=True)
 
-The "hardware" is the emulated system named by ``DeviceManager.system``: ``"n300"``
-(a 1x2 mesh of Wormhole chips) by default, ``"n150"`` (one Wormhole chip) or
-``"p150"`` (one Blackhole chip). Devices are :class:`~tt_torch.runtime.mesh.MeshDevice`
+The "hardware" is the emulated system named by ``DeviceManager.system`` (default:
+``$TT_TORCH_SYSTEM``, else ``"n300"``, a 1x2 mesh of Wormhole chips): one of the
+targets of :mod:`tt_torch.compiler.target.system_desc` (n150, n300, t3k 2x4, galaxy
+4x8, p150, p150x4 2x2, p150x8 2x4). Devices are :class:`~tt_torch.runtime.mesh.MeshDevice`
 objects; each opens its runtime device the first time a program runs on it.
+
+A parent mesh takes chips of the system: the first free rectangle of its shape
+(row-major scan), or, for a line (``[1, n]`` or ``[n, 1]``) that fits no rectangle,
+n free chips along the system's snake order (row 0 left to right, row 1 right to left,
+...), so that neighbours in the line are neighbours on the mesh, as tt-metal lays a
+line over a T3K. Its sub-meshes take the parent's chips at their offset.
 
 As in tt-torch, a parent mesh is not released while sub-meshes live unless
 ``cleanup_sub_devices=True``, and sub-meshes of a parent cannot hold more chips
@@ -26,10 +33,10 @@ from __future__ import annotations
 import threading
 from collections.abc import KeysView, Sequence
 
+from tt_torch import env
+from tt_torch.compiler.target import system_desc
 from tt_torch.errors import ConfigError
 from tt_torch.runtime.mesh import MeshDevice
-
-_CHIPS = {"n150": 1, "n300": 2, "p150": 1}
 
 
 class DeviceManagerError(ConfigError, AssertionError):
@@ -45,7 +52,7 @@ class DeviceManager:
     """Acquires and releases meshes of emulated chips (tt-torch's names, signatures, bookkeeping)."""
 
     # The emulated machine; set it while no device is held.
-    system: str = "n300"
+    system: str = env.SYSTEM.get()
 
     # Each parent mesh and its live sub-meshes, and every mesh's shape (tt-torch's names).
     _devices: dict[MeshDevice, set[MeshDevice]] = {}
@@ -55,10 +62,38 @@ class DeviceManager:
     _lock = threading.RLock()
 
     @classmethod
+    def system_desc(cls) -> system_desc.SystemDesc:
+        """The emulated system's description: chips, mesh shape, links."""
+        if cls.system not in system_desc.SYSTEMS:
+            raise ConfigError(
+                f"DeviceManager.system is {cls.system!r}; the emulated systems are {', '.join(system_desc.SYSTEMS)} "
+                "(set DeviceManager.system or $TT_TORCH_SYSTEM)"
+            )
+        return system_desc.SYSTEMS[cls.system]
+
+    @classmethod
     def _num_chips(cls) -> int:
-        if cls.system not in _CHIPS:
-            raise ConfigError(f"DeviceManager.system is {cls.system!r}; the emulated systems are {', '.join(_CHIPS)}")
-        return _CHIPS[cls.system]
+        return cls.system_desc().num_chips
+
+    @classmethod
+    def _place(cls, shape: tuple[int, int]) -> list[int] | None:
+        """System chip ids for a new parent mesh of ``shape`` (row-major in it), or None."""
+        desc = cls.system_desc()
+        rows, cols = desc.mesh_shape
+        held = {c for parent in cls._devices for c in parent.chip_ids}
+        for r0 in range(rows - shape[0] + 1):
+            for c0 in range(cols - shape[1] + 1):
+                ids = [(r0 + r) * cols + c0 + c for r in range(shape[0]) for c in range(shape[1])]
+                if not held.intersection(ids):
+                    return ids
+        if min(shape) == 1:
+            snake = [r * cols + (c if r % 2 == 0 else cols - 1 - c) for r in range(rows) for c in range(cols)]
+            n = max(shape)
+            for start in range(len(snake) - n + 1):
+                ids = snake[start : start + n]
+                if not held.intersection(ids):
+                    return ids
+        return None
 
     @classmethod
     def _held_chips(cls) -> int:
@@ -99,7 +134,14 @@ class DeviceManager:
                 f"emulated {cls.system} has {cls._num_chips()}, {cls._held_chips()} held by open parent meshes. "
                 "Release them (DeviceManager.release_parent_device) or set DeviceManager.system to a larger system.",
             )
-            parent = MeshDevice(cls.system, shape)
+            chip_ids = cls._place(shape)
+            _check(
+                chip_ids is not None,
+                f"Mesh shape exceeds available devices. {list(shape)} does not fit the free chips of the emulated "
+                f"{cls.system} ({list(cls.system_desc().mesh_shape)} mesh, {cls._held_chips()} chips held). Release "
+                "a parent mesh or ask for a shape that fits.",
+            )
+            parent = MeshDevice(cls.system, shape, chip_ids=chip_ids)
             cls._devices[parent] = set()
             cls._parent_shapes[parent] = shape
             return parent
@@ -176,7 +218,9 @@ class DeviceManager:
                     f"Sub mesh overlaps a live sub-mesh: {list(shape)} at offset {list(offset)} shares chips with "
                     f"{other!r}. Use another offset or release that sub-mesh first.",
                 )
-            sub_device = MeshDevice(parent_mesh.system, shape, offset, parent=parent_mesh)
+            parent_cols = parent_shape[1]
+            chip_ids = [parent_mesh.chip_ids[r * parent_cols + c] for r in rows for c in cols]
+            sub_device = MeshDevice(parent_mesh.system, shape, offset, parent=parent_mesh, chip_ids=chip_ids)
             cls._devices[parent_mesh].add(sub_device)
             cls._submesh_shapes[sub_device] = shape
             return sub_device
