@@ -108,8 +108,9 @@ class CompilerConfig:
     # and with dump_debug also each stage's IR (logger "tt_torch.dump", INFO).
     dump_info: bool = False
     dump_debug: bool = False
-    # tt-torch's pipeline parallelism ({module path: index into BackendOptions.devices}).
-    # Refused when not empty: every graph runs on BackendOptions.devices[0] for now.
+    # tt-torch's pipeline parallelism: {module path: index into BackendOptions.devices}, e.g.
+    # {"l1": 0, "l2": 1}. The graph is split into stages by owner, each its own program on its
+    # device (tt_torch.dynamo.pipeline; docs/device.md). Empty: everything on devices[0].
     device_map: dict[str, int] = field(default_factory=dict)
     # Also compile every graph (in op-by-op mode: every unique op) with the real tt-mlir
     # (jax-tt-plugin, compile-only) and record its status, error and TTNN op differences.
@@ -213,12 +214,20 @@ def _flag(option: str) -> Callable[[Any], Any]:
 
 
 def _device_map(value: Any) -> dict:
-    if value:
-        raise ConfigError(
-            f"device_map={value!r}: pipeline parallelism over several devices is not supported yet; every graph "
-            "runs on BackendOptions.devices[0]. Leave device_map empty (the default)."
-        )
-    return dict(value or {})
+    example = 'e.g. device_map={"model.layers.0": 0, "model.layers.1": 1} (module paths as named_modules() gives them)'
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"device_map must be a dict {{module path: device index}}, got {value!r}; {example}")
+    for key, index in value.items():
+        if not isinstance(key, str) or not key:
+            raise ConfigError(f"device_map={value!r}: key {key!r} is not a module path; {example}")
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            raise ConfigError(
+                f"device_map={value!r}: {key!r} maps to {index!r}, not an index into BackendOptions.devices "
+                f"(an int >= 0; 'cpu' and 'disk' placements are not supported); {example}"
+            )
+    return dict(value)
 
 
 def _shape_buckets(value: Any) -> dict[int, tuple[int, ...]]:
@@ -276,7 +285,8 @@ _TT_TORCH_ONLY: dict[str, str] = {
     ),
     **dict.fromkeys(
         ("mesh_shape", "xla_mesh", "automatic_parallelization"),
-        "several chips are not supported yet: one graph runs on one emulated chip",
+        "several chips are used through BackendOptions.devices: CompilerConfig.device_map (pipeline parallel) "
+        "or one compiled model per device (data parallel); see docs/device.md",
     ),
     "enable_optimizer": "use CompilerConfig(optimization_level=1) (L1 placement)",
     "verify_op_by_op": "op-by-op mode always compares every op with its CPU golden (PCC, atol)",

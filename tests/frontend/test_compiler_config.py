@@ -37,7 +37,7 @@ def test_an_unknown_option_set_as_an_attribute_is_an_error_naming_it():
     [
         ("dump_binary", "save_flatbuffer"),
         ("enable_optimizer", "optimization_level=1"),
-        ("mesh_shape", "several chips are not supported yet"),
+        ("mesh_shape", "CompilerConfig.device_map \\(pipeline parallel\\)"),
         ("unique_ops", "CompileArtifacts"),
     ],
 )
@@ -47,13 +47,13 @@ def test_tt_torch_options_this_compiler_lacks_are_refused_with_what_to_use(name,
         setattr(cc, name, True)
 
 
-def test_a_device_map_is_refused_until_several_devices_run_one_model():
+def test_a_device_map_maps_module_paths_to_device_indices():
     cc = CompilerConfig()
     cc.device_map = {}  # empty: accepted, as tt-torch's default
-    with pytest.raises(ConfigError, match="device_map=.*not supported yet.*BackendOptions.devices\\[0\\]"):
-        cc.device_map = {"fc1": 0, "fc2": 1}
-    with pytest.raises(ConfigError, match="device_map"):
-        CompilerConfig(device_map={"fc1": 0})
+    cc.device_map = {"fc1": 0, "fc2": 1}  # pipeline parallel: tests/multichip/test_pipeline_parallel.py
+    assert CompilerConfig(device_map={"fc1": 0}).device_map == {"fc1": 0}
+    with pytest.raises(ConfigError, match="device_map=.*'fc1' maps to -1, not an index into BackendOptions.devices"):
+        cc.device_map = {"fc1": -1}
 
 
 def test_dump_info_logs_each_compile_and_dump_debug_its_ir(caplog):

@@ -18,6 +18,7 @@ from tt_torch.runtime.mesh import runtime_device
 
 from .artifacts import CompileArtifacts
 from .executor import Executor
+from .pipeline import PipelineExecutor
 
 
 @dataclass
@@ -25,8 +26,10 @@ class BackendOptions:
     """Options of the ``tt`` backend (tt-torch's fields, plus ``artifacts``).
 
     ``compiler_config`` says how to compile. ``devices``: devices to run on
-    (from ``DeviceManager``); the first one runs the program; by default each
-    compiled graph opens its own device of ``compiler_config.target``.
+    (from ``DeviceManager``); with ``compiler_config.device_map`` each mapped module
+    runs on the device of its index (pipeline parallel, :mod:`.pipeline`), otherwise
+    the first one runs the program; by default each compiled graph opens its own
+    device of ``compiler_config.target``.
     ``async_mode`` is accepted for tt-torch compatibility: the emulated device
     runs synchronously, so outputs are always ready when the call returns.
     ``artifacts``, when given, receives each compiled graph's IR, flatbuffer
@@ -39,7 +42,9 @@ class BackendOptions:
     artifacts: CompileArtifacts | None = None
 
 
-def backend(gm: fx.GraphModule, example_inputs: list, options: BackendOptions | dict | None = None) -> Executor:
+def backend(
+    gm: fx.GraphModule, example_inputs: list, options: BackendOptions | dict | None = None
+) -> Executor | PipelineExecutor:
     """Compiles one dynamo graph. The returned callable compiles again for each new input signature.
 
     Threads that call a fresh model at once each get a dynamo graph of the same frame:
@@ -68,12 +73,16 @@ def _graph_key(gm: fx.GraphModule, options) -> tuple:
     return (id(options), gm.code, consts)
 
 
-def _new_executor(gm: fx.GraphModule, options) -> Executor:
+def _new_executor(gm: fx.GraphModule, options) -> Executor | PipelineExecutor:
     options = _coerce_options(options)
     name = options.compiler_config.model_name or "graph"
     index = len(options.artifacts.graphs) if options.artifacts is not None else 0
     gm = passes.rewrite_torch_functions(gm, TORCH_FUNCTIONS)
     gm = passes.fold_batch_norm_into_conv(gm)
+    if options.compiler_config.device_map:
+        return PipelineExecutor(
+            gm, options.compiler_config, list(options.devices or []), options.artifacts, f"{name}{index}"
+        )
     device = runtime_device(options.devices[0]) if options.devices else None
     return Executor(gm, options.compiler_config, options.artifacts, name=f"{name}{index}", device=device)
 
