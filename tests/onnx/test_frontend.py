@@ -127,7 +127,7 @@ def test_op_by_op_records_name_the_onnx_node_and_report(tmp_path):
     folder = tmp_path / "two" / "stablehlo" / "two"
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("0*.json"))]
     names = {(r["op_name"], r["torch_name"], r["status_name"]) for r in records}
-    assert names == {("stablehlo.multiply", "Mul:product", "EXECUTED"), ("stablehlo.tanh", "Tanh:tanh_1", "EXECUTED")}
+    assert names == {("onnx.Mul", "Mul:product", "EXECUTED"), ("onnx.Tanh", "Tanh:tanh_1", "EXECUTED")}
     assert all(r["pcc"] > 0.99 for r in records)
     assert report.main([str(tmp_path)]) == 0
     assert (tmp_path / "op_by_op.xlsx").exists() and (tmp_path / "op_by_op.db").exists()

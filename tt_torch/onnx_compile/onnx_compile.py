@@ -37,11 +37,11 @@ from tt_torch.compiler import pipelines
 from tt_torch.compiler.options import CompileOptions
 from tt_torch.config import CompileDepth, CompilerConfig, OpByOpBackend
 from tt_torch.dynamo.artifacts import CompileArtifacts, GraphArtifacts
-from tt_torch.errors import ConfigError, TTTorchError
+from tt_torch.errors import CompileError, ConfigError, TTTorchError
 from tt_torch.exporter import DEFAULT_EMBED_LIMIT, ExportResult, export_artifacts
 from tt_torch.frontend import onnx_importer
 
-from . import reference
+from . import fallback, node_by_node, nodes, reference
 
 _LOG = logging.getLogger(__name__)
 
@@ -120,20 +120,35 @@ class OnnxModel:
         self._binary = None
         self._session = None
         self._op_by_op_done = False
+        self._fallback: fallback.Fallback | None = None
         signature = tuple((i.name, i.shape, str(i.dtype)) for i in self.prepared.inputs)
         self.graph = GraphArtifacts(name=self.prepared.name, input_signature=signature)
         self.artifacts.graphs.append(self.graph)
         if self.prepared.converted_from is not None:
             self.graph.report["onnx_opset_converted"] = [self.prepared.converted_from, self.prepared.opset]
+        depth = config.compile_depth
+        try:
+            self._compile_whole(depth)
+        except CompileError as e:  # FrontendError and LoweringError included
+            if not config.enable_cpu_fallback or depth not in (CompileDepth.TTNN_IR, CompileDepth.EXECUTE):
+                raise
+            self._with_cpu_fallback(e)
+        if depth == CompileDepth.EXECUTE and self._fallback is None:
+            self._binary = runtime.load_binary(self.graph.flatbuffer)
+            self._in_dtypes = [runtime.torch_dtype(d["dtype"]) for d in self._binary.program_inputs(0)]
+            # what export and the goldens need: every program input, and the ONNX Runtime reference
+            self.graph.fx_module = _reference_graph(self)
+        self.graph.stage_seconds["total"] = time.perf_counter() - t0
+
+    def _compile_whole(self, depth: CompileDepth) -> None:
         t = time.perf_counter()
         module = onnx_importer.import_stablehlo(self.prepared)
         self.graph.stablehlo = module.operation.get_asm(enable_debug_info=True, large_elements_limit=16)
         self.graph.stage_seconds["onnx_import"] = time.perf_counter() - t
-        depth = config.compile_depth
         if depth in (CompileDepth.TTNN_IR, CompileDepth.EXECUTE):
             options = CompileOptions.from_config(
-                config,
-                verify_each_pass=config.verify_passes,
+                self.config,
+                verify_each_pass=self.config.verify_passes,
                 arg_names=self.prepared.arg_names,
                 arg_kinds=self.prepared.arg_kinds,
                 emit_flatbuffer=depth == CompileDepth.EXECUTE,
@@ -142,19 +157,38 @@ class OnnxModel:
             self.graph.ttir, self.graph.ttnn, self.graph.flatbuffer = result.ttir, result.ttnn, result.flatbuffer
             self.graph.report.update(result.report)
             self.graph.stage_seconds.update(result.stage_seconds)
-        if depth == CompileDepth.EXECUTE:
-            self._binary = runtime.load_binary(self.graph.flatbuffer)
-            self._in_dtypes = [runtime.torch_dtype(d["dtype"]) for d in self._binary.program_inputs(0)]
-            # what export and the goldens need: every program input, and the ONNX Runtime reference
-            self.graph.fx_module = _reference_graph(self)
-        self.graph.stage_seconds["total"] = time.perf_counter() - t0
+
+    def _with_cpu_fallback(self, error: CompileError) -> None:
+        """The nodes the device path refuses on the host, the others in device partitions
+        (:mod:`.fallback`); reported in ``self.report["cpu_fallback"]``."""
+        t = time.perf_counter()
+        strict = dataclasses.replace(self.config, enable_cpu_fallback=False)
+        execute = self.config.compile_depth == CompileDepth.EXECUTE
+
+        def compile_partition(proto: onnx.ModelProto) -> OnnxModel:
+            return OnnxModel(proto, strict, None, None, None)
+
+        graph = nodes.Graph.of(self.prepared)
+        self._fallback = fallback.compile_with_fallback(graph, self.config, error, compile_partition, execute)
+        report = self._fallback.report
+        self.graph.stablehlo = report.pop("stablehlo")
+        self.graph.ttir, self.graph.ttnn = report.pop("ttir"), report.pop("ttnn")
+        self.graph.report["cpu_fallback"] = report
+        self.graph.stage_seconds["cpu_fallback"] = time.perf_counter() - t
+
+    @property
+    def report(self) -> dict[str, Any]:
+        """The compile's report (``report["cpu_fallback"]`` when nodes run on the host)."""
+        return self.graph.report
 
     # --- calling -------------------------------------------------------------------------
 
     def __call__(self, *args, **kwargs) -> OnnxOutputs:
         inputs = self._inputs(args, kwargs)
         depth = self.config.compile_depth
-        if depth == CompileDepth.EXECUTE:
+        if depth == CompileDepth.EXECUTE and self._fallback is not None:
+            outs = self._run_with_fallback(inputs)
+        elif depth == CompileDepth.EXECUTE:
             outs = self._run_device(inputs)
         else:
             if depth in (CompileDepth.COMPILE_OP_BY_OP, CompileDepth.EXECUTE_OP_BY_OP) and not self._op_by_op_done:
@@ -200,6 +234,13 @@ class OnnxModel:
         outs = runtime.submit(self.device, self._binary, 0, host)
         return [o if o.dtype == info.dtype else o.to(info.dtype) for o, info in zip(outs, self.prepared.outputs)]
 
+    def _run_with_fallback(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        for part in self._fallback.partitions:  # one device for all partitions
+            if part._device is None:
+                part._device = self.device
+        outs = self._fallback.run(self.program_inputs(inputs))
+        return [o if o.dtype == info.dtype else o.to(info.dtype) for o, info in zip(outs, self.prepared.outputs)]
+
     def run_reference(self, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """The outputs of ONNX Runtime (on the CPU) on the user's ``inputs``."""
         if self._session is None:
@@ -207,18 +248,25 @@ class OnnxModel:
         return reference.run(self._session, inputs, self.constant_inputs)
 
     def _op_by_op(self, inputs: list[torch.Tensor]) -> None:
-        module = onnx_importer.import_stablehlo(self.prepared)
         config = self.config
         if not config.model_name:
             config = dataclasses.replace(config, model_name=self.prepared.name)
-        summary = obo.run_graph(None, self.program_inputs(inputs), config, self.prepared.name, stablehlo_module=module)
+        program_inputs = self.program_inputs(inputs)
+
+        def collect(base, execute, worker, progress):
+            return node_by_node.collect(self.prepared, program_inputs, base, execute, worker, progress)
+
+        summary = obo.run_graph(None, program_inputs, config, self.prepared.name, collect=collect)
         self.graph.report["op_by_op"] = dataclasses.asdict(summary)
         self._op_by_op_done = True
 
     @property
     def device(self):
         if self._device is None:
-            self._device = runtime.open_device_for_target(self.config.target, self._binary, self.config.numerics)
+            binary = self._binary
+            if binary is None and self._fallback is not None and self._fallback.partitions:
+                binary = self._fallback.partitions[0]._binary
+            self._device = runtime.open_device_for_target(self.config.target, binary, self.config.numerics)
             self._own_device = True
         return self._device
 

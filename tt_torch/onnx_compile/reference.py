@@ -39,7 +39,7 @@ def run(
     names = [i.name for i in sess.get_inputs() if i.name not in constants]
     if len(names) != len(inputs):
         raise ReferenceError(f"the model takes {len(names)} inputs ({', '.join(names)}), got {len(inputs)}")
-    feed = {n: _numpy(x) for n, x in zip(names, inputs)}
+    feed = {n: as_numpy(x) for n, x in zip(names, inputs)}
     feed.update({n: np.asarray(v) for n, v in constants.items()})
     try:
         outs = sess.run(None, feed)
@@ -48,7 +48,7 @@ def run(
     return [torch.from_numpy(np.array(o)) for o in outs]
 
 
-def _numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
+def as_numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu()
         return x.float().numpy().astype(np.float32) if x.dtype == torch.bfloat16 else x.numpy()

@@ -120,7 +120,7 @@ class OpRecord:
 
 
 @dataclass
-class _UniqueOp:
+class UniqueOp:
     key: Any
     record: OpRecord
     request: dict[str, Any]
@@ -336,8 +336,8 @@ def _used_outputs(node: fx.Node, result: Any) -> list[int]:
 
 def _collect_torch(
     fx_gm: fx.GraphModule, inputs: list[torch.Tensor], base: dict[str, Any], execute: bool
-) -> list[_UniqueOp]:
-    unique: dict[Any, _UniqueOp] = {}
+) -> list[UniqueOp]:
+    unique: dict[Any, UniqueOp] = {}
     env: dict[fx.Node, Any] = {}
     placeholders = iter(inputs)
     with torch.no_grad():
@@ -386,7 +386,7 @@ def _collect_torch(
                 "imports": _imports_for(node.target),
                 "inputs": [t.detach() for t in op_inputs],
             }
-            unique[key] = _UniqueOp(key, record, request, [o.clone() for o in outs])
+            unique[key] = UniqueOp(key, record, request, [o.clone() for o in outs])
     return list(unique.values())
 
 
@@ -445,12 +445,12 @@ def _collect_stablehlo(
     worker: OpWorker,
     timeout: float,
     progress: Callable,
-) -> list[_UniqueOp]:
+) -> list[UniqueOp]:
     nodes = fx_gm.graph.nodes if fx_gm is not None else []
     targets = {n.name: str(n.target) for n in nodes if n.op == "call_function"}
     values: dict[int, torch.Tensor] = dict(enumerate(t.detach().contiguous() for t in inputs))
     missing: dict[int, str] = {}  # value id -> why its golden is unknown
-    unique: dict[str, _UniqueOp] = {}
+    unique: dict[str, UniqueOp] = {}
     split = split_stablehlo(module)
     for op, text, key, operand_ids, result_ids in progress(split, desc="CPU goldens", unit="op"):
         fx_node = node_of_location(op.location) or ""
@@ -497,7 +497,7 @@ def _collect_stablehlo(
         )
         can_run = execute and not lost
         request = {"kind": "stablehlo", "module": text, "inputs": op_inputs if can_run else []}
-        unique[key] = _UniqueOp(key, record, request, goldens if can_run else None)
+        unique[key] = UniqueOp(key, record, request, goldens if can_run else None)
     return list(unique.values())
 
 
@@ -538,7 +538,7 @@ _probe_workers: dict[int, OpWorker] = {}  # per process id: a forked child does 
 _probe_lock = threading.Lock()
 
 
-def _probe_worker() -> OpWorker:
+def probe_worker() -> OpWorker:
     """The op-by-op worker all probes of this process share; started on first use, closed at exit."""
     with _probe_lock:
         worker = _probe_workers.get(os.getpid())
@@ -578,7 +578,7 @@ def probe_support(
     for op in ops:
         key = (op.key, options)
         if key not in _probe_answers:
-            _run_one(op, _probe_worker(), config, execute=False)
+            run_one(op, probe_worker(), config, execute=False)
             rec = op.record
             ok = rec.reaches_device()
             answer = None if ok else (rec.op_name, rec.status_name, (rec.error or "stopped before TTNN").strip())
@@ -594,7 +594,7 @@ def probe_support(
 # --- running ---------------------------------------------------------------------------------
 
 
-def _cross_check(ops: list[_UniqueOp], config: CompilerConfig) -> None:
+def _cross_check(ops: list[UniqueOp], config: CompilerConfig) -> None:
     """Every unique op's StableHLO through the real tt-mlir (one worker for all)."""
     todo = [op for op in ops if op.record.stablehlo]
     for op in ops:
@@ -609,7 +609,7 @@ def _cross_check(ops: list[_UniqueOp], config: CompilerConfig) -> None:
         op.record.tt_mlir_ops_diff = compare.one_line(rec)
 
 
-def _run_one(op: _UniqueOp, worker: OpWorker, config: CompilerConfig, execute: bool) -> None:
+def run_one(op: UniqueOp, worker: OpWorker, config: CompilerConfig, execute: bool) -> None:
     record, req = op.record, dict(op.request)
     run_device = execute and op.goldens is not None
     options = CompileOptions.from_config(config, verify_each_pass=config.verify_passes, cache_dir="off")
@@ -709,12 +709,15 @@ def run_graph(
     stablehlo_module=None,
     worker: OpWorker | None = None,
     progress: Callable | None = None,
+    collect: Callable[[dict[str, Any], bool, OpWorker, Callable], list[UniqueOp]] | None = None,
 ) -> Summary:
     """Compiles (and runs) every unique op of ``fx_gm`` on its own; writes one JSON per unique op.
 
     ``inputs`` are the graph's real inputs. With ``OpByOpBackend.STABLEHLO`` the ops
     come from ``stablehlo_module`` (its function takes ``inputs``); ``fx_gm`` then only
-    names the aten op behind each StableHLO op and may be None (e.g. for ONNX models).
+    names the aten op behind each StableHLO op and may be None. ``collect(base, execute,
+    worker, progress)``, when given, makes the unique ops instead (an ONNX model's nodes:
+    :mod:`tt_torch.onnx_compile.node_by_node`); ``base`` holds the records' common fields.
     """
     execute = config.compile_depth == CompileDepth.EXECUTE_OP_BY_OP
     backend = config.op_by_op_backend
@@ -745,7 +748,9 @@ def run_graph(
             from tqdm import tqdm
 
             progress = tqdm
-        if backend == OpByOpBackend.TORCH:
+        if collect is not None:
+            ops = collect(base, execute, worker, progress)
+        elif backend == OpByOpBackend.TORCH:
             if fx_gm is None:
                 raise TTTorchError("OpByOpBackend.TORCH needs the FX graph; none was given")
             ops = _collect_torch(fx_gm, inputs, base, execute)
@@ -756,7 +761,7 @@ def run_graph(
                 stablehlo_module, fx_gm, inputs, base, execute, worker, config.single_op_timeout, progress
             )
         for op in progress(ops, desc=f"op-by-op {model_name}", unit="op"):
-            _run_one(op, worker, config, execute)
+            run_one(op, worker, config, execute)
             reaches = op.record.reaches_device()
             op.record.runs_on = "device" if reaches else ("cpu" if config.enable_cpu_fallback else "none")
             name = f"{op.record.index:04d}_{_safe(op.record.op_name)}.json"

@@ -90,6 +90,33 @@ def _torch_to_stablehlo(gm, inputs, stage, mlir_context: ir.Context) -> ir.Modul
     return module
 
 
+# how far a one-node ONNX model got when its import fails: the torch-mlir pipeline the error names
+_ONNX_PIPELINE_STATUS = {
+    "(Torch ops -> Torch backend IR)": Status.CONVERTED_TO_TORCH_IR,
+    "(Torch backend IR -> StableHLO)": Status.CONVERTED_TO_TORCH_BACKEND_IR,
+}
+
+
+def _onnx_to_stablehlo(model_bytes: bytes, stage, mlir_context: ir.Context) -> ir.Module:
+    """One-node ONNX model -> StableHLO module, through compile_onnx's import."""
+    import onnx  # lazy: only ONNX requests need onnx and its importer
+
+    from tt_torch.errors import FrontendError  # lazy: with the ONNX importer below
+    from tt_torch.frontend import onnx_importer  # lazy: a second of start-up that torch requests do not need
+
+    prepared = onnx_importer.prepare(onnx.load_from_string(model_bytes))
+    stage(Status.CREATED_GRAPH)
+    try:
+        module = onnx_importer.import_stablehlo(prepared, mlir_context)
+    except FrontendError as e:
+        for pipeline, status in _ONNX_PIPELINE_STATUS.items():
+            if pipeline in str(e):
+                stage(status)
+        raise
+    stage(Status.CONVERTED_TO_TORCH_BACKEND_IR)
+    return module
+
+
 def _compile_and_run(session: _Session, module: ir.Module, req: dict, stage) -> dict:
     """StableHLO module -> TTIR -> TTNN -> flatbuffer (the whole compiler) -> device."""
     stage(Status.CONVERTED_TO_STABLE_HLO, {"stablehlo": module_text(module)})
@@ -139,6 +166,8 @@ def handle(session: _Session, req: dict, out: BinaryIO) -> dict:
         if req["kind"] == "torch":
             gm = pickle.loads(req["graph"])
             module = _torch_to_stablehlo(gm, req["inputs"], stage, session.compile_context())
+        elif req["kind"] == "onnx":
+            module = _onnx_to_stablehlo(req["model"], stage, session.compile_context())
         else:
             module = ir.Module.parse(req["module"], session.compile_context())
             stage(Status.CREATED_GRAPH)  # the one-op module parses
