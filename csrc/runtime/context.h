@@ -3,6 +3,7 @@
 #pragma once
 
 #include <unordered_map>
+#include <vector>
 
 #include "common.h"
 #include "device.h"
@@ -18,6 +19,20 @@ class ProgramContext {
   explicit ProgramContext(Device& device) : device_(device) {}
 
   Device& device() { return device_; }
+
+  // An SPMD program on a mesh runs one context per chip; a collective reads and writes
+  // the other chips' tensors through its peers (see ccl.cpp). A one-chip run is a mesh of
+  // one context.
+  void setMesh(const std::vector<ProgramContext*>* mesh, size_t chip, std::vector<int64_t> mesh_shape) {
+    mesh_ = mesh;
+    chip_ = chip;
+    mesh_shape_ = std::move(mesh_shape);
+  }
+  // The program's logical mesh ([rows, cols]; [1, 1] for one chip).
+  const std::vector<int64_t>& meshShape() const { return mesh_shape_; }
+  size_t numChips() const { return mesh_ ? mesh_->size() : 1; }
+  size_t chipIndex() const { return chip_; }
+  ProgramContext& peer(size_t chip) { return mesh_ ? *(*mesh_)[chip] : *this; }
 
   // The live value of `ref` (its ATen container), or an error naming the tensor.
   const at::Tensor& get(const fb::TensorRef* ref, const char* field);
@@ -49,10 +64,10 @@ class ProgramContext {
     current_op_ = op;
     current_index_ = index;
   }
-  // An integer result holds values in [lo, hi], outside int32: in the device's Error mode
-  // this throws (the executor adds the op and its location); in Wrap mode it is counted
-  // on the device and the caller stores the wrapped value.
-  void integerOverflow(double lo, double hi);
+  // An integer result holds values in [lo, hi], outside its 32-bit type `dtype` (Int32 or
+  // UInt32): in the device's Error mode this throws (the executor adds the op and its
+  // location); in Wrap mode it is counted on the device and the caller stores the wrapped value.
+  void integerOverflow(double lo, double hi, fb::DataType dtype = fb::DataType::Int32);
 
   // Frees the tensor of `ref` and its device memory.
   void erase(const fb::TensorRef* ref, const char* field);
@@ -78,6 +93,9 @@ class ProgramContext {
   at::Tensor checkedInt32(at::Tensor value);
 
   Device& device_;
+  const std::vector<ProgramContext*>* mesh_ = nullptr;
+  size_t chip_ = 0;
+  std::vector<int64_t> mesh_shape_{1, 1};
   const ttnn::Operation* current_op_ = nullptr;
   size_t current_index_ = 0;
   std::unordered_map<uint32_t, Entry> pool_;

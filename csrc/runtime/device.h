@@ -81,6 +81,11 @@ class Device {
   const std::string& name() const { return info_.name; }
   fb::Arch arch() const { return info_.arch; }
 
+  // Chip `index` of this device's mesh, for SPMD programs: chip 0 is this device, the
+  // others are opened on first use with the same description, numerics and overflow mode,
+  // and account their own memory (each chip has its own DRAM and L1). Defined in ccl.cpp.
+  Device& chip(size_t index);
+
   void close();
   bool isOpen() const;
   void checkOpen() const;
@@ -138,6 +143,8 @@ class Device {
   std::mutex derived_mutex_;
   std::map<DerivedKey, Derived> derived_;
   bool open_ = true;
+  std::mutex chips_mutex_;
+  std::vector<std::shared_ptr<Device>> chips_;  // chips 1.. of the mesh (see chip())
   uint64_t in_use_[3] = {0, 0, 0};  // indexed by BufferType
   uint64_t peak_[3] = {0, 0, 0};
 };

@@ -3,6 +3,7 @@
 #include <c10/core/GradMode.h>
 
 #include <array>
+#include <memory>
 #include <chrono>
 #include <utility>
 
@@ -20,9 +21,17 @@ void invoke(const ttnn::Operation& op, ProgramContext& ctx) {
   kernels::run(*op.type_as<Op>(), ctx);
 }
 
-template <typename Op>
-constexpr std::pair<ttnn::OpType, Kernel> entry() {
-  return {ttnn::OpTypeTraits<Op>::enum_value, &invoke<Op>};
+// A collective runs once for the whole mesh (with chip 0's context, whose peers are the
+// other chips); every other kernel runs once per chip on that chip's tensors.
+struct KernelEntry {
+  ttnn::OpType type;
+  Kernel kernel;
+  bool collective;
+};
+
+template <typename Op, bool Collective = false>
+constexpr KernelEntry entry() {
+  return {ttnn::OpTypeTraits<Op>::enum_value, &invoke<Op>, Collective};
 }
 
 // The one dispatch table from op type to kernel.
@@ -38,13 +47,25 @@ constexpr std::array kKernels = {
     entry<ttnn::SoftmaxOp>(),       entry<ttnn::LayerNormOp>(),      entry<ttnn::RmsNormOp>(),
     entry<ttnn::ScaledDotProductAttentionOp>(), entry<ttnn::ScatterOp>(),
     entry<ttnn::SortOp>(),
+    entry<ttnn::MeshShardOp, true>(), entry<ttnn::AllGatherOp, true>(), entry<ttnn::AllReduceOp, true>(),
+    entry<ttnn::ReduceScatterOp, true>(),
 };
 
-Kernel kernelFor(ttnn::OpType type) {
-  for (const auto& [op_type, kernel] : kKernels) {
-    if (op_type == type) return kernel;
+const KernelEntry* entryFor(ttnn::OpType type) {
+  for (const KernelEntry& e : kKernels) {
+    if (e.type == type) return &e;
   }
   return nullptr;
+}
+
+Kernel kernelFor(ttnn::OpType type) {
+  const KernelEntry* e = entryFor(type);
+  return e ? e->kernel : nullptr;
+}
+
+bool isCollective(const ttnn::Operation* op) {
+  const KernelEntry* e = op ? entryFor(op->type_type()) : nullptr;
+  return e != nullptr && e->collective;
 }
 
 // The kind within an op family ("Add" for an EltwiseBinaryOp), to lead error messages.
@@ -205,24 +226,62 @@ std::string describeOp(const ttnn::Operation* op, size_t index) {
 
 bool hasKernel(ttnn::OpType type) { return kernelFor(type) != nullptr; }
 
+namespace {
+
+// The logical mesh of a program ([1, 1]: one chip), checked against the device's chips.
+std::vector<int64_t> programMesh(const Device& device, const ttnn::Program& program, size_t index) {
+  std::vector<int64_t> mesh = toVector(program.mesh_shape());
+  if (mesh.empty()) return {1, 1};
+  if (mesh.size() != 2 || mesh[0] <= 0 || mesh[1] <= 0) {
+    fail(programLabel(program, index), " has an invalid mesh shape ", shapeStr(mesh), " (corrupt binary?)");
+  }
+  int64_t chips = mesh[0] * mesh[1];
+  if (chips > device.info().numChips()) {
+    fail(programLabel(program, index), " is a tensor-parallel program for a mesh of ", shapeStr(mesh), " (", chips,
+         " chips) but device '", device.name(), "' has ", device.info().numChips(), " chip(s) (mesh ",
+         shapeStr(std::vector<int64_t>(device.info().mesh_shape.begin(), device.info().mesh_shape.end())),
+         "): open a device with at least ", chips, " chips (e.g. the binary's own system: runtime.open_device(binary)),"
+         " or recompile the model for this device");
+  }
+  return mesh;
+}
+
+}  // namespace
+
 std::vector<at::Tensor> submit(Device& device, const Binary& binary, size_t program_index,
                                const std::vector<at::Tensor>& inputs, const Hooks& hooks) {
   c10::AutoGradMode no_grad(false);  // parameters may require grad; the device does not record autograd
   device.checkOpen();
   checkArch(device, binary);
   const ttnn::Program& program = binary.program(program_index);
-  ProgramContext ctx(device);
-  bindInputs(ctx, program, program_index, inputs);
+  std::vector<int64_t> mesh = programMesh(device, program, program_index);
+  const size_t chips = static_cast<size_t>(mesh[0] * mesh[1]);
+  // One context per chip of the program's mesh (SPMD: every chip runs every op on its shard).
+  std::vector<std::unique_ptr<ProgramContext>> owned;
+  std::vector<ProgramContext*> contexts;
+  for (size_t chip = 0; chip < chips; ++chip) {
+    owned.push_back(std::make_unique<ProgramContext>(device.chip(chip)));
+    contexts.push_back(owned.back().get());
+  }
+  for (size_t chip = 0; chip < chips; ++chip) {
+    contexts[chip]->setMesh(&contexts, chip, mesh);
+    bindInputs(*contexts[chip], program, program_index, inputs);
+  }
   if (program.operations()) {
     for (size_t i = 0; i < program.operations()->size(); ++i) {
-      if (hooks.empty()) {
-        runOp(ctx, program.operations()->Get(i), i);
-      } else {
-        runHooked(ctx, program.operations()->Get(i), program_index, i, hooks);
+      const ttnn::Operation* op = program.operations()->Get(i);
+      const size_t runs = isCollective(op) ? 1 : chips;
+      for (size_t chip = 0; chip < runs; ++chip) {
+        // Debug hooks see chip 0, whose values are the program's (its outputs are returned).
+        if (hooks.empty() || chip != 0) {
+          runOp(*contexts[chip], op, i);
+        } else {
+          runHooked(*contexts[chip], op, program_index, i, hooks);
+        }
       }
     }
   }
-  return collectOutputs(ctx, program, program_index);
+  return collectOutputs(*contexts[0], program, program_index);
 }
 
 }  // namespace tt::runtime

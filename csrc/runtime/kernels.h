@@ -37,6 +37,11 @@ void run(const ttnn::PadOp& op, ProgramContext& ctx);
 void run(const ttnn::EmbeddingOp& op, ProgramContext& ctx);
 void run(const ttnn::ScatterOp& op, ProgramContext& ctx);
 void run(const ttnn::SortOp& op, ProgramContext& ctx);
+// ccl.cpp: collectives, called once per op for the whole mesh (chip 0's context)
+void run(const ttnn::MeshShardOp& op, ProgramContext& ctx);
+void run(const ttnn::AllGatherOp& op, ProgramContext& ctx);
+void run(const ttnn::AllReduceOp& op, ProgramContext& ctx);
+void run(const ttnn::ReduceScatterOp& op, ProgramContext& ctx);
 // layout.cpp
 void run(const ttnn::ToDeviceOp& op, ProgramContext& ctx);
 void run(const ttnn::FromDeviceOp& op, ProgramContext& ctx);
@@ -66,7 +71,9 @@ inline at::Tensor i64(const at::Tensor& t) { return t.to(at::kLong); }
 // here since `exact` may have wrapped back into range; otherwise `exact`, whose int32
 // range set() checks. For pow, prod and matmul; int32 operands cannot pass 64 bits in
 // add, subtract, multiply or sum.
-at::Tensor checkedInt64(ProgramContext& ctx, const at::Tensor& exact, const at::Tensor& approx);
+// `dtype`: the 32-bit integer type (Int32 or UInt32) the result is stored as.
+at::Tensor checkedInt64(ProgramContext& ctx, const at::Tensor& exact, const at::Tensor& approx,
+                        fb::DataType dtype = fb::DataType::Int32);
 
 // A float operand of a matrix-unit op as its SrcA/SrcB register holds it (see
 // numerics.h), truncated on demand; the truncations of persistent operands (weights)
