@@ -25,6 +25,7 @@ from tt_torch.compiler.options import (
 )
 from tt_torch.compiler.target import system_desc
 from tt_torch.errors import ConfigError
+from tt_torch.parallel import plan as sharding_plan
 
 
 class CompileDepth(enum.Enum):
@@ -140,6 +141,11 @@ class CompilerConfig:
     # outputs sliced back. Only for a dim the model treats row by row (a batch dim); what is
     # checked: docs/robustness.md. Empty: every new size compiles its own program.
     shape_buckets: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    # Tensor parallel over the chips of the mesh (BackendOptions.devices[0]'s, else the target's):
+    # {module path: torch.distributed.tensor.parallel ColwiseParallel() / RowwiseParallel()} or
+    # {parameter name: torch.distributed.tensor Shard(dim) / Replicate()}; no process group needed.
+    # The graph becomes one SPMD program with collectives (docs/tensor_parallel.md). Empty: one chip.
+    sharding_plan: dict[str, Any] = field(default_factory=dict)
 
     def __setattr__(self, name: str, value: Any) -> None:
         """Every assignment is checked, in the constructor and after it (tt-torch's code sets
@@ -268,6 +274,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "narrowing": _one_of("narrowing", ("error", "wrap"), "error"),
     "check_weight_contents": _flag("check_weight_contents"),
     "shape_buckets": _shape_buckets,
+    "sharding_plan": lambda v: sharding_plan.check(v),
 }
 _CHECKS.update({f.name: _any for f in fields(CompilerConfig) if f.name not in _CHECKS})
 

@@ -159,11 +159,14 @@ def tag_arguments(module: ir.Module, names: list[str] | None, kinds: list[str] |
         return
     with module.context:
         func_op = module.body.operations[0]
+        existing = ir.ArrayAttr(func_op.attributes["arg_attrs"]) if "arg_attrs" in func_op.attributes else []
         dicts = []
-        for name, kind in zip(names, kinds or ["input"] * len(names)):
-            dicts.append(
-                ir.DictAttr.get({"tt.argument_type": ir.StringAttr.get(kind), "tt.name": ir.StringAttr.get(name)})
-            )
+        for i, (name, kind) in enumerate(zip(names, kinds or ["input"] * len(names))):
+            # attributes already there (a tensor-parallel argument's mhlo.sharding) are kept
+            old = ir.DictAttr(existing[i]) if i < len(existing) else None
+            d = {old[j].name: old[j].attr for j in range(len(old))} if old is not None else {}
+            d.update({"tt.argument_type": ir.StringAttr.get(kind), "tt.name": ir.StringAttr.get(name)})
+            dicts.append(ir.DictAttr.get(d))
         func_op.attributes["arg_attrs"] = ir.ArrayAttr.get(dicts)
 
 

@@ -32,16 +32,18 @@ import torch
 import torch.fx as fx
 from torch.utils import _pytree as pytree
 
-from tt_torch import intermediate, runtime, tt_mlir
+from tt_torch import intermediate, parallel, runtime, tt_mlir
 from tt_torch import op_by_op as obo
 from tt_torch.compiler import pipelines
 from tt_torch.compiler.options import CompileOptions
+from tt_torch.compiler.target import system_desc
 from tt_torch.config import CompileDepth, CompilerConfig, OpByOpBackend
 from tt_torch.errors import CompileError
 from tt_torch.frontend import passes
 from tt_torch.frontend.importer import import_stablehlo, source_line
 from tt_torch.frontend.locking import COMPILE_LOCK
 from tt_torch.frontend.trace import trace_to_aten
+from tt_torch.parallel import stablehlo as parallel_stablehlo
 from tt_torch.runtime.versions import tensor_stamp
 from tt_torch.tt_mlir import compare
 from tt_torch.tt_mlir.importer import import_program
@@ -341,6 +343,8 @@ def choose_path(cfg: CompilerConfig) -> Path:
         return op_by_op
     if cfg.compile_depth in (CompileDepth.TORCH_FX, CompileDepth.STABLEHLO):
         return stop_at_depth
+    if cfg.sharding_plan and cfg.compiler == "tt-torch":
+        return tensor_parallel
     return tt_mlir_program if cfg.compiler == "tt-mlir" else our_compiler
 
 
@@ -375,6 +379,35 @@ def _whole_graph(ex: Executor, graph: FrontendResult, art: GraphArtifacts) -> Pr
         theirs = tt_mlir.compile_stablehlo(theirs_input, target=cfg.target, timeout=cfg.tt_mlir_timeout)
         art.stage_seconds["tt_mlir"] = time.perf_counter() - t
         art.report["tt_mlir"] = compare.compare(art.ttnn, theirs)
+    if not execute:
+        return _cpu_program(graph.fx_gm)
+    return _device_program(ex, result.flatbuffer, graph, art)
+
+
+def tensor_parallel(ex: Executor, graph: FrontendResult, art: GraphArtifacts, args: tuple) -> Program:
+    """``sharding_plan``: the graph split over the chips of the mesh as one SPMD program
+    (tt_torch.parallel), compiled and run on every chip; outputs are whole (replicated)."""
+    cfg = ex.config
+    chips = ex._device.num_chips if ex._device is not None else system_desc.get(cfg.target).num_chips
+    state = [info.name for info in ex.inputs if info.kind != "input"]
+    ce = graph.consteval
+    consteval = (ce.graph, [ex.inputs[i].name for i in ce.inputs]) if ce.graph is not None else None
+    t = time.perf_counter()
+    part = parallel.partition_program(graph.fx_gm, graph.arg_names, cfg.sharding_plan, chips, state, consteval)
+    module = import_stablehlo(part.gm, func_name="main")
+    art.report["tensor_parallel"] = {
+        "chips": chips,
+        "inputs": {n: repr(p) for n, p in zip(graph.arg_names, part.input_placements)},
+        "collectives": parallel_stablehlo.annotate(module, part),
+        "gathered_for": part.gathered_for,
+    }
+    art.stablehlo = module.operation.get_asm(enable_debug_info=True, large_elements_limit=16)
+    art.stage_seconds["torch_mlir"] = time.perf_counter() - t
+    execute = cfg.compile_depth == CompileDepth.EXECUTE
+    result = _compile_module(cfg, module, graph, execute)
+    art.ttir, art.ttnn, art.flatbuffer = result.ttir, result.ttnn, result.flatbuffer
+    art.report.update(result.report)
+    art.stage_seconds.update(result.stage_seconds)
     if not execute:
         return _cpu_program(graph.fx_gm)
     return _device_program(ex, result.flatbuffer, graph, art)

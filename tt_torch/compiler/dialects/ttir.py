@@ -79,6 +79,21 @@ SCATTER_REDUCE_TYPES = ("none", "sum")
 # values and indices (si32) of ``input`` sorted along ``dim``; ``stable`` keeps ties in order
 OPS.add(TTIR, "sort", "input", "dim descending stable", result="values indices")
 
+# --- collectives (CCL) ---------------------------------------------------------------
+# Tensor parallel (tt_torch/frontend/sharding.py): one SPMD program for a mesh, whose
+# function carries ``tt.mesh_shape``. mesh_shard moves a whole tensor to each chip's shard
+# (shard_direction "full_to_shard") or back ("shard_to_full"); shard_type "devices"
+# splits it, shard_shape[d] pieces along dim d, shard_dims naming per mesh axis the dim
+# split along it (-1: none); "replicate" gives every chip all of it. The others run over
+# the chips of one line of mesh axis ``cluster_axis``; reduce_type "sum" | "max" | "min".
+OPS.add(TTIR, "mesh_shard", "input", "shard_type shard_direction shard_shape shard_dims")
+OPS.add(TTIR, "all_gather", "input", "all_gather_dim cluster_axis")
+OPS.add(TTIR, "all_reduce", "input", "reduce_type cluster_axis")
+OPS.add(TTIR, "reduce_scatter", "input", "reduce_type scatter_dim cluster_axis")
+CCL_REDUCE_TYPES = ("sum", "max", "min")
+SHARD_TYPES = ("identity", "replicate", "maximal", "devices")
+SHARD_DIRECTIONS = ("full_to_shard", "shard_to_full")
+
 # --- creation -------------------------------------------------------------------
 OPS.add(TTIR, "constant", "", "value")
 OPS.add(TTIR, "full", "", "fill_value")

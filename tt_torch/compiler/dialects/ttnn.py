@@ -62,6 +62,13 @@ OPS.copy_from(
 )
 OPS.add(TTNN, "repeat", "input", "repeat_dims")
 
+# --- collectives (CCL), as in TTIR; mesh_shard moves host tensors, the others device
+# tensors over ``num_links`` ethernet links between neighbouring chips ---------------------
+OPS.copy_from(TTNN, ttir.OPS, ["mesh_shard"])
+OPS.add(TTNN, "all_gather", "input", "all_gather_dim cluster_axis num_links")
+OPS.add(TTNN, "all_reduce", "input", "reduce_type cluster_axis num_links")
+OPS.add(TTNN, "reduce_scatter", "input", "reduce_type scatter_dim cluster_axis num_links")
+
 # --- convolution and pooling (flattened NHWC) -------------------------------------
 OPS.add(
     TTNN,

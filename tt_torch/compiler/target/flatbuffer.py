@@ -406,6 +406,53 @@ def _sort(op, p):
     )
 
 
+_SHARD_DIRECTION = {"full_to_shard": "FullToShard", "shard_to_full": "ShardToFull"}
+_SHARD_TYPE = {"identity": "Identity", "replicate": "Replicate", "maximal": "Maximal", "devices": "Devices"}
+_CCL_REDUCE = {"sum": "Sum", "max": "Max", "min": "Min"}
+
+
+def _mesh_shard(op, p):
+    return fb.OpType.MeshShardOp, fb.MeshShardOpT(
+        in_=p.ref(op.operands[0]),
+        out=p.ref(op.result),
+        shardDirection=getattr(fb.MeshShardDirection, _SHARD_DIRECTION[_s(op.attributes["shard_direction"])]),
+        shardType=getattr(fb.MeshShardType, _SHARD_TYPE[_s(op.attributes["shard_type"])]),
+        shardShape=_ints(op, "shard_shape"),
+        shardDims=_ints(op, "shard_dims"),
+    )
+
+
+def _all_gather(op, p):
+    return fb.OpType.AllGatherOp, fb.AllGatherOpT(
+        in_=p.ref(op.operands[0]),
+        out=p.ref(op.result),
+        allGatherDim=_int(op, "all_gather_dim"),
+        clusterAxis=_int(op, "cluster_axis"),
+        numLinks=_int(op, "num_links"),
+    )
+
+
+def _all_reduce(op, p):
+    return fb.OpType.AllReduceOp, fb.AllReduceOpT(
+        in_=p.ref(op.operands[0]),
+        out=p.ref(op.result),
+        reduceType=getattr(fb.CclReduceType, _CCL_REDUCE[_s(op.attributes["reduce_type"])]),
+        clusterAxis=_int(op, "cluster_axis"),
+        numLinks=_int(op, "num_links"),
+    )
+
+
+def _reduce_scatter(op, p):
+    return fb.OpType.ReduceScatterOp, fb.ReduceScatterOpT(
+        in_=p.ref(op.operands[0]),
+        out=p.ref(op.result),
+        reduceType=getattr(fb.CclReduceType, _CCL_REDUCE[_s(op.attributes["reduce_type"])]),
+        scatterDim=_int(op, "scatter_dim"),
+        clusterAxis=_int(op, "cluster_axis"),
+        numLinks=_int(op, "num_links"),
+    )
+
+
 def _constant(op, p):
     value = ir.DenseElementsAttr(op.attributes["value"])
     t = ir.RankedTensorType(op.result.type)
@@ -499,6 +546,10 @@ LOWERINGS: dict[str, Lowering] = {
     "ttnn.to_layout": _to_layout,
     "ttnn.typecast": _typecast,
     "ttnn.deallocate": _deallocate,
+    "ttnn.mesh_shard": _mesh_shard,
+    "ttnn.all_gather": _all_gather,
+    "ttnn.all_reduce": _all_reduce,
+    "ttnn.reduce_scatter": _reduce_scatter,
 }
 assert {k.split(".", 1)[1] for k in LOWERINGS} == set(ttnn.OPS), "every TTNN op needs a flatbuffer lowering"
 
@@ -535,7 +586,19 @@ def _program(func_op, estimates: dict | None = None) -> "fb.ProgramT":
         operation.estimatedNs = float((estimates or {}).get(op, 0.0))
         operations.append(operation)
     name = ir.StringAttr(func_op.attributes["sym_name"]).value
-    return fb.ProgramT(name=name, inputs=inputs, outputs=outputs, operations=operations, private=False)
+    program = fb.ProgramT(name=name, inputs=inputs, outputs=outputs, operations=operations, private=False)
+    program.meshShape = mesh_shape_of(func_op)
+    return program
+
+
+MESH_SHAPE_ATTR = "tt.mesh_shape"
+
+
+def mesh_shape_of(func_op) -> list[int] | None:
+    """The logical mesh of a tensor-parallel function (its ``tt.mesh_shape``), else None: one chip."""
+    if MESH_SHAPE_ATTR not in func_op.attributes:
+        return None
+    return list(ir.DenseI64ArrayAttr(func_op.attributes[MESH_SHAPE_ATTR]))
 
 
 def system_desc_of(target: str) -> "fb.SystemDescT":

@@ -11,7 +11,7 @@ from torch_mlir import ir
 from ...dialects import ttir
 from ...report import Report
 from ..rewrite import RewriteContext, Rule, run_conversion
-from . import rules
+from . import ccl, rules
 from .types import make_type_converter
 
 STAGE = "StableHLO -> TTIR"
@@ -85,6 +85,7 @@ RULES.update(
         "stablehlo.reverse": rules.reverse,
         "stablehlo.tan": rules.tan,
         "stablehlo.round_nearest_even": rules.round_nearest_even,
+        **ccl.RULES,
     }
 )
 

@@ -13,7 +13,7 @@ from torch_mlir import ir
 
 from ...dialects import ttir, ttnn
 from ...dialects._define import build
-from ...dialects.ttnn_layout import device_type, host_type
+from ...dialects.ttnn_layout import decode, device_type, host_type
 from ...ir_helpers import argument_tags, shape_of, update_function_type
 from ...report import Report
 from ..rewrite import RewriteContext, Rule, run_conversion
@@ -147,6 +147,43 @@ def pool2d(cx: RewriteContext, op):
     return [_unflatten(cx, y)]
 
 
+def mesh_shard(cx: RewriteContext, op):
+    """Shards are cut and joined on the host: a program input is cut before it moves to the
+    chips (each chip's DRAM holds its shard only), and a result is joined after it left them."""
+    host = op.results[0].type  # TTIR types are host types: no layout encoding
+    if ir.StringAttr(op.attributes["shard_direction"]).value == "full_to_shard":
+        source = _host_source(op.operands[0])
+        shard = build(ttnn.OPS["mesh_shard"], [source], _attrs(op), host, cx.loc).result
+        on_device = build(
+            ttnn.OPS["to_device"],
+            [shard],
+            {"memory_config": ir.StringAttr.get("dram_interleaved")},
+            device_type(host, "row_major"),
+            cx.loc,
+        )
+        return [_to_layout(on_device.result, "tile")]
+    row_major = _to_layout(op.operands[0], "row_major")
+    on_host = build(ttnn.OPS["from_device"], [row_major], {}, host_type(row_major.type), cx.loc).result
+    return [build(ttnn.OPS["mesh_shard"], [on_host], _attrs(op), host, cx.loc).result]
+
+
+def _host_source(value: ir.Value) -> ir.Value:
+    """The host value a device value was moved from (through to_layout and to_device)."""
+    while not isinstance(value.owner, ir.Block):
+        owner = value.owner.operation if hasattr(value.owner, "operation") else value.owner
+        if owner.name not in ("ttnn.to_layout", "ttnn.to_device"):
+            break
+        value = owner.operands[0]
+    return value
+
+
+def ccl(cx: RewriteContext, op):
+    """all_gather, all_reduce, reduce_scatter: as in TTIR, over one ethernet link."""
+    name = op.name.split(".", 1)[1]
+    attrs = {**_attrs(op), "num_links": ir.IntegerAttr.get(ir.IntegerType.get_unsigned(32), 1)}
+    return [build(ttnn.OPS[name], [op.operands[0]], attrs, cx.result_type(), cx.loc).result]
+
+
 RULES: dict[str, Rule] = {f"ttir.{name}": same_op for name in ttir.OPS if name in ttnn.OPS}
 RULES.update(
     {
@@ -156,6 +193,8 @@ RULES.update(
         "ttir.sort": sort,
         "ttir.conv2d": conv2d,
         **{f"ttir.{name}": pool2d for name in ttir.POOLS},
+        "ttir.mesh_shard": mesh_shard,
+        **{f"ttir.{name}": ccl for name in ("all_gather", "all_reduce", "reduce_scatter")},
     }
 )
 
@@ -176,7 +215,17 @@ def convert(module: ir.Module, report: Report | None = None) -> Report:
     with module.context, ir.Location.unknown(module.context):
         for func_op in module.body.operations:
             _move_outputs_to_host(cx, func_op)
+            _erase_unused_moves(func_op)
     return report
+
+
+def _erase_unused_moves(func_op) -> None:
+    """Input moves nothing reads (an input a mesh_shard cuts on the host before moving it)."""
+    block = func_op.regions[0].blocks[0]
+    for op in reversed(list(block.operations)):
+        op = op.operation
+        if op.name in ("ttnn.to_layout", "ttnn.to_device") and not list(op.results[0].uses):
+            op.erase()
 
 
 def _move_inputs_to_device(cx: RewriteContext, func_op) -> None:
@@ -211,6 +260,8 @@ def _move_outputs_to_host(cx: RewriteContext, func_op) -> None:
     block = func_op.regions[0].blocks[0]
     ret = block.operations[len(block.operations) - 1]
     for i, value in enumerate(list(ret.operands)):
+        if decode(value.type) is None:
+            continue  # already on the host (a mesh_shard joined it there)
         with ir.InsertionPoint(ret), ir.Location.name(f"output {i}"):
             row_major = _to_layout(value, "row_major")
             host = build(ttnn.OPS["from_device"], [row_major], {}, host_type(value.type), ir.Location.current).result
