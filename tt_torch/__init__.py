@@ -6,6 +6,8 @@ emulated Tenstorrent chip. Start with ``torch.compile(model, backend="tt")``.
 
 __version__ = "0.1.0"
 
+from tt_torch import logs as logs  # noqa: E402 - the "tt_torch" logger, configured once (level: $TT_TORCH_LOG_LEVEL)
+
 
 def export(model, example_inputs, path, compiler_config=None, **options):
     """Compiles `model` and writes a self-contained ``.ttnn`` (see tt_torch.dynamo.export.export)."""

@@ -51,7 +51,19 @@ SYSTEM = EnvVar(
     "n300",
 )
 
-ALL = (VERIFY_PASSES, IR_DUMP_DIR, CACHE_DIR, NUMERICS, SYSTEM)
+LOG_LEVEL = EnvVar(
+    "TT_TORCH_LOG_LEVEL",
+    "Level of the 'tt_torch' logger: DEBUG, INFO (one summary line per compiled graph), WARNING (default), "
+    "ERROR. tt_torch.logs.set_level() sets it from Python.",
+)
+
+PROGRESS = EnvVar(
+    "TT_TORCH_PROGRESS",
+    "Progress lines on stderr for compiles and exports longer than 2 s: 1 always, 0 never "
+    "(default: when stderr is a terminal).",
+)
+
+ALL = (VERIFY_PASSES, IR_DUMP_DIR, CACHE_DIR, NUMERICS, SYSTEM, LOG_LEVEL, PROGRESS)
 
 
 def describe() -> str:

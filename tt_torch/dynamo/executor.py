@@ -32,7 +32,7 @@ import torch
 import torch.fx as fx
 from torch.utils import _pytree as pytree
 
-from tt_torch import intermediate, parallel, runtime, tt_mlir
+from tt_torch import intermediate, logs, parallel, runtime, tt_mlir
 from tt_torch import op_by_op as obo
 from tt_torch.compiler import pipelines
 from tt_torch.compiler.options import CompileOptions
@@ -262,17 +262,21 @@ class Executor:
         self.num_compiles += 1
         art = GraphArtifacts(name=f"{self.name}_{self.num_compiles - 1}", input_signature=key)
         t0 = time.perf_counter()
-        try:
-            graph = _frontend(self, args, art)
-        except Exception as e:  # noqa: BLE001 - any failure to trace: the graph runs as dynamo gave it
-            if not self.config.enable_cpu_fallback:
-                raise
-            graph = _untraced_on_host(self, args, art, e)
-            path = _on_host
-        else:
-            path = choose_path(self.config)
-        run_program = path(self, graph, art, args)
+        with logs.progress(f"compiling {art.name}") as bar:
+            try:
+                bar.stage("tracing")
+                graph = _frontend(self, args, art)
+            except Exception as e:  # noqa: BLE001 - any failure to trace: the graph runs as dynamo gave it
+                if not self.config.enable_cpu_fallback:
+                    raise
+                graph = _untraced_on_host(self, args, art, e)
+                path = _on_host
+            else:
+                path = choose_path(self.config)
+            bar.stage(path.__name__.strip("_").replace("_", " "))
+            run_program = path(self, graph, art, args)
         art.stage_seconds["total"] = time.perf_counter() - t0
+        _LOG.info("%s", _summary(art, graph, self.config))
         _dump(self.config.ir_dump_dir, art)
         if self.config.dump_info or self.config.dump_debug:
             _log_compile(art, with_ir=self.config.dump_debug)
@@ -743,6 +747,24 @@ def _dump(directory: str | None, art: GraphArtifacts) -> None:
             ext = "py" if stage == "fx_graph" else "mlir"
             with open(os.path.join(directory, f"{art.name}.{stage}.{ext}"), "w") as f:
                 f.write(text)
+
+
+_PLUMBING = {"ttnn.to_device", "ttnn.from_device", "ttnn.to_layout", "ttnn.deallocate", "func.return"}
+
+
+def _summary(art: GraphArtifacts, graph: FrontendResult, cfg: CompilerConfig) -> str:
+    """The one INFO line of a compiled graph: what went in, what came out, how long, cache."""
+    aten = sum(1 for n in graph.fx_gm.graph.nodes if n.op == "call_function" and n.target is not operator.getitem)
+    counts = art.report.get("op_counts", {}).get("ttnn", {})
+    device = sum(n for op, n in counts.items() if op not in _PLUMBING)
+    fused = sum(art.report.get("fused", {}).values())
+    host = art.report.get("cpu_fallback", {}).get("host_ops", 0)
+    cache = art.report.get("compile_cache", "n/a")
+    seconds = art.stage_seconds.get("total", 0.0)
+    return (
+        f"graph {art.name}: {aten} aten ops -> {device} TTNN ops ({fused} fused), {host} on the CPU, "
+        f"{seconds:.2f} s, compile cache {cache} [{cfg.compile_depth.name}]"
+    )
 
 
 def _log_compile(art: GraphArtifacts, with_ir: bool) -> None:

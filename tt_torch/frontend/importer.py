@@ -6,7 +6,10 @@ Every op's MLIR location carries the FX node name and the user's source line:
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -71,12 +74,29 @@ def _element_type(dtype: torch.dtype) -> ir.Type:
     return ir.IntegerType.get_signless(torch.iinfo(dtype).bits)
 
 
+@contextlib.contextmanager
+def _root_logging_untouched() -> Iterator[None]:
+    """torch-mlir's FxImporter logs through ``logging.debug``, which configures the root logger
+    (``basicConfig``) of an application that set up no logging: a NullHandler prevents that."""
+    root = logging.getLogger()
+    if root.handlers:
+        yield
+        return
+    guard = logging.NullHandler()
+    root.addHandler(guard)
+    try:
+        yield
+    finally:
+        root.removeHandler(guard)
+
+
 def locating_importer(context: ir.Context | None = None) -> FxImporter:
     """torch-mlir's FX importer whose op locations name the FX node (or composite group)."""
     if context is None:
         context = ir.Context()
         torch_d.register_dialect(context)
-    importer = FxImporter(context=context, hooks=_DenseLiterals())
+    with _root_logging_untouched():
+        importer = FxImporter(context=context, hooks=_DenseLiterals())
     importer._cc = _LocatingCache(context, py_attr_tracker=importer._py_attr_tracker)
     return importer
 
