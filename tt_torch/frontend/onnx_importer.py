@@ -6,9 +6,11 @@ inferred, its nodes named ``"<OpType>:<node name>"`` (every op's MLIR location, 
 error, an op-by-op record or a runtime failure names the ONNX node), and its weights
 (floating-point initializers) turned into graph inputs: they enter the StableHLO module
 as function arguments tagged ``parameter``, never as constants. Then :func:`import_stablehlo`
-runs torch-mlir: ONNX -> torch-onnx ops -> Torch backend IR -> StableHLO. An ONNX node
-that torch-mlir cannot convert is a :class:`FrontendError` naming the node, its op type
-and opset.
+runs torch-mlir: ONNX -> torch-onnx ops -> Torch backend IR -> StableHLO. Before import,
+nodes :mod:`onnx_rewrites` has rules for (Resize, Pad by a run-time value) become ops that
+lower; a node torch-mlir fails on whose op has an ONNX function body is replaced by that
+body (:mod:`onnx_functions`) and the import retried. An ONNX node that still fails is an
+:class:`OnnxImportError` naming the node, its op type and opset.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from torch_mlir.extras import onnx_importer
 from torch_mlir.passmanager import PassManager
 
 from tt_torch.errors import FrontendError
+from tt_torch.frontend import onnx_functions, onnx_rewrites
 
 _LOG = logging.getLogger(__name__)
 
@@ -84,6 +87,7 @@ class PreparedModel:
     opset: int = 0
     converted_from: int | None = None  # the opset the model was written at, when converted down
     nodes: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # location -> (node name, op type, opset)
+    expanded: list[tuple[str, str]] = field(default_factory=list)  # (node name, op type) replaced by function bodies
 
     @property
     def arg_names(self) -> list[str]:
@@ -164,15 +168,9 @@ def prepare(
         model = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
     except Exception as e:  # onnx raises InferenceError and plain RuntimeErrors
         raise FrontendError(f"ONNX shape inference failed on the model: {e}") from e
+    model = _simplify(model)
     graph = model.graph
     opset = default_opset(model)
-    for rewrite in (_fold_shape_constants, _gathers_as_slices):
-        if rewrite(graph, model):
-            try:  # the types of what the rewrite made
-                model = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
-            except Exception as e:  # onnx raises InferenceError and plain RuntimeErrors
-                raise FrontendError(f"ONNX shape inference failed on the model after {rewrite.__name__}: {e}") from e
-            graph = model.graph
     nodes = _name_nodes(graph, model)
     weights = _weights_to_inputs(graph)
     inputs = [_info(i, "input") for i in graph.input if i.name not in weights and i.name not in initializers]
@@ -187,6 +185,19 @@ def prepare(
         converted_from=converted_from,
         nodes=nodes,
     )
+
+
+def _simplify(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model's values known before it runs folded, the nodes :mod:`onnx_rewrites` has rules
+    for rewritten, and its known gathers made slices (shapes inferred again after each rewrite
+    that changed something)."""
+    for rewrite in (_fold_shape_constants, onnx_rewrites.rewrite, _gathers_as_slices):
+        if rewrite(model.graph, model):
+            try:  # the types of what the rewrite made
+                model = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+            except Exception as e:  # onnx raises InferenceError and plain RuntimeErrors
+                raise FrontendError(f"ONNX shape inference failed on the model after {rewrite.__name__}: {e}") from e
+    return model
 
 
 def _bind_constants(graph: onnx.GraphProto, values: dict[str, np.ndarray]) -> None:
@@ -421,11 +432,18 @@ def _fold_one(node: onnx.NodeProto, known, shapes, evaluator, opsets) -> list[np
     return values
 
 
-def _name_nodes(graph: onnx.GraphProto, model: onnx.ModelProto) -> dict[str, tuple[str, str, int]]:
-    """Names every node ``"<OpType>:<name>"`` (its MLIR location); returns location -> (name, op type, opset)."""
+def _name_nodes(
+    graph: onnx.GraphProto, model: onnx.ModelProto, known: dict[str, tuple[str, str, int]] | None = None
+) -> dict[str, tuple[str, str, int]]:
+    """Names every node ``"<OpType>:<name>"`` (its MLIR location); returns location -> (name, op type, opset).
+    A node already named in ``known`` keeps its name and entry."""
     versions = {imp.domain if imp.domain != "ai.onnx" else "": imp.version for imp in model.opset_import}
     out: dict[str, tuple[str, str, int]] = {}
+    known = known or {}
     for k, node in enumerate(graph.node):
+        if node.name in known:
+            out[node.name] = known[node.name]
+            continue
         name = node.name or f"{node.op_type.lower()}_{k}"
         location = f"{node.op_type}:{name}"
         while location in out:
@@ -483,27 +501,50 @@ def import_stablehlo(prepared: PreparedModel, context: ir.Context | None = None)
     """The prepared model as a StableHLO module whose function ``main`` takes the user's
     inputs, then the weights.
 
-    A node torch-mlir has no conversion for is expanded into its ONNX function body, when
-    the op has one (torch-mlir expands only an allowlist by default); what is left is an
-    error naming each node, its op type and opset.
+    torch-mlir is asked first; when it cannot convert or lower the model, the nodes it
+    failed on (those its diagnostics name, else those that fail on their own) whose op
+    has an ONNX function body are replaced by that body (:mod:`onnx_functions`), the
+    model is simplified again and the import retried. ``prepared`` is updated in place
+    (``prepared.expanded`` lists the expanded nodes), so a second import of it needs no
+    retries. What no expansion fixes is an error naming each node, its op type and opset.
     """
     if context is None:
         context = ir.Context()
         torch_d.register_dialect(context)
-    module = _import(prepared, context, set())
+    for _ in range(_EXPANSION_ROUNDS):
+        try:
+            return _import_once(prepared, context)
+        except OnnxImportError as error:
+            names = _to_expand(prepared, error, context)
+            if not names or not _expand(prepared, names):
+                raise
+    return _import_once(prepared, context)
+
+
+class OnnxImportError(FrontendError):
+    """torch-mlir could not convert or lower an ONNX model; ``nodes`` are the locations
+    (``"<OpType>:<name>"``) of the nodes its diagnostics name."""
+
+    def __init__(self, message: str, nodes: list[str] | None = None):
+        super().__init__(message)
+        self.nodes = list(nodes or [])
+
+
+# rounds of expansion: a body may hold ops with bodies of their own (Attention's Softmax...)
+_EXPANSION_ROUNDS = 4
+
+
+def _import_once(prepared: PreparedModel, context: ir.Context) -> ir.Module:
+    module = _import(prepared, context)
     _run(module, "builtin.module(func.func(convert-torch-onnx-to-torch))", "ONNX ops -> Torch ops", prepared)
     left = _unconverted(module)
-    expandable = {op_type for _, op_type in left if _has_function(op_type, prepared.opset)}
-    if expandable:
-        module = _import(prepared, context, expandable)
-        _run(module, "builtin.module(func.func(convert-torch-onnx-to-torch))", "ONNX ops -> Torch ops", prepared)
-        left = _unconverted(module)
     if left:
         nodes = "\n".join(f"  {_describe_location(loc, prepared, op)}" for loc, op in dict.fromkeys(left))
-        raise FrontendError(
+        raise OnnxImportError(
             f"{len(left)} ONNX node(s) of model '{prepared.name}' have no conversion in torch-mlir's ONNX importer "
             f"(opset {prepared.opset}):\n{nodes}\n"
-            "  Rewrite the model without these ops (or with other attributes), or export it at another opset."
+            "  Rewrite the model without these ops (or with other attributes), or export it at another opset.",
+            [key for loc, _ in left for key in _location_keys(loc, prepared)],
         )
     _run(module, "builtin.module(torch-onnx-to-torch-backend-pipeline)", "Torch ops -> Torch backend IR", prepared)
     _drop_runtime_asserts(module)
@@ -521,9 +562,70 @@ def import_stablehlo(prepared: PreparedModel, context: ir.Context | None = None)
     return ir.Module.parse(module.get_asm(enable_debug_info=True), context=context)
 
 
-def _import(prepared: PreparedModel, context: ir.Context, expand: set[str]):
+def _to_expand(prepared: PreparedModel, error: OnnxImportError, context: ir.Context) -> list[str]:
+    """The nodes to replace by their function bodies after ``error``: those it names that
+    have a body; when it names none, each node with a body that torch-mlir fails on alone."""
+    model = prepared.model
+    by_name = {n.name: n for n in model.graph.node}
+    named = [by_name[k] for k in dict.fromkeys(error.nodes) if k in by_name]
+    chosen = [n.name for n in named if onnx_functions.has_function(n, model)]
+    if chosen or named:
+        return chosen
+    types = onnx_functions.value_types(model.graph)
+    initializers = {t.name: t for t in model.graph.initializer}
+    return [
+        n.name
+        for n in model.graph.node
+        if onnx_functions.has_function(n, model) and not _imports_alone(n, prepared, types, initializers, context)
+    ]
+
+
+def _imports_alone(node: onnx.NodeProto, prepared: PreparedModel, types, initializers, context) -> bool:
+    """Whether torch-mlir lowers ``node`` as a model of its own (its constant inputs kept)."""
+    inputs, inits = [], []
+    for name in dict.fromkeys(i for i in node.input if i):
+        if name in initializers:
+            inits.append(initializers[name])
+        elif name in types:
+            inputs.append(onnx.helper.make_value_info(name, types[name]))
+        else:
+            return False
+    outputs = [onnx.helper.make_value_info(o, types[o]) for o in node.output if o and o in types]
+    if len(outputs) != len([o for o in node.output if o]):
+        return False
+    graph = onnx.helper.make_graph([node], "probe", inputs, outputs, initializer=inits)
+    model = onnx.helper.make_model(graph, opset_imports=list(prepared.model.opset_import))
+    model.ir_version = prepared.model.ir_version
+    probe = PreparedModel(model=model, name=f"probe of {node.name}", inputs=[], outputs=[], opset=prepared.opset)
+    probe.nodes = {node.name: prepared.nodes.get(node.name, (node.name, node.op_type, prepared.opset))}
+    try:
+        _import_once(probe, context)
+    except FrontendError:
+        return False
+    return True
+
+
+def _expand(prepared: PreparedModel, names: list[str]) -> bool:
+    """Replaces the named nodes of ``prepared`` by their function bodies, then simplifies and
+    names the model again. False when none had a body."""
+    model, done = onnx_functions.expand(prepared.model, names)
+    if not done:
+        return False
+    try:
+        model = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    except Exception as e:  # onnx raises InferenceError and plain RuntimeErrors
+        raise FrontendError(
+            f"ONNX shape inference failed on model '{prepared.name}' after function expansion: {e}"
+        ) from e
+    model = _simplify(model)
+    prepared.expanded.extend((prepared.nodes.get(e.node, (e.node,))[0], e.op_type) for e in done)
+    prepared.nodes = _name_nodes(model.graph, model, prepared.nodes)
+    prepared.model = model
+    return True
+
+
+def _import(prepared: PreparedModel, context: ir.Context):
     config = onnx_importer.Config()
-    config.function_expansion_allowlists_by_domain[""] |= expand
     info = onnx_importer.ModelInfo(prepared.model, config=config)
     module = info.create_module(context=context).operation
     try:
@@ -532,19 +634,10 @@ def _import(prepared: PreparedModel, context: ir.Context, expand: set[str]):
         )
         importer.import_all()
     except Exception as e:  # torch-mlir's Python importer fails with assorted exceptions: all are its refusal
-        raise FrontendError(
+        raise OnnxImportError(
             f"torch-mlir's ONNX importer refused model '{prepared.name}': {type(e).__name__}: {_first_line(e)}"
         ) from e
     return module
-
-
-def _has_function(op_type: str, opset: int) -> bool:
-    try:
-        schema = onnx.defs.get_schema(op_type, max_inclusive_version=opset)
-    except onnx.defs.SchemaError:
-        return False
-    versions = [*schema.function_opset_versions, *schema.context_dependent_function_opset_versions]
-    return any(v <= opset for v in versions)
 
 
 def _run(module, pipeline: str, what: str, prepared: PreparedModel) -> None:
@@ -554,7 +647,8 @@ def _run(module, pipeline: str, what: str, prepared: PreparedModel) -> None:
             PassManager.parse(pipeline).run(module)
         except ir.MLIRError as e:
             diagnostics = [(str(d.location), d.message) for d in e.error_diagnostics]
-            raise _pipeline_error(what, diagnostics, prepared) from None
+            nodes = [key for loc, _ in diagnostics for key in _location_keys(loc, prepared)]
+            raise _pipeline_error(what, diagnostics, prepared, nodes) from None
 
 
 def _drop_runtime_asserts(module) -> None:
@@ -599,6 +693,11 @@ def _unconverted(module) -> list[tuple[str, str]]:
 _NAME = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
+def _location_keys(location, prepared: PreparedModel) -> list[str]:
+    """The ONNX nodes (their ``"<OpType>:<name>"``) a location names."""
+    return [key for key in _NAME.findall(str(location)) if key in prepared.nodes]
+
+
 def _describe_location(location, prepared: PreparedModel, op_type: str = "") -> str:
     """The ONNX node a location names (also through a call site of an expanded function)."""
     for key in _NAME.findall(str(location)):
@@ -608,12 +707,15 @@ def _describe_location(location, prepared: PreparedModel, op_type: str = "") -> 
     return f"an op {op_type or '(unknown)'} at {location}"
 
 
-def _pipeline_error(what: str, diagnostics: list[tuple[str, str]], prepared: PreparedModel) -> FrontendError:
+def _pipeline_error(
+    what: str, diagnostics: list[tuple[str, str]], prepared: PreparedModel, nodes: list[str]
+) -> OnnxImportError:
     lines = [f"  {_describe_location(loc, prepared)}: {message.strip()}" for loc, message in diagnostics]
-    return FrontendError(
+    return OnnxImportError(
         f"torch-mlir could not lower ONNX model '{prepared.name}' ({what}):\n"
         + "\n".join(dict.fromkeys(lines[:8]))
-        + "\n  Compile with CompilerConfig(compile_depth=CompileDepth.STABLEHLO) to stop before the device compiler."
+        + "\n  Compile with CompilerConfig(compile_depth=CompileDepth.STABLEHLO) to stop before the device compiler.",
+        nodes,
     )
 
 
@@ -628,6 +730,7 @@ def _first_line(e: Exception) -> str:
 
 __all__ = [
     "MAX_OPSET",
+    "OnnxImportError",
     "WEIGHT_MIN_ELEMENTS",
     "PreparedModel",
     "TensorInfo",

@@ -20,6 +20,7 @@ from onnx import numpy_helper
 
 from tt_torch.config import CompilerConfig
 from tt_torch.errors import CompileError, FrontendError, LoweringError, TTTorchError
+from tt_torch.frontend.onnx_rewrites import control_operand_inputs
 
 from . import reference
 from .onnx_compile import compile_onnx
@@ -196,14 +197,16 @@ def _input_names(model: onnx.ModelProto) -> list[str]:
 
 
 def _control_inputs(model: onnx.ModelProto, data_sets: Sequence[tuple], limit: int = 64) -> dict[str, np.ndarray]:
-    """The integer inputs of at most ``limit`` elements that hold the same values in every input set."""
+    """The inputs of at most ``limit`` elements that hold the same values in every input set: integer
+    ones, and floating-point ones the model reads only as control operands (Resize's scales)."""
+    control = control_operand_inputs(model)
     out = {}
     for k, name in enumerate(_input_names(model)):
         values = [inputs[k] for inputs, _ in data_sets if k < len(inputs)]
         first = values[0] if values else None
         if (
             isinstance(first, np.ndarray)
-            and first.dtype.kind in "iu"
+            and (first.dtype.kind in "iu" or (first.dtype.kind == "f" and name in control))
             and first.size <= limit
             and all(np.array_equal(v, first) for v in values)
         ):

@@ -654,7 +654,7 @@ def gather(cx: RewriteContext, op):
     if is_point:
         return [_point_gather(cx, table, indices, list(dn.start_index_map))]
     if not is_embedding:
-        raise cx.fail("only the embedding and the element-wise forms of gather are supported yet")
+        return [_slice_gather(cx, op, table, indices, dn, sizes)]
     ivd = dn.index_vector_dim
     if ivd == len(ishape) - 1 and ishape[-1] == 1:
         indices = reshape_to(cx, indices, ishape[:-1])
@@ -667,6 +667,52 @@ def gather(cx: RewriteContext, op):
     rows_t = cx.tensor_type(shape_of(indices) + [width], element_type(table))
     rows = cx.emit("embedding", indices, reshape_to(cx, table, [ts[0], width]), result=rows_t)
     return [reshape_to(cx, rows, out_shape)]
+
+
+def _slice_gather(cx: RewriteContext, op, table: ir.Value, indices: ir.Value, dn, sizes: list[int]) -> ir.Value:
+    """A gather whose index vectors pick one position along the dims ``start_index_map`` and
+    take every other dim whole (ONNX Gather on any axis, take_along a set of dims), as an
+    embedding: the indexed dims go first and flatten into rows (each index vector becomes
+    its row-major row number), the others into the row width; the gathered rows are then
+    reshaped and permuted into the result's layout."""
+    ts, ishape = shape_of(table), shape_of(indices)
+    index_map = list(dn.start_index_map)
+    if list(dn.operand_batching_dims) or len(set(index_map)) != len(index_map):
+        raise cx.fail("a gather with batching dims or a repeated start_index_map is not supported")
+    for d in range(len(ts)):
+        if d in index_map and sizes[d] != 1:
+            raise cx.fail(f"a gather slicing {sizes[d]} of {ts[d]} along indexed dim {d} is not supported")
+        if d not in index_map and sizes[d] != ts[d]:
+            raise cx.fail(f"a gather taking {sizes[d]} of {ts[d]} along unindexed dim {d} is not supported")
+    ivd = dn.index_vector_dim
+    if ivd == len(ishape):  # index vectors of one entry, implicit
+        indices = reshape_to(cx, indices, ishape + [1])
+    elif ivd != len(ishape) - 1:
+        perm = [d for d in range(len(ishape)) if d != ivd] + [ivd]
+        indices = permute(cx, indices, perm)
+    batch = shape_of(indices)[:-1]
+    rest = [d for d in range(len(ts)) if d not in index_map]
+    moved = permute(cx, table, index_map + rest)
+    rows = math.prod(ts[d] for d in index_map)
+    width = math.prod(ts[d] for d in rest)
+    strides = [math.prod(ts[e] for e in index_map[k + 1 :]) for k in range(len(index_map))]
+    linear = _linear_index(cx, indices, strides)
+    el = element_type(table)
+    picked = cx.emit(
+        "embedding", linear, reshape_to(cx, moved, [rows, width]), result=cx.tensor_type(batch + [width], el)
+    )
+    # [batch..., the window's dims in operand order] -> the result's layout
+    window = [d for d in range(len(ts)) if d not in dn.collapsed_slice_dims]
+    picked = reshape_to(cx, picked, batch + [sizes[d] for d in window])
+    out_rank = len(batch) + len(window)
+    offset = list(dn.offset_dims)
+    batch_pos = [p for p in range(out_rank) if p not in offset]
+    perm = [0] * out_rank
+    for k, p in enumerate(batch_pos):
+        perm[p] = k
+    for k, p in enumerate(offset):
+        perm[p] = len(batch) + k
+    return reshape_to(cx, permute(cx, picked, perm), list(ir.RankedTensorType(op.results[0].type).shape))
 
 
 def _point_gather(cx: RewriteContext, table: ir.Value, indices: ir.Value, index_map: list[int]) -> ir.Value:

@@ -1,0 +1,163 @@
+"""The ONNX import's own rewrites, each compiled strictly (no CPU fallback) and run on the device
+against ONNX Runtime or numpy: nodes replaced by their function bodies when torch-mlir fails
+on them, Resize as weight-matrix products, Pad by a run-time value, and the general
+StableHLO gather torch-mlir makes of Gather on any axis."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+from tt_torch.frontend import onnx_functions
+from tt_torch.onnx_compile import compile_onnx, reference
+from tt_torch.tools.utils import CompilerConfig
+
+pytestmark = pytest.mark.usefixtures("fast_numerics")
+
+STRICT = CompilerConfig(numerics="fast", enable_cpu_fallback=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_compile_cache(monkeypatch):
+    monkeypatch.setenv("TT_TORCH_CACHE_DIR", "off")
+
+
+def _model(nodes, inputs, outputs, initializers=(), opset=23) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "g", inputs, outputs, initializer=list(initializers))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 10
+    return model
+
+
+def _info(name, shape, elem=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+def _check(model: onnx.ModelProto, *inputs: np.ndarray, expected=None, atol: float = 1e-4):
+    """``model`` on the device against ONNX Runtime (or ``expected``); returns the compiled model."""
+    compiled = compile_onnx(model, STRICT)
+    try:
+        got = compiled(*inputs)
+    finally:
+        compiled.close()
+    if expected is None:
+        expected = reference.session(model).run(None, {i.name: x for i, x in zip(model.graph.input, inputs)})
+    for e, g in zip(expected, got):
+        e = torch.from_numpy(np.asarray(e))
+        assert g.shape == e.shape and g.dtype == e.dtype, f"{g.dtype}{tuple(g.shape)} vs {e.dtype}{tuple(e.shape)}"
+        torch.testing.assert_close(g, e, rtol=atol, atol=atol)
+    return compiled
+
+
+rng = np.random.default_rng(0)
+
+
+# --- function bodies ------------------------------------------------------------------------------
+
+
+def test_rms_normalization_is_expanded_into_its_function_body():
+    """torch-mlir's own expansion of RMSNormalization leaves its axes computed at run time; the
+    body expanded here folds them, and the node is reported as expanded."""
+    node = helper.make_node("RMSNormalization", ["x", "w"], ["y"], axis=1, epsilon=1e-3, name="norm")
+    model = _model([node], [_info("x", [3, 4, 5]), _info("w", [4, 5])], [_info("y", [3, 4, 5])])
+    x, w = rng.standard_normal((3, 4, 5)).astype(np.float32), rng.standard_normal((4, 5)).astype(np.float32)
+    want = x / np.sqrt(np.mean(x * x, axis=(1, 2), keepdims=True) + 1e-3) * w
+    compiled = _check(model, x, w, expected=[want])
+    assert compiled.prepared.expanded == [("norm", "RMSNormalization")]
+
+
+def test_nested_bodies_expand_with_the_outer_defaults():
+    """SoftmaxCrossEntropyLoss expands into a body holding NegativeLogLikelihoodLoss, which expands
+    in a later round; its ignore_index attribute reaches the inner op."""
+    node = helper.make_node("SoftmaxCrossEntropyLoss", ["x", "t"], ["loss"], reduction="mean", ignore_index=2)
+    model = _model(
+        [node], [_info("x", [3, 5, 2]), _info("t", [3, 2], TensorProto.INT64)], [_info("loss", [])], opset=13
+    )
+    x = rng.standard_normal((3, 5, 2)).astype(np.float32)
+    t = np.array([[0, 2], [4, 1], [2, 3]], dtype=np.int64)
+    compiled = _check(model, x, t)
+    assert {op for _, op in compiled.prepared.expanded} >= {"SoftmaxCrossEntropyLoss"}
+
+
+def test_a_node_torch_mlir_lowers_is_left_whole():
+    node = helper.make_node("LayerNormalization", ["x", "w"], ["y"], axis=-1)
+    model = _model([node], [_info("x", [2, 6]), _info("w", [6])], [_info("y", [2, 6])], opset=17)
+    compiled = _check(model, rng.standard_normal((2, 6)).astype(np.float32), np.ones(6, np.float32))
+    assert compiled.prepared.expanded == []
+
+
+def test_function_body_binds_attributes_and_defaults():
+    node = helper.make_node("RMSNormalization", ["x", "w"], ["y"], name="n")
+    model = onnx.shape_inference.infer_shapes(
+        _model([node], [_info("x", [2, 3]), _info("w", [3])], [_info("y", [2, 3])])
+    )
+    expanded, done = onnx_functions.expand(model, ["n"])
+    assert [e.op_type for e in done] == ["RMSNormalization"] and done[0].inner == len(expanded.graph.node)
+    assert all(n.domain == "" for n in expanded.graph.node)
+    assert all(n.name.startswith("n/") for n in expanded.graph.node)
+    assert {i.domain for i in expanded.opset_import} == {""}
+
+
+# --- Resize ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        dict(mode="linear"),
+        dict(mode="cubic", coordinate_transformation_mode="align_corners"),
+        dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="ceil"),
+        dict(mode="linear", antialias=1),
+    ],
+    ids=["linear", "cubic_align_corners", "nearest_ceil", "linear_antialias"],
+)
+def test_resize_as_weight_matrices_matches_onnx_runtime(attrs):
+    down = attrs.get("antialias")
+    scales = np.array([1, 1, 0.6, 0.5] if down else [1, 1, 2.0, 1.5], dtype=np.float32)
+    out = [1, 2, 3, 4] if down else [1, 2, 10, 12]
+    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], **attrs)
+    model = _model(
+        [node], [_info("x", [1, 2, 5, 8])], [_info("y", out)], [numpy_helper.from_array(scales, "scales")], opset=19
+    )
+    _check(model, rng.standard_normal((1, 2, 5, 8)).astype(np.float32))
+
+
+def test_resize_crop_with_extrapolation_and_sizes():
+    roi = numpy_helper.from_array(np.array([0.4, 0.6, 0.6, 0.8], dtype=np.float32), "roi")
+    sizes = numpy_helper.from_array(np.array([3, 3], dtype=np.int64), "sizes")
+    node = helper.make_node(
+        "Resize",
+        ["x", "roi", "", "sizes"],
+        ["y"],
+        mode="linear",
+        coordinate_transformation_mode="tf_crop_and_resize",
+        extrapolation_value=10.0,
+        axes=[2, 3],
+    )
+    model = _model([node], [_info("x", [1, 1, 4, 4])], [_info("y", [1, 1, 3, 3])], [roi, sizes], opset=19)
+    _check(model, rng.standard_normal((1, 1, 4, 4)).astype(np.float32))
+
+
+# --- Pad, Gather ----------------------------------------------------------------------------------
+
+
+def test_pad_by_a_run_time_value():
+    pads = numpy_helper.from_array(np.array([0, 1, 2, 0], dtype=np.int64), "pads")
+    node = helper.make_node("Pad", ["x", "pads", "v"], ["y"], mode="constant")
+    model = _model([node], [_info("x", [2, 3]), _info("v", [])], [_info("y", [4, 4])], [pads], opset=19)
+    x, v = rng.standard_normal((2, 3)).astype(np.float32), np.array(1.5, dtype=np.float32)
+    _check(model, x, v, expected=[np.pad(x, [[0, 2], [1, 0]], constant_values=1.5)])
+
+
+@pytest.mark.parametrize("axis", [1, 2])
+def test_gather_on_an_inner_axis_with_negative_indices(axis):
+    """torch-mlir makes a general stablehlo.gather of Gather on an inner axis."""
+    x = rng.standard_normal((2, 5, 6)).astype(np.float32)
+    idx = np.array([[0, -1], [3, 1], [-2, 2]], dtype=np.int64)
+    node = helper.make_node("Gather", ["x", "i"], ["y"], axis=axis)
+    out = [2, 3, 2, 6] if axis == 1 else [2, 5, 3, 2]
+    model = _model([node], [_info("x", [2, 5, 6]), _info("i", [3, 2], TensorProto.INT64)], [_info("y", out)], opset=13)
+    _check(model, x, idx, expected=[np.take(x, idx, axis=axis)])
