@@ -1,5 +1,8 @@
 """onnx's node test cases through ONNX Runtime and through tt-torch, one case at a time.
 
+tt-torch is checked twice: strictly (every node on the device: the headline figure), then,
+when that fails, with the CPU fallback on (refused nodes in ONNX Runtime on the host).
+
 ``onnx.backend.test.case.node.collect_testcases()`` gives each case as a model, its input
 sets and their expected outputs. :func:`check_case` runs one through both and classifies
 tt-torch's result; ``benchmarks/onnx_conformance.py`` runs them all crash-tolerantly and
@@ -8,6 +11,7 @@ writes docs/onnx_coverage.md, ``tests/onnx/test_conformance.py`` runs a sample.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -132,29 +136,58 @@ def check_ours(
     rtol: float = RTOL,
     atol: float = ATOL,
     config: CompilerConfig | None = None,
+    fallback: bool = False,
+    bind: Sequence[str] = (),
 ) -> dict:
-    """tt-torch on every input set: {"status": one of STATUSES, "reason", "seconds", "bound"}.
+    """tt-torch on every input set: {"status": one of STATUSES, "reason", "seconds", "bound",
+    "host_nodes"}, strictly (every node on the device) unless ``fallback`` (the CPU fallback on:
+    "host_nodes" counts the nodes it ran on the host).
 
     A model torch-mlir cannot import as given is compiled again with its small integer inputs
     (axes, sizes, pads, k: the same in every input set) as ``constant_inputs``; "bound" names
-    them (a static-shape compiler needs them known; ONNX Runtime takes them at run time)."""
+    them (a static-shape compiler needs them known; ONNX Runtime takes them at run time).
+    ``bind`` names inputs to compile as constants from the start (those the strict check bound)."""
     t = time.perf_counter()
-    status, reason, bound = _ours(model, data_sets, rtol, atol, config)
-    return {"status": status, "reason": reason, "seconds": round(time.perf_counter() - t, 3), "bound": bound}
+    config = dataclasses.replace(config or CompilerConfig(), enable_cpu_fallback=fallback)
+    status, reason, bound, host = _ours(model, data_sets, rtol, atol, config, bind)
+    return {
+        "status": status,
+        "reason": reason,
+        "seconds": round(time.perf_counter() - t, 3),
+        "bound": bound,
+        "host_nodes": host,
+    }
 
 
-def _ours(model, data_sets, rtol, atol, config) -> tuple[str, str, list[str]]:
+def check_fallback(model: onnx.ModelProto, data_sets: Sequence[tuple], strict: dict, **kw) -> dict:
+    """tt-torch with the CPU fallback on, after the strict result ``strict``: a strict pass is
+    a pass with no host node; else the model is compiled again with the fallback on (binding
+    the inputs the strict check bound)."""
+    if strict["status"] == "pass":
+        return {**strict, "host_nodes": 0}
+    return check_ours(model, data_sets, fallback=True, bind=strict.get("bound") or (), **kw)
+
+
+def _ours(model, data_sets, rtol, atol, config, bind=()) -> tuple[str, str, list[str], int]:
     for inputs, expected in data_sets:
         if _tensor_inputs(inputs) is None or _tensor_inputs(expected) is None:
-            return "inputs", "an input or output is not a numeric tensor", []
-    compiled, status, reason = _compile(model, config, {})
+            return "inputs", "an input or output is not a numeric tensor", [], 0
     bound: dict[str, np.ndarray] = {}
-    if compiled is None and status in ("import", "unsupported"):
+    if bind:
+        bound = {k: v for k, v in _control_inputs(model, data_sets).items() if k in bind}
+    compiled, status, reason = _compile(model, config, bound)
+    if compiled is None and status in ("import", "unsupported") and not bound:
         bound = _control_inputs(model, data_sets)
         if bound:
             compiled, status, reason = _compile(model, config, bound)
     if compiled is None:
-        return status, reason, sorted(bound)
+        return status, reason, sorted(bound), 0
+    host = len(compiled.report.get("cpu_fallback", {}).get("ops", []))
+    status, reason = _run(compiled, model, data_sets, rtol, atol, bound)
+    return status, reason, sorted(bound), host
+
+
+def _run(compiled, model, data_sets, rtol, atol, bound) -> tuple[str, str]:
     names = _input_names(model)
     try:
         for inputs, expected in data_sets:
@@ -162,15 +195,15 @@ def _ours(model, data_sets, rtol, atol, config) -> tuple[str, str, list[str]]:
             try:
                 outs = compiled(*given)
             except TTTorchError as e:
-                return "run", _short(e), sorted(bound)
+                return "run", _short(e)
             except Exception as e:  # not raised on purpose: recorded, the run goes on
-                return "error", _short(e), sorted(bound)
+                return "error", _short(e)
             diff = compare(expected, list(outs), rtol, atol)
             if diff:
-                return "wrong", diff, sorted(bound)
+                return "wrong", diff
     finally:
         compiled.close()
-    return "pass", "", sorted(bound)
+    return "pass", ""
 
 
 def _compile(model, config, bound) -> tuple[Any, str, str]:
@@ -231,6 +264,7 @@ def check_case(
     """One case through ONNX Runtime and tt-torch (compiled with ``config``), as the record the benchmark keeps."""
     record, data_sets = start_record(name, model, data_sets, operator)
     record["ours"] = check_ours(model, data_sets, config=config)
+    record["fallback"] = check_fallback(model, data_sets, record["ours"], config=config)
     return record
 
 
@@ -251,6 +285,7 @@ __all__ = [
     "as_arrays",
     "case_operator",
     "check_case",
+    "check_fallback",
     "check_ort",
     "check_ours",
     "compare",

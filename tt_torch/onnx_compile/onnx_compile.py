@@ -130,9 +130,13 @@ class OnnxModel:
         try:
             self._compile_whole(depth)
         except CompileError as e:  # FrontendError and LoweringError included
-            if not config.enable_cpu_fallback or depth not in (CompileDepth.TTNN_IR, CompileDepth.EXECUTE):
+            if depth in (CompileDepth.COMPILE_OP_BY_OP, CompileDepth.EXECUTE_OP_BY_OP):
+                # op by op takes the nodes one at a time: one that does not import is its record's error
+                self.graph.report["stablehlo_error"] = str(e)
+            elif config.enable_cpu_fallback and depth in (CompileDepth.TTNN_IR, CompileDepth.EXECUTE):
+                self._with_cpu_fallback(e)
+            else:
                 raise
-            self._with_cpu_fallback(e)
         if depth == CompileDepth.EXECUTE and self._fallback is None:
             self._binary = runtime.load_binary(self.graph.flatbuffer)
             self._in_dtypes = [runtime.torch_dtype(d["dtype"]) for d in self._binary.program_inputs(0)]
