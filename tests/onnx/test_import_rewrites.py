@@ -161,3 +161,76 @@ def test_gather_on_an_inner_axis_with_negative_indices(axis):
     out = [2, 3, 2, 6] if axis == 1 else [2, 5, 3, 2]
     model = _model([node], [_info("x", [2, 5, 6]), _info("i", [3, 2], TensorProto.INT64)], [_info("y", out)], opset=13)
     _check(model, x, idx, expected=[np.take(x, idx, axis=axis)])
+
+
+def test_affine_grid_body_folds_its_branches():
+    """AffineGrid's body picks 2-D or 3-D with If nodes on the size input: known here, they fold."""
+    size = numpy_helper.from_array(np.array([2, 1, 3, 4], dtype=np.int64), "size")
+    node = helper.make_node("AffineGrid", ["theta", "size"], ["grid"], align_corners=0)
+    model = _model([node], [_info("theta", [2, 2, 3])], [_info("grid", [2, 3, 4, 2])], [size], opset=20)
+    compiled = _check(model, rng.standard_normal((2, 2, 3)).astype(np.float32))
+    assert [op for _, op in compiled.prepared.expanded] == ["AffineGrid"]
+
+
+# --- Hardmax, pooling, DFT ------------------------------------------------------------------------
+
+
+def test_hardmax_marks_the_first_maximum():
+    x = np.array([[1, 3, 3, 0], [2, 2, -1, 2], [0, 0, 0, 0]], dtype=np.float32)
+    model = _model([helper.make_node("Hardmax", ["x"], ["y"], axis=1)], [_info("x", [3, 4])], [_info("y", [3, 4])])
+    want = np.zeros_like(x)
+    want[np.arange(3), np.argmax(x, axis=1)] = 1
+    _check(model, x, expected=[want])
+
+
+@pytest.mark.parametrize("include_pad", [0, 1])
+def test_average_pool_3d_dilated_ceil_mode(include_pad):
+    node = helper.make_node(
+        "AveragePool",
+        ["x"],
+        ["y"],
+        kernel_shape=[3, 2, 2],
+        strides=[2, 2, 1],
+        dilations=[1, 2, 1],
+        pads=[1, 0, 1, 0, 1, 0],
+        ceil_mode=1,
+        count_include_pad=include_pad,
+    )
+    model = onnx.shape_inference.infer_shapes(
+        _model([node], [_info("x", [1, 2, 7, 6, 5])], [_info("y", None)], opset=22)
+    )
+    _check(model, rng.standard_normal((1, 2, 7, 6, 5)).astype(np.float32))
+
+
+def test_average_pool_same_upper():
+    node = helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 2], auto_pad="SAME_UPPER")
+    model = _model([node], [_info("x", [1, 3, 7, 6])], [_info("y", [1, 3, 7, 6])], opset=22)
+    _check(model, rng.standard_normal((1, 3, 7, 6)).astype(np.float32))
+
+
+def test_lp_pool_3d():
+    node = helper.make_node("LpPool", ["x"], ["y"], kernel_shape=[2, 2, 2], p=3, strides=[1, 2, 2])
+    model = _model([node], [_info("x", [1, 2, 4, 5, 6])], [_info("y", [1, 2, 3, 2, 3])], opset=22)
+    _check(model, rng.standard_normal((1, 2, 4, 5, 6)).astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    "shape,attrs,length",
+    [((2, 8, 2), dict(), None), ((2, 8, 2), dict(inverse=1), None), ((1, 6, 3, 1), dict(onesided=1), 8)],
+    ids=["complex", "inverse", "real_onesided_padded"],
+)
+def test_dft_as_cosine_and_sine_products(shape, attrs, length):
+    x = rng.standard_normal(shape).astype(np.float32)
+    signal = x[..., 0] + (1j * x[..., 1] if shape[-1] == 2 else 0)
+    n = length or shape[1]
+    spectrum = np.fft.ifft(signal, n=n, axis=1) if attrs.get("inverse") else np.fft.fft(signal, n=n, axis=1)
+    if attrs.get("onesided"):
+        spectrum = spectrum[:, : n // 2 + 1]
+    inputs = ["x", "n" if length else "", "axis"]
+    inits = [numpy_helper.from_array(np.array(1, dtype=np.int64), "axis")]
+    if length:
+        inits.append(numpy_helper.from_array(np.array(length, dtype=np.int64), "n"))
+    want = np.stack([spectrum.real, spectrum.imag], axis=-1).astype(np.float32)
+    node = helper.make_node("DFT", inputs, ["y"], **attrs)
+    model = _model([node], [_info("x", list(shape))], [_info("y", list(want.shape))], inits, opset=20)
+    _check(model, x, expected=[want])

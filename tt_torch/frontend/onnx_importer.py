@@ -54,6 +54,9 @@ _ONNX_TO_TORCH = {
     onnx.TensorProto.INT16: torch.int16,
     onnx.TensorProto.INT8: torch.int8,
     onnx.TensorProto.UINT8: torch.uint8,
+    onnx.TensorProto.UINT16: torch.uint16,
+    onnx.TensorProto.UINT32: torch.uint32,
+    onnx.TensorProto.UINT64: torch.uint64,
     onnx.TensorProto.BOOL: torch.bool,
 }
 _FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16}
@@ -191,13 +194,24 @@ def _simplify(model: onnx.ModelProto) -> onnx.ModelProto:
     """The model's values known before it runs folded, the nodes :mod:`onnx_rewrites` has rules
     for rewritten, and its known gathers made slices (shapes inferred again after each rewrite
     that changed something)."""
-    for rewrite in (_fold_shape_constants, onnx_rewrites.rewrite, _gathers_as_slices):
-        if rewrite(model.graph, model):
+    for _ in range(_SIMPLIFY_ROUNDS):  # until nothing changes: a folded value can make another shape known
+        changed = False
+        for rewrite in (_fold_shape_constants, onnx_rewrites.rewrite, _gathers_as_slices):
+            if not rewrite(model.graph, model):
+                continue
+            changed = True
+            # inferred afresh: a value typed before the rewrite (shape then unknown) keeps a stale entry otherwise
+            del model.graph.value_info[:]
             try:  # the types of what the rewrite made
                 model = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
             except Exception as e:  # onnx raises InferenceError and plain RuntimeErrors
                 raise FrontendError(f"ONNX shape inference failed on the model after {rewrite.__name__}: {e}") from e
+        if not changed:
+            break
     return model
+
+
+_SIMPLIFY_ROUNDS = 8
 
 
 def _bind_constants(graph: onnx.GraphProto, values: dict[str, np.ndarray]) -> None:
@@ -331,7 +345,7 @@ def _fold_shape_constants(graph: onnx.GraphProto, model: onnx.ModelProto) -> int
     graph.node.extend(kept)
     for name, array in added.items():  # all of them: a subgraph (If, Loop) may read any by name
         graph.initializer.append(numpy_helper.from_array(np.asarray(array), name))
-    return len(added)
+    return len(added) + inlined
 
 
 def _known_branch(node: onnx.NodeProto, known: dict[str, np.ndarray]) -> onnx.GraphProto | None:

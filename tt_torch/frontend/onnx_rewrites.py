@@ -271,9 +271,239 @@ def pad(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
     ]
 
 
+# --- Hardmax, LpPool, DFT ------------------------------------------------------------------------
+
+
+def hardmax(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
+    """1 at the first maximum along the axis, else 0: ArgMax compared with the positions."""
+    x, y = node.input[0], node.output[0]
+    shape, elem = g.shapes.get(x), g.types.get(x)
+    if shape is None or elem not in _FLOATS or g.opset < 13 or not shape:
+        return None
+    axis = int(_attrs(node).get("axis", -1)) % len(shape)
+    positions = np.arange(shape[axis], dtype=np.int64).reshape([-1 if d == axis else 1 for d in range(len(shape))])
+    base = f"{y}__hardmax"
+    return [
+        helper.make_node("ArgMax", [x], [f"{base}_arg"], axis=axis, keepdims=1, name=f"{node.name}/argmax"),
+        helper.make_node(
+            "Equal", [f"{base}_arg", g.constant(f"{base}_positions", positions)], [f"{base}_eq"], name=f"{node.name}/eq"
+        ),
+        helper.make_node("Cast", [f"{base}_eq"], [y], to=elem, name=f"{node.name}/cast"),
+    ]
+
+
+def _pool_geometry(node: onnx.NodeProto, in_shape: list[int], out_shape: list[int]):
+    """Per spatial dim: (n, out, kernel, stride, dilation, pad before, pad after); None when
+    the attributes are not static."""
+    a = _attrs(node)
+    if "kernel_shape" not in a:
+        return None
+    kernel = [int(k) for k in a["kernel_shape"]]
+    r = len(kernel)
+    strides = [int(v) for v in a.get("strides", [1] * r)]
+    dilations = [int(v) for v in a.get("dilations", [1] * r)]
+    pads = [int(v) for v in a.get("pads", [0] * (2 * r))]
+    auto = _text(a.get("auto_pad", "NOTSET"))
+    dims = []
+    for d in range(r):
+        n, out = in_shape[2 + d], out_shape[2 + d]
+        k, st, dil = kernel[d], strides[d], dilations[d]
+        before, after = pads[d], pads[r + d]
+        if auto in ("SAME_UPPER", "SAME_LOWER"):
+            total = max(0, (out - 1) * st + (k - 1) * dil + 1 - n)
+            before = total // 2 if auto == "SAME_UPPER" else total - total // 2
+            after = total - before
+        elif auto == "VALID":
+            before = after = 0
+        dims.append((n, out, k, st, dil, before, after))
+    return dims
+
+
+def _box_sums(node, g: Graph, x: str, out: str, dims, dtype) -> tuple[list[onnx.NodeProto], list[np.ndarray]]:
+    """Sums over each pooling window, one spatial dim after the other (a window is a box), as
+    products with constant [n, out] 0/1 matrices; also each dim's count of taps inside the
+    input and inside the padded input."""
+    rank = 2 + len(dims)
+    nodes, current, inside, padded = [], x, [], []
+    for d, (n, o, k, st, dil, before, after) in enumerate(dims):
+        taps = np.arange(o)[:, None] * st + np.arange(k)[None, :] * dil - before  # input index of each tap
+        w = np.zeros((n, o))
+        for col in range(o):
+            for i in taps[col]:
+                if 0 <= i < n:
+                    w[i, col] += 1
+        inside.append(w.sum(axis=0))
+        padded.append(((taps >= -before) & (taps < n + after)).sum(axis=1).astype(np.float64))
+        if k == 1 and st == 1 and n == o and before == 0:
+            continue
+        matrix = g.constant(f"{out}__box_{d}_w", w.astype(dtype))
+        step = f"{out}__box_{d}"
+        nodes += _along(node.name, current, matrix, step, 2 + d, rank, f"box_{d}")
+        current = step
+    nodes.append(helper.make_node("Identity", [current], [out], name=f"{node.name}/box"))
+    return nodes, inside, padded
+
+
+def _outer(parts: list[np.ndarray]) -> np.ndarray:
+    total = np.ones(())
+    for p in parts:
+        total = np.multiply.outer(total, p)
+    return total
+
+
+def average_pool(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
+    """Window sums (:func:`_box_sums`) times a constant map of 1 / the window's divisor (its taps
+    inside the input, or inside the padded input with count_include_pad). Only for the forms
+    torch-mlir fails on (not 2-D, dilated, or auto_pad SAME): it crashes on 3-D ones."""
+    x, y = node.input[0], node.output[0]
+    in_shape, out_shape, elem = g.shapes.get(x), g.shapes.get(y), g.types.get(x)
+    a = _attrs(node)
+    if in_shape is None or out_shape is None or elem not in _FLOATS or len(node.output) != 1:
+        return None
+    plain = (
+        len(in_shape) == 4
+        and all(int(v) == 1 for v in a.get("dilations", [1, 1]))
+        and _text(a.get("auto_pad", "NOTSET")) in ("NOTSET", "VALID")
+    )
+    dims = None if plain else _pool_geometry(node, in_shape, out_shape)
+    if dims is None:
+        return None
+    dtype = helper.tensor_dtype_to_np_dtype(elem)
+    base = f"{y}__avgpool"
+    nodes, inside, padded = _box_sums(node, g, x, f"{base}_sum", dims, dtype)
+    counts = _outer(padded if a.get("count_include_pad", 0) else inside)
+    scale = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0).astype(dtype)[None, None]
+    nodes.append(
+        helper.make_node("Mul", [f"{base}_sum", g.constant(f"{base}_scale", scale)], [y], name=f"{node.name}/mean")
+    )
+    return nodes
+
+
+def lp_pool(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
+    """(sum of |x|^p over each window)^(1/p), the sums as in :func:`average_pool`."""
+    x, y = node.input[0], node.output[0]
+    in_shape, out_shape, elem = g.shapes.get(x), g.shapes.get(y), g.types.get(x)
+    if in_shape is None or out_shape is None or elem not in _FLOATS or g.opset < 11:
+        return None
+    dims = _pool_geometry(node, in_shape, out_shape)
+    if dims is None:
+        return None
+    p = float(_attrs(node).get("p", 2))
+    dtype = helper.tensor_dtype_to_np_dtype(elem)
+    base = f"{y}__lppool"
+    nodes = [helper.make_node("Abs", [x], [f"{base}_abs"], name=f"{node.name}/abs")]
+    powered = f"{base}_abs"
+    if p != 1.0:
+        exponent = g.constant(f"{base}_p", np.array(p, dtype=dtype))
+        nodes.append(helper.make_node("Pow", [f"{base}_abs", exponent], [f"{base}_pow"], name=f"{node.name}/pow"))
+        powered = f"{base}_pow"
+    summed = f"{base}_sum" if p != 1.0 else y
+    box, _, _ = _box_sums(node, g, powered, summed, dims, dtype)
+    nodes += box
+    if p != 1.0:
+        root = g.constant(f"{base}_root", np.array(1.0 / p, dtype=dtype))
+        nodes.append(helper.make_node("Pow", [summed, root], [y], name=f"{node.name}/root"))
+    return nodes
+
+
+def _along(node_name: str, x: str, matrix: str, out: str, axis: int, rank: int, tag: str) -> list[onnx.NodeProto]:
+    """``x`` times ``matrix`` along ``axis``: transposed so the axis is last, multiplied, transposed back."""
+    if axis == rank - 1:
+        return [helper.make_node("MatMul", [x, matrix], [out], name=f"{node_name}/{tag}")]
+    perm = [d for d in range(rank) if d != axis] + [axis]
+    inverse = [perm.index(d) for d in range(rank)]
+    return [
+        helper.make_node("Transpose", [x], [f"{out}_t"], perm=perm, name=f"{node_name}/{tag}_t"),
+        helper.make_node("MatMul", [f"{out}_t", matrix], [f"{out}_m"], name=f"{node_name}/{tag}"),
+        helper.make_node("Transpose", [f"{out}_m"], [out], perm=inverse, name=f"{node_name}/{tag}_back"),
+    ]
+
+
+def dft(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
+    """The discrete Fourier transform along one axis as products with constant cosine and sine
+    matrices: real and imaginary parts (the input's last dim) apart, then concatenated."""
+    x, y = node.input[0], node.output[0]
+    shape, elem = g.shapes.get(x), g.types.get(x)
+    if shape is None or elem not in _FLOATS or shape[-1] not in (1, 2):
+        return None
+    a = _attrs(node)
+    rank = len(shape)
+    if g.opset >= 20:
+        axis_value = g.input(node, 2)
+        if len(node.input) > 2 and node.input[2] and axis_value is None:
+            return None
+        axis = -2 if axis_value is None else int(axis_value.reshape(-1)[0])
+    else:
+        axis = int(a.get("axis", 1))
+    axis %= rank
+    if axis == rank - 1:
+        return None
+    length = g.input(node, 1)
+    if len(node.input) > 1 and node.input[1] and length is None:
+        return None
+    n_in = shape[axis]
+    n = n_in if length is None else int(length.reshape(-1)[0])
+    inverse, onesided = bool(a.get("inverse", 0)), bool(a.get("onesided", 0))
+    if inverse and onesided:  # a half spectrum to a real signal: not a product of one matrix per part
+        return None
+    m = n // 2 + 1 if onesided else n
+    k = np.arange(m)[None, :]
+    j = np.arange(n)[:, None]
+    theta = 2 * np.pi * ((j * k) % n) / n
+    scale = 1.0 / n if inverse else 1.0
+    dtype = helper.tensor_dtype_to_np_dtype(elem)
+    # rows beyond the input's length are zero padding; rows it has beyond dft_length are cut
+    rows = min(n, n_in)
+    cos = np.zeros((n_in, m)), np.zeros((n_in, m))
+    cos, sin = cos[0], cos[1]
+    cos[:rows] = (np.cos(theta) * scale)[:rows]
+    sin[:rows] = (np.sin(theta) * scale)[:rows]
+    base = f"{y}__dft"
+    c = g.constant(f"{base}_cos", cos.astype(dtype))
+    s = g.constant(f"{base}_sin", sin.astype(dtype))
+    axes = g.constant(f"{base}_axes", np.array([rank - 1], dtype=np.int64))
+    nodes = []
+    parts = {}
+    for part, start in (("re", 0), ("im", 1)):
+        if start >= shape[-1]:
+            continue
+        begin = g.constant(f"{base}_{part}_begin", np.array([start], dtype=np.int64))
+        end = g.constant(f"{base}_{part}_end", np.array([start + 1], dtype=np.int64))
+        nodes.append(helper.make_node("Slice", [x, begin, end, axes], [f"{base}_{part}"], name=f"{node.name}/{part}"))
+        nodes += _along(node.name, f"{base}_{part}", c, f"{base}_{part}_cos", axis, rank, f"{part}_cos")
+        nodes += _along(node.name, f"{base}_{part}", s, f"{base}_{part}_sin", axis, rank, f"{part}_sin")
+        parts[part] = (f"{base}_{part}_cos", f"{base}_{part}_sin")
+    sign = 1 if inverse else -1  # forward: e^{-i theta}; inverse: e^{+i theta}
+    # real = re cos - sign * im sin; imag = im cos + sign * re sin
+    if "im" in parts:
+        op = "Sub" if sign == 1 else "Add"
+        nodes.append(helper.make_node(op, [parts["re"][0], parts["im"][1]], [f"{base}_real"], name=f"{node.name}/real"))
+        nodes.append(
+            helper.make_node(
+                "Neg" if sign == -1 else "Identity", [parts["re"][1]], [f"{base}_rs"], name=f"{node.name}/rs"
+            )
+        )
+        nodes.append(
+            helper.make_node("Add", [parts["im"][0], f"{base}_rs"], [f"{base}_imag"], name=f"{node.name}/imag")
+        )
+    else:
+        nodes.append(helper.make_node("Identity", [parts["re"][0]], [f"{base}_real"], name=f"{node.name}/real"))
+        nodes.append(
+            helper.make_node(
+                "Neg" if sign == -1 else "Identity", [parts["re"][1]], [f"{base}_imag"], name=f"{node.name}/imag"
+            )
+        )
+    nodes.append(helper.make_node("Concat", [f"{base}_real", f"{base}_imag"], [y], axis=-1, name=f"{node.name}/concat"))
+    return nodes
+
+
 RULES: dict[str, Callable[[onnx.NodeProto, Graph], list[onnx.NodeProto] | None]] = {
     "Resize": resize,
     "Pad": pad,
+    "Hardmax": hardmax,
+    "LpPool": lp_pool,
+    "AveragePool": average_pool,
+    "DFT": dft,
 }
 
 
