@@ -98,8 +98,10 @@ def test_open_mesh_device():
         assert device.name == "n300" and device.num_chips == 2
     with runtime.open_mesh_device((1, 1), arch="blackhole") as device:
         assert device.arch == "Blackhole"
-    with pytest.raises(ConfigError, match=r"no emulated wormhole_b0 system with mesh shape \[2, 4\]; known:"):
-        runtime.open_mesh_device((2, 4))
+    with runtime.open_mesh_device((2, 4), arch="wormhole_b0") as device:
+        assert device.name == "t3k" and device.num_chips == 8
+    with pytest.raises(ConfigError, match=r"no emulated wormhole_b0 system with mesh shape \[3, 3\]; known:"):
+        runtime.open_mesh_device((3, 3))
 
 
 def test_tensors():

@@ -17,6 +17,7 @@ from tt_torch.frontend.decompositions import TORCH_FUNCTIONS
 from tt_torch.runtime.mesh import runtime_device
 
 from .artifacts import CompileArtifacts
+from .asynchronous import AsyncExecutor
 from .executor import Executor
 from .pipeline import PipelineExecutor
 
@@ -30,8 +31,10 @@ class BackendOptions:
     runs on the device of its index (pipeline parallel, :mod:`.pipeline`), otherwise
     the first one runs the program; by default each compiled graph opens its own
     device of ``compiler_config.target``.
-    ``async_mode`` is accepted for tt-torch compatibility: the emulated device
-    runs synchronously, so outputs are always ready when the call returns.
+    ``async_mode``: as in tt-torch, a call returns before the device has run the
+    program; the outputs are :class:`~tt_torch.runtime.PendingTensor` objects, read
+    with ``tt_torch.runtime.to_host(outputs)`` (tt-torch's ``tt_mlir.to_host``), which
+    waits for them (:mod:`.asynchronous`).
     ``artifacts``, when given, receives each compiled graph's IR, flatbuffer
     and report.
     """
@@ -44,7 +47,7 @@ class BackendOptions:
 
 def backend(
     gm: fx.GraphModule, example_inputs: list, options: BackendOptions | dict | None = None
-) -> Executor | PipelineExecutor:
+) -> Executor | PipelineExecutor | AsyncExecutor:
     """Compiles one dynamo graph. The returned callable compiles again for each new input signature.
 
     Threads that call a fresh model at once each get a dynamo graph of the same frame:
@@ -73,18 +76,20 @@ def _graph_key(gm: fx.GraphModule, options) -> tuple:
     return (id(options), gm.code, consts)
 
 
-def _new_executor(gm: fx.GraphModule, options) -> Executor | PipelineExecutor:
+def _new_executor(gm: fx.GraphModule, options) -> Executor | PipelineExecutor | AsyncExecutor:
     options = _coerce_options(options)
     name = options.compiler_config.model_name or "graph"
     index = len(options.artifacts.graphs) if options.artifacts is not None else 0
     gm = passes.rewrite_torch_functions(gm, TORCH_FUNCTIONS)
     gm = passes.fold_batch_norm_into_conv(gm)
     if options.compiler_config.device_map:
-        return PipelineExecutor(
+        executor = PipelineExecutor(
             gm, options.compiler_config, list(options.devices or []), options.artifacts, f"{name}{index}"
         )
-    device = runtime_device(options.devices[0]) if options.devices else None
-    return Executor(gm, options.compiler_config, options.artifacts, name=f"{name}{index}", device=device)
+    else:
+        device = runtime_device(options.devices[0]) if options.devices else None
+        executor = Executor(gm, options.compiler_config, options.artifacts, name=f"{name}{index}", device=device)
+    return AsyncExecutor(executor) if options.async_mode else executor
 
 
 def _coerce_options(options) -> BackendOptions:

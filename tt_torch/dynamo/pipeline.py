@@ -41,7 +41,7 @@ from tt_torch.frontend import passes
 from tt_torch.runtime.mesh import MeshDevice, runtime_device
 
 from .artifacts import CompileArtifacts
-from .executor import Executor
+from .executor import Executor, classify_inputs
 
 _LOG = logging.getLogger(__name__)
 _CALLS = ("call_function", "call_method", "call_module")
@@ -228,6 +228,7 @@ class PipelineExecutor:
             stage.executor = Executor(
                 stage.gm, stage_config, self.artifacts, name=f"{self.name}_stage{stage.index}", device=target
             )
+        self.inputs = classify_inputs(self.gm)
         self.out_spec = pytree.tree_flatten(passes.output_structure(self.gm))[1]
         self.out_nodes = passes.output_nodes(self.gm)
         self.report = self._plan_report(Placement.of(self.devices))

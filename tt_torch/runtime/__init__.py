@@ -39,7 +39,7 @@ from .core import (
     translated_errors,
 )
 from .loaded import LoadedModel, load, narrow
-from .tensor import Tensor, create_tensor, to_host, to_layout, torch_dtype
+from .tensor import PendingTensor, Tensor, create_tensor, to_host, to_layout, torch_dtype
 
 __all__ = [
     "translated_errors",
@@ -52,6 +52,7 @@ __all__ = [
     "Device",
     "LoadedModel",
     "OpEvent",
+    "PendingTensor",
     "Tensor",
     "binary_json",
     "close_device",

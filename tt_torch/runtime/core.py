@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -220,11 +221,13 @@ class ConstEvalCache:
     An input "changes" when it is another tensor object, its storage moved, or it was
     modified in place (its version counter moved), as for tt-mlir's load_cached. An
     inference tensor has no version counter and is keyed by identity and storage
-    (:mod:`tt_torch.runtime.versions`).
+    (:mod:`tt_torch.runtime.versions`). Safe to share between threads: a program that is not
+    cached yet runs once, the other callers wait for its outputs.
     """
 
     def __init__(self) -> None:
         self._entries: dict[tuple[int, int], tuple[tuple, list[torch.Tensor], list[torch.Tensor]]] = {}
+        self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
@@ -236,15 +239,17 @@ class ConstEvalCache:
         self, binary: Binary, index: int, inputs: Sequence[torch.Tensor], run: Callable[[], list[torch.Tensor]]
     ) -> list[torch.Tensor]:
         key, stamp = (id(binary), index), self._stamp(inputs)
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] == stamp:
-            self.hits += 1
-            return entry[2]
-        outputs = run()
-        # The inputs are kept alive with the entry, so their ids cannot be reused.
-        self._entries[key] = (stamp, list(inputs), outputs)
-        self.misses += 1
-        return outputs
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == stamp:
+                self.hits += 1
+                return entry[2]
+            outputs = run()
+            # The inputs are kept alive with the entry, so their ids cannot be reused.
+            self._entries[key] = (stamp, list(inputs), outputs)
+            self.misses += 1
+            return outputs
 
     def clear(self) -> None:
-        self._entries.clear()
+        with self._lock:
+            self._entries.clear()

@@ -8,21 +8,22 @@ tensors; ``submit`` accepts these objects and moves them to the host first.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from tt_torch.errors import ConfigError, TTRuntimeError
 
-# Host tensor type of each schema data type (UInt16/UInt32 travel as int32, the
-# device's container for them).
+# Host tensor type of each schema data type.
 _TORCH_DTYPES = {
     "Float32": torch.float32,
     "BFloat16": torch.bfloat16,
     "Float16": torch.float16,
     "Int32": torch.int32,
-    "UInt32": torch.int32,
-    "UInt16": torch.int32,
+    "UInt32": torch.uint32,
+    "UInt16": torch.uint16,
     "UInt8": torch.uint8,
 }
 
@@ -35,6 +36,8 @@ _FROM_TORCH = {
     torch.bfloat16: "BFloat16",
     torch.float16: "Float16",
     torch.int32: "Int32",
+    torch.uint32: "UInt32",
+    torch.uint16: "UInt16",
     torch.uint8: "UInt8",
 }
 
@@ -85,10 +88,51 @@ def to_layout(tensor: Tensor, device: object, layout: str = "tile", dtype: str |
     return Tensor(tensor.data.to(_ROUNDING[name]), name, layout, device)
 
 
-def to_host(tensor: Tensor | torch.Tensor) -> torch.Tensor:
-    """A host, row-major torch tensor with the values of `tensor`."""
+class PendingTensor:
+    """An output of a program that may still be running: what a model compiled with
+    ``BackendOptions(async_mode=True)`` returns, as tt-torch returns runtime tensors.
+
+    Reading it waits for the program: :func:`to_host` (tt-torch's ``tt_mlir.to_host``),
+    :meth:`wait`, any torch function or tensor attribute (``torch.add(t, 1)``,
+    ``t.shape``). An error of the run is raised where it is read."""
+
+    __slots__ = ("_future", "_index")
+
+    def __init__(self, future: Future, index: int) -> None:
+        self._future = future
+        self._index = index
+
+    def done(self) -> bool:
+        """Whether the program that makes it has finished."""
+        return self._future.done()
+
+    def wait(self, timeout: float | None = None) -> torch.Tensor:
+        """The host tensor, once the program has finished (``timeout`` seconds at most)."""
+        return self._future.result(timeout)[self._index]
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        resolve = lambda v: v.wait() if isinstance(v, PendingTensor) else v  # noqa: E731
+        args, kwargs = torch.utils._pytree.tree_map(resolve, (args, kwargs or {}))
+        return func(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wait(), name)
+
+    def __repr__(self) -> str:
+        state = "done" if self.done() else "running"
+        return f"<PendingTensor output {self._index} ({state}): tt_torch.runtime.to_host(t) reads it>"
+
+
+def to_host(tensor: Tensor | PendingTensor | torch.Tensor | list | tuple) -> torch.Tensor | list:
+    """A host, row-major torch tensor with the values of `tensor`; a list or tuple of them gives a
+    list (tt-torch's ``to_host`` of a model's runtime outputs). A :class:`PendingTensor` is waited for."""
+    if isinstance(tensor, (list, tuple)):
+        return [to_host(t) for t in tensor]
     if isinstance(tensor, torch.Tensor):
         return tensor
+    if isinstance(tensor, PendingTensor):
+        return tensor.wait()
     return tensor.data.clone()
 
 

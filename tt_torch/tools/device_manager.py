@@ -227,12 +227,13 @@ class DeviceManager:
 
     @classmethod
     def get_sub_mesh_devices(cls, parent_mesh: MeshDevice) -> set[MeshDevice]:
-        """The live sub-meshes of ``parent_mesh``."""
-        _check(
-            parent_mesh in cls._devices,
-            f"Parent mesh not found. {parent_mesh!r} was not acquired from DeviceManager or is already released.",
-        )
-        return cls._devices[parent_mesh]
+        """The live sub-meshes of ``parent_mesh`` (a copy: another thread may release one meanwhile)."""
+        with cls._lock:
+            _check(
+                parent_mesh in cls._devices,
+                f"Parent mesh not found. {parent_mesh!r} was not acquired from DeviceManager or is already released.",
+            )
+            return set(cls._devices[parent_mesh])
 
     @classmethod
     def release_sub_mesh_device(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import onnx
 import torch
 
+from tt_torch import runtime
 from tt_torch.accuracy import compute_atol, compute_pcc
 from tt_torch.config import CompilerConfig
 from tt_torch.dynamo.backend import BackendOptions
@@ -380,10 +381,10 @@ def _verify_onnx(
 
 def _tensors(value: object) -> tuple:
     """A model's outputs as tt-torch's verification takes them: a tuple."""
-    if isinstance(value, torch.Tensor):
-        return (value,)
+    if isinstance(value, (torch.Tensor, runtime.PendingTensor)):
+        return (runtime.to_host(value),)
     if hasattr(value, "to_tuple"):
         value = value.to_tuple()
     if isinstance(value, dict):
         value = list(value.values())
-    return tuple(value)
+    return tuple(runtime.to_host(list(value)))  # async_mode's pending outputs are waited for
