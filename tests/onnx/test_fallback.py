@@ -107,6 +107,40 @@ def test_sequence_values_stay_on_the_host():
         compile_onnx(_model([node], [s], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], opset=17))
 
 
+def test_an_if_on_a_run_time_condition_runs_on_the_host_reading_outer_values():
+    """tanh(x) -> sum > 0 ? relu(r) * 2 : r - 1 -> sigmoid; both branches read r from outside."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 4])
+    out = {n: helper.make_tensor_value_info(n, TensorProto.FLOAT, [3, 4]) for n in ("t", "e")}
+    two, one, zero = (
+        helper.make_tensor(n, TensorProto.FLOAT, [], [v]) for n, v in (("two", 2), ("one", 1), ("zero", 0))
+    )
+    then = [helper.make_node("Relu", ["r"], ["t0"]), helper.make_node("Mul", ["t0", "two"], ["t"])]
+    nodes = [
+        helper.make_node("Tanh", ["x"], ["r"], name="tanh"),
+        helper.make_node("ReduceSum", ["r"], ["s"], keepdims=0, name="total"),
+        helper.make_node("Greater", ["s", "zero"], ["cond"], name="positive"),
+        helper.make_node(
+            "If",
+            ["cond"],
+            ["b"],
+            then_branch=helper.make_graph(then, "then", [], [out["t"]], initializer=[two]),
+            else_branch=helper.make_graph(
+                [helper.make_node("Sub", ["r", "one"], ["e"])], "else", [], [out["e"]], [one]
+            ),
+            name="branch",
+        ),
+        helper.make_node("Sigmoid", ["b"], ["y"], name="sig"),
+    ]
+    model = compile_onnx(_model(nodes, [x], [y], [zero], opset=17))
+    for sign in (1, -1):  # each branch
+        data = torch.rand(3, 4) * sign
+        _close(model.run_reference([data])[0], model(data)[0])
+    fallback = model.report["cpu_fallback"]
+    assert [(e["node"], e["op"]) for e in fallback["ops"]] == [("branch", "If")]
+    assert sorted(p["nodes"][0] for p in fallback["partitions"]) == ["Sigmoid:sig", "Tanh:tanh"]
+
+
 def test_op_by_op_writes_one_record_per_unique_node(tmp_path):
     """Two Relu nodes on the same shape are one record; CumProd's failure is its record's."""
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 8])
