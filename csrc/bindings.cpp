@@ -176,6 +176,13 @@ PYBIND11_MODULE(_C, m) {
         return b.programName(i);
       })
       .def("program_is_private", [](const rt::Binary& b, size_t i) { return b.program(i).private_(); })
+      .def(
+          "program_mesh_shape",
+          [](const rt::Binary& b, size_t i) {
+            std::vector<int64_t> mesh = rt::toVector(b.program(i).mesh_shape());
+            return mesh.empty() ? std::vector<int64_t>{1, 1} : mesh;
+          },
+          "The logical mesh a tensor-parallel program runs on ([1, 1]: one chip).")
       .def("program_inputs", [](const rt::Binary& b, size_t i) { return tensorDescs(b, i, true); })
       .def("program_outputs", [](const rt::Binary& b, size_t i) { return tensorDescs(b, i, false); })
       .def_property_readonly("system_desc_name", &rt::Binary::systemDescName)

@@ -403,7 +403,7 @@ def tensor_parallel(ex: Executor, graph: FrontendResult, art: GraphArtifacts, ar
         "chips": chips,
         "inputs": {n: repr(p) for n, p in zip(graph.arg_names, part.input_placements)},
         "collectives": parallel_stablehlo.annotate(module, part),
-        "gathered_for": part.gathered_for,
+        "reasons": part.reasons,
     }
     art.stablehlo = module.operation.get_asm(enable_debug_info=True, large_elements_limit=16)
     art.stage_seconds["torch_mlir"] = time.perf_counter() - t

@@ -51,6 +51,22 @@ Memory
     clock (n150: 4608 GB/s); host tensors (``to_device`` reads one, ``from_device`` writes one)
     cross PCIe at ``PCIE_GBPS`` = 16 GB/s and count only the host-side bytes.
 
+Collectives (tensor parallel: a function with ``tt.mesh_shape``, every chip runs it on its shard)
+    Ring algorithms over the N chips of the program's mesh, placed on the target's first N chips in
+    snake order (row 0 left to right, row 1 right to left, ...; the ring closes from the last back to
+    the first). One step moves B / N bytes from every chip to its ring successor at once; a step
+    takes the slowest pair's copy time (``SystemDesc.transfer_us``: every hop's latency plus the
+    bytes at the link's rate, one direction). B is the whole tensor (all_gather's result,
+    all_reduce's operand, reduce_scatter's operand):
+    all_gather and reduce_scatter N - 1 steps, all_reduce 2 (N - 1) (a reduce-scatter, then an
+    all-gather); reduce_scatter and all_reduce also add B (N - 1) / N elements per chip on the
+    vector unit. ``mesh_shard`` cuts or joins host tensors: no device time (the ``to_device`` of a
+    shard counts its PCIe bytes). A target without links (n150, a file without them) is given
+    ``DEFAULT_LINK``: 2 ports of 100 Gb/s, 1 us per hop (Wormhole; docs/device.md).
+    The report's ``mesh`` section: per-chip compute (every op but the collectives), time in
+    collectives, bytes each ring link carries per run, and the critical path (the chips run in
+    lockstep between collectives, all equally loaded: compute + collectives).
+
 Overhead
     ``DISPATCH_NS`` = 1000 ns per op (a program launch of the order of a TTNN op dispatch); zero for
     ``ttnn.deallocate`` (no device work) and non-TTNN ops (``func.return``).
@@ -91,6 +107,8 @@ __all__ = [
     "device_bytes",
     "memory_plan",
     "report_estimates",
+    "mesh_summary",
+    "ring_of",
 ]
 
 
@@ -118,9 +136,10 @@ L1_BYTES_PER_CYCLE = 64
 PCIE_GBPS = 16.0
 
 # ops whose work is costed at the matrix unit's peak
+CCL_OPS = ("ttnn.all_gather", "ttnn.all_reduce", "ttnn.reduce_scatter")
 MATRIX_OPS = ("ttnn.matmul", "ttnn.linear", "ttnn.conv2d", "ttnn.scaled_dot_product_attention")
 HOST_OPS = ("ttnn.to_device", "ttnn.from_device")
-FREE_OPS = ("ttnn.deallocate",)
+FREE_OPS = ("ttnn.deallocate", "ttnn.mesh_shard")
 DATA_MOVEMENT = {
     f"ttnn.{n}"
     for n in (
@@ -330,6 +349,8 @@ def estimate_op(
     memory_ns = sum(t.nbytes / _bandwidth(t, peak) for t in moved)
 
     fidelity = None
+    if name in CCL_OPS and int(attrs.get("mesh_chips", 1)) > 1:
+        return _ccl_estimate(name, inputs, outputs, target, int(attrs["mesh_chips"]), loc, dispatch_ns, peak)
     if name in MATRIX_OPS and outputs:
         fidelity = _fidelity(attrs.get("math_fidelity"))
         flops = _matrix_flops(name, inputs, outputs[0], attrs)
@@ -353,6 +374,67 @@ def estimate_op(
         unit,
         fidelity,
     )
+
+
+def ring_of(target: str, chips: int) -> list[int]:
+    """The chips of a program's mesh of ``chips`` chips on ``target``, in ring order (snake)."""
+    try:
+        desc = _system_desc.get(target)
+    except ValueError:
+        return list(range(chips))
+    rows, cols = desc.mesh_shape
+    snake = [r * cols + (c if r % 2 == 0 else cols - 1 - c) for r in range(rows) for c in range(cols)]
+    return snake[:chips] if chips <= len(snake) else list(range(chips))
+
+
+# Wormhole ethernet between two chips when the target names no link: 2 ports x 100 Gb/s, 1 us a hop
+DEFAULT_LINK = (2, 100.0, 1.0)
+
+
+def ring_step_us(target: str, chips: int, nbytes: float) -> float:
+    """One ring step: every chip sends ``nbytes`` to its successor at once; the slowest pair."""
+    ring = ring_of(target, chips)
+    try:
+        desc = _system_desc.get(target)
+    except ValueError:
+        desc = None
+    worst = 0.0
+    for a, b in zip(ring, ring[1:] + ring[:1]):
+        if desc is not None and desc.links and b < desc.num_chips and a < desc.num_chips:
+            worst = max(worst, desc.transfer_us(int(nbytes), a, b))
+        else:
+            ports, gbps, latency = DEFAULT_LINK
+            worst = max(worst, latency + nbytes * 8 / (ports * gbps * 1e3))
+    return worst
+
+
+def _ccl_estimate(name, inputs, outputs, target, chips, loc, dispatch_ns, peak) -> OpEstimate:
+    whole = (outputs[0] if name == "ttnn.all_gather" else inputs[0]) if inputs and outputs else None
+    total = whole.nbytes if whole is not None else 0
+    steps = 2 * (chips - 1) if name == "ttnn.all_reduce" else chips - 1
+    link_ns = steps * ring_step_us(target, chips, total / chips) * 1e3
+    adds = (whole.numel * (chips - 1) // chips) if name != "ttnn.all_gather" and whole is not None else 0
+    compute_ns = adds / (VECTOR_ELEMS_PER_CYCLE * peak.cores * peak.clock_ghz)
+    sent = int(steps * total / chips)  # bytes every ring link carries
+    bound = "link" if link_ns >= compute_ns else "compute"
+    return OpEstimate(
+        name, loc, adds, sent, compute_ns, link_ns, dispatch_ns, link_ns + compute_ns + dispatch_ns, bound, "link"
+    )
+
+
+def mesh_summary(result: Estimate, chips: int) -> dict:
+    """Per-chip compute, collectives, per-link traffic and the critical path of an SPMD program."""
+    ccl = [o for o in result.ops if o.op in CCL_OPS]
+    compute = sum(o.estimated_ns for o in result.ops if o.op not in CCL_OPS and o.op not in HOST_OPS)
+    links = sum(o.estimated_ns for o in ccl)
+    return {
+        "chips": chips,
+        "per_chip_compute_us": compute / 1e3,
+        "collective_us": links / 1e3,
+        "per_link_bytes": sum(o.bytes for o in ccl),
+        "critical_path_us": (compute + links) / 1e3,
+        "collectives": [{"op": o.op, "loc": o.loc, "bytes_per_link": o.bytes, "us": o.estimated_ns / 1e3} for o in ccl],
+    }
 
 
 # ----------------------------------------------------------------------------- MLIR
@@ -462,12 +544,18 @@ def estimate(
         fname = ir.StringAttr(func_op.attributes["sym_name"]).value
         if function is not None and fname != function:
             continue
+        mesh = (
+            list(ir.DenseI64ArrayAttr(func_op.attributes["tt.mesh_shape"]))
+            if "tt.mesh_shape" in func_op.attributes
+            else [1]
+        )
         for op in func_op.regions[0].blocks[0].operations:
             op = op.operation
             if not op.name.startswith("ttnn."):
                 continue
             attrs = _op_attrs(op)
             attrs.setdefault("math_fidelity", default_fidelity)
+            attrs["mesh_chips"] = math.prod(mesh)
             ins = [_spec(v) for v in op.operands if _is_tensor(v)]
             outs = [_spec(v) for v in op.results if _is_tensor(v)]
             rec = estimate_op(op.name, ins, outs, target, attrs, location_text(op.location), dispatch_ns)
@@ -495,6 +583,16 @@ def report_estimates(module: ir.Module, target: str, report: Report) -> dict:
         "costliest": [{"op": e.op, "loc": e.loc, "us": e.estimated_ns / 1000.0, "bound": e.bound} for e in top],
     }
     report.device["memory"] = memory_plan(module, target)
+    chips = max(
+        (
+            math.prod(ir.DenseI64ArrayAttr(f.attributes["tt.mesh_shape"]))
+            for f in module.body.operations
+            if "tt.mesh_shape" in f.attributes
+        ),
+        default=1,
+    )
+    if chips > 1:
+        report.device["mesh"] = mesh_summary(result, chips)
     return {op: e.estimated_ns for op, e in zip(ops, result.ops)}
 
 
