@@ -100,7 +100,7 @@ def test_an_unconverted_node_is_named_with_its_op_type_and_opset():
         helper.make_graph([node], "g", [i, axis], [o]), opset_imports=[helper.make_opsetid("", 26)]
     )
     with pytest.raises(FrontendError, match=r"node 'running_product' \(op type CumProd, opset 26\)"):
-        compile_onnx(proto)
+        compile_onnx(proto, CompilerConfig(enable_cpu_fallback=False))  # with the fallback on: on the host
 
 
 def _two_inputs() -> onnx.ModelProto:
@@ -174,7 +174,9 @@ def test_constant_inputs_compile_slice_bounds_as_constants():
         helper.make_graph([node], "g", [x, *bounds], [y]), opset_imports=[helper.make_opsetid("", 18)]
     )
     with pytest.raises(FrontendError, match=r"node 'window' \(op type Slice, opset 18\)"):
-        compile_onnx(proto)  # torch-mlir needs the bounds before the model runs
+        compile_onnx(
+            proto, CompilerConfig(enable_cpu_fallback=False)
+        )  # torch-mlir needs the bounds before the model runs
     model = compile_onnx(proto, constant_inputs={"starts": np.array([1], np.int64), "ends": np.array([3], np.int64)})
     assert model.input_names == ["x"]
     data = torch.randn(4, 6)
