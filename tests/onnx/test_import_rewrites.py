@@ -234,3 +234,35 @@ def test_dft_as_cosine_and_sine_products(shape, attrs, length):
     node = helper.make_node("DFT", inputs, ["y"], **attrs)
     model = _model([node], [_info("x", list(shape))], [_info("y", list(want.shape))], inits, opset=20)
     _check(model, x, expected=[want])
+
+
+# --- max pooling, einsum of scalars ----------------------------------------------------------------
+
+
+def test_max_pool_3d_over_strided_slices():
+    """A 3-D max pool reaches the compiler as a reduce_window over 5-D: strided slices, combined."""
+    node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 3, 2], strides=[1, 2, 2], pads=[1, 1, 0, 0, 1, 1])
+    model = onnx.shape_inference.infer_shapes(
+        _model([node], [_info("x", [1, 2, 5, 6, 5])], [_info("y", None)], opset=22)
+    )
+    _check(model, rng.standard_normal((1, 2, 5, 6, 5)).astype(np.float32))
+
+
+def test_max_pool_ceil_mode_and_same_padding():
+    ceil = helper.make_node("MaxPool", ["x"], ["a"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
+    same = helper.make_node("MaxPool", ["x"], ["b"], kernel_shape=[2, 2], auto_pad="SAME_LOWER")
+    model = _model([ceil, same], [_info("x", [1, 1, 4, 4])], [_info("a", [1, 1, 2, 2]), _info("b", [1, 1, 4, 4])])
+    _check(model, rng.standard_normal((1, 1, 4, 4)).astype(np.float32))
+
+
+def test_max_pool_of_uint8():
+    node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2])
+    model = _model([node], [_info("x", [1, 1, 3, 3], TensorProto.UINT8)], [_info("y", [1, 1, 2, 2], TensorProto.UINT8)])
+    _check(model, rng.integers(0, 255, (1, 1, 3, 3)).astype(np.uint8))
+
+
+def test_einsum_of_scalars():
+    node = helper.make_node("Einsum", ["x", "w"], ["y"], equation=",->")
+    model = _model([node], [_info("x", []), _info("w", [])], [_info("y", [])], opset=12)
+    x, w = np.array(1.5, np.float32), np.array(-2.0, np.float32)
+    _check(model, x, w, expected=[np.array(-3.0, np.float32)])

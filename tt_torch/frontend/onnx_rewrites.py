@@ -13,6 +13,14 @@ control operands known (the importer folds what it can first); per op:
 - ``Pad`` in ``constant`` mode with a value known only at run time: the input padded with
   zeros plus the value times a constant mask of the padded positions (torch-mlir needs the
   pad value as a constant).
+- ``Hardmax``: ArgMax compared with the positions along the axis.
+- ``AveragePool`` (the forms torch-mlir fails or crashes on: 3-D, dilated, SAME) and
+  ``LpPool``: window sums one dim after the other as products with 0/1 matrices (a window
+  is a box), then a constant divisor map or the p-th root.
+- ``MaxPool``: ceil_mode as explicit end padding (torch-mlir pads both sides); 8/16-bit
+  integers through f32 (torch-mlir crashes on an integer max pool).
+- ``DFT``: products with constant cosine and sine matrices along the axis.
+- ``Einsum`` of scalars only: their product (torch-mlir aborts on it).
 """
 
 from __future__ import annotations
@@ -379,6 +387,36 @@ def average_pool(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
     return nodes
 
 
+def max_pool(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
+    """ceil_mode as explicit end padding (padding never wins a max): torch-mlir pads a ceil_mode
+    max pool on both sides, which moves every window. A pool of 8- or 16-bit integers goes
+    through f32 (exact), as torch-mlir crashes on it."""
+    x, y = node.input[0], node.output[0]
+    in_shape, out_shape, elem = g.shapes.get(x), g.shapes.get(y), g.types.get(x)
+    a = _attrs(node)
+    if len(node.output) != 1 or in_shape is None or out_shape is None:
+        return None
+    if elem in _SMALL_INTS:  # torch-mlir crashes on an integer max pool; f32 holds these exactly
+        base = f"{y}__maxpool"
+        return [
+            helper.make_node("Cast", [x], [f"{base}_f"], to=onnx.TensorProto.FLOAT, name=f"{node.name}/to_float"),
+            helper.make_node("MaxPool", [f"{base}_f"], [f"{base}_max"], name=node.name, **a),
+            helper.make_node("Cast", [f"{base}_max"], [y], to=elem, name=f"{node.name}/back"),
+        ]
+    if not a.get("ceil_mode", 0):
+        return None
+    dims = _pool_geometry(node, in_shape, out_shape)
+    if dims is None:
+        return None
+    before = [d[5] for d in dims]
+    after = [max(d[6], (o - 1) * st + (k - 1) * dil + 1 - n - b) for d, (n, o, k, st, dil, b, _) in zip(dims, dims)]
+    attrs = {k: v for k, v in a.items() if k not in ("ceil_mode", "auto_pad", "pads")}
+    return [helper.make_node("MaxPool", [x], [y], name=node.name, pads=before + after, **attrs)]
+
+
+_SMALL_INTS = {onnx.TensorProto.UINT8, onnx.TensorProto.INT8, onnx.TensorProto.INT16, onnx.TensorProto.UINT16}
+
+
 def lp_pool(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
     """(sum of |x|^p over each window)^(1/p), the sums as in :func:`average_pool`."""
     x, y = node.input[0], node.output[0]
@@ -497,12 +535,33 @@ def dft(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
     return nodes
 
 
+def einsum(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
+    """An einsum of scalars only ("->", ",->"): their product (torch-mlir aborts on it)."""
+    equation = _text(_attrs(node).get("equation", "")).replace(" ", "")
+    if "->" not in equation:
+        return None
+    operands, result = equation.split("->")
+    if result or any(operands.split(",")) or "." in equation:
+        return None
+    inputs, y = list(node.input), node.output[0]
+    if len(inputs) == 1:
+        return [helper.make_node("Identity", inputs, [y], name=node.name)]
+    nodes, current = [], inputs[0]
+    for k, other in enumerate(inputs[1:]):
+        out = y if k == len(inputs) - 2 else f"{y}__einsum_{k}"
+        nodes.append(helper.make_node("Mul", [current, other], [out], name=f"{node.name}/mul_{k}"))
+        current = out
+    return nodes
+
+
 RULES: dict[str, Callable[[onnx.NodeProto, Graph], list[onnx.NodeProto] | None]] = {
     "Resize": resize,
     "Pad": pad,
     "Hardmax": hardmax,
     "LpPool": lp_pool,
     "AveragePool": average_pool,
+    "MaxPool": max_pool,
+    "Einsum": einsum,
     "DFT": dft,
 }
 

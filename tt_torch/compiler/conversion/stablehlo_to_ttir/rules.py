@@ -210,7 +210,9 @@ def constant(cx: RewriteContext, op):
     elif str(new_el) == "f32":
         with np.errstate(over="ignore"):
             narrowed = arr.astype(np.float32)
-        if np.any(np.isinf(narrowed) & np.isfinite(arr)):
+        # f64's own extremes are the -inf / +inf of a max's or min's padding (torch-mlir's ONNX pools)
+        extreme = np.abs(arr) == np.finfo(np.float64).max
+        if np.any(np.isinf(narrowed) & np.isfinite(arr) & ~extreme):
             raise cx.fail("the constant holds f64 values outside the f32 range the device computes in")
         new_value = _dense(narrowed, out_t)
     else:  # i1 -> bf16: 1.0 / 0.0
@@ -573,7 +575,7 @@ def reduce_window(cx: RewriteContext, op):
             )
         ]
     if rank != 4 or len(active) > 2:
-        raise cx.fail("only 2-D pooling over a 4-D tensor is supported")
+        return [_pool_by_slices(cx, op, x, init, window, strides, dil, pads, kind)]
     # The two pooled dims: those the window touches, NCHW's (2, 3) by default.
     spatial = next((c for c in ([2, 3], [1, 2]) if set(active) <= set(c)), active)
     rest = [d for d in range(4) if d not in spatial]
@@ -595,6 +597,36 @@ def reduce_window(cx: RewriteContext, op):
     y = permute(cx, y, inverse)
     init_kind = "max" if kind == "max_pool2d" else "sum"
     return [_apply_init(cx, y, init, init_kind, cx.result_type())]
+
+
+def _pool_by_slices(cx: RewriteContext, op, x, init, window, strides, dil, pads, kind) -> ir.Value:
+    """Pooling over any number of dims: the input padded with the init value (as reduce_window
+    pads), then one strided slice per kernel offset, combined elementwise."""
+    shape, el = shape_of(x), element_type(x)
+    out_t = cx.result_type()
+    out = list(ir.RankedTensorType(op.results[0].type).shape)
+    if math.prod(window) > 512:
+        raise cx.fail(f"a pooling window of {math.prod(window)} elements over a {len(shape)}-D tensor is too large")
+    if any(p != [0, 0] for p in pads):
+        fill = splat_value(init)
+        if fill is None:
+            raise cx.fail("a padded reduce_window needs a constant init value")
+        fill = float(fill)
+        if abs(fill) >= 3.0e38:  # the f64 lowest/highest torch-mlir pads max/min pools with
+            fill = math.copysign(math.inf, fill)
+        padded = [n + lo + hi for n, (lo, hi) in zip(shape, pads)]
+        padding = [v for pair in pads for v in pair]
+        x = cx.emit("pad", x, result=cx.tensor_type(padded, el), padding=padding, value=fill)
+    combine = "maximum" if kind == "max_pool2d" else "add"
+    y = None
+    for offset in np.ndindex(*window):
+        begins = [int(t) * d for t, d in zip(offset, dil)]
+        ends = [b + (o - 1) * s + 1 for b, o, s in zip(begins, out, strides)]
+        part = cx.emit(
+            "slice_static", x, result=cx.tensor_type(out, el), begins=begins, ends=ends, step=list(strides)
+        )
+        y = part if y is None else cx.emit(combine, y, part, result=cx.tensor_type(out, el))
+    return _apply_init(cx, y, init, "max" if kind == "max_pool2d" else "sum", out_t)
 
 
 def _window_sum_1d(cx: RewriteContext, x: ir.Value, dim: int, size: int, pad: list[int]) -> ir.Value:
