@@ -622,9 +622,7 @@ def _pool_by_slices(cx: RewriteContext, op, x, init, window, strides, dil, pads,
     for offset in np.ndindex(*window):
         begins = [int(t) * d for t, d in zip(offset, dil)]
         ends = [b + (o - 1) * s + 1 for b, o, s in zip(begins, out, strides)]
-        part = cx.emit(
-            "slice_static", x, result=cx.tensor_type(out, el), begins=begins, ends=ends, step=list(strides)
-        )
+        part = cx.emit("slice_static", x, result=cx.tensor_type(out, el), begins=begins, ends=ends, step=list(strides))
         y = part if y is None else cx.emit(combine, y, part, result=cx.tensor_type(out, el))
     return _apply_init(cx, y, init, "max" if kind == "max_pool2d" else "sum", out_t)
 
