@@ -1,15 +1,16 @@
 """Side-by-side benchmark: every workload under eager, inductor, ONNX Runtime and tt-torch.
 
-    source env/activate && pip install -r benchmarks/requirements.txt
-    python benchmarks/run.py [--workloads mlp resnet50 ...] [--rounds 2] [--iters 20] [--quick]
+    pip install -r benchmarks/requirements.txt
+    python benchmarks/run.py [--workloads mlp resnet50 ...] [--rounds 2] [--iters 20] [--quick] [--out DIR]
 
 Each (workload, system) runs in its own process; systems alternate in order
 from round to round, so drift on the machine does not favour one of them. The
 result per pair is the median over rounds of each round's median. First calls
 are cold: each inductor process gets an empty cache directory, and tt-torch's
-compile cache is off. Writes
-benchmarks/results/results.md (median, spread, first call, peak memory and the
-ratio of tt-torch to each peer) and results.png, and prints the table.
+compile cache is off. Writes results.md (median, spread, first call, peak memory
+and the ratio of tt-torch to each peer), results.json and results.png (median with
+p10-p90 bars, log scale) into --out, by default a new temporary folder; the
+committed results are updated only when asked: ``--out benchmarks/results``.
 """
 
 from __future__ import annotations
@@ -94,13 +95,15 @@ def chart(results: dict, workloads: list[str], path: str) -> None:
     fig, axes = plt.subplots(1, len(workloads), figsize=(3.2 * len(workloads), 3.2), squeeze=False)
     for ax, w in zip(axes[0], workloads):
         systems = [s for s in SYSTEMS if "median_ms" in results[w][s]]
-        ax.bar(
-            systems,
-            [results[w][s]["median_ms"] for s in systems],
-            color=["#888", "#58a", "#a85", "#c33"][: len(systems)],
-        )
+        medians = [results[w][s]["median_ms"] for s in systems]
+        spread = [
+            [m - results[w][s]["p10_ms"] for m, s in zip(medians, systems)],
+            [results[w][s]["p90_ms"] - m for m, s in zip(medians, systems)],
+        ]
+        ax.bar(systems, medians, yerr=spread, capsize=3, color=["#888", "#58a", "#a85", "#c33"][: len(systems)])
+        ax.set_yscale("log")  # the systems differ by orders of magnitude; a linear scale hides the fastest
         ax.set_title(w)
-        ax.set_ylabel("median ms")
+        ax.set_ylabel("ms (median, p10-p90)")
         ax.tick_params(axis="x", rotation=45)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -113,8 +116,13 @@ def main() -> int:
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per process")
     parser.add_argument("--quick", action="store_true", help="small models, for a smoke run")
-    parser.add_argument("--out", default=os.path.join(HERE, "results"))
+    parser.add_argument(
+        "--out",
+        help="folder for results.md/.json/.png (default: a new temporary folder; "
+        "benchmarks/results to update the committed results)",
+    )
     args = parser.parse_args()
+    args.out = args.out or tempfile.mkdtemp(prefix="tt_torch_bench_")
 
     runs: dict = {w: {s: [] for s in SYSTEMS} for w in args.workloads}
     for rnd in range(args.rounds):
@@ -140,6 +148,7 @@ def main() -> int:
         json.dump({"runs": runs, "results": results}, f, indent=1)
     chart(results, args.workloads, os.path.join(args.out, "results.png"))
     print(text)
+    print(f"written to {args.out}")
     return 0
 
 

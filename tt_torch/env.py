@@ -36,6 +36,12 @@ CACHE_DIR = EnvVar(
     "Directory of the on-disk compile cache (default ~/.cache/tt_torch); 'off' disables it.",
 )
 
+CACHE_SIZE = EnvVar(
+    "TT_TORCH_CACHE_SIZE",
+    "Largest total size of the compile cache, e.g. 500MB or 2GB (default 2GB); the least recently used "
+    "entries are removed first. `tt-torch cache info|clear` shows or empties it.",
+)
+
 NUMERICS = EnvVar(
     "TT_TORCH_NUMERICS",
     "Numerics of devices opened without an explicit mode: 'emulated' (default: the chip's data formats, "
@@ -63,7 +69,7 @@ PROGRESS = EnvVar(
     "(default: when stderr is a terminal).",
 )
 
-ALL = (VERIFY_PASSES, IR_DUMP_DIR, CACHE_DIR, NUMERICS, SYSTEM, LOG_LEVEL, PROGRESS)
+ALL = (VERIFY_PASSES, IR_DUMP_DIR, CACHE_DIR, CACHE_SIZE, NUMERICS, SYSTEM, LOG_LEVEL, PROGRESS)
 
 
 def describe() -> str:

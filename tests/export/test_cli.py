@@ -34,9 +34,14 @@ def test_read_every_section(exported_cnn, capsys):
     assert code == 0 and set(data) == {"version", "system_desc", "mlir", "inputs", "outputs", "ops"}
     assert data["version"]["schema_version"] == ".".join(map(str, schema_info.SCHEMA_VERSION))
     assert data["version"]["programs"] == result.programs
-    for section in ("version", "system_desc", "mlir", "inputs", "outputs", "ops"):
+    for section in ("version", "system_desc", "inputs", "outputs", "ops"):
         code, out, _ = run_cli(capsys, "read", path, "--section", section)
         assert code == 0 and list(json.loads(out)) == [section]
+    code, out, _ = run_cli(capsys, "read", path, "--section", "mlir", "--json")
+    assert code == 0 and list(json.loads(out)) == ["mlir"]
+    code, text, _ = run_cli(capsys, "read", path, "--section", "mlir")  # MLIR as MLIR, not JSON strings
+    assert code == 0 and "// ---- ttir\n" in text and "// ---- ttnn\n" in text
+    assert text.count("\n") > 10 and "\\n" not in text and "ttnn.conv2d" in text
     code, out, _ = run_cli(capsys, "read", path, "--section", "inputs")
     user = [d for d in json.loads(out)["inputs"][0]["inputs"] if d["arg_type"] == "Input"]
     assert [(d["shape"], d["dtype"]) for d in user] == [([2, 3, 16, 16], "Float32")]
@@ -75,7 +80,8 @@ def test_bad_files_and_usage_exit_2(tmp_path, capsys):
 def test_run_random_inputs_seeded_and_saved(exported_cnn, tmp_path, capsys):
     path, _, _ = exported_cnn
     code, out, _ = run_cli(capsys, "run", path, "--loops", "2", "--seed", "3", "--save-artifacts", tmp_path / "a")
-    assert code == 0 and "program 0 ('graph0_0'): 1 output(s), 2 loop(s)" in out
+    assert code == 0 and "program 0 ('graph0_0'): 1 output(s); first call " in out
+    assert "2 timed loop(s) after 0 warm-up: median " in out and " p10 " in out and " p90 " in out
     assert "output 0: [2, 10] torch.float32" in out
     first = torch.load(tmp_path / "a" / "output_0.pt")
     run_cli(capsys, "run", path, "--seed", "3", "--save-artifacts", tmp_path / "b")
@@ -83,7 +89,7 @@ def test_run_random_inputs_seeded_and_saved(exported_cnn, tmp_path, capsys):
     run_cli(capsys, "run", path, "--seed", "4", "--save-artifacts", tmp_path / "c")
     assert not torch.equal(first, torch.load(tmp_path / "c" / "output_0.pt"))
     summary = json.loads((tmp_path / "a" / "run.json").read_text())
-    assert summary["seed"] == 3 and len(summary["seconds"]) == 2
+    assert summary["seed"] == 3 and len(summary["seconds"]) == 2 and summary["first_call_seconds"] > 0
     code, _, err = run_cli(capsys, "run", path, "--program", "5")
     assert code == 2 and "--program 5 is out of range" in err
 
@@ -91,11 +97,13 @@ def test_run_random_inputs_seeded_and_saved(exported_cnn, tmp_path, capsys):
 def test_run_golden_checks_outputs_and_ops(exported_cnn, capsys):
     path, _, _ = exported_cnn
     code, out, _ = run_cli(capsys, "run", path, "--golden")
-    assert code == 0 and "PCC 1.000000" in out and "ok" in out
+    assert code == 0 and "PCC 1.000000" in out and " rel " in out and "ok" in out
     assert "compared ops meet PCC >= 0.99" in out  # the per-op table from the embedded op goldens
-    # An impossible bar: the same outputs are now a mismatch (exit 1).
+    # An impossible bar: the same outputs are now a mismatch (exit 1), and the per-op table says
+    # which op is first under it rather than that all ops meet it.
     code, out, err = run_cli(capsys, "run", path, "--golden", "--atol", "-1")
     assert code == 1 and "MISMATCH" in out and "do not match the golden outputs" in err
+    assert "compared ops meet" not in out and "first op under threshold (PCC >= 0.99, atol <= -1" in out
 
 
 def test_run_golden_without_goldens_is_a_usage_error(tmp_path, capsys):
@@ -110,12 +118,17 @@ def test_run_golden_without_goldens_is_a_usage_error(tmp_path, capsys):
 
 def test_perf_table_slowest_first(exported_cnn, tmp_path, capsys):
     path, _, _ = exported_cnn
-    code, out, _ = run_cli(capsys, "perf", path, "--loops", "2")
+    code, out, err = run_cli(capsys, "perf", path, "--loops", "3", "--warmup", "1", "--plot", tmp_path / "ops.svg")
     rows = list(csv.reader(io.StringIO(out)))
-    assert code == 0 and rows[0] == ["op", "type", "location", "mean_us", "percent", "estimated_device_us"]
+    header = ["op", "type", "location", "median_us", "p10_us", "p90_us", "mean_us", "percent", "estimated_device_us"]
+    assert code == 0 and rows[0] == header
+    assert "3 loop(s) after 1 warm-up: median " in err
     times = [float(r[3]) for r in rows[1:]]
+    assert all(float(r[4]) <= float(r[3]) <= float(r[5]) for r in rows[1:])  # p10 <= median <= p90
     # the compiler's estimate for the target chip: a roofline, at least the 1 us dispatch per op
-    assert all(float(r[5]) >= 1.0 for r in rows[1:] if r[1] == "Conv2dOp")
+    assert all(float(r[8]) >= 1.0 for r in rows[1:] if r[1] == "Conv2dOp")
+    svg = (tmp_path / "ops.svg").read_text()
+    assert svg.startswith("<svg") and svg.count("<rect") == min(40, len(rows) - 1) and "Conv2dOp" in svg
     assert len(times) == len(runtime.load_binary(path).program_ops(0)) and times == sorted(times, reverse=True)
     # each conv computes its relu too (a fused activation), so it carries the relu's location
     assert sorted(r[2].split("(")[0] for r in rows[1:] if r[1] == "Conv2dOp") == ['"relu"', '"relu_1"']
@@ -176,3 +189,28 @@ def test_run_golden_on_a_file_with_const_eval_programs(tmp_path, capsys):
     result = tt_torch.export(SmallCNN().eval(), (x,), tmp_path / "cnn.ttnn", consteval_programs=True)
     code, out, _ = run_cli(capsys, "run", result.path, "--golden", "--atol", "1e-4")
     assert code == 0 and "PCC 1.000000" in out and "MISMATCH" not in out
+
+
+def test_version_and_help_texts(capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.parser().parse_args(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("tt-torch 0.")
+    text = cli.parser().format_help()
+    assert "``" not in text and "TT_TORCH_LOG_LEVEL" in text and "cache" in text
+    for command in ("read", "run", "perf", "check", "compile", "tt-mlir"):
+        sub = cli.parser()._subparsers._group_actions[0].choices[command]
+        undocumented = [a.dest for a in sub._actions if not a.help and a.dest != "help"]
+        assert undocumented == [], (command, undocumented)
+
+
+def test_report_with_a_bad_database_url_is_one_message(tmp_path, capsys):
+    from tt_torch.tools import report
+
+    record = {c: None for c in report.COLUMNS} | {"run_id": "r1", "model_name": "m", "backend": "TORCH"}
+    record |= {"graph_name": "g", "index": 0, "op_name": "aten.add", "status": 7, "status_name": "EXECUTED"}
+    (tmp_path / "op.json").write_text(json.dumps(record))
+    assert report.load_results(str(tmp_path))[0]  # a results directory the report reads
+    code = cli.main(["report", str(tmp_path), "--db", "nosuchdialect://user@host/db"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot write the database 'nosuchdialect://user@host/db'" in err
+    assert "Traceback" not in err and len(err.splitlines()) == 2

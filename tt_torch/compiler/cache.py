@@ -12,6 +12,11 @@ miss: it is logged once with its path and replaced by the recompiled result.
 Entries are written atomically (temporary file + rename), so concurrent writers
 of the same key leave one whole entry. A cache directory that cannot be created
 or written is reported once and the cache is off for the rest of the process.
+
+The cache holds at most ``$TT_TORCH_CACHE_SIZE`` bytes (default 2 GB): after each
+write, the least recently used entries (by the time of their last hit or write)
+are removed until it fits. ``tt-torch cache info`` and ``tt-torch cache clear``
+show and empty it.
 """
 
 from __future__ import annotations
@@ -23,14 +28,17 @@ import hashlib
 import json
 import logging
 import os
+import re
 import stat
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from torch_mlir import ir
 
 from tt_torch import env
+from tt_torch.errors import ConfigError
 
 from ._generated_import import schema_info
 from .options import CompileResult
@@ -45,6 +53,9 @@ FORMAT = 2  # of the .json entry; another format is a miss
 # A flatbuffer cannot exceed 2 GiB (32-bit offsets); a larger or non-regular file is not an entry.
 MAX_ENTRY_BYTES = 2**31
 
+DEFAULT_SIZE_LIMIT = 2 * 10**9  # bytes
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
+
 _lock = threading.Lock()
 _reported: set[str] = set()  # paths (or directories) already logged: one message each per process
 _unusable: set[str] = set()  # cache directories found unwritable: off for the rest of the process
@@ -56,6 +67,21 @@ def _warn_once(path: Path | str, message: str) -> None:
             return
         _reported.add(str(path))
     log.warning(message)
+
+
+def size_limit() -> int:
+    """$TT_TORCH_CACHE_SIZE in bytes (``2GB``, ``500MB``, ``1GiB``, a number of bytes)."""
+    text = env.CACHE_SIZE.get().strip()
+    if not text:
+        return DEFAULT_SIZE_LIMIT
+    m = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)", text)
+    unit = m.group(2).upper() if m else None
+    if m is None or unit not in _UNITS:
+        raise ConfigError(
+            f"{env.CACHE_SIZE.name}={text!r} is not a size: write a number of bytes or e.g. 500MB, 2GB, 1GiB "
+            f"(default {DEFAULT_SIZE_LIMIT // 10**9}GB)"
+        )
+    return int(float(m.group(1)) * _UNITS[unit])
 
 
 @functools.cache
@@ -144,7 +170,10 @@ class CompileCache:
         if not meta_path.exists() and not meta_path.is_symlink():
             return None
         try:
-            return self._load(key, meta_path)
+            result = self._load(key, meta_path)
+            with contextlib.suppress(OSError):
+                os.utime(meta_path)  # its last use, for the size bound's LRU order
+            return result
         except (BadEntry, OSError, ValueError) as e:
             _warn_once(
                 meta_path,
@@ -192,6 +221,67 @@ class CompileCache:
             return
         with _lock:  # replaced: a later defect of this entry is news again
             _reported.discard(str(self.directory / f"{key}.json"))
+        self.prune(size_limit())
+
+    def entries(self) -> list[tuple[str, int, float]]:
+        """(key, bytes, time of last use) of each entry, least recently used first."""
+        found: dict[str, list] = {}
+        for path in self.directory.iterdir():
+            if path.name.startswith(".tmp-") or path.suffix not in (".json", ".ttnn"):
+                continue
+            with contextlib.suppress(OSError):  # removed meanwhile by another process
+                st = path.stat()
+                entry = found.setdefault(path.stem, [path.stem, 0, 0.0])
+                entry[1] += st.st_size
+                if path.suffix == ".json":
+                    entry[2] = st.st_mtime
+        return sorted((tuple(e) for e in found.values()), key=lambda e: e[2])
+
+    def _remove(self, key: str) -> None:
+        for suffix in (".json", ".ttnn"):  # the .json first: a reader then finds no entry, not half of one
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.directory / f"{key}{suffix}")
+
+    def prune(self, limit: int) -> int:
+        """Removes the least recently used entries until the cache holds at most `limit` bytes."""
+        entries = self.entries()
+        total, removed = sum(e[1] for e in entries), 0
+        for key, size, _ in entries:
+            if total <= limit:
+                break
+            self._remove(key)
+            total -= size
+            removed += 1
+        if removed:
+            log.info(
+                "compile cache %s: %d least recently used entries removed (limit %d bytes)",
+                self.directory,
+                removed,
+                limit,
+            )
+        return removed
+
+    def clear(self) -> int:
+        """Removes every entry (and leftover temporary files); returns how many entries."""
+        entries = self.entries()
+        for key, _, _ in entries:
+            self._remove(key)
+        for path in self.directory.glob(".tmp-*"):
+            with contextlib.suppress(OSError):
+                if time.time() - path.stat().st_mtime > 60:  # not a write in flight
+                    path.unlink()
+        return len(entries)
+
+    def info(self) -> dict:
+        entries = self.entries()
+        return {
+            "directory": str(self.directory),
+            "entries": len(entries),
+            "bytes": sum(e[1] for e in entries),
+            "limit_bytes": size_limit(),
+            "oldest_use": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entries[0][2])) if entries else None,
+            "newest_use": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entries[-1][2])) if entries else None,
+        }
 
     def _write(self, path: Path, data: bytes) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")

@@ -1,14 +1,17 @@
-"""``tt-torch``: inspect, run, time and check ``.ttnn`` files from the command line.
+"""tt-torch: inspect, run, time and check .ttnn files from the command line.
 
-    tt-torch read model.ttnn [--section version|system_desc|mlir|inputs|outputs|ops]
-    tt-torch run model.ttnn [--program N] [--loops N] [--golden] [--pcc 0.99] [--atol A]
+    tt-torch read model.ttnn [--section version|system_desc|mlir|inputs|outputs|ops] [--json]
+    tt-torch run model.ttnn [--program N] [--loops N] [--warmup N] [--golden] [--pcc 0.99] [--atol A]
                             [--save-artifacts DIR] [--seed S]
-    tt-torch perf model.ttnn [--program N] [--loops N] [--csv FILE]
+    tt-torch perf model.ttnn [--program N] [--loops N] [--warmup N] [--csv FILE] [--plot FILE.svg]
     tt-torch query
     tt-torch check model.ttnn
     tt-torch compile model.onnx|model.pt2 [-o model.ttnn] [--input-shape NAME=D,D,...] [--target n150]
                             (an ONNX model, or a torch.export.save'd ExportedProgram, to a .ttnn)
-    tt-torch report ...          (op-by-op reports: tt_torch.tools.report)
+    tt-torch report RESULTS_DIR [--xlsx FILE] [--db FILE_OR_URL] [--md DIR]
+                                 (op-by-op reports: tt_torch.tools.report)
+    tt-torch cache info|clear    (the on-disk compile cache)
+    tt-torch --version
     tt-torch tt-mlir model.mlir [--target n150] [--out DIR] [--timeout S]
                                  (compile StableHLO with the real tt-mlir, compile-only)
 
@@ -24,14 +27,16 @@ import csv
 import io
 import json
 import os
+import statistics
 import sys
 import time
 from collections.abc import Sequence
 
 import torch
 
+import tt_torch
 from tt_torch import env, intermediate, runtime, tt_mlir
-from tt_torch.accuracy import compute_atol, compute_pcc
+from tt_torch.accuracy import compute_atol, compute_pcc, compute_relative_error
 from tt_torch.compiler.options import DEFAULT_TARGET, TARGETS
 from tt_torch.errors import BinaryError, ConfigError, TTRuntimeError
 from tt_torch.runtime import LoadedModel
@@ -64,8 +69,30 @@ def _program(binary, index: int | None) -> int:
 def cmd_read(args) -> int:
 
     binary = _load(args.file)
+    if args.section == "mlir" and not args.json:  # MLIR as text, one source after the other
+        sources = binary_json(binary, "mlir")["mlir"]
+        if not sources:
+            print("// this file carries no MLIR (export it with include_mlir=True)")
+        for name, text in sources.items():
+            print(f"// ---- {name}\n{text.rstrip()}\n")
+        return OK
     print(json.dumps(binary_json(binary, args.section), indent=2, default=str))
     return OK
+
+
+def _stats_ms(seconds: list[float]) -> str:
+    """median, p10 and p90 of a list of durations, in ms."""
+    if not seconds:
+        return "no timed loops"
+    median, p10, p90 = _percentiles(seconds)
+    return f"median {1e3 * median:.3f} ms, p10 {1e3 * p10:.3f} ms, p90 {1e3 * p90:.3f} ms"
+
+
+def _percentiles(values: list[float]) -> tuple[float, float, float]:
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    deciles = statistics.quantiles(values, n=10, method="inclusive")
+    return statistics.median(values), deciles[0], deciles[-1]
 
 
 # --- run ----------------------------------------------------------------------------
@@ -129,18 +156,24 @@ def cmd_run(args) -> int:
     times, table = [], None
     with runtime.open_device(binary) as device:
         user, full = _inputs(binary, program, golden, args.seed, device)
-        for loop in range(args.loops):
+        t0 = time.perf_counter()
+        if golden is not None and any(k.startswith("op:") for k in golden):
+            op_goldens = {k[3:]: v for k, v in golden.items() if k.startswith("op:")}
+            outputs, table = intermediate.verify_program(device, binary, program, full, op_goldens, args.pcc, args.atol)
+        else:
+            outputs = runtime.submit(device, binary, program, full)
+        first = time.perf_counter() - t0
+        for _ in range(args.warmup):
+            runtime.submit(device, binary, program, full)
+        for _ in range(args.loops):
             t0 = time.perf_counter()
-            if golden is not None and loop == 0 and any(k.startswith("op:") for k in golden):
-                op_goldens = {k[3:]: v for k, v in golden.items() if k.startswith("op:")}
-                outputs, table = intermediate.verify_program(device, binary, program, full, op_goldens, args.pcc)
-            else:
-                outputs = runtime.submit(device, binary, program, full)
+            runtime.submit(device, binary, program, full)
             times.append(time.perf_counter() - t0)
     name = binary.program_name(program)
+    checked = " (with per-op verification)" if table is not None else ""
     print(
-        f"program {program} ('{name}'): {len(outputs)} output(s), {args.loops} loop(s), "
-        f"mean {1e3 * sum(times) / len(times):.3f} ms, min {1e3 * min(times):.3f} ms"
+        f"program {program} ('{name}'): {len(outputs)} output(s); first call {1e3 * first:.3f} ms{checked}; "
+        f"{args.loops} timed loop(s) after {args.warmup} warm-up: {_stats_ms(times)}"
     )
     status = OK
     for i, out in enumerate(outputs):
@@ -154,19 +187,20 @@ def cmd_run(args) -> int:
                 atol = compute_atol(expected, out)
                 ok = pcc >= args.pcc and (args.atol is None or atol <= args.atol)
                 status = status if ok else MISMATCH
-                line += f"  PCC {pcc:.6f}  atol {atol:.3g}  {'ok' if ok else 'MISMATCH'}"
+                rel = compute_relative_error(expected, out)
+                line += f"  PCC {pcc:.6f}  atol {atol:.3g}  rel {rel:.3g}  {'ok' if ok else 'MISMATCH'}"
         print(line)
     if table is not None:
         print(table)
     if args.save_artifacts:
-        _save(args.save_artifacts, args, program, name, user, outputs, times, table)
+        _save(args.save_artifacts, args, program, name, user, outputs, first, times, table)
     if status != OK:
         bar = f"PCC >= {args.pcc}" + (f", atol <= {args.atol}" if args.atol is not None else "")
         _err(f"outputs do not match the golden outputs ({bar})")
     return status
 
 
-def _save(directory, args, program, name, inputs, outputs, times, table) -> None:
+def _save(directory, args, program, name, inputs, outputs, first, times, table) -> None:
     os.makedirs(directory, exist_ok=True)
     for kind, tensors in (("input", inputs), ("output", outputs)):
         for i, t in enumerate(tensors):
@@ -177,6 +211,7 @@ def _save(directory, args, program, name, inputs, outputs, times, table) -> None
         "name": name,
         "seed": args.seed,
         "golden": args.golden,
+        "first_call_seconds": first,
         "seconds": times,
         "intermediate_verification": table.as_dicts() if table is not None else None,
     }
@@ -189,40 +224,92 @@ def cmd_perf(args) -> int:
 
     binary = _load(args.file)
     program = _program(binary, args.program)
-    totals: dict[int, list] = {}
+    samples: dict[int, list] = {}  # op index -> [type, location, [seconds of each timed loop]]
+    timing = False
 
     def post_op(event) -> None:
-        row = totals.setdefault(event.index, [event.type, event.loc, 0.0])
-        row[2] += event.seconds
+        if timing:
+            samples.setdefault(event.index, [event.type, event.loc, []])[2].append(event.seconds)
 
+    runs = []
     with runtime.open_device(binary) as device:
         _, full = _inputs(binary, program, None, args.seed, device)
+        for _ in range(args.warmup):  # the first call converts weights and fills caches
+            runtime.submit(device, binary, program, full)
+        timing = True
         for _ in range(args.loops):
+            t0 = time.perf_counter()
             runtime.submit(device, binary, program, full, post_op=post_op)
-    rows = sorted(totals.items(), key=lambda kv: -kv[1][2])
-    total = sum(r[2] for _, r in rows) or 1.0
+            runs.append(time.perf_counter() - t0)
+    stats = {index: _percentiles(row[2]) for index, row in samples.items()}
+    rows = sorted(samples.items(), key=lambda kv: -stats[kv[0]][0])
+    total = sum(sum(r[2]) for _, r in rows) or 1.0
     # the compiler's roofline estimate of each op's time on the target chip (not a measurement)
     estimated = {op["index"]: op["estimated_ns"] for op in binary.program_ops(program)}
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["op", "type", "location", "mean_us", "percent", "estimated_device_us"])
+    writer.writerow(
+        ["op", "type", "location", "median_us", "p10_us", "p90_us", "mean_us", "percent", "estimated_device_us"]
+    )
     for index, (op_type, loc, seconds) in rows:
-        mean = seconds / args.loops
+        median, p10, p90 = stats[index]
         estimate = estimated.get(index, 0.0)
         writer.writerow(
-            [index, op_type, loc, f"{1e6 * mean:.1f}", f"{100 * seconds / total:.1f}", f"{estimate / 1e3:.2f}"]
+            [index, op_type, loc]
+            + [f"{1e6 * v:.1f}" for v in (median, p10, p90, sum(seconds) / len(seconds))]
+            + [f"{100 * sum(seconds) / total:.1f}", f"{estimate / 1e3:.2f}"]
         )
+    if args.plot:
+        _plot_ops(args.plot, [(f"{i} {r[0]}", stats[i]) for i, r in rows], binary.program_name(program))
+    device_ms = sum(estimated.values()) / 1e6
+    summary = (
+        f"{len(rows)} ops; a run on the emulated device, {args.loops} loop(s) after {args.warmup} warm-up: "
+        f"{_stats_ms(runs)} (estimated {device_ms:.3f} ms on {binary.system_desc_name})"
+    )
     if args.csv:
         with open(args.csv, "w", newline="") as f:
             f.write(out.getvalue())
-        device_ms = sum(estimated.values()) / 1e6
-        print(
-            f"{len(rows)} ops, {1e3 * total / args.loops:.3f} ms per run on the emulated device "
-            f"(estimated {device_ms:.3f} ms on {binary.system_desc_name}); table written to {args.csv}"
-        )
+        print(f"{summary}; table written to {args.csv}")
     else:
         sys.stdout.write(out.getvalue())
+        print(summary, file=sys.stderr)
+    if args.plot:
+        print(f"per-op plot written to {args.plot}", file=sys.stderr)
     return OK
+
+
+def _plot_ops(path: str, rows: list[tuple[str, tuple[float, float, float]]], title: str, top: int = 40) -> None:
+    """A horizontal bar per op (median, with a p10-p90 whisker), slowest first, as SVG."""
+    rows = rows[:top]
+    width, label_w, row_h, pad = 900, 300, 18, 30
+    scale = max((p90 for _, (_, _, p90) in rows), default=0.0) or 1.0
+    bar_w = width - label_w - 2 * pad
+    height = 2 * pad + row_h * len(rows) + 20
+
+    def esc(text: str) -> str:
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="monospace" '
+        'font-size="11">',
+        f'<text x="{pad}" y="{pad - 10}">{esc(title)}: per-op time (us), median with p10-p90, '
+        f"slowest {len(rows)}</text>",
+    ]
+    for k, (label, (median, p10, p90)) in enumerate(rows):
+        y = pad + k * row_h
+        x0 = pad + label_w
+        parts.append(f'<text x="{pad}" y="{y + 12}">{esc(label[:40])}</text>')
+        parts.append(
+            f'<rect x="{x0}" y="{y + 3}" width="{bar_w * median / scale:.1f}" height="{row_h - 6}" fill="#4a7fb5"/>'
+        )
+        parts.append(
+            f'<line x1="{x0 + bar_w * p10 / scale:.1f}" x2="{x0 + bar_w * p90 / scale:.1f}" y1="{y + row_h / 2}" '
+            f'y2="{y + row_h / 2}" stroke="black"/>'
+        )
+        parts.append(f'<text x="{x0 + bar_w * p90 / scale + 4:.1f}" y="{y + 12}">{1e6 * median:.1f}</text>')
+    parts.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(parts) + "\n")
 
 
 # --- query --------------------------------------------------------------------------
@@ -364,16 +451,20 @@ def parser() -> argparse.ArgumentParser:
         epilog="environment variables:\n" + env.describe(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    ttnn = "the .ttnn file (from tt_torch.export or tt-torch compile)"
 
-    r = sub.add_parser("read", help="print a .ttnn's sections as JSON")
-    r.add_argument("file")
+    r = sub.add_parser("read", help="print a .ttnn's sections (JSON; --section mlir as MLIR text)")
+    r.add_argument("file", help=ttnn)
     r.add_argument("--section", choices=SECTIONS, help="one section only (default: all)")
+    r.add_argument("--json", action="store_true", help="--section mlir as JSON strings too")
 
     r = sub.add_parser("run", help="run a program on random (or golden) inputs")
-    r.add_argument("file")
+    r.add_argument("file", help=ttnn)
     r.add_argument("--program", type=int, help="program index (default: the first public one)")
-    r.add_argument("--loops", type=_positive, default=1, help="number of runs (default 1)")
+    r.add_argument("--loops", type=_non_negative, default=1, help="timed runs after the first call (default 1)")
+    r.add_argument("--warmup", type=_non_negative, default=0, help="untimed runs before them (default 0)")
     r.add_argument("--golden", action="store_true", help="use the embedded golden inputs and check the outputs")
     r.add_argument("--pcc", type=float, default=0.99, help="required PCC with --golden (default 0.99)")
     r.add_argument("--atol", type=float, default=None, help="required max abs error with --golden (default: none)")
@@ -383,27 +474,29 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser(
         "perf", help="per-op time table, slowest first, as CSV, with the compiler's estimated device time per op"
     )
-    r.add_argument("file")
-    r.add_argument("--program", type=int)
-    r.add_argument("--loops", type=_positive, default=1)
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("file", help=ttnn)
+    r.add_argument("--program", type=int, help="program index (default: the first public one)")
+    r.add_argument("--loops", type=_positive, default=10, help="timed runs (default 10)")
+    r.add_argument("--warmup", type=_non_negative, default=2, help="untimed runs before them (default 2)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     r.add_argument("--csv", metavar="FILE", help="write the CSV table to FILE instead of stdout")
+    r.add_argument("--plot", metavar="FILE.svg", help="also draw each op's median and p10-p90 time as SVG")
 
     sub.add_parser("query", help="the emulated devices and their descriptions")
 
     r = sub.add_parser("check", help="verify a .ttnn and say whether this runtime can run it")
-    r.add_argument("file")
+    r.add_argument("file", help=ttnn)
 
     r = sub.add_parser("tt-mlir", help="compile a StableHLO .mlir with the real tt-mlir (compile-only)")
-    r.add_argument("file")
-    r.add_argument("--target", default=DEFAULT_TARGET, choices=TARGETS)
+    r.add_argument("file", help="a StableHLO module (.mlir), e.g. a graph's artifacts.last.stablehlo")
+    r.add_argument("--target", default=DEFAULT_TARGET, choices=TARGETS, help=f"device (default {DEFAULT_TARGET})")
     r.add_argument("--out", metavar="DIR", help="write every stage's IR, the .ttnn and result.json to DIR")
     r.add_argument("--timeout", type=float, default=60.0, help="seconds tt-mlir may take (default 60)")
 
     r = sub.add_parser(
         "compile", help="compile an ONNX model (.onnx) or a torch.export.save'd program (.pt2) to a .ttnn"
     )
-    r.add_argument("file")
+    r.add_argument("file", help="an ONNX model (.onnx) or a torch.export.save'd ExportedProgram (.pt2)")
     r.add_argument("-o", "--output", metavar="FILE", help="the .ttnn to write (default: FILE with .ttnn)")
     r.add_argument(
         "--input-shape",
@@ -411,7 +504,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME=D,D,...",
         help="bind an ONNX input's dynamic dims (repeatable)",
     )
-    r.add_argument("--target", default=DEFAULT_TARGET, choices=TARGETS)
+    r.add_argument("--target", default=DEFAULT_TARGET, choices=TARGETS, help=f"device (default {DEFAULT_TARGET})")
     r.add_argument(
         "--embed-limit",
         type=int,
@@ -421,13 +514,30 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--no-golden", action="store_true", help="store no golden inputs and outputs")
 
     sub.add_parser("report", help="op-by-op reports (tt_torch.tools.report); arguments are passed on", add_help=False)
+
+    r = sub.add_parser("cache", help="the on-disk compile cache: its size and entries, or clear it")
+    r.add_argument(
+        "action", choices=("info", "clear"), help="info: where, how many entries, how large; clear: empty it"
+    )
     return p
+
+
+def _version() -> str:
+    schema = ".".join(map(str, runtime.schema_version()))
+    return f"tt-torch {tt_torch.__version__} (flatbuffer schema {schema})"
 
 
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
     return value
 
 
@@ -457,6 +567,25 @@ def cmd_tt_mlir(args) -> int:
     return OK if result.ok else MISMATCH
 
 
+# --- cache --------------------------------------------------------------------------
+def cmd_cache(args) -> int:
+    from tt_torch.compiler.cache import CompileCache  # lazy: the compiler loads for `tt-torch cache` only
+
+    cache = CompileCache.open(None)
+    if cache is None:
+        print(f"the compile cache is off ({env.CACHE_DIR.name}={env.CACHE_DIR.get()!r}, or not writable)")
+        return OK
+    if args.action == "clear":
+        print(f"removed {cache.clear()} entries from {cache.directory}")
+        return OK
+    info = cache.info()
+    print(
+        f"{info['directory']}: {info['entries']} entries, {info['bytes'] / 1e6:.1f} MB of {info['limit_bytes'] / 1e6:.0f} MB "
+        f"({env.CACHE_SIZE.name}); least recently used {info['oldest_use'] or '-'}, most {info['newest_use'] or '-'}"
+    )
+    return OK
+
+
 COMMANDS = {
     "read": cmd_read,
     "run": cmd_run,
@@ -465,6 +594,7 @@ COMMANDS = {
     "check": cmd_check,
     "tt-mlir": cmd_tt_mlir,
     "compile": cmd_compile,
+    "cache": cmd_cache,
 }
 
 

@@ -425,7 +425,16 @@ def main(argv: list[str] | None = None) -> int:
         write_xlsx(records, args.xlsx)
         print(f"report: wrote {args.xlsx}")
     if args.db:
-        url = write_database(records, runs, args.db)
+        try:
+            url = write_database(records, runs, args.db)
+        except Exception as e:  # noqa: BLE001 - SQLAlchemy's and its drivers' errors share no base class
+            print(
+                f"report: cannot write the database {args.db!r}: {type(e).__name__}: {str(e).splitlines()[0]}\n"
+                "  --db takes a SQLite file path or an SQLAlchemy URL (dialect+driver://user:pass@host/db) "
+                "whose driver is installed",
+                file=sys.stderr,
+            )
+            return 2
         print(f"report: wrote {url}")
     if args.md:
         pages = write_markdown(records, args.md)
