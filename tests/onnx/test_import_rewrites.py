@@ -266,3 +266,17 @@ def test_einsum_of_scalars():
     model = _model([node], [_info("x", []), _info("w", [])], [_info("y", [])], opset=12)
     x, w = np.array(1.5, np.float32), np.array(-2.0, np.float32)
     _check(model, x, w, expected=[np.array(-3.0, np.float32)])
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [dict(strides=[2, 2], pads=[1, 0, 1, 0], output_padding=[1, 1]), dict(strides=[3, 2], pads=[2, 2, 2, 2])],
+    ids=["output_padding", "pads_beyond_kernel"],
+)
+def test_conv_transpose_as_a_convolution_of_the_dilated_input(attrs):
+    """torch-mlir makes a StableHLO convolution with lhs_dilation (and negative padding) of it."""
+    x = rng.standard_normal((1, 2, 4, 5)).astype(np.float32)
+    w = numpy_helper.from_array(rng.standard_normal((2, 3, 3, 3)).astype(np.float32), "w")
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], **attrs)
+    model = onnx.shape_inference.infer_shapes(_model([node], [_info("x", [1, 2, 4, 5])], [_info("y", None)], [w]))
+    _check(model, x)

@@ -421,22 +421,42 @@ def _pairs(a: ir.Attribute | None, rank: int) -> list[list[int]]:
 
 
 def convolution(cx: RewriteContext, op):
-    """2-D convolution as TTIR's NHWC conv2d; 1-D as a 2-D one over a unit height."""
+    """2-D convolution as TTIR's NHWC conv2d; 1-D as a 2-D one over a unit height; a transposed
+    one (lhs_dilation) over the input dilated first."""
     x, w = op.operands
     dn = shlo.ConvDimensionNumbers(op.attributes["dimension_numbers"])
     spatial = list(dn.input_spatial_dimensions)
     rank = len(spatial)
     if rank not in (1, 2):
         raise cx.fail(f"{rank}-D convolution is not supported yet (1-D and 2-D are)")
-    if any(v != 1 for v in _ints(_opt(op, "lhs_dilation"), [1] * rank)):
-        raise cx.fail("transposed convolution (lhs_dilation) is not supported yet")
     if ir.IntegerAttr(op.attributes["batch_group_count"]).value != 1:
         raise cx.fail("batch_group_count != 1 is not supported")
     groups = ir.IntegerAttr(op.attributes["feature_group_count"]).value
     unit = [1] * (2 - rank)  # the unit height a 1-D convolution gets
     stride = unit + _ints(_opt(op, "window_strides"), [1] * rank)
     dilation = unit + _ints(_opt(op, "rhs_dilation"), [1] * rank)
-    pads = [[0, 0]] * (2 - rank) + _pairs(_opt(op, "padding"), rank)
+    spatial_pads = _pairs(_opt(op, "padding"), rank)
+    # a transposed convolution: the input dilated (zeros between its elements), negative padding cut off
+    for d, factor in zip(spatial, _ints(_opt(op, "lhs_dilation"), [1] * rank)):
+        if factor != 1:
+            x = _dilate(cx, x, d, factor)
+    for k, d in enumerate(spatial):
+        low, high = spatial_pads[k]
+        if low < 0 or high < 0:
+            shape = shape_of(x)
+            begins, ends = [0] * len(shape), list(shape)
+            begins[d], ends[d] = max(0, -low), shape[d] - max(0, -high)
+            cut = [e - b for b, e in zip(begins, ends)]
+            x = cx.emit(
+                "slice_static",
+                x,
+                result=cx.tensor_type(cut, element_type(x)),
+                begins=begins,
+                ends=ends,
+                step=[1] * len(shape),
+            )
+            spatial_pads[k] = [max(0, low), max(0, high)]
+    pads = [[0, 0]] * (2 - rank) + spatial_pads
 
     el = element_type(cx.result_type())
     nhwc = permute(cx, x, [dn.input_batch_dimension, *spatial, dn.input_feature_dimension])
@@ -465,6 +485,23 @@ def convolution(cx: RewriteContext, op):
     y = reshape_to(cx, y, [nhwc_out[0], *nhwc_out[len(unit) + 1 :]])
     position = {d: i for i, d in enumerate([ob, *osp, of])}
     return [permute(cx, y, [position[d] for d in range(len(out_shape))])]
+
+
+def _dilate(cx: RewriteContext, x: ir.Value, dim: int, factor: int) -> ir.Value:
+    """``factor - 1`` zeros between the elements of ``x`` along ``dim``: each element gets a new
+    unit dim padded with zeros, flattened back, the trailing zeros cut."""
+    shape, el = shape_of(x), element_type(x)
+    n = shape[dim]
+    column = reshape_to(cx, x, shape[: dim + 1] + [1] + shape[dim + 1 :])
+    padding = [0] * (2 * (len(shape) + 1))
+    padding[2 * (dim + 1) + 1] = factor - 1
+    spread = shape[: dim + 1] + [factor] + shape[dim + 1 :]
+    column = cx.emit("pad", column, result=cx.tensor_type(spread, el), padding=padding, value=0.0)
+    flat = reshape_to(cx, column, shape[:dim] + [n * factor] + shape[dim + 1 :])
+    begins, ends = [0] * len(shape), shape[:dim] + [n * factor - (factor - 1)] + shape[dim + 1 :]
+    return cx.emit(
+        "slice_static", flat, result=cx.tensor_type(ends, el), begins=begins, ends=ends, step=[1] * len(shape)
+    )
 
 
 def _body_op(cx: RewriteContext, op) -> str:
