@@ -50,14 +50,18 @@ _FB_DTYPES = {
     torch.bfloat16: "BFloat16",
     torch.float16: "Float16",
     torch.int32: "Int32",
+    torch.uint32: "UInt32",
+    torch.uint16: "UInt16",
     torch.uint8: "UInt8",
 }
 # dtypes with no device type are recorded in the nearest one
 _GOLDEN_CAST = {
     torch.float64: torch.float32,
     torch.int64: torch.int32,
+    torch.uint64: torch.uint32,
     torch.bool: torch.uint8,
     torch.int16: torch.int32,
+    torch.int8: torch.int32,
 }
 
 

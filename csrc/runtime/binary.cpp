@@ -239,7 +239,7 @@ uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc) {
 }
 
 uint64_t tensorBytes(const TensorInfo& info, const std::string& what) {
-  at::ScalarType type = containerType(info.dtype);
+  at::ScalarType type = hostType(info.dtype);
   int64_t numel = 1;
   for (int64_t d : info.shape) {
     if (d < 0 || (d > 0 && numel > (int64_t{1} << 40) / d)) binaryError(cat(what, " has an invalid shape ", shapeStr(info.shape)));
@@ -254,7 +254,7 @@ at::Tensor tensorFromBytes(const TensorInfo& info, const uint8_t* data, size_t s
     binaryError(cat(what, " holds ", size, " bytes but its shape ", shapeStr(info.shape), " and type ",
                     dtypeName(info.dtype), " need ", expected, " (corrupt binary?)"));
   }
-  at::Tensor out = at::empty(info.shape, at::TensorOptions().dtype(containerType(info.dtype)));
+  at::Tensor out = at::empty(info.shape, at::TensorOptions().dtype(hostType(info.dtype)));
   if (size) std::memcpy(out.data_ptr(), data, size);
   return out;
 }

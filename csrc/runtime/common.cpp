@@ -92,8 +92,8 @@ at::ScalarType containerType(fb::DataType dtype) {
     case fb::DataType::Float16: return at::kHalf;
     case fb::DataType::Int32: return at::kInt;
     case fb::DataType::UInt8: return at::kByte;
-    case fb::DataType::UInt16:
-    case fb::DataType::UInt32: return at::kInt;
+    case fb::DataType::UInt16: return at::kInt;
+    case fb::DataType::UInt32: return at::kLong;  // every uint32 value, unsigned
     // bfloat8_b/4_b/2_b unpack losslessly to bf16: their values live in bf16 containers.
     case fb::DataType::BFP_BFloat8:
     case fb::DataType::BFP_BFloat4:
@@ -106,6 +106,32 @@ at::ScalarType containerType(fb::DataType dtype) {
   }
   fail("unknown data type ", dtypeName(dtype), " (corrupt binary?)");
 }
+
+at::ScalarType hostType(fb::DataType dtype) {
+  switch (dtype) {
+    case fb::DataType::UInt16: return at::kUInt16;
+    case fb::DataType::UInt32: return at::kUInt32;
+    default: return containerType(dtype);
+  }
+}
+
+bool isIntegerType(fb::DataType dtype) {
+  return dtype == fb::DataType::Int32 || dtype == fb::DataType::UInt32 || dtype == fb::DataType::UInt16 ||
+         dtype == fb::DataType::UInt8;
+}
+
+int bitWidth(fb::DataType dtype) {
+  switch (dtype) {
+    case fb::DataType::Int32:
+    case fb::DataType::UInt32: return 32;
+    case fb::DataType::UInt16: return 16;
+    case fb::DataType::UInt8: return 8;
+    default: break;
+  }
+  fail("data type ", dtypeName(dtype), " is not an integer type");
+}
+
+bool isUnsigned(fb::DataType dtype) { return isIntegerType(dtype) && dtype != fb::DataType::Int32; }
 
 int64_t elementBytes(fb::DataType dtype) {
   switch (dtype) {

@@ -62,10 +62,21 @@ bool isBlockFloat(fb::DataType dtype);
 bool isBlockFloatB(fb::DataType dtype);
 bool isFloat(fb::DataType dtype);
 
-// The ATen type that holds a tensor of `dtype` (UInt16/UInt32 live in int32,
-// bfloat8_b/4_b/2_b in bf16, which holds their values exactly). Throws for the
-// block-float formats with a 5-bit exponent, which are not emulated.
+// The ATen type that holds a tensor of `dtype` on the device (UInt16 lives in int32 and
+// UInt32 in int64, both as their unsigned values; bfloat8_b/4_b/2_b in bf16, which holds
+// their values exactly). Throws for the block-float formats with a 5-bit exponent, which
+// are not emulated.
 at::ScalarType containerType(fb::DataType dtype);
+// The ATen type of a host tensor of `dtype`, whose bytes are exactly its serialized
+// elements: program inputs and outputs, constants and weights (uint16 and uint32 for
+// UInt16 and UInt32, else the container type).
+at::ScalarType hostType(fb::DataType dtype);
+
+// The integer data types (Int32, UInt32, UInt16, UInt8): their width in bits, and
+// whether they are unsigned. Bitwise and shift kernels work on these bit patterns.
+bool isIntegerType(fb::DataType dtype);
+int bitWidth(fb::DataType dtype);
+bool isUnsigned(fb::DataType dtype);
 
 // Bytes one element takes on the device (block-float types throw: see tileBytes).
 int64_t elementBytes(fb::DataType dtype);

@@ -26,7 +26,9 @@ at::Tensor toContainer(const at::Tensor& value, fb::DataType dtype, Numerics num
     return roundToBlockFloat(value, dtype).to(at::kBFloat16);
   }
   at::Tensor out = value.to(containerType(dtype));
-  if (dtype == fb::DataType::UInt16) out = at::bitwise_and(out, 0xFFFF);  // wrap like a uint16
+  // unsigned types hold the low bits of the value, as the hardware's registers do
+  if (dtype == fb::DataType::UInt16) out = at::bitwise_and(out, 0xFFFF);
+  if (dtype == fb::DataType::UInt32) out = at::bitwise_and(out, int64_t{0xFFFFFFFF});
   return out;
 }
 
@@ -67,34 +69,55 @@ void ProgramContext::expectShape(const fb::TensorRef* ref, const std::vector<int
   checkShape(shape, describe(ref, field));
 }
 
-void ProgramContext::integerOverflow(double lo, double hi) {
+void ProgramContext::integerOverflow(double lo, double hi, fb::DataType dtype) {
   std::string range = rangeText(lo, hi);
+  const bool u32 = dtype == fb::DataType::UInt32;
+  const char* type = u32 ? "uint32" : "int32";
   if (device_.integerOverflow() == IntegerOverflow::Error) {
-    fail("integer overflow: the result holds values in ", range, ", outside the device's int32 range [-2147483648, ",
-         "2147483647] (the device has no 64-bit integers; eager PyTorch computes in int64). Keep the values within "
-         "int32, or compile with CompilerConfig(narrowing=\"wrap\") (or device.integer_overflow = \"wrap\") "
-         "for the hardware's wrapped result");
+    fail("integer overflow: the result holds values in ", range, ", outside the device's ", type, " range ",
+         u32 ? "[0, 4294967295]" : "[-2147483648, 2147483647]",
+         " (the device has no 64-bit integers; eager PyTorch and ONNX compute 64-bit types in 64 bits). Keep the "
+         "values within ", type, ", or compile with CompilerConfig(narrowing=\"wrap\") (or "
+         "device.integer_overflow = \"wrap\") for the hardware's wrapped result");
   }
   std::string where = current_op_ == nullptr ? std::string("an op") : describeOp(current_op_, current_index_);
-  device_.noteIntegerWrap(cat(where, ": values in ", range, " wrapped to int32"));
+  device_.noteIntegerWrap(cat(where, ": values in ", range, " wrapped to ", type));
 }
 
-at::Tensor ProgramContext::checkedInt32(at::Tensor value) {
+namespace {
+
+// `value` checked to fit the 32-bit integer type `dtype` (Int32 or UInt32) it is about to be
+// stored as: an integer result out of range, or a float whose truncation toward zero is, is
+// an integer overflow (ProgramContext::integerOverflow). In Wrap mode, integers keep their
+// low 32 bits (two's complement) and floats saturate.
+at::Tensor checkedInt(ProgramContext& ctx, at::Tensor value, fb::DataType dtype) {
+  const bool u32 = dtype == fb::DataType::UInt32;
+  const double min = u32 ? 0.0 : kInt32Min, max = u32 ? 4294967295.0 : kInt32Max;
   at::ScalarType type = value.scalar_type();
-  if (value.numel() == 0 || type == at::kInt || type == at::kBool || type == at::kByte || type == at::kChar ||
-      type == at::kShort) {
+  if (value.numel() == 0 || type == at::kBool || type == at::kByte || type == at::kUInt16 ||
+      (type == at::kUInt32 && u32) || (!u32 && (type == at::kInt || type == at::kChar || type == at::kShort))) {
     return value;
   }
-  auto [lo_t, hi_t] = at::aminmax(type == at::kLong ? value : value.to(at::kDouble));
-  double lo = lo_t.item<double>(), hi = hi_t.item<double>();
-  if (type == at::kLong) {
+  if (!at::isFloatingType(type)) {
+    at::Tensor wide = value.to(at::kLong);  // exact for every integer type but uint64 past int64
+    auto [lo_t, hi_t] = at::aminmax(wide);
     int64_t l = lo_t.item<int64_t>(), h = hi_t.item<int64_t>();
-    if (l >= INT32_MIN && h <= INT32_MAX) return value;
-    integerOverflow(static_cast<double>(l), static_cast<double>(h));
-    return value.to(at::kInt);  // two's complement: the low 32 bits
+    if (type != at::kUInt64 && l >= static_cast<int64_t>(min) && h <= static_cast<int64_t>(max)) return value;
+    if (type == at::kUInt64) {  // its values past int64 read as negative
+      auto [ulo, uhi] = at::aminmax(value.to(at::kDouble));
+      double dl = ulo.item<double>(), dh = uhi.item<double>();
+      if (dl >= min && dh <= max) return value;
+      ctx.integerOverflow(dl, dh, dtype);
+    } else {
+      ctx.integerOverflow(static_cast<double>(l), static_cast<double>(h), dtype);
+    }
+    // the low 32 bits
+    return u32 ? at::bitwise_and(wide, int64_t{0xFFFFFFFF}) : wide.to(at::kInt);
   }
-  // a float becoming an int32 truncates toward zero
-  if (lo > kInt32Min - 1.0 && hi < kInt32Max + 1.0) return value;
+  auto [lo_t, hi_t] = at::aminmax(value.to(at::kDouble));
+  double lo = lo_t.item<double>(), hi = hi_t.item<double>();
+  // a float becoming an integer truncates toward zero
+  if (lo > min - 1.0 && hi < max + 1.0) return value;
   // Only values eager's int64 would hold count: inf, NaN and floats past int64 have no defined
   // integer in PyTorch (models discard them, e.g. a log(0) lane that a where() does not select).
   at::Tensor d = value.to(at::kDouble);
@@ -102,13 +125,20 @@ at::Tensor ProgramContext::checkedInt32(at::Tensor value) {
   auto [held_lo, held_hi] = at::aminmax(held);
   lo = held_lo.item<double>();
   hi = held_hi.item<double>();
-  if (lo <= kInt32Min - 1.0 || hi >= kInt32Max + 1.0) integerOverflow(lo, hi);
-  return at::nan_to_num(d, 0.0).clamp(kInt32Min, kInt32Max).to(at::kInt);  // saturated
+  if (lo <= min - 1.0 || hi >= max + 1.0) ctx.integerOverflow(lo, hi, dtype);
+  return at::nan_to_num(d, 0.0).clamp(min, max).trunc().to(at::kLong);  // saturated
+}
+
+}  // namespace
+
+at::Tensor ProgramContext::checkedInt32(at::Tensor value) {
+  return checkedInt(*this, std::move(value), fb::DataType::Int32);
 }
 
 void ProgramContext::set(const TensorInfo& info, at::Tensor value, bool formatted) {
   checkShape(value.sizes(), info);
   if (!formatted && info.dtype == fb::DataType::Int32) value = checkedInt32(std::move(value));
+  if (!formatted && info.dtype == fb::DataType::UInt32) value = checkedInt(*this, std::move(value), info.dtype);
   at::Tensor container = formatted ? std::move(value) : toContainer(value, info.dtype, device_.numerics());
   // Free the tensor this one replaces before allocating, as the device would.
   pool_.erase(info.global_id);

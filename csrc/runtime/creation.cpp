@@ -5,22 +5,9 @@
 
 namespace tt::runtime::kernels {
 
-namespace {
-
-// The ATen type whose bytes are exactly the serialized elements of `dtype`.
-at::ScalarType storedType(fb::DataType dtype) {
-  switch (dtype) {
-    case fb::DataType::UInt16: return at::kUInt16;
-    case fb::DataType::UInt32: return at::kUInt32;
-    default: return containerType(dtype);
-  }
-}
-
-}  // namespace
-
 void run(const ttnn::ConstantOp& op, ProgramContext& ctx) {
   TensorInfo info = describe(op.out(), "out");
-  at::ScalarType stored = storedType(info.dtype);
+  at::ScalarType stored = hostType(info.dtype);  // the serialized elements
   size_t expected = static_cast<size_t>(info.numel()) * c10::elementSize(stored);
   size_t got = op.data() ? op.data()->size() : 0;
   if (got != expected) {

@@ -94,6 +94,88 @@ const Rule& ruleFor(const Rule (&rules)[N], Type type, const char* (*name)(Type)
 
 bool outputIsInt(const fb::TensorRef* out) { return !isFloat(describe(out, "out").dtype); }
 
+// --- bitwise and shift ops: on the bit pattern of the output's integer type -----------------
+
+// The integer type an op's bits live in: its width, and whether its values read unsigned.
+struct Bits {
+  int width;
+  bool is_unsigned;
+};
+
+Bits bitsOf(const fb::TensorRef* out, const char* op) {
+  fb::DataType dtype = describe(out, "out").dtype;
+  if (!isIntegerType(dtype)) {
+    fail(op, " works on integers, but its output is ", dtypeName(dtype),
+         " (booleans take the logical ops; floats have no bitwise ops)");
+  }
+  return {bitWidth(dtype), isUnsigned(dtype)};
+}
+
+// int64 `x` as a value of the `bits` type: its low bits, read unsigned or two's complement.
+Tensor wrapBits(const Tensor& x, Bits bits) {
+  const int64_t mask = (int64_t{1} << bits.width) - 1;
+  Tensor low = at::bitwise_and(x, mask);
+  if (bits.is_unsigned) return low;
+  const int64_t sign = int64_t{1} << (bits.width - 1);
+  return at::sub(at::bitwise_xor(low, sign), sign);
+}
+
+Tensor zeroLong() { return at::zeros({}, at::kLong); }
+
+// Shift amounts are unsigned: a negative one, or one at or past the width, is out of range.
+Tensor inRange(const Tensor& amount, Bits bits) {
+  return at::logical_and(at::ge(amount, 0), at::lt(amount, bits.width));
+}
+
+Tensor leftShift(const Tensor& x, const Tensor& amount, Bits bits) {
+  Tensor ok = inRange(amount, bits);
+  Tensor shifted = at::bitwise_left_shift(x, at::where(ok, amount, zeroLong()));
+  return at::where(ok, wrapBits(shifted, bits), zeroLong());
+}
+
+Tensor logicalRightShift(const Tensor& x, const Tensor& amount, Bits bits) {
+  Tensor ok = inRange(amount, bits);
+  Tensor pattern = wrapBits(x, {bits.width, true});  // the bits, zero-extended
+  Tensor shifted = at::bitwise_right_shift(pattern, at::where(ok, amount, zeroLong()));
+  return wrapBits(at::where(ok, shifted, zeroLong()), bits);
+}
+
+Tensor arithmeticRightShift(const Tensor& x, const Tensor& amount, Bits bits) {
+  Tensor ok = inRange(amount, bits);
+  Tensor value = wrapBits(x, {bits.width, false});  // the bits, sign-extended
+  // past the width, every bit is the sign: a shift by width - 1
+  Tensor by = at::where(ok, amount, at::full({}, bits.width - 1, at::kLong));
+  return wrapBits(at::bitwise_right_shift(value, by), bits);
+}
+
+struct BitwiseRule {
+  Binary type;
+  Tensor (*fn)(const Tensor&, const Tensor&, Bits);
+};
+
+// clang-format off
+constexpr BitwiseRule kBitwise[] = {
+    {Binary::BitwiseAnd,        [](const Tensor& a, const Tensor& b, Bits k) { return wrapBits(at::bitwise_and(a, b), k); }},
+    {Binary::BitwiseOr,         [](const Tensor& a, const Tensor& b, Bits k) { return wrapBits(at::bitwise_or(a, b), k); }},
+    {Binary::BitwiseXor,        [](const Tensor& a, const Tensor& b, Bits k) { return wrapBits(at::bitwise_xor(a, b), k); }},
+    {Binary::LogicalLeftShift,  leftShift},
+    {Binary::LogicalRightShift, logicalRightShift},
+    {Binary::RightShift,        arithmeticRightShift},
+};
+// clang-format on
+
+const BitwiseRule* bitwiseRuleFor(Binary type) {
+  for (const BitwiseRule& rule : kBitwise) {
+    if (rule.type == type) return &rule;
+  }
+  return nullptr;
+}
+
+Tensor integerOperand(const Tensor& t, const char* op, const char* field) {
+  if (!isInt(t)) fail(op, " works on integers, but its ", field, " holds ", c10::toString(t.scalar_type()), " values");
+  return i64(t);
+}
+
 inline float keepBits(float x, uint32_t mask) { return std::bit_cast<float>(std::bit_cast<uint32_t>(x) & mask); }
 
 // o[i] = keep(a[i]) * keep(b[i]) over contiguous data (the default multiply: HiFi4, fp32
@@ -162,14 +244,14 @@ Tensor emulatedMultiply(const Tensor& lhs, const Tensor& rhs, const MathConfig& 
 
 }  // namespace
 
-at::Tensor checkedInt64(ProgramContext& ctx, const at::Tensor& exact, const at::Tensor& approx) {
+at::Tensor checkedInt64(ProgramContext& ctx, const at::Tensor& exact, const at::Tensor& approx, fb::DataType dtype) {
   constexpr double kBeyond = 4611686018427387904.0;  // 2**62: past int32 whatever double's rounding
   if (approx.numel() == 0) return exact;
   auto [lo_t, hi_t] = at::aminmax(approx);
   double lo = lo_t.item<double>(), hi = hi_t.item<double>();
   if (lo > -kBeyond && hi < kBeyond) return exact;  // NaN cannot come from integers
-  ctx.integerOverflow(lo, hi);
-  return exact.to(at::kInt);
+  ctx.integerOverflow(lo, hi, dtype);
+  return dtype == fb::DataType::UInt32 ? at::bitwise_and(exact, int64_t{0xFFFFFFFF}) : exact.to(at::kInt);
 }
 
 at::Tensor activate(const at::Tensor& x, fb::Activation activation) {
@@ -184,6 +266,11 @@ at::Tensor activate(const at::Tensor& x, fb::Activation activation) {
 }
 
 void run(const ttnn::EltwiseUnaryOp& op, ProgramContext& ctx) {
+  if (op.type() == Unary::BitwiseNot) {
+    Bits bits = bitsOf(op.out(), "BitwiseNot");
+    ctx.set(op.out(), wrapBits(at::bitwise_not(integerOperand(ctx.get(op.in(), "in"), "BitwiseNot", "input")), bits));
+    return;
+  }
   const UnaryRule& rule = ruleFor(kUnary, op.type(), ttnn::EnumNameEltwiseUnaryOpType);
   const Tensor& x = ctx.get(op.in(), "in");
   bool integer = rule.on_integers && isInt(x) && outputIsInt(op.out());
@@ -191,6 +278,14 @@ void run(const ttnn::EltwiseUnaryOp& op, ProgramContext& ctx) {
 }
 
 void run(const ttnn::EltwiseBinaryOp& op, ProgramContext& ctx) {
+  if (const BitwiseRule* bitwise = bitwiseRuleFor(op.type())) {
+    const char* name = ttnn::EnumNameEltwiseBinaryOpType(op.type());
+    Bits bits = bitsOf(op.out(), name);
+    Tensor a = integerOperand(ctx.get(op.lhs(), "lhs"), name, "lhs");
+    Tensor b = integerOperand(ctx.get(op.rhs(), "rhs"), name, "rhs");
+    ctx.set(op.out(), bitwise->fn(a, b, bits));
+    return;
+  }
   const BinaryRule& rule = ruleFor(kBinary, op.type(), ttnn::EnumNameEltwiseBinaryOpType);
   const Tensor& a = ctx.get(op.lhs(), "lhs");
   const Tensor& b = ctx.get(op.rhs(), "rhs");
@@ -198,7 +293,9 @@ void run(const ttnn::EltwiseBinaryOp& op, ProgramContext& ctx) {
   if (integer) {
     Tensor exact = rule.fn(i64(a), i64(b));
     // int64 powers can pass 64 bits; the others cannot (int32 operands)
-    if (op.type() == Binary::Pow) exact = checkedInt64(ctx, exact, at::pow(a.to(at::kDouble), b.to(at::kDouble)));
+    if (op.type() == Binary::Pow) {
+      exact = checkedInt64(ctx, exact, at::pow(a.to(at::kDouble), b.to(at::kDouble)), describe(op.out(), "out").dtype);
+    }
     ctx.set(op.out(), exact);
   } else if (op.type() == Binary::Multiply) {  // on the matrix unit's FPU: lhs in SrcA, rhs in SrcB
     MathConfig config = mathConfig(op.compute_config(), ctx.device().numerics());
@@ -213,15 +310,15 @@ void run(const ttnn::EltwiseTernaryOp& op, ProgramContext& ctx) {
   const Tensor& second = ctx.get(op.second(), "second");
   const Tensor& third = ctx.get(op.third(), "third");
   bool integer = isInt(second) && isInt(third) && outputIsInt(op.out());
-  auto value = [&](const Tensor& t) { return integer ? i32(t) : f32(t); };
+  auto value = [&](const Tensor& t) { return integer ? i64(t) : f32(t); };
   switch (op.type()) {
     case ttnn::EltwiseTernaryOpType::Where:
       ctx.set(op.out(), at::where(at::ne(first, 0), value(second), value(third)));
       return;
     case ttnn::EltwiseTernaryOpType::Clamp: {
       bool all_int = integer && isInt(first);
-      Tensor x = all_int ? i32(first) : f32(first);
-      ctx.set(op.out(), at::clamp(x, all_int ? i32(second) : f32(second), all_int ? i32(third) : f32(third)));
+      Tensor x = all_int ? i64(first) : f32(first);
+      ctx.set(op.out(), at::clamp(x, all_int ? i64(second) : f32(second), all_int ? i64(third) : f32(third)));
       return;
     }
   }

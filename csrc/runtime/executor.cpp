@@ -94,6 +94,8 @@ const char* torchDtypeName(at::ScalarType type) {
     case at::kInt: return "torch.int32";
     case at::kByte: return "torch.uint8";
     case at::kLong: return "torch.int64";
+    case at::kUInt16: return "torch.uint16";
+    case at::kUInt32: return "torch.uint32";
     case at::kDouble: return "torch.float64";
     case at::kBool: return "torch.bool";
     default: return c10::toString(type);
@@ -133,7 +135,7 @@ void bindInputs(ProgramContext& ctx, const ttnn::Program& program, size_t index,
     }
     std::string name = text(arg->name());
     TensorInfo info = describe(arg->ref(), "input");
-    at::ScalarType dtype = containerType(info.dtype);
+    at::ScalarType dtype = hostType(info.dtype);
     const at::Tensor& given = inputs[i];
     if (!given.defined() || given.sizes() != at::IntArrayRef(info.shape) || given.scalar_type() != dtype) {
       std::string got =
@@ -207,8 +209,11 @@ std::vector<at::Tensor> collectOutputs(ProgramContext& ctx, const ttnn::Program&
       fail("output ", i, " (", info.str(), ") of ", programLabel(program, index),
            " is still on the device: a program must return host tensors (end with from_device)");
     }
-    // A fresh contiguous tensor that shares nothing with the pool or the inputs.
-    outputs.push_back(ctx.get(ref, field.c_str()).clone(at::MemoryFormat::Contiguous));
+    // A fresh contiguous host tensor that shares nothing with the pool or the inputs.
+    const at::Tensor& value = ctx.get(ref, field.c_str());
+    at::ScalarType host = hostType(info.dtype);
+    outputs.push_back(value.scalar_type() == host ? value.clone(at::MemoryFormat::Contiguous)
+                                                  : value.to(host).contiguous());
   }
   return outputs;
 }

@@ -6,6 +6,7 @@ with the generated object API; the tables below are the op list, one entry per k
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -91,7 +92,7 @@ def unary_op(kind):
 
 
 def test_every_unary_kind_has_a_case():
-    assert set(UNARY) == {v for k, v in vars(U).items() if not k.startswith("_")}
+    assert set(UNARY) | set(BITWISE_UNARY) == {v for k, v in vars(U).items() if not k.startswith("_")}
 
 
 @pytest.mark.parametrize("kind", list(UNARY), ids=lambda k: fb_name(U, k))
@@ -151,7 +152,7 @@ def binary_op(kind, out_dtype=None):
 
 
 def test_every_binary_kind_has_a_case():
-    assert set(BINARY) == {v for k, v in vars(B).items() if not k.startswith("_")}
+    assert set(BINARY) | set(BITWISE) == {v for k, v in vars(B).items() if not k.startswith("_")}
 
 
 @pytest.mark.parametrize("kind", list(BINARY), ids=lambda k: fb_name(B, k))
@@ -178,6 +179,95 @@ def test_binary_on_integers(device, kind, expected):
     b = torch.tensor([2, -2, 2, -2, 4], dtype=torch.int32)
     (out,) = run(device, [a, b], binary_op(kind))
     check(out, torch.tensor(expected, dtype=torch.int32))
+
+
+# --- bitwise and shift ops: NumPy on the declared integer type is the reference ------------
+
+_NP = {torch.int32: np.int32, torch.uint32: np.uint32, torch.uint16: np.uint16, torch.uint8: np.uint8}
+
+
+def _np_shift(op):
+    """NumPy's shift with StableHLO's rule for amounts at or past the width (NumPy's own
+    result is undefined there): every bit shifted out, the sign fill for an arithmetic shift."""
+
+    def shifted(a, s):
+        width = a.dtype.itemsize * 8
+        big = (s.astype(np.int64) < 0) | (s.astype(np.int64) >= width)
+        safe = np.where(big, 0, s).astype(a.dtype)
+        if op == "left":
+            return np.where(big, 0, np.left_shift(a, safe)).astype(a.dtype)
+        if op == "logical":
+            bits = a.view(np.dtype(f"uint{width}"))
+            return np.where(big, 0, np.right_shift(bits, safe.astype(bits.dtype))).astype(bits.dtype).view(a.dtype)
+        signed = a.view(np.dtype(f"int{width}"))
+        fill = np.where(signed < 0, -1, 0).astype(signed.dtype)
+        return np.where(big, fill, np.right_shift(signed, safe.astype(signed.dtype))).view(a.dtype)
+
+    return shifted
+
+
+BITWISE = {
+    B.BitwiseAnd: np.bitwise_and,
+    B.BitwiseOr: np.bitwise_or,
+    B.BitwiseXor: np.bitwise_xor,
+    B.LogicalLeftShift: _np_shift("left"),
+    B.LogicalRightShift: _np_shift("logical"),
+    B.RightShift: _np_shift("arithmetic"),
+}
+BITWISE_UNARY = {U.BitwiseNot: np.invert}
+_SHIFTS = {B.LogicalLeftShift, B.LogicalRightShift, B.RightShift}
+
+
+def _ints(dtype, shape, generator, extremes=True):
+    info = np.iinfo(_NP[dtype])
+    x = np.random.default_rng(generator).integers(info.min, info.max, size=shape, endpoint=True).astype(_NP[dtype])
+    if extremes:
+        flat = x.reshape(-1)
+        flat[:4] = [info.min, info.max, 0, 1][: flat.size]
+    return x
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.uint32, torch.uint16, torch.uint8], ids=str)
+@pytest.mark.parametrize("kind", list(BITWISE), ids=lambda k: fb_name(B, k))
+def test_bitwise_and_shifts_on_the_bits_of_the_type(device, kind, dtype):
+    a = _ints(dtype, (3, 40), 0)
+    width = np.iinfo(_NP[dtype]).bits
+    if kind in _SHIFTS:  # every amount in range, the width, past it, and (as unsigned) negative ones
+        b = np.resize(np.arange(-3, width + 3), (1, 40)).astype(np.int64).astype(_NP[dtype])
+    else:
+        b = _ints(dtype, (1, 40), 1)
+    (out,) = run(device, [torch.from_numpy(a), torch.from_numpy(b)], binary_op(kind))
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out.numpy(), BITWISE[kind](a, b))
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.uint32, torch.uint16, torch.uint8], ids=str)
+def test_bitwise_not(device, dtype):
+    x = _ints(dtype, (4, 9), 2)
+    (out,) = run(device, [torch.from_numpy(x)], unary_op(U.BitwiseNot))
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out.numpy(), np.invert(x))
+
+
+def test_bitwise_ops_refuse_floats(device):
+    a = torch.randn(2, 3)
+    with pytest.raises(TTRuntimeError, match="BitwiseAnd works on integers"):
+        run(device, [a, a], binary_op(B.BitwiseAnd))
+
+
+def test_uint32_holds_every_value_and_compares_unsigned(device):
+    a = torch.tensor([0, 1, 2**31, 2**32 - 1], dtype=torch.uint32)
+    b = torch.tensor([1, 1, 5, 2**31], dtype=torch.uint32)
+    (gt,) = run(device, [a, b], binary_op(B.GreaterThan))
+    assert gt.tolist() == [0, 0, 1, 1] and gt.dtype == torch.uint32
+    (div,) = run(device, [a, b], binary_op(B.Divide))
+    assert div.numpy().tolist() == [0, 1, 2**31 // 5, 1]
+
+
+def test_uint32_overflow_is_reported(device):
+    a = torch.tensor([2**32 - 1, 3], dtype=torch.uint32)
+    with pytest.raises(TTRuntimeError, match=r"outside the device's uint32 range \[0, 4294967295\]"):
+        run(device, [a, a], binary_op(B.Add))
 
 
 def test_compare_writes_one_or_zero_in_the_output_type(device):

@@ -21,6 +21,8 @@ DTYPES = {
     torch.bfloat16: fb.DataType.BFloat16,
     torch.float16: fb.DataType.Float16,
     torch.int32: fb.DataType.Int32,
+    torch.uint32: fb.DataType.UInt32,
+    torch.uint16: fb.DataType.UInt16,
     torch.uint8: fb.DataType.UInt8,
 }
 

@@ -28,6 +28,9 @@ _LOG = logging.getLogger("tt_torch.runtime")
 
 _TORCH = {str(d): d for d in (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.int32)}
 _TORCH.update({str(d): d for d in (torch.int16, torch.int8, torch.uint8, torch.bool)})
+_TORCH.update({str(d): d for d in (torch.uint16, torch.uint32, torch.uint64)})
+# PyTorch's unsigned types past uint8 have no min/max kernels: their range is read in NumPy.
+_UNSIGNED = (torch.uint16, torch.uint32, torch.uint64)
 
 
 def export_info(binary) -> dict[str, Any]:
@@ -52,7 +55,8 @@ def torch_dtype_from_name(name: str) -> torch.dtype:
 
 
 def narrow(t: torch.Tensor, dtype: torch.dtype, name: str, narrowing: str = "error") -> torch.Tensor:
-    """Host-side narrowing of an input to the type the program takes (int64 -> int32, f64 -> f32).
+    """Host-side narrowing of an input to the type the program takes (int64 -> int32,
+    uint64 -> uint32, f64 -> f32; int8 and int16 widen to int32, exactly).
 
     A value that does not survive it (an integer out of int32's range, a finite f64 beyond
     f32's) is an error naming the input and the range; with ``narrowing="wrap"`` it becomes
@@ -95,8 +99,12 @@ def _lost_in_narrowing(t: torch.Tensor, narrowed: torch.Tensor) -> str | None:
         return None
     if not t.dtype.is_floating_point and not narrowed.dtype.is_floating_point:
         info = torch.iinfo(narrowed.dtype)
-        lo, hi = (int(v) for v in torch.aminmax(t))
-        return f"[{lo}, {hi}]" if lo < info.min or hi > info.max else None
+        if t.dtype in _UNSIGNED:
+            values = t.detach().cpu().numpy()
+            lo, hi = int(values.min()), int(values.max())
+        else:
+            lo, hi = (int(v) for v in torch.aminmax(t))
+        return f"[{lo}, {hi}]" if lo < int(info.min) or hi > int(info.max) else None
     if t.dtype.is_floating_point and narrowed.dtype.is_floating_point:
         if bool(torch.isfinite(narrowed.abs().max())):  # one pass when nothing is inf (or NaN)
             return None
