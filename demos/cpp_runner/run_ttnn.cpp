@@ -6,9 +6,11 @@
 // Each INPUT.bin holds one user input as raw little-endian bytes, in the shape and
 // data type the program declares (`tt-torch read MODEL.ttnn --section inputs`);
 // int32 for integer inputs. Weights come from the .ttnn (and its side file).
-// Each output is written to DIR/output_<i>.bin the same way (default DIR: ".").
+// Each output is written to DIR/output_<i>.bin the same way (default DIR: ".", created
+// when missing).
 // Exit codes: 0 ok, 1 the run failed, 2 bad usage, file or input.
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -23,9 +25,24 @@ namespace rt = tt::runtime;
 
 namespace {
 
-int usage() {
-  std::cerr << "usage: run_ttnn MODEL.ttnn [--program N] [--out DIR] INPUT.bin...\n";
+const char* kUsage = "usage: run_ttnn MODEL.ttnn [--program N] [--out DIR] INPUT.bin...\n";
+const char* kHelp =
+    "Runs program N (default 0) of an exported .ttnn on the user inputs read from INPUT.bin files and\n"
+    "writes each output to DIR/output_<i>.bin (DIR default '.', created when missing).\n"
+    "Each INPUT.bin holds one input's raw little-endian bytes in the shape and type the program declares\n"
+    "(tt-torch read MODEL.ttnn --section inputs; from Python: t.numpy().tofile(path)).\n"
+    "Exit codes: 0 ok, 1 the run failed, 2 bad usage, file or input.\n";
+
+int usage(const std::string& problem) {
+  std::cerr << "run_ttnn: " << problem << "\n" << kUsage << "(run_ttnn --help for more)\n";
   return 2;
+}
+
+// A non-negative integer argument, or -1 when `text` is not one.
+long parseIndex(const std::string& text) {
+  char* end = nullptr;
+  long value = std::strtol(text.c_str(), &end, 10);
+  return (text.empty() || *end != '\0' || value < 0) ? -1 : value;
 }
 
 // The user inputs of `program`, read from `paths` in the order the program declares them.
@@ -45,7 +62,14 @@ std::vector<at::Tensor> readInputs(const rt::Binary& binary, size_t index, const
     rt::TensorInfo info = rt::describe(arg->ref(), "input");
     std::string what = rt::cat("input ", next, " ('", rt::text(arg->name()), "', ", paths[next], ")");
     // a regular file no larger than the input needs: a FIFO, directory or /dev/zero is refused, not read
-    rt::RegularFile in(paths[next], "input file", rt::tensorBytes(info, what));
+    size_t needed = rt::tensorBytes(info, what);
+    rt::RegularFile in(paths[next], "input file", needed);
+    if (in.size() != needed) {  // the user's file, not the model, is the wrong size
+      throw rt::BinaryError(rt::cat("input file ", paths[next], " holds ", in.size(), " bytes but input ", next, " ('",
+                                    rt::text(arg->name()), "') of shape ", rt::shapeStr(info.shape),
+                                    " needs ", needed, ": write the tensor's raw little-endian bytes "
+                                    "(tt-torch read MODEL.ttnn --section inputs gives shape and type)"));
+    }
     std::vector<uint8_t> bytes = in.read(0, in.size());
     inputs.push_back(rt::tensorFromBytes(info, bytes.data(), bytes.size(), what));
     ++next;
@@ -56,23 +80,38 @@ std::vector<at::Tensor> readInputs(const rt::Binary& binary, size_t index, const
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) return usage();
-  std::string model = argv[1], out_dir = ".";
+  std::string model, out_dir = ".";
   size_t index = 0;
   std::vector<std::string> input_paths;
-  for (int i = 2; i < argc; ++i) {
+  for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--program" && i + 1 < argc) {
-      index = std::strtoul(argv[++i], nullptr, 10);
-    } else if (arg == "--out" && i + 1 < argc) {
-      out_dir = argv[++i];
+    if (arg == "-h" || arg == "--help") {
+      std::cout << kUsage << kHelp;
+      return 0;
+    }
+    if (arg == "--program" || arg == "--out") {
+      if (i + 1 >= argc) return usage(arg + " needs a value");
+      std::string value = argv[++i];
+      if (arg == "--out") {
+        out_dir = value;
+      } else if (parseIndex(value) < 0) {
+        return usage("--program takes a program index (0, 1, ...), got '" + value + "'");
+      } else {
+        index = static_cast<size_t>(parseIndex(value));
+      }
     } else if (!arg.empty() && arg[0] == '-') {
-      return usage();
+      return usage("unknown option '" + arg + "'");
+    } else if (model.empty()) {
+      model = arg;
     } else {
       input_paths.push_back(arg);
     }
   }
+  if (model.empty()) return usage("MODEL.ttnn is missing");
   try {
+    std::error_code error;
+    std::filesystem::create_directories(out_dir, error);
+    if (error) throw rt::RuntimeError(rt::cat("cannot create the output folder '", out_dir, "': ", error.message()));
     rt::Binary binary = rt::Binary::fromFile(model);
     std::vector<at::Tensor> inputs = binary.completeInputs(index, readInputs(binary, index, input_paths));
     auto device = rt::Device::open(binary);

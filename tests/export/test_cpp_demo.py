@@ -40,7 +40,28 @@ def test_reports_bad_inputs_and_usage(exported_cnn, tmp_path):
     (tmp_path / "short.bin").write_bytes(bytes(12))
     done = subprocess.run([RUN_TTNN, path, tmp_path / "short.bin"], capture_output=True, text=True, check=False)
     assert done.returncode == 2
-    assert "input 0 ('" in done.stderr and "holds 12 bytes but its shape [2, 3, 16, 16]" in done.stderr
+    assert "short.bin holds 12 bytes but input 0 ('" in done.stderr and "of shape [2, 3, 16, 16] needs" in done.stderr
+    assert "corrupt" not in done.stderr  # the input file is short, not the model
     done = subprocess.run([RUN_TTNN, path], capture_output=True, text=True, check=False)
     assert done.returncode == 2 and "takes 1 input(s), got 0" in done.stderr
-    assert subprocess.run([RUN_TTNN], capture_output=True, check=False).returncode == 2
+    done = subprocess.run([RUN_TTNN], capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and "MODEL.ttnn is missing" in done.stderr
+    done = subprocess.run([RUN_TTNN, path, "--program", "x"], capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and "--program takes a program index" in done.stderr
+
+
+@pytest.mark.parametrize("tool", [RUN_TTNN, BUILD / "tt_run"], ids=["run_ttnn", "tt_run"])
+def test_help_and_unknown_options(tool):
+    done = subprocess.run([tool, "--help"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and done.stdout.startswith("usage: ") and "Exit codes" in done.stdout
+    done = subprocess.run([tool, "x.ttnn", "--frobnicate"], capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and "unknown option '--frobnicate'" in done.stderr
+
+
+def test_creates_the_output_folder(exported_cnn, tmp_path):
+    path, _, x = exported_cnn
+    (tmp_path / "x.bin").write_bytes(x.numpy().tobytes())
+    out = tmp_path / "new" / "folder"
+    done = subprocess.run([RUN_TTNN, path, "--out", out, tmp_path / "x.bin"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (out / "output_0.bin").stat().st_size == 2 * 10 * 4
