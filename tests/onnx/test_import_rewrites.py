@@ -46,7 +46,7 @@ def _check(model: onnx.ModelProto, *inputs: np.ndarray, expected=None, atol: flo
     if expected is None:
         expected = reference.session(model).run(None, {i.name: x for i, x in zip(model.graph.input, inputs)})
     for e, g in zip(expected, got):
-        e = torch.from_numpy(np.asarray(e))
+        e = torch.from_numpy(np.array(e, copy=True))
         assert g.shape == e.shape and g.dtype == e.dtype, f"{g.dtype}{tuple(g.shape)} vs {e.dtype}{tuple(e.shape)}"
         torch.testing.assert_close(g, e, rtol=atol, atol=atol)
     return compiled
@@ -280,3 +280,65 @@ def test_conv_transpose_as_a_convolution_of_the_dilated_input(attrs):
     node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], **attrs)
     model = onnx.shape_inference.infer_shapes(_model([node], [_info("x", [1, 2, 4, 5])], [_info("y", None)], [w]))
     _check(model, x)
+
+
+# --- Dropout, CumProd, OneHot, Compress, Col2Im, QLinearMatMul ------------------------------------
+
+
+def test_dropout_at_inference_keeps_everything():
+    node = helper.make_node("Dropout", ["x", "r"], ["y", "mask"])
+    ratio = numpy_helper.from_array(np.array(0.5, np.float32), "r")
+    model = _model([node], [_info("x", [2, 3])], [_info("y", [2, 3]), _info("mask", [2, 3], TensorProto.BOOL)], [ratio])
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    _check(model, x, expected=[x, np.ones((2, 3), bool)])
+
+
+@pytest.mark.parametrize("exclusive,reverse", [(0, 0), (1, 1)])
+def test_cum_prod(exclusive, reverse):
+    axis = numpy_helper.from_array(np.array(1, np.int64), "axis")
+    node = helper.make_node("CumProd", ["x", "axis"], ["y"], exclusive=exclusive, reverse=reverse)
+    model = _model([node], [_info("x", [2, 4])], [_info("y", [2, 4])], [axis], opset=26)
+    x = rng.uniform(0.5, 2.0, (2, 4)).astype(np.float32)
+    src = x[:, ::-1] if reverse else x
+    want = np.cumprod(src, axis=1)
+    if exclusive:
+        want = np.concatenate([np.ones((2, 1), np.float32), want[:, :-1]], axis=1)
+    _check(model, x, expected=[want[:, ::-1] if reverse else want])
+
+
+def test_one_hot_with_negative_indices_and_run_time_values():
+    depth = numpy_helper.from_array(np.array(4, np.int64), "depth")
+    node = helper.make_node("OneHot", ["i", "depth", "values"], ["y"], axis=1)
+    model = _model(
+        [node], [_info("i", [3], TensorProto.INT64), _info("values", [2])], [_info("y", [3, 4])], [depth], opset=13
+    )
+    i, values = np.array([0, -1, 2], np.int64), np.array([-2.0, 5.0], np.float32)
+    want = np.where(np.eye(4, dtype=bool)[[0, 3, 2]], 5.0, -2.0).astype(np.float32)
+    _check(model, i, values, expected=[want])
+
+
+def test_compress_by_a_known_condition():
+    cond = numpy_helper.from_array(np.array([True, False, True]), "c")
+    node = helper.make_node("Compress", ["x", "c"], ["y"], axis=1)
+    model = _model([node], [_info("x", [2, 3])], [_info("y", [2, 2])], [cond], opset=11)
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    _check(model, x, expected=[x[:, [0, 2]]])
+
+
+def test_col2im_as_a_matrix_product():
+    shapes = [numpy_helper.from_array(np.array(v, np.int64), n) for v, n in (([5, 5], "image"), ([2, 3], "block"))]
+    node = helper.make_node("Col2Im", ["x", "image", "block"], ["y"], strides=[2, 1], pads=[1, 0, 0, 1])
+    model = _model([node], [_info("x", [1, 12, 12])], [_info("y", [1, 2, 5, 5])], shapes, opset=18)
+    _check(model, rng.standard_normal((1, 12, 12)).astype(np.float32))
+
+
+def test_qlinear_matmul_uint8():
+    names = ("a_scale", "a_zero", "b_scale", "b_zero", "y_scale", "y_zero")
+    values = (np.float32(0.05), np.uint8(110), np.float32(0.02), np.uint8(120), np.float32(0.1), np.uint8(100))
+    inits = [numpy_helper.from_array(np.array(v), n) for n, v in zip(names, values)]
+    node = helper.make_node(
+        "QLinearMatMul", ["a", "a_scale", "a_zero", "b", "b_scale", "b_zero", "y_scale", "y_zero"], ["y"]
+    )
+    u8 = TensorProto.UINT8
+    model = _model([node], [_info("a", [2, 4], u8), _info("b", [4, 3], u8)], [_info("y", [2, 3], u8)], inits, opset=21)
+    _check(model, rng.integers(0, 255, (2, 4)).astype(np.uint8), rng.integers(0, 255, (4, 3)).astype(np.uint8))

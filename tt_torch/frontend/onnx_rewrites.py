@@ -554,6 +554,238 @@ def einsum(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
     return nodes
 
 
+# --- Dropout, CumProd, OneHot, Compress, Col2Im, QLinearMatMul -----------------------------------
+
+
+def dropout(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
+    """Dropout that keeps everything (inference, or a ratio of 0): the input, and a mask of ones."""
+    x = node.input[0]
+    shape = g.shapes.get(x)
+    training = g.input(node, 2)
+    if len(node.input) > 2 and node.input[2] and training is None:
+        return None
+    ratio = g.input(node, 1)
+    if training is not None and bool(training.reshape(-1)[0]):
+        if ratio is None or float(ratio.reshape(-1)[0]) != 0.0:
+            return None
+    nodes = [helper.make_node("Identity", [x], [node.output[0]], name=f"{node.name}/identity")]
+    if len(node.output) > 1 and node.output[1]:
+        if shape is None:
+            return None
+        ones = g.constant(f"{node.output[1]}__dropout_mask", np.ones(shape, dtype=np.bool_))
+        nodes.append(helper.make_node("Identity", [ones], [node.output[1]], name=f"{node.name}/mask"))
+    return nodes
+
+
+_CUMPROD_LIMIT = 256  # elements along the axis: one product node each
+
+
+def cum_prod(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
+    """Running products along the axis, one multiplication per element (exclusive: shifted by
+    one, starting at 1; reverse: from the end)."""
+    x, y = node.input[0], node.output[0]
+    shape, elem, axis = g.shapes.get(x), g.types.get(x), g.input(node, 1)
+    if shape is None or axis is None or not shape:
+        return None
+    axis = int(axis.reshape(-1)[0]) % len(shape)
+    n = shape[axis]
+    if n > _CUMPROD_LIMIT or n == 0:
+        return None
+    a = _attrs(node)
+    exclusive, reverse = bool(a.get("exclusive", 0)), bool(a.get("reverse", 0))
+    base = f"{y}__cumprod"
+    axes = g.constant(f"{base}_axes", np.array([axis], dtype=np.int64))
+    nodes = []
+    for k in range(n):
+        start = g.constant(f"{base}_s{k}", np.array([k], dtype=np.int64))
+        end = g.constant(f"{base}_e{k}", np.array([k + 1], dtype=np.int64))
+        nodes.append(helper.make_node("Slice", [x, start, end, axes], [f"{base}_x{k}"], name=f"{node.name}/slice_{k}"))
+    order = list(range(n - 1, -1, -1)) if reverse else list(range(n))
+    running = {}
+    previous = None
+    for k in order:
+        if previous is None:
+            running[k] = f"{base}_x{k}"
+        else:
+            nodes.append(
+                helper.make_node(
+                    "Mul", [running[previous], f"{base}_x{k}"], [f"{base}_p{k}"], name=f"{node.name}/mul_{k}"
+                )
+            )
+            running[k] = f"{base}_p{k}"
+        previous = k
+    if exclusive:
+        one_shape = list(shape)
+        one_shape[axis] = 1
+        one = g.constant(f"{base}_one", np.ones(one_shape, dtype=helper.tensor_dtype_to_np_dtype(elem)))
+        shifted = {order[0]: one}
+        for prev, k in zip(order, order[1:]):
+            shifted[k] = running[prev]
+        running = shifted
+    nodes.append(helper.make_node("Concat", [running[k] for k in range(n)], [y], axis=axis, name=f"{node.name}/concat"))
+    return nodes
+
+
+def one_hot(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
+    """Indices (negative ones wrapped) compared with the positions along the new axis, then
+    the on or off value picked."""
+    indices, y = node.input[0], node.output[0]
+    shape, depth = g.shapes.get(indices), g.input(node, 1)
+    if shape is None or depth is None or g.opset < 13:
+        return None
+    depth = int(depth.reshape(-1)[0])
+    rank = len(shape) + 1
+    axis = int(_attrs(node).get("axis", -1)) % rank
+    base = f"{y}__onehot"
+    positions = np.arange(depth, dtype=np.int64).reshape([-1 if d == axis else 1 for d in range(rank)])
+    zero = g.constant(f"{base}_zero", np.zeros((), dtype=np.int64))
+    size = g.constant(f"{base}_depth", np.array(depth, dtype=np.int64))
+    unsqueeze_axes = g.constant(f"{base}_axis", np.array([axis], dtype=np.int64))
+    on_s, on_e = (
+        g.constant(f"{base}_on_s", np.array([1], np.int64)),
+        g.constant(f"{base}_on_e", np.array([2], np.int64)),
+    )
+    off_s = g.constant(f"{base}_off_s", np.array([0], np.int64))
+    return [
+        helper.make_node("Cast", [indices], [f"{base}_i"], to=onnx.TensorProto.INT64, name=f"{node.name}/cast"),
+        helper.make_node("Less", [f"{base}_i", zero], [f"{base}_neg"], name=f"{node.name}/neg"),
+        helper.make_node("Add", [f"{base}_i", size], [f"{base}_wrapped"], name=f"{node.name}/wrap"),
+        helper.make_node(
+            "Where", [f"{base}_neg", f"{base}_wrapped", f"{base}_i"], [f"{base}_idx"], name=f"{node.name}/where_i"
+        ),
+        helper.make_node("Unsqueeze", [f"{base}_idx", unsqueeze_axes], [f"{base}_u"], name=f"{node.name}/unsqueeze"),
+        helper.make_node(
+            "Equal", [f"{base}_u", g.constant(f"{base}_positions", positions)], [f"{base}_hot"], name=f"{node.name}/eq"
+        ),
+        helper.make_node("Slice", [node.input[2], on_s, on_e], [f"{base}_on"], name=f"{node.name}/on"),
+        helper.make_node("Slice", [node.input[2], off_s, on_s], [f"{base}_off"], name=f"{node.name}/off"),
+        helper.make_node("Where", [f"{base}_hot", f"{base}_on", f"{base}_off"], [y], name=f"{node.name}/where"),
+    ]
+
+
+def compress(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
+    """Compress by a known condition: a Gather of the kept positions (flattened first without an axis)."""
+    x, y = node.input[0], node.output[0]
+    shape, condition = g.shapes.get(x), g.input(node, 1)
+    if shape is None or condition is None:
+        return None
+    a = _attrs(node)
+    base = f"{y}__compress"
+    nodes, source = [], x
+    if "axis" in a:
+        axis = int(a["axis"]) % len(shape)
+        length = shape[axis]
+    else:
+        axis, length = 0, int(np.prod(shape))
+        flat = g.constant(f"{base}_flat", np.array([-1], dtype=np.int64))
+        nodes.append(helper.make_node("Reshape", [x, flat], [f"{base}_flat_x"], name=f"{node.name}/flatten"))
+        source = f"{base}_flat_x"
+    kept = np.nonzero(condition.reshape(-1)[:length])[0].astype(np.int64)
+    nodes.append(helper.make_node("Gather", [source, g.constant(f"{base}_kept", kept)], [y], axis=axis, name=node.name))
+    return nodes
+
+
+def col2im(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
+    """Col2Im is linear: the columns [N, C*K, L] as [N, C, K*L] times a constant 0/1 matrix
+    [K*L, pixels] that sends each kernel tap of each block to its image pixel (summing overlaps)."""
+    x, y = node.input[0], node.output[0]
+    shape, elem = g.shapes.get(x), g.types.get(x)
+    image, block = g.input(node, 1), g.input(node, 2)
+    if shape is None or image is None or block is None or elem not in _FLOATS:
+        return None
+    image, block = [int(v) for v in image], [int(v) for v in block]
+    r = len(image)
+    a = _attrs(node)
+    strides = [int(v) for v in a.get("strides", [1] * r)]
+    dilations = [int(v) for v in a.get("dilations", [1] * r)]
+    pads = [int(v) for v in a.get("pads", [0] * (2 * r))]
+    blocks = [
+        (image[d] + pads[d] + pads[r + d] - dilations[d] * (block[d] - 1) - 1) // strides[d] + 1 for d in range(r)
+    ]
+    k_total, l_total, pixels = int(np.prod(block)), int(np.prod(blocks)), int(np.prod(image))
+    n, ck, length = shape
+    if length != l_total or ck % k_total or l_total * k_total * pixels > 1 << 24:
+        return None
+    matrix = np.zeros((k_total * l_total, pixels))
+    for k, tap in enumerate(np.ndindex(*block)):
+        for li, pos in enumerate(np.ndindex(*blocks)):
+            at = [pos[d] * strides[d] + tap[d] * dilations[d] - pads[d] for d in range(r)]
+            if all(0 <= at[d] < image[d] for d in range(r)):
+                matrix[k * l_total + li, np.ravel_multi_index(at, image)] += 1
+    channels = ck // k_total
+    dtype = helper.tensor_dtype_to_np_dtype(elem)
+    base = f"{y}__col2im"
+    flat = g.constant(f"{base}_cols", np.array([n, channels, k_total * l_total], dtype=np.int64))
+    out = g.constant(f"{base}_shape", np.array([n, channels, *image], dtype=np.int64))
+    return [
+        helper.make_node("Reshape", [x, flat], [f"{base}_x"], name=f"{node.name}/reshape"),
+        helper.make_node(
+            "MatMul",
+            [f"{base}_x", g.constant(f"{base}_m", matrix.astype(dtype))],
+            [f"{base}_img"],
+            name=f"{node.name}/matmul",
+        ),
+        helper.make_node("Reshape", [f"{base}_img", out], [y], name=f"{node.name}/image"),
+    ]
+
+
+def qlinear_matmul(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
+    """Dequantized operands multiplied in f32, then quantized: round half to even, plus the
+    zero point, saturated to the output's integer type."""
+    a, a_scale, a_zero, b, b_scale, b_zero, y_scale, y_zero = node.input
+    y = node.output[0]
+    out_elem = g.types.get(y_zero)
+    if out_elem not in (onnx.TensorProto.UINT8, onnx.TensorProto.INT8):
+        return None
+    lo, hi = (0, 255) if out_elem == onnx.TensorProto.UINT8 else (-128, 127)
+    f = onnx.TensorProto.FLOAT
+    base = f"{y}__qmm"
+    nodes = []
+
+    def cast(src: str, tag: str) -> str:
+        nodes.append(helper.make_node("Cast", [src], [f"{base}_{tag}"], to=f, name=f"{node.name}/{tag}"))
+        return f"{base}_{tag}"
+
+    def dequantized(q: str, scale: str, zero: str, tag: str) -> str:
+        diff = f"{base}_{tag}_d"
+        nodes.append(
+            helper.make_node(
+                "Sub", [cast(q, f"{tag}_q"), cast(zero, f"{tag}_z")], [diff], name=f"{node.name}/{tag}_sub"
+            )
+        )
+        nodes.append(
+            helper.make_node("Mul", [diff, cast(scale, f"{tag}_s")], [f"{base}_{tag}"], name=f"{node.name}/{tag}_mul")
+        )
+        return f"{base}_{tag}"
+
+    product = f"{base}_product"
+    nodes.append(
+        helper.make_node(
+            "MatMul",
+            [dequantized(a, a_scale, a_zero, "a"), dequantized(b, b_scale, b_zero, "b")],
+            [product],
+            name=f"{node.name}/matmul",
+        )
+    )
+    nodes += [
+        helper.make_node("Div", [product, cast(y_scale, "ys")], [f"{base}_scaled"], name=f"{node.name}/div"),
+        helper.make_node("Round", [f"{base}_scaled"], [f"{base}_rounded"], name=f"{node.name}/round"),
+        helper.make_node("Add", [f"{base}_rounded", cast(y_zero, "yz")], [f"{base}_shifted"], name=f"{node.name}/add"),
+        helper.make_node(
+            "Clip",
+            [
+                f"{base}_shifted",
+                g.constant(f"{base}_lo", np.array(lo, np.float32)),
+                g.constant(f"{base}_hi", np.array(hi, np.float32)),
+            ],
+            [f"{base}_clipped"],
+            name=f"{node.name}/clip",
+        ),
+        helper.make_node("Cast", [f"{base}_clipped"], [y], to=out_elem, name=f"{node.name}/to_int"),
+    ]
+    return nodes
+
+
 RULES: dict[str, Callable[[onnx.NodeProto, Graph], list[onnx.NodeProto] | None]] = {
     "Resize": resize,
     "Pad": pad,
@@ -562,12 +794,25 @@ RULES: dict[str, Callable[[onnx.NodeProto, Graph], list[onnx.NodeProto] | None]]
     "AveragePool": average_pool,
     "MaxPool": max_pool,
     "Einsum": einsum,
+    "Dropout": dropout,
+    "CumProd": cum_prod,
+    "OneHot": one_hot,
+    "Compress": compress,
+    "Col2Im": col2im,
+    "QLinearMatMul": qlinear_matmul,
     "DFT": dft,
 }
 
 
 # operands (by position) a static-shape compile needs as constants: they decide shapes or weights
-CONTROL_OPERANDS = {"Resize": (1, 2, 3), "Upsample": (1,)}
+CONTROL_OPERANDS = {
+    "Resize": (1, 2, 3),
+    "Upsample": (1,),
+    "Range": (0, 1, 2),
+    "OneHot": (1,),
+    "Compress": (1,),
+    "Dropout": (1, 2),
+}
 
 
 def control_operand_inputs(model: onnx.ModelProto) -> set[str]:

@@ -231,7 +231,8 @@ def _input_names(model: onnx.ModelProto) -> list[str]:
 
 def _control_inputs(model: onnx.ModelProto, data_sets: Sequence[tuple], limit: int = 64) -> dict[str, np.ndarray]:
     """The inputs of at most ``limit`` elements that hold the same values in every input set: integer
-    ones, and floating-point ones the model reads only as control operands (Resize's scales)."""
+    ones, and floating-point or boolean ones the model reads only as control operands (Resize's
+    scales, Compress's condition: see onnx_rewrites.CONTROL_OPERANDS)."""
     control = control_operand_inputs(model)
     out = {}
     for k, name in enumerate(_input_names(model)):
@@ -239,7 +240,7 @@ def _control_inputs(model: onnx.ModelProto, data_sets: Sequence[tuple], limit: i
         first = values[0] if values else None
         if (
             isinstance(first, np.ndarray)
-            and (first.dtype.kind in "iu" or (first.dtype.kind == "f" and name in control))
+            and (first.dtype.kind in "iu" or (first.dtype.kind in "fb" and name in control))
             and first.size <= limit
             and all(np.array_equal(v, first) for v in values)
         ):
