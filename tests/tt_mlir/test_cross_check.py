@@ -72,3 +72,28 @@ def test_op_by_op_bert_records_tt_mlir_status_for_every_unique_op(tmp_path):
     db = sqlite3.connect(db_path)
     got = db.execute("select count(*) from results where tt_mlir_status is not null").fetchone()[0]
     assert got == len(records)
+
+
+def test_op_by_op_gives_tt_mlir_the_full_constants(tmp_path):
+    """An op with a constant of more than 16 elements: the reports elide it, tt-mlir gets it whole."""
+
+    values = [float(v) for v in range(40)]
+
+    class AddTable(torch.nn.Module):
+        def forward(self, x):
+            return x * torch.tensor(values).reshape(5, 8)
+
+    compiled, artifacts = compile_tt(
+        AddTable(),
+        CompileDepth.COMPILE_OP_BY_OP,
+        op_by_op_backend="STABLEHLO",
+        results_path=str(tmp_path),
+        model_name="table",
+        cross_check_tt_mlir=True,
+    )
+    with torch.no_grad():
+        compiled(torch.randn(5, 8))
+    records = [json.load(open(p)) for p in glob.glob(os.path.join(tmp_path, "**", "0*.json"), recursive=True)]
+    constants = [r for r in records if r["op_name"] == "stablehlo.constant" and r["output_shapes"] == [[5, 8]]]
+    assert constants and "__elided__" in constants[0]["stablehlo"]
+    assert all(r["tt_mlir_status"] == "ok" for r in constants), [r["tt_mlir_error"] for r in constants]

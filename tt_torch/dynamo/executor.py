@@ -46,7 +46,7 @@ from tt_torch.frontend.trace import trace_to_aten
 from tt_torch.parallel import stablehlo as parallel_stablehlo
 from tt_torch.runtime.versions import tensor_stamp
 from tt_torch.tt_mlir import compare
-from tt_torch.tt_mlir.importer import import_program
+from tt_torch.tt_mlir.importer import ConstEvalRunner, import_program
 
 from . import buckets, fallback
 from .artifacts import CompileArtifacts, GraphArtifacts
@@ -677,7 +677,10 @@ def tt_mlir_program(ex: Executor, graph: FrontendResult, art: GraphArtifacts, ar
     }
     if cfg.compile_depth != CompileDepth.EXECUTE:
         return _cpu_program(graph.fx_gm)
-    return _device_program(ex, imported.flatbuffer, graph, art)
+    # tt-mlir's const-eval functions: private programs, run once per version of what they read
+    consteval = ConstEvalRunner(imported.const_evals) if imported.const_evals else None
+    art.report["tt_mlir_const_eval"] = consteval.stats if consteval else {"programs": 0, "runs": 0}
+    return _device_program(ex, imported.flatbuffer, graph, art, consteval)
 
 
 def op_by_op(ex: Executor, graph: FrontendResult, art: GraphArtifacts, args: tuple) -> Program:
@@ -700,9 +703,12 @@ def stop_at_depth(ex: Executor, graph: FrontendResult, art: GraphArtifacts, args
 # --- programs -------------------------------------------------------------------------------
 
 
-def _device_program(ex: Executor, flatbuffer: bytes, graph: FrontendResult, art: GraphArtifacts) -> Program:
+def _device_program(
+    ex: Executor, flatbuffer: bytes, graph: FrontendResult, art: GraphArtifacts, consteval=None
+) -> Program:
     """Calls the flatbuffer's program on the device: inputs narrowed to the device's types,
-    outputs widened back to the model's."""
+    outputs widened back to the model's. ``consteval`` (an imported tt-mlir program's
+    ``ConstEvalRunner``) adds the results of its const-eval programs to the inputs."""
     binary = runtime.load_binary(flatbuffer)
     device = ex.device(binary)
     in_descs = binary.program_inputs(0)
@@ -714,6 +720,8 @@ def _device_program(ex: Executor, flatbuffer: bytes, graph: FrontendResult, art:
 
     def run(inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         host = [runtime.narrow(t, dt, n, narrowing) for t, dt, n in zip(inputs, in_dtypes, names)]
+        if consteval is not None:
+            host = consteval.inputs(lambda k, ins: runtime.submit(device, binary, k, ins), inputs, host)
         wraps = device.integer_wraps
         if verify:
             values = intermediate.fx_node_values(graph.fx_gm, inputs)

@@ -125,6 +125,7 @@ class UniqueOp:
     record: OpRecord
     request: dict[str, Any]
     goldens: list[torch.Tensor] | None
+    full_stablehlo: str | None = None  # the worker's StableHLO with every constant (torch ops)
 
 
 # --- the worker, seen from the parent ---------------------------------------------------
@@ -601,7 +602,10 @@ def _cross_check(ops: list[UniqueOp], config: CompilerConfig) -> None:
         if not op.record.stablehlo:
             op.record.tt_mlir_status = "not_compiled"
             op.record.tt_mlir_error = "tt-torch did not reach StableHLO for this op; nothing to give tt-mlir"
-    results = tt_mlir.compile_many([op.record.stablehlo for op in todo], config.target, config.single_op_timeout)
+    # the op's module with every constant written out (a StableHLO op's key, a torch op's
+    # full_stablehlo): the record's text elides large constants, which tt-mlir cannot parse
+    texts = [op.key if isinstance(op.key, str) else op.full_stablehlo or op.record.stablehlo for op in todo]
+    results = tt_mlir.compile_many(texts, config.target, config.single_op_timeout)
     for op, theirs in zip(todo, results):
         rec = compare.compare(op.record.ttnn, theirs)
         op.record.tt_mlir = rec
@@ -613,11 +617,12 @@ def run_one(op: UniqueOp, worker: OpWorker, config: CompilerConfig, execute: boo
     record, req = op.record, dict(op.request)
     run_device = execute and op.goldens is not None
     options = CompileOptions.from_config(config, verify_each_pass=config.verify_passes, cache_dir="off")
-    req.update(options=options, execute=run_device)
+    req.update(options=options, execute=run_device, full_stablehlo=config.cross_check_tt_mlir)
     t = time.perf_counter()
     reply = worker.request(req, config.single_op_timeout)
     record.compile_seconds = time.perf_counter() - t
     record.status = reply.stage
+    op.full_stablehlo = reply.ir.get("stablehlo_full")
     for name in ("stablehlo", "ttir", "ttnn"):
         if name in reply.ir:
             setattr(record, name, reply.ir[name])

@@ -119,7 +119,9 @@ def _onnx_to_stablehlo(model_bytes: bytes, stage, mlir_context: ir.Context) -> i
 
 def _compile_and_run(session: _Session, module: ir.Module, req: dict, stage) -> dict:
     """StableHLO module -> TTIR -> TTNN -> flatbuffer (the whole compiler) -> device."""
-    stage(Status.CONVERTED_TO_STABLE_HLO, {"stablehlo": module_text(module)})
+    # with every constant written out too: what the real tt-mlir parses (cross_check_tt_mlir)
+    full = module.operation.get_asm(enable_debug_info=True) if req.get("full_stablehlo") else None
+    stage(Status.CONVERTED_TO_STABLE_HLO, {"stablehlo": module_text(module), "stablehlo_full": full})
     num_args = len(module.body.operations[0].regions[0].blocks[0].arguments)
     options = dataclasses.replace(
         req["options"], arg_names=[f"input_{i}" for i in range(num_args)], arg_kinds=["input"] * num_args

@@ -8,9 +8,11 @@ name}``; for each item it writes ``out_dir/irs/*.mlir`` and ``*.ttnn`` (by the p
 so a crash or a hang costs only the item in progress.
 """
 
+import fcntl
 import json
 import os
 import sys
+import tempfile
 
 
 def main() -> int:
@@ -21,7 +23,12 @@ def main() -> int:
     import jaxlib
     from jax._src.lib import xla_client
 
-    backend = jax.extend.backend.get_backend("tt")
+    # Loading the plugin unpacks its tt-metal runtime assets into the temp directory; two
+    # processes loading it at once fail ("failed to extract embedded tt-metal runtime archive"),
+    # so loads take turns.
+    with open(os.path.join(tempfile.gettempdir(), "tt-torch-tt-mlir-plugin-load.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        backend = jax.extend.backend.get_backend("tt")
     devices = jaxlib._jax.DeviceList(tuple(backend.devices()[:1]))
     for item in request["items"]:
         out_dir = item["out_dir"]
