@@ -146,3 +146,36 @@ def test_async_mode_raises_a_failure_where_the_output_is_read():
     failed = model(torch.randn(4, 64))  # its device was released with the parent
     with pytest.raises(Exception, match="is closed"):
         runtime.to_host(failed)
+
+
+def test_one_device_runs_one_program_at_a_time():
+    """Two threads submitting to one device take turns (a chip's command queue): the ops of
+    the two runs never interleave, and the results are those of a run alone."""
+    from tt_torch.dynamo import CompileArtifacts
+
+    art = CompileArtifacts()
+    model = MLP().eval()
+    x = torch.randn(4, 64)
+    torch.compile(model, backend="tt", options=BackendOptions(artifacts=art))(x)
+    binary = runtime.load_binary(art.last.flatbuffer)
+    inputs = list(art.last.program_inputs)
+    events = []
+
+    def hook(event):
+        events.append(threading.get_ident())
+        threading.Event().wait(0.002)  # give the other thread a chance to cut in
+
+    with runtime.open_device("n150") as device:
+        alone = runtime.submit(device, binary, 0, inputs)
+        results = []
+        threads = [
+            threading.Thread(target=lambda: results.append(runtime.submit(device, binary, 0, inputs, pre_op=hook)))
+            for _ in range(2)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    switches = sum(1 for a, b in zip(events, events[1:]) if a != b)
+    assert len(set(events)) == 2 and switches == 1, "the two runs' ops interleaved"
+    assert all(torch.equal(r[0], alone[0]) for r in results) and len(results) == 2

@@ -10,6 +10,7 @@ import contextlib
 import os
 import stat
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -178,6 +179,23 @@ def open_mesh_device(mesh_shape: Sequence[int] = (1, 1), arch: str = "wormhole_b
     return open_device(name)
 
 
+# One lock per open device (weakly keyed: it goes with the device).
+_QUEUES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_QUEUES_LOCK = threading.Lock()
+
+
+def device_queue(device: Device) -> threading.RLock:
+    """What makes a device run one program at a time, in the order the calls come: a chip's
+    command queue. Programs on different devices run concurrently (data parallel); two threads
+    submitting to one device take turns, so its memory accounting, peaks and integer-wrap
+    count belong to one program at a time. Reentrant, for a hook that submits again."""
+    with _QUEUES_LOCK:
+        lock = _QUEUES.get(device)
+        if lock is None:
+            lock = _QUEUES[device] = threading.RLock()
+        return lock
+
+
 def close_device(device: Device) -> None:
     device.close()
 
@@ -207,7 +225,7 @@ def submit(
     host = [to_host(t) if isinstance(t, Tensor) else t for t in inputs]
 
     def run() -> list[torch.Tensor]:
-        with translated_errors():
+        with device_queue(device), translated_errors():
             return _C.submit(device, binary, program_index, host, pre_op, post_op)
 
     if const_eval_cache is not None and binary.program_is_private(program_index):
