@@ -72,13 +72,15 @@ def to_enum(enum_cls: type[enum.Enum], value: Any, option: str, default: enum.En
 class CompilerConfig:
     """Options of one compile. Pass it in ``BackendOptions(compiler_config=...)``."""
 
-    compile_depth: CompileDepth = CompileDepth.EXECUTE
+    # Defaults of these options come from tt-torch's environment variables when set
+    # (TT_TORCH_COMPILE_DEPTH, TT_TORCH_CONSTEVAL, ...: tt_torch.env).
+    compile_depth: CompileDepth = field(default_factory=lambda: _from_env("compile_depth", CompileDepth.EXECUTE))
     op_by_op_backend: OpByOpBackend = OpByOpBackend.TORCH
     # Evaluate parameter-only subgraphs (weight transposes, batch-norm folding)
     # once at compile time instead of on every call.
-    enable_consteval: bool = True
+    enable_consteval: bool = field(default_factory=lambda: _from_env("enable_consteval", True))
     # Treat parameters and buffers as constants for consteval (tt-torch's name).
-    consteval_parameters: bool = True
+    consteval_parameters: bool = field(default_factory=lambda: _from_env("consteval_parameters", True))
     # The emulated device the program is compiled for.
     target: str = DEFAULT_TARGET
     # Compute kernel config of matmul, linear, conv2d and multiply (tt-xla's names and
@@ -100,7 +102,9 @@ class CompilerConfig:
     model_group: str = ""
     results_path: str = "results/models/"
     single_op_timeout: float = 30.0
-    enable_intermediate_verification: bool = False
+    enable_intermediate_verification: bool = field(
+        default_factory=lambda: _from_env("enable_intermediate_verification", False)
+    )
     # Verify the MLIR module after every compiler pass (default: $TT_TORCH_VERIFY_PASSES).
     verify_passes: bool = field(default_factory=env.VERIFY_PASSES.flag)
     # Directory to write each graph's StableHLO, TTIR and TTNN text to (default: $TT_TORCH_IR_DUMP_DIR).
@@ -108,7 +112,7 @@ class CompilerConfig:
     # tt-torch's: log each compiled graph's stage summary (seconds per stage, ops per dialect),
     # and with dump_debug also each stage's IR (logger "tt_torch.dump", INFO).
     dump_info: bool = False
-    dump_debug: bool = False
+    dump_debug: bool = field(default_factory=lambda: _from_env("dump_debug", False))
     # tt-torch's pipeline parallelism: {module path: index into BackendOptions.devices}, e.g.
     # {"l1": 0, "l2": 1}. The graph is split into stages by owner, each its own program on its
     # device (tt_torch.dynamo.pipeline; docs/device.md). Empty: everything on devices[0].
@@ -306,6 +310,46 @@ _TT_TORCH_ONLY: dict[str, str] = {
     "arg_type_map_override": "argument kinds (input, parameter, constant) are derived from the model",
     "profile_ops": "per-op device time: tt-torch perf model.ttnn, and the cost model in the compile report",
 }
+
+
+# --- tt-torch's environment variables ------------------------------------------------------------
+# option -> (variable, parse): the variable, when set, gives the option's default.
+_ENV_OPTIONS: dict[str, tuple[env.EnvVar, Callable[[str], Any]]] = {
+    "compile_depth": (
+        env.COMPILE_DEPTH,
+        lambda v: to_enum(CompileDepth, v.strip(), env.COMPILE_DEPTH.name, CompileDepth.EXECUTE),
+    ),
+    "enable_consteval": (env.CONSTEVAL, lambda v: env.parse_flag(env.CONSTEVAL, v)),
+    "consteval_parameters": (env.CONSTEVAL_PARAMETERS, lambda v: env.parse_flag(env.CONSTEVAL_PARAMETERS, v)),
+    "enable_intermediate_verification": (
+        env.VERIFY_INTERMEDIATES,
+        lambda v: env.parse_flag(env.VERIFY_INTERMEDIATES, v),
+    ),
+    "dump_debug": (env.IR_LOG_LEVEL, lambda v: _ir_log_level(v)),
+}
+
+
+def _ir_log_level(value: str) -> bool:
+    level = value.strip().upper()
+    if level in ("", "DISABLE", "OFF", "0"):
+        return False
+    if level == "INFO":
+        return True  # each stage's IR (Torch FX, StableHLO, TTIR, TTNN) at INFO, logger "tt_torch.dump"
+    raise ConfigError(
+        f"{env.IR_LOG_LEVEL.name}={value!r}: allowed INFO (each stage's IR) or DISABLE. DEBUG (IR around every "
+        "pass) is not supported: python -m tt_torch.compiler.opt runs one pass at a time on a stage's IR "
+        f"({env.IR_DUMP_DIR.name}=DIR writes them)"
+    )
+
+
+def _from_env(option: str, default: Any) -> Any:
+    variable, parse = _ENV_OPTIONS[option]
+    try:
+        env.check_environment()
+        text = variable.get()
+        return parse(text) if text.strip() else default
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _unknown_option(name: str) -> str:
