@@ -179,3 +179,40 @@ def test_one_device_runs_one_program_at_a_time():
     switches = sum(1 for a, b in zip(events, events[1:]) if a != b)
     assert len(set(events)) == 2 and switches == 1, "the two runs' ops interleaved"
     assert all(torch.equal(r[0], alone[0]) for r in results) and len(results) == 2
+
+
+# --- one model, the batch split: BackendOptions(devices=[...], data_parallel=True) ---------
+
+
+@pytest.mark.parametrize(("system", "batch"), [("n300", 16), ("t3k", 16), ("t3k", 13)])
+def test_one_call_splits_the_batch_across_the_chips(monkeypatch, system, batch):
+    monkeypatch.setattr(DeviceManager, "system", system)
+    model = MLP().eval()
+    x = torch.randn(batch, 64)
+    want = _one_chip_reference(model, [x])[0]  # the whole batch on one chip
+    parent, devices = DeviceManager.acquire_available_devices()
+    options = BackendOptions(devices=devices, data_parallel=True)
+    out = torch.compile(model, backend="tt", dynamic=False, options=options)(x)
+    assert torch.equal(out, want)
+    assert all(d.runtime_device().peak_dram_bytes > 0 for d in devices)  # every chip ran a shard
+    # async_mode on top: the split runs on the model's queue, read when needed
+    options = BackendOptions(devices=devices, data_parallel=True, async_mode=True)
+    pending = torch.compile(model, backend="tt", dynamic=False, options=options)(x)
+    assert isinstance(pending, runtime.PendingTensor) and torch.equal(runtime.to_host(pending), want)
+    DeviceManager.release_parent_device(parent, cleanup_sub_devices=True)
+
+
+def test_a_model_that_does_not_keep_the_batch_in_dim_0_is_refused():
+    class Pool(nn.Module):
+        def forward(self, x):
+            return x.sum(0)
+
+    parent, devices = DeviceManager.acquire_available_devices()
+    options = BackendOptions(devices=devices, data_parallel=True)
+    with pytest.raises(Exception, match="does not keep the batch in dim 0"):
+        torch.compile(Pool(), backend="tt", dynamic=False, options=options)(torch.randn(4, 32))
+    options = BackendOptions(devices=devices, data_parallel=True)
+    options.compiler_config.device_map = {"fc1": 1}
+    with pytest.raises(Exception, match="choose one"):
+        torch.compile(MLP(), backend="tt", options=options)(torch.randn(4, 64))
+    DeviceManager.release_parent_device(parent, cleanup_sub_devices=True)

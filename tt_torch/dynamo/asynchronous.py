@@ -45,12 +45,13 @@ class AsyncExecutor:
         args = tuple(
             a.detach().clone() if k in self._users and isinstance(a, torch.Tensor) else a for k, a in enumerate(args)
         )
-        future = self._submit(self._run, args)
+        future = self._submit(self._run, args, torch.is_grad_enabled())
         spec = self.executor.out_spec
         return pytree.tree_unflatten([PendingTensor(future, k) for k in range(spec.num_leaves)], spec)
 
-    def _run(self, args: tuple) -> list[torch.Tensor]:
-        return pytree.tree_flatten(self.executor(*args))[0]
+    def _run(self, args: tuple, grad: bool) -> list[torch.Tensor]:
+        with torch.set_grad_enabled(grad):  # the caller's grad mode (it is per thread)
+            return pytree.tree_flatten(self.executor(*args))[0]
 
     def __del__(self) -> None:
         if self._queue is not None:

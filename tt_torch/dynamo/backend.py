@@ -18,6 +18,7 @@ from tt_torch.runtime.mesh import runtime_device
 
 from .artifacts import CompileArtifacts
 from .asynchronous import AsyncExecutor
+from .data_parallel import DataParallelExecutor
 from .executor import Executor
 from .pipeline import PipelineExecutor
 
@@ -36,13 +37,16 @@ class BackendOptions:
     with ``tt_torch.runtime.to_host(outputs)`` (tt-torch's ``tt_mlir.to_host``), which
     waits for them (:mod:`.asynchronous`).
     ``artifacts``, when given, receives each compiled graph's IR, flatbuffer
-    and report.
+    and report. ``data_parallel`` (not in tt-torch): one call splits dim 0 of the
+    inputs across ``devices``, each device runs its shard at once, the outputs are
+    concatenated (:mod:`.data_parallel`).
     """
 
     compiler_config: CompilerConfig = field(default_factory=CompilerConfig)
     devices: list | None = None
     async_mode: bool = False
     artifacts: CompileArtifacts | None = None
+    data_parallel: bool = False
 
 
 def backend(
@@ -82,10 +86,16 @@ def _new_executor(gm: fx.GraphModule, options) -> Executor | PipelineExecutor | 
     index = len(options.artifacts.graphs) if options.artifacts is not None else 0
     gm = passes.rewrite_torch_functions(gm, TORCH_FUNCTIONS)
     gm = passes.fold_batch_norm_into_conv(gm)
-    if options.compiler_config.device_map:
-        executor = PipelineExecutor(
-            gm, options.compiler_config, list(options.devices or []), options.artifacts, f"{name}{index}"
+    devices = list(options.devices or [])
+    if options.compiler_config.device_map and options.data_parallel:
+        raise ConfigError(
+            "BackendOptions(data_parallel=True) and CompilerConfig.device_map both spread the model over the "
+            "devices: choose one (the batch split, or the pipeline stages)"
         )
+    if options.compiler_config.device_map:
+        executor = PipelineExecutor(gm, options.compiler_config, devices, options.artifacts, f"{name}{index}")
+    elif options.data_parallel and len(devices) > 1:
+        executor = DataParallelExecutor(gm, options.compiler_config, devices, options.artifacts, f"{name}{index}")
     else:
         device = runtime_device(options.devices[0]) if options.devices else None
         executor = Executor(gm, options.compiler_config, options.artifacts, name=f"{name}{index}", device=device)
