@@ -342,3 +342,29 @@ def test_qlinear_matmul_uint8():
     u8 = TensorProto.UINT8
     model = _model([node], [_info("a", [2, 4], u8), _info("b", [4, 3], u8)], [_info("y", [2, 3], u8)], inits, opset=21)
     _check(model, rng.integers(0, 255, (2, 4)).astype(np.uint8), rng.integers(0, 255, (4, 3)).astype(np.uint8))
+
+
+def test_scan_unrolled_with_state_and_directions():
+    """A running sum (state) and a per-step product (scan output), the input scanned backwards
+    along axis 1 and the output stacked along axis 1."""
+    body = helper.make_graph(
+        [
+            helper.make_node("Add", ["s_in", "x_t"], ["s_out"]),
+            helper.make_node("Mul", ["s_out", "x_t"], ["y_t"]),
+        ],
+        "body",
+        [_info("s_in", [2]), _info("x_t", [2])],
+        [_info("s_out", [2]), _info("y_t", [2])],
+    )
+    node = helper.make_node(
+        "Scan",
+        ["s0", "x"],
+        ["s", "y"],
+        body=body,
+        num_scan_inputs=1,
+        scan_input_axes=[1],
+        scan_input_directions=[1],
+        scan_output_axes=[1],
+    )
+    model = _model([node], [_info("s0", [2]), _info("x", [2, 5])], [_info("s", [2]), _info("y", [2, 5])], opset=16)
+    _check(model, rng.standard_normal(2).astype(np.float32), rng.standard_normal((2, 5)).astype(np.float32))

@@ -21,6 +21,11 @@ control operands known (the importer folds what it can first); per op:
   integers through f32 (torch-mlir crashes on an integer max pool).
 - ``DFT``: products with constant cosine and sine matrices along the axis.
 - ``Einsum`` of scalars only: their product (torch-mlir aborts on it).
+- ``Dropout`` that keeps everything, ``CumProd`` (running products), ``OneHot`` (a comparison
+  with positions), ``Compress`` by a known condition (a Gather), ``Col2Im`` (a constant
+  tap-to-pixel matrix), ``QLinearMatMul`` (dequantize, multiply, requantize).
+- ``Scan`` over a static length: unrolled, one renamed copy of the body per step (torch-mlir
+  converts no Scan; LinearAttention's body is one).
 """
 
 from __future__ import annotations
@@ -786,6 +791,111 @@ def qlinear_matmul(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | Non
     return nodes
 
 
+# --- Scan -----------------------------------------------------------------------------------------
+
+_SCAN_LIMIT = 256  # iterations unrolled
+
+
+def scan(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
+    """A Scan over a static length, unrolled: one renamed copy of the body per step, its state
+    carried from step to step, each step's slice of the scan inputs taken with a Gather and the
+    per-step scan outputs stacked with Unsqueeze + Concat (directions and axes as given).
+    torch-mlir converts no Scan."""
+    a = _attrs(node)
+    body: onnx.GraphProto = a.get("body")
+    m = int(a.get("num_scan_inputs", 0))
+    if body is None or g.opset < 9 or any(_subgraph(n) for n in body.node):
+        return None
+    n_state = len(node.input) - m
+    k_out = len(body.output) - n_state
+    scan_inputs = list(node.input[n_state:])
+    in_axes = [int(v) for v in a.get("scan_input_axes", [0] * m)]
+    in_dirs = [int(v) for v in a.get("scan_input_directions", [0] * m)]
+    out_axes = [int(v) for v in a.get("scan_output_axes", [0] * k_out)]
+    out_dirs = [int(v) for v in a.get("scan_output_directions", [0] * k_out)]
+    lengths = set()
+    for j, name in enumerate(scan_inputs):
+        shape = g.shapes.get(name)
+        if shape is None:
+            return None
+        in_axes[j] %= len(shape)
+        lengths.add(shape[in_axes[j]])
+    if len(lengths) != 1:
+        return None
+    steps = lengths.pop()
+    if steps > _SCAN_LIMIT or steps == 0:
+        return None
+    base = f"{node.output[0] or node.name}__scan"
+    nodes: list[onnx.NodeProto] = []
+    state = list(node.input[:n_state])
+    pieces: list[list[str]] = [[] for _ in range(k_out)]
+    body_inputs = [i.name for i in body.input]
+    for t in range(steps):
+        rename = dict(zip(body_inputs[:n_state], state))
+        for j, name in enumerate(scan_inputs):
+            at = steps - 1 - t if in_dirs[j] else t
+            squeezed = f"{base}_t{t}_in{j}"
+            nodes += _take(g, name, in_axes[j], at, squeezed, f"{node.name}/t{t}/in{j}")
+            rename[body_inputs[n_state + j]] = squeezed
+        for init in body.initializer:
+            copy = onnx.TensorProto()
+            copy.CopyFrom(init)
+            copy.name = f"{base}_t{t}_{init.name}"
+            g.made.append(copy)
+            rename[init.name] = copy.name
+        for k, inner in enumerate(body.node):
+            for out in inner.output:
+                if out:
+                    rename[out] = f"{base}_t{t}_{out}"
+            step = onnx.NodeProto()
+            step.CopyFrom(inner)
+            step.name = f"{node.name}/t{t}/{inner.name or inner.op_type.lower()}_{k}"
+            del step.input[:]
+            step.input.extend(rename.get(i, i) if i else "" for i in inner.input)
+            del step.output[:]
+            step.output.extend(rename.get(o, o) if o else "" for o in inner.output)
+            nodes.append(step)
+        outs = [rename.get(o.name, o.name) for o in body.output]
+        state = outs[:n_state]
+        for k in range(k_out):
+            pieces[k].append(outs[n_state + k])
+    for final, name in zip(node.output[:n_state], state):
+        if final:
+            nodes.append(helper.make_node("Identity", [name], [final], name=f"{node.name}/state"))
+    for k, out in enumerate(node.output[n_state:]):
+        if not out:
+            continue
+        axis = out_axes[k]
+        if axis < 0:  # counted from the end of the stacked output: its rank is needed
+            shape = g.shapes.get(out)
+            if shape is None:
+                return None
+            axis %= len(shape)
+        ordered = pieces[k][::-1] if out_dirs[k] else pieces[k]
+        stacked = []
+        for t, piece in enumerate(ordered):
+            nodes.append(_unsqueeze(g, piece, axis, f"{base}_out{k}_{t}", f"{node.name}/out{k}_{t}"))
+            stacked.append(f"{base}_out{k}_{t}")
+        nodes.append(helper.make_node("Concat", stacked, [out], axis=axis, name=f"{node.name}/out{k}"))
+    return nodes
+
+
+def _take(g: Graph, x: str, axis: int, at: int, out: str, name: str) -> list[onnx.NodeProto]:
+    """``x[..., at, ...]`` along ``axis`` (that dim dropped): a Gather of a 0-d index, in every opset."""
+    index = g.constant(f"{out}_index", np.array(at, np.int64))
+    return [helper.make_node("Gather", [x, index], [out], axis=axis, name=name)]
+
+
+def _unsqueeze(g: Graph, x: str, axis: int, out: str, name: str) -> onnx.NodeProto:
+    if g.opset < 13:
+        return helper.make_node("Unsqueeze", [x], [out], axes=[axis], name=name)
+    return helper.make_node("Unsqueeze", [x, g.constant(f"{out}_axes", np.array([axis], np.int64))], [out], name=name)
+
+
+def _subgraph(node: onnx.NodeProto) -> bool:
+    return any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)
+
+
 RULES: dict[str, Callable[[onnx.NodeProto, Graph], list[onnx.NodeProto] | None]] = {
     "Resize": resize,
     "Pad": pad,
@@ -800,6 +910,7 @@ RULES: dict[str, Callable[[onnx.NodeProto, Graph], list[onnx.NodeProto] | None]]
     "Compress": compress,
     "Col2Im": col2im,
     "QLinearMatMul": qlinear_matmul,
+    "Scan": scan,
     "DFT": dft,
 }
 
