@@ -8,7 +8,8 @@ barrier before each call, so the calls overlap); every output is compared bit fo
 the same model run alone on one chip, and each chip's device memory must be back to its
 level before the loop. A thread that does not finish within --timeout seconds is a deadlock
 and fails the run. Prints and writes: wall time of the concurrent loop, the same calls made
-one after another from one thread, and the async-mode loop. Exit status 1 on any mismatch,
+one after another from one thread, the async-mode loop, and one model whose every call
+splits a batch of all chips' inputs across the chips (``data_parallel=True``). Exit status 1 on any mismatch,
 leak or hang.
 """
 
@@ -159,6 +160,17 @@ def main() -> int:
             runtime.to_host(m(inputs[k][0]))
         async_s, found = _async_loop(async_models, inputs, reference, args.iterations, args.timeout)
         problems += found
+        # one model, each call's batch split across all chips (BackendOptions.data_parallel)
+        batches = [torch.cat([inputs[k][j] for k in range(n)]) for j in range(4)]
+        whole = [torch.cat([reference[k][j] for k in range(n)]) for j in range(4)]
+        options = BackendOptions(compiler_config=CompilerConfig(), devices=devices, data_parallel=True)
+        split = torch.compile(model, backend="tt", dynamic=False, options=options)
+        split(batches[0])
+        t0 = time.perf_counter()
+        for i in range(args.iterations):
+            if not torch.equal(split(batches[i % 4]), whole[i % 4]):
+                problems.append(f"data_parallel call {i}: output differs from the one-chip runs")
+        split_s = time.perf_counter() - t0
     DeviceManager.release_parent_device(parent, cleanup_sub_devices=True)
 
     calls = n * args.iterations
@@ -167,11 +179,13 @@ def main() -> int:
         "chips": n,
         "iterations": args.iterations,
         "calls": calls,
+        "batch": args.batch,
         "model": f"SmallMLP(width={args.width}), input [{args.batch}, {args.width}] fp32, emulated numerics",
         "compile_and_first_calls_s": round(compile_s, 2),
         "threads_wall_s": round(threads_s, 2),
         "sequential_wall_s": round(sequential_s, 2),
         "async_wall_s": round(async_s, 2),
+        "split_wall_s": round(split_s, 2),
         "threads_ms_per_call": round(1e3 * threads_s / calls, 3),
         "speedup_threads_vs_sequential": round(sequential_s / threads_s, 2),
         "host_cpus": os.cpu_count(),
@@ -200,6 +214,7 @@ of the emulated {r["system"]} ({r["chips"]} chips); every output compared bit fo
 | {r["chips"]} host threads, one per chip, calls aligned by a barrier | {r["calls"]} | {r["threads_wall_s"]} | {r["threads_ms_per_call"]} |
 | the same calls one after another, from one (non-main) thread | {r["calls"]} | {r["sequential_wall_s"]} | {round(1e3 * r["sequential_wall_s"] / r["calls"], 3)} |
 | `async_mode=True`, all chips started from one thread, then read | {r["calls"]} | {r["async_wall_s"]} | {round(1e3 * r["async_wall_s"] / r["calls"], 3)} |
+| one model, `data_parallel=True`: each call's batch of {r["chips"]} x {r["batch"]} rows split across the chips | {r["iterations"]} calls ({r["calls"]} shards) | {r["split_wall_s"]} | {round(1e3 * r["split_wall_s"] / r["calls"], 3)} per shard |
 
 Compile (once per chip, from the on-disk compile cache after the first) and first calls: {r["compile_and_first_calls_s"]} s.
 Result: {status}.
