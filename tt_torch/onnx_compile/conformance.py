@@ -112,7 +112,8 @@ def _tensor_inputs(inputs: Sequence[Any]) -> list[np.ndarray] | None:
     return list(inputs)
 
 
-_NUMPY_TYPES = {"bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"}
+_NUMPY_TYPES = {"bool", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64"}
+_NUMPY_TYPES |= {"float16", "float32", "float64"}
 
 
 def check_ort(model: onnx.ModelProto, data_sets: Sequence[tuple], rtol: float = RTOL, atol: float = ATOL) -> dict:

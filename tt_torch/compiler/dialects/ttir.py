@@ -22,10 +22,14 @@ OPS = OpTable()
 # --- elementwise -----------------------------------------------------------
 UNARY = (
     "abs neg exp log sqrt rsqrt reciprocal tanh sigmoid relu gelu erf sin cos floor ceil "
-    "sign logical_not log1p expm1 silu isfinite gelu_tanh"
+    "sign logical_not log1p expm1 silu isfinite gelu_tanh bitwise_not"
 ).split()
+# The bitwise and shift ops take integers and work on the bit pattern of the result's type;
+# a shift amount at or past its width (a negative one included) shifts every bit out.
+# right_shift is arithmetic (tt-metal's kernel: ttnn.bitwise_right_shift).
 BINARY = (
-    "add subtract multiply div maximum minimum pow remainder atan2 eq ne lt le gt ge logical_and logical_or logical_xor"
+    "add subtract multiply div maximum minimum pow remainder atan2 eq ne lt le gt ge logical_and logical_or logical_xor "
+    "bitwise_and bitwise_or bitwise_xor logical_left_shift logical_right_shift right_shift"
 ).split()
 for _name in UNARY:
     OPS.add(TTIR, _name, "input")

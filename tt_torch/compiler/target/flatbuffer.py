@@ -142,6 +142,7 @@ UNARY_NAMES = {
     "expm1": "Expm1",
     "silu": "Silu",
     "isfinite": "IsFinite",
+    "bitwise_not": "BitwiseNot",
 }
 BINARY_NAMES = {
     "add": "Add",
@@ -162,6 +163,12 @@ BINARY_NAMES = {
     "logical_and": "LogicalAnd",
     "logical_or": "LogicalOr",
     "logical_xor": "LogicalXor",
+    "bitwise_and": "BitwiseAnd",
+    "bitwise_or": "BitwiseOr",
+    "bitwise_xor": "BitwiseXor",
+    "logical_left_shift": "LogicalLeftShift",
+    "logical_right_shift": "LogicalRightShift",
+    "right_shift": "RightShift",
 }
 REDUCTION_NAMES = {
     "sum": "Sum",

@@ -11,7 +11,7 @@ from torch_mlir import ir
 from ...dialects import ttir
 from ...report import Report
 from ..rewrite import RewriteContext, Rule, run_conversion
-from . import ccl, rules
+from . import ccl, integers, rules
 from .types import make_type_converter
 
 STAGE = "StableHLO -> TTIR"
@@ -56,10 +56,13 @@ _ELTWISE = {
 RULES: dict[str, Rule] = {f"stablehlo.{k}": _same(v) for k, v in _ELTWISE.items()}
 RULES.update(
     {
-        "stablehlo.and": rules.logical("logical_and"),
-        "stablehlo.or": rules.logical("logical_or"),
-        "stablehlo.xor": rules.logical("logical_xor"),
-        "stablehlo.not": rules.logical_not,
+        "stablehlo.and": integers.bitwise("logical_and", "bitwise_and"),
+        "stablehlo.or": integers.bitwise("logical_or", "bitwise_or"),
+        "stablehlo.xor": integers.bitwise("logical_xor", "bitwise_xor"),
+        "stablehlo.not": integers.not_,
+        "stablehlo.shift_left": integers.shift("logical_left_shift"),
+        "stablehlo.shift_right_logical": integers.shift("logical_right_shift"),
+        "stablehlo.shift_right_arithmetic": integers.shift("right_shift"),
         "stablehlo.compare": rules.compare,
         "stablehlo.clamp": rules.clamp,
         "stablehlo.select": rules.select,
@@ -85,9 +88,12 @@ RULES.update(
         "stablehlo.reverse": rules.reverse,
         "stablehlo.tan": rules.tan,
         "stablehlo.round_nearest_even": rules.round_nearest_even,
+        "stablehlo.round_nearest_afz": rules.round_nearest_afz,
         **ccl.RULES,
     }
 )
+# i8 and i16 results wrapped to their width after the ops that can leave it (integers.py)
+RULES = {name: integers.keep_width(name, rule) for name, rule in RULES.items()}
 
 
 def convert(module: ir.Module, report: Report | None = None) -> Report:

@@ -55,21 +55,6 @@ def compare(cx: RewriteContext, op):
     return [cx.emit(_COMPARE[direction], *op.operands, result=cx.result_type())]
 
 
-def logical(name: str):
-    def rule(cx: RewriteContext, op):
-        if str(element_type(op.results[0].type)) != "i1":
-            raise cx.fail("bitwise ops on integers are not supported yet (only on booleans)")
-        return [cx.emit(name, *op.operands, result=cx.result_type())]
-
-    return rule
-
-
-def logical_not(cx: RewriteContext, op):
-    if str(element_type(op.results[0].type)) != "i1":
-        raise cx.fail("bitwise not on integers is not supported yet (only on booleans)")
-    return [cx.emit("logical_not", op.operands[0], result=cx.result_type())]
-
-
 def select(cx: RewriteContext, op):
     """where(c, t, f); on integers, where(c, x + y, x) becomes x + where(c, y, 0).
 
@@ -170,14 +155,14 @@ def _integer_floor_div(cx: RewriteContext, src: ir.Value, out_t: ir.Type) -> ir.
     return cx.emit("subtract", q, adjust, result=out_t)
 
 
-_INT64_EXTREMES = (-(2**63), 2**63 - 1)
+_INT64_EXTREMES = (-(2**63), 2**63 - 1, 2**64 - 1)
 
 
 def _int64_reduction_identity(op, arr: np.ndarray) -> bool:
-    """Whether the constant is INT64_MIN or INT64_MAX used only as the init value of reductions
-    (torch-mlir starts an integer max at INT64_MIN): on 32-bit integers INT32_MIN/MAX is the same
-    identity, while any other use of such a value cannot be narrowed."""
-    if arr.size == 0 or arr.dtype.kind != "i":
+    """Whether the constant is INT64_MIN, INT64_MAX or UINT64_MAX used only as the init value of
+    reductions (torch-mlir starts an integer max at INT64_MIN): on 32-bit integers the 32-bit
+    extreme is the same identity, while any other use of such a value cannot be narrowed."""
+    if arr.size == 0 or arr.dtype.kind not in "iu":
         return False
     first = int(arr.reshape(-1)[0])
     if first not in _INT64_EXTREMES or not np.all(arr == first):
@@ -198,15 +183,16 @@ def constant(cx: RewriteContext, op):
     if new_el == t.element_type:
         return [cx.emit("constant", result=out_t, value=value)]
     arr = dense_to_numpy(value)
-    if str(new_el) == "i32":
-        if _int64_reduction_identity(op, arr):  # a max's or min's start: the i32 extreme is as good
-            arr = np.clip(arr, -(2**31), 2**31 - 1)
-        if arr.size and (arr.min() < -(2**31) or arr.max() > 2**31 - 1):
+    if str(new_el) in ("i32", "ui32"):  # from i64 / ui64, or an i8 / i16 widened
+        lo, hi, np_type = (0, 2**32 - 1, np.uint32) if str(new_el) == "ui32" else (-(2**31), 2**31 - 1, np.int32)
+        if _int64_reduction_identity(op, arr):  # a max's or min's start: the 32-bit extreme is as good
+            arr = np.clip(arr, lo, hi)
+        if arr.size and (int(arr.min()) < lo or int(arr.max()) > hi):
             raise cx.fail(
                 f"the constant holds values in [{arr.min()}, {arr.max()}], which do not fit the device's "
-                "32-bit integers"
+                f"32-bit {new_el} integers"
             )
-        new_value = _dense(arr.astype(np.int32), out_t)
+        new_value = _dense(arr.astype(np_type), out_t)
     elif str(new_el) == "f32":
         with np.errstate(over="ignore"):
             narrowed = arr.astype(np.float32)
@@ -277,8 +263,14 @@ def tan(cx: RewriteContext, op):
     return [cx.emit("div", cx.emit("sin", x, result=t), cx.emit("cos", x, result=t), result=t)]
 
 
-def round_nearest_even(cx: RewriteContext, op):
-    """floor(x + 0.5), minus one on ties that land on an odd number."""
+def _round(cx: RewriteContext, op, ties_to_even: bool) -> ir.Value:
+    """Rounding to an integer on the magnitude: r = f + up with f = floor(|x|) and up set when
+    the fraction |x| - f is past one half, or is one half and (ties_to_even) f is odd or
+    (away from zero) always; r is negated for x < 0.
+
+    The fraction is exact, so halves are found exactly (floor(x + 0.5) rounds 0.49999997 up
+    in f32), and the sign is applied by negation (a multiply by sign(x) would go through the
+    FPU's TF32 operands); inf and NaN come out as themselves."""
     t = cx.result_type()
     x = op.operands[0]
     bool_t = cx.tensor_type(shape_of(x), ir.BF16Type.get())
@@ -286,13 +278,29 @@ def round_nearest_even(cx: RewriteContext, op):
     def full(v):
         return cx.emit("full", result=t, fill_value=v)
 
-    up = cx.emit("floor", cx.emit("add", x, full(0.5), result=t), result=t)
-    tie = cx.emit("eq", cx.emit("subtract", up, x, result=t), full(0.5), result=bool_t)
-    odd = cx.emit("ne", cx.emit("remainder", up, full(2.0), result=t), full(0.0), result=bool_t)
-    fix = cx.emit("logical_and", tie, odd, result=bool_t)
+    magnitude = cx.emit("abs", x, result=t)
+    whole = cx.emit("floor", magnitude, result=t)
+    fraction = cx.emit("subtract", magnitude, whole, result=t)
+    if ties_to_even:
+        past = cx.emit("gt", fraction, full(0.5), result=bool_t)
+        tie = cx.emit("eq", fraction, full(0.5), result=bool_t)
+        odd = cx.emit("ne", cx.emit("remainder", whole, full(2.0), result=t), full(0.0), result=bool_t)
+        up = cx.emit("logical_or", past, cx.emit("logical_and", tie, odd, result=bool_t), result=bool_t)
+    else:
+        up = cx.emit("ge", fraction, full(0.5), result=bool_t)
     if str(element_type(t)) != "bf16":
-        fix = cx.emit("typecast", fix, result=t)
-    return [cx.emit("subtract", up, fix, result=t)]
+        up = cx.emit("typecast", up, result=t)
+    rounded = cx.emit("add", whole, up, result=t)
+    negative = cx.emit("lt", x, full(0.0), result=bool_t)
+    return cx.emit("where", negative, cx.emit("neg", rounded, result=t), rounded, result=t)
+
+
+def round_nearest_even(cx: RewriteContext, op):
+    return [_round(cx, op, ties_to_even=True)]
+
+
+def round_nearest_afz(cx: RewriteContext, op):
+    return [_round(cx, op, ties_to_even=False)]
 
 
 # --- shapes ----------------------------------------------------------------------------
