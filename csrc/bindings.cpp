@@ -243,6 +243,24 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("last_integer_wrap", &rt::Device::lastIntegerWrap,
                              "The last op result that wrapped: '<op> at <location>: values in [lo, hi] ...'.")
       .def("reset_peaks", &rt::Device::resetPeaks, "Starts a new peak-memory measurement.")
+      .def(
+          "set_mesh_transport",
+          [](rt::Device& d, size_t first_chip, size_t local_chips,
+             std::function<std::vector<at::Tensor>(const std::string&, const std::vector<at::Tensor>&)> exchange) {
+            if (!exchange) {
+              d.setTransport(nullptr);
+              return;
+            }
+            auto transport = std::make_shared<rt::MeshTransport>();
+            transport->first_chip = first_chip;
+            transport->local_chips = local_chips;
+            transport->exchange = std::move(exchange);
+            d.setTransport(std::move(transport));
+          },
+          py::arg("first_chip"), py::arg("local_chips"), py::arg("exchange"),
+          "Spreads SPMD programs over processes: this one runs chips [first_chip, first_chip + local_chips); "
+          "exchange(what, local_tensors) -> every chip's tensors serves the collectives that cross processes "
+          "(None: every chip runs here). See tt_torch.distributed.")
       .def("close", &rt::Device::close)
       .def_property_readonly("is_open", &rt::Device::isOpen)
       .def_property_readonly("name", &rt::Device::name)

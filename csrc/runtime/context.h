@@ -23,16 +23,26 @@ class ProgramContext {
   // An SPMD program on a mesh runs one context per chip; a collective reads and writes
   // the other chips' tensors through its peers (see ccl.cpp). A one-chip run is a mesh of
   // one context.
-  void setMesh(const std::vector<ProgramContext*>* mesh, size_t chip, std::vector<int64_t> mesh_shape) {
+  // When the mesh spans processes, `mesh` holds nullptr for the chips of other processes
+  // and `transport` says how to reach them.
+  void setMesh(const std::vector<ProgramContext*>* mesh, size_t chip, std::vector<int64_t> mesh_shape,
+               const MeshTransport* transport = nullptr) {
     mesh_ = mesh;
     chip_ = chip;
     mesh_shape_ = std::move(mesh_shape);
+    transport_ = transport;
   }
   // The program's logical mesh ([rows, cols]; [1, 1] for one chip).
   const std::vector<int64_t>& meshShape() const { return mesh_shape_; }
   size_t numChips() const { return mesh_ ? mesh_->size() : 1; }
   size_t chipIndex() const { return chip_; }
-  ProgramContext& peer(size_t chip) { return mesh_ ? *(*mesh_)[chip] : *this; }
+  ProgramContext& peer(size_t chip) {
+    if (!mesh_) return *this;
+    if (!(*mesh_)[chip]) fail("chip ", chip, " of the mesh runs in another process");
+    return *(*mesh_)[chip];
+  }
+  bool isLocal(size_t chip) const { return !mesh_ || (*mesh_)[chip] != nullptr; }
+  const MeshTransport* transport() const { return transport_; }
 
   // The live value of `ref` (its ATen container), or an error naming the tensor.
   const at::Tensor& get(const fb::TensorRef* ref, const char* field);
@@ -96,6 +106,7 @@ class ProgramContext {
   const std::vector<ProgramContext*>* mesh_ = nullptr;
   size_t chip_ = 0;
   std::vector<int64_t> mesh_shape_{1, 1};
+  const MeshTransport* transport_ = nullptr;
   const ttnn::Operation* current_op_ = nullptr;
   size_t current_index_ = 0;
   std::unordered_map<uint32_t, Entry> pool_;

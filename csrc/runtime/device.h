@@ -23,6 +23,21 @@ namespace tt::runtime {
 
 class Binary;
 
+// A mesh spread over processes (tt_torch.distributed): this process runs chips
+// [first_chip, first_chip + local_chips) of a program's mesh (every process the same
+// count, in rank order), and a collective whose lines hold chips of several processes
+// gets the other chips' tensors from `exchange`. Every process calls it for the same op
+// in the same order with `what` naming the op; it takes this process's chips' tensors in
+// chip order and returns every chip's, in chip order.
+struct MeshTransport {
+  size_t first_chip = 0;
+  size_t local_chips = 1;
+  std::function<std::vector<at::Tensor>(const std::string& what, const std::vector<at::Tensor>& local)> exchange;
+
+  size_t owner(size_t chip) const { return chip / local_chips; }
+  bool isLocal(size_t chip) const { return chip >= first_chip && chip < first_chip + local_chips; }
+};
+
 struct SystemInfo {
   std::string name;  // "n150", "n300", "p150", or the name in a binary's system desc
   fb::Arch arch = fb::Arch::WormholeB0;
@@ -86,6 +101,16 @@ class Device {
   // and account their own memory (each chip has its own DRAM and L1). Defined in ccl.cpp.
   Device& chip(size_t index);
 
+  // The processes this device's meshes span (none: every chip runs here).
+  void setTransport(std::shared_ptr<const MeshTransport> transport) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    transport_ = std::move(transport);
+  }
+  std::shared_ptr<const MeshTransport> transport() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return transport_;
+  }
+
   void close();
   bool isOpen() const;
   void checkOpen() const;
@@ -145,6 +170,7 @@ class Device {
   bool open_ = true;
   std::mutex chips_mutex_;
   std::vector<std::shared_ptr<Device>> chips_;  // chips 1.. of the mesh (see chip())
+  std::shared_ptr<const MeshTransport> transport_;  // guarded by mutex_
   uint64_t in_use_[3] = {0, 0, 0};  // indexed by BufferType
   uint64_t peak_[3] = {0, 0, 0};
 };

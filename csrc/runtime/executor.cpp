@@ -261,24 +261,34 @@ std::vector<at::Tensor> submit(Device& device, const Binary& binary, size_t prog
   const ttnn::Program& program = binary.program(program_index);
   std::vector<int64_t> mesh = programMesh(device, program, program_index);
   const size_t chips = static_cast<size_t>(mesh[0] * mesh[1]);
-  // One context per chip of the program's mesh (SPMD: every chip runs every op on its shard).
-  std::vector<std::unique_ptr<ProgramContext>> owned;
-  std::vector<ProgramContext*> contexts;
-  for (size_t chip = 0; chip < chips; ++chip) {
-    owned.push_back(std::make_unique<ProgramContext>(device.chip(chip)));
-    contexts.push_back(owned.back().get());
+  // The chips this process runs: all of them, unless the mesh spans processes.
+  std::shared_ptr<const MeshTransport> transport = chips > 1 ? device.transport() : nullptr;
+  const size_t first = transport ? transport->first_chip : 0;
+  const size_t last = transport ? first + transport->local_chips : chips;
+  if (transport && (transport->local_chips == 0 || chips % transport->local_chips != 0 || last > chips)) {
+    fail(programLabel(program, program_index), " has a mesh of ", shapeStr(mesh), " (", chips,
+         " chips), which does not split into processes of ", transport->local_chips, " chips with this one running chips ",
+         first, "..", last - 1, ": initialize the distributed mesh with the program's mesh shape");
   }
-  for (size_t chip = 0; chip < chips; ++chip) {
-    contexts[chip]->setMesh(&contexts, chip, mesh);
+  // One context per chip of the program's mesh (SPMD: every chip runs every op on its shard);
+  // chips of other processes have none.
+  std::vector<std::unique_ptr<ProgramContext>> owned;
+  std::vector<ProgramContext*> contexts(chips, nullptr);
+  for (size_t chip = first; chip < last; ++chip) {
+    owned.push_back(std::make_unique<ProgramContext>(device.chip(chip)));
+    contexts[chip] = owned.back().get();
+  }
+  for (size_t chip = first; chip < last; ++chip) {
+    contexts[chip]->setMesh(&contexts, chip, mesh, transport.get());
     bindInputs(*contexts[chip], program, program_index, inputs);
   }
   if (program.operations()) {
     for (size_t i = 0; i < program.operations()->size(); ++i) {
       const ttnn::Operation* op = program.operations()->Get(i);
-      const size_t runs = isCollective(op) ? 1 : chips;
-      for (size_t chip = 0; chip < runs; ++chip) {
-        // Debug hooks see chip 0, whose values are the program's (its outputs are returned).
-        if (hooks.empty() || chip != 0) {
+      const size_t runs_to = isCollective(op) ? first + 1 : last;
+      for (size_t chip = first; chip < runs_to; ++chip) {
+        // Debug hooks see the first chip, whose values are the program's (its outputs are returned).
+        if (hooks.empty() || chip != first) {
           runOp(*contexts[chip], op, i);
         } else {
           runHooked(*contexts[chip], op, program_index, i, hooks);
@@ -286,7 +296,7 @@ std::vector<at::Tensor> submit(Device& device, const Binary& binary, size_t prog
       }
     }
   }
-  return collectOutputs(*contexts[0], program, program_index);
+  return collectOutputs(*contexts[first], program, program_index);
 }
 
 }  // namespace tt::runtime
