@@ -41,7 +41,7 @@ class ManyOps(torch.nn.Module):
         self.conv1d = torch.nn.Conv1d(4, 6, 3, stride=2, padding=1)
         self.conv_relu6 = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU6())
 
-    def forward(self, x, ids, mask, seq, image, signal):
+    def forward(self, x, ids, mask, seq, image, signal, heads):
         return (
             x.clamp(-0.5, 1.25),  # clamp_scalar
             self.conv_relu6(image),  # relu6 (after a convolution, as in MobileNetV2)
@@ -53,6 +53,8 @@ class ManyOps(torch.nn.Module):
             x.abs() ** seq[:, :16],  # pow_tensor
             self.conv1d(signal),  # conv1d
             torch.where((mask == 0).logical_not(), seq, -seq),  # eq with logical_not fused
+            # a causal mask: a -inf fill, which MLIR prints as hex bits (0xFF800000)
+            F.scaled_dot_product_attention(heads, heads * 0.5, heads.flip(2), is_causal=True),
         )
 
 
@@ -77,6 +79,7 @@ def test_imports_match_eager():
         torch.randn(2, 18),
         torch.randn(1, 3, 8, 8) * 4,
         torch.randn(2, 4, 11),
+        torch.randn(1, 2, 8, 16),
     )
     golden, result, report = run(ManyOps(), *inputs)
     missing = [op for op in EMITTED if op not in report["imported_ops"]]

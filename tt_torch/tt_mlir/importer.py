@@ -221,7 +221,7 @@ _F32_MAX = float(np.finfo(np.float32).max)
 def _float(attrs: str, key: str) -> float:
     """A float attribute. MLIR prints f32's extremes rounded to 9 digits (-3.40282347E+38, just past
     the largest f32) and non-finite values as hex bits: both become the f32 value they stand for."""
-    text = re.search(rf"\b{key} = ([-+0-9.eE]+|0x[0-9A-Fa-f]+)", attrs).group(1)
+    text = re.search(rf"\b{key} = (0x[0-9A-Fa-f]+|[-+0-9.eE]+)", attrs).group(1)
     if text.startswith("0x"):
         bits = int(text, 16)
         return float(np.array([bits], dtype=np.uint32).view(np.float32)[0]) if bits < 2**32 else float.fromhex(text)
