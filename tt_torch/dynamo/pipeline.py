@@ -308,7 +308,10 @@ class PipelineExecutor:
         placeholders = [n for n in self.gm.graph.nodes if n.op == "placeholder"]
         values.update(zip(placeholders, args))
         for stage in self.stages:
-            outs = stage.executor(*(values[i] for i in stage.inputs))
+            stage_args = [values[i] for i in stage.inputs]
+            # a device of another process (tt_torch.distributed.StageDevice) runs or receives the stage
+            run = getattr(self.devices[stage.device_index], "run_stage", None)
+            outs = run(self, stage, stage_args) if run else stage.executor(*stage_args)
             values.update(zip(stage.outputs, outs))
         self._attach_report()
         flat = [values[n] if isinstance(n, fx.Node) else n for n in self.out_nodes]
