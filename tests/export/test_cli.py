@@ -214,3 +214,24 @@ def test_report_with_a_bad_database_url_is_one_message(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "cannot write the database 'nosuchdialect://user@host/db'" in err
     assert "Traceback" not in err and len(err.splitlines()) == 2
+
+
+def test_report_spreadsheet_is_readable(tmp_path):
+    """Column widths, a filter on every sheet, and shapes/arguments as text rather than JSON."""
+    import openpyxl
+
+    from tt_torch.tools import report
+
+    record = {c: None for c in report.COLUMNS} | {"run_id": "r1", "model_name": "m", "backend": "TORCH"}
+    record |= {"graph_name": "g", "index": 0, "op_name": "aten.convolution.default", "status": 7, "num_ops": 1}
+    record |= {"status_name": "EXECUTED", "input_shapes": [[1, 3, 224, 224], [64, 3, 7, 7]]}
+    record |= {"input_dtypes": ["torch.float32", "torch.float32"], "args": {"stride": [2, 2], "groups": 1}}
+    (tmp_path / "op.json").write_text(json.dumps(record))
+    assert report.main([str(tmp_path), "--xlsx", str(tmp_path / "r.xlsx")]) == 0
+    ws = openpyxl.load_workbook(tmp_path / "r.xlsx")["All ops"]
+    row = dict(zip([c.value for c in ws[1]], [c.value for c in ws[2]]))
+    assert row["input_shapes"] == "1x3x224x224, 64x3x7x7"
+    assert row["input_dtypes"] == "torch.float32, torch.float32" and row["args"] == "stride=[2, 2], groups=1"
+    assert ws.auto_filter.ref == ws.dimensions
+    column = ws[1][report.COLUMNS.index("op_name")].column_letter
+    assert ws.column_dimensions[column].width >= len("aten.convolution.default")

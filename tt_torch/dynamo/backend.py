@@ -82,7 +82,8 @@ def _graph_key(gm: fx.GraphModule, options) -> tuple:
 
 def _new_executor(gm: fx.GraphModule, options) -> Executor | PipelineExecutor | AsyncExecutor:
     options = _coerce_options(options)
-    name = options.compiler_config.model_name or "graph"
+    model_name = options.compiler_config.model_name
+    name = f"{model_name}_graph" if model_name else "graph"  # resnet50_graph0_0: the graph index apart
     index = len(options.artifacts.graphs) if options.artifacts is not None else 0
     gm = passes.rewrite_torch_functions(gm, TORCH_FUNCTIONS)
     gm = passes.fold_batch_norm_into_conv(gm)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 from collections.abc import Iterator
 
@@ -26,6 +27,16 @@ from tt_torch.errors import FrontendError
 from .locking import COMPILE_LOCK
 
 _FRAME = re.compile(r'File "([^"]+)", line ([0-9]+),')
+# Frames in these packages are tt-torch's and PyTorch's own code, not the model's: a node whose
+# stack holds nothing else (a torch.nn layer called by dynamo) is located at the user's call.
+_INTERNAL = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (torch, composite))
+
+
+def _user_frame(node: fx.Node) -> tuple[str, str] | None:
+    """(file, line) of the innermost frame of the node's stack outside tt-torch and PyTorch."""
+    frames = _FRAME.findall(node.meta.get("stack_trace") or "")
+    outside = [f for f in frames if not os.path.abspath(f[0]).startswith(_INTERNAL)]
+    return outside[-1] if outside else None
 
 
 class _LocatingCache(ContextCache):
@@ -35,17 +46,18 @@ class _LocatingCache(ContextCache):
     def get_node_location(self, node: fx.Node):
         ctx = self._c
         name = composite.location_name(node)
-        frames = _FRAME.findall(node.meta.get("stack_trace") or "")
-        if not frames:
+        frame = _user_frame(node)
+        if frame is None:
             return ir.Location.name(name, context=ctx)
-        child = ir.Location.file(frames[-1][0], int(frames[-1][1]), col=0, context=ctx)
+        child = ir.Location.file(frame[0], int(frame[1]), col=0, context=ctx)
         return ir.Location.name(name, childLoc=child, context=ctx)
 
 
 def source_line(node: fx.Node) -> str:
-    """``"file:line"`` of the model line that made ``node`` (its innermost frame), "" when unknown."""
-    frames = _FRAME.findall(node.meta.get("stack_trace") or "")
-    return f"{frames[-1][0]}:{frames[-1][1]}" if frames else ""
+    """``"file:line"`` of the model line that made ``node`` (its innermost frame outside tt-torch
+    and PyTorch), "" when unknown."""
+    frame = _user_frame(node)
+    return f"{frame[0]}:{frame[1]}" if frame else ""
 
 
 class _DenseLiterals(FxImporterHooks):

@@ -40,4 +40,28 @@ def trace_to_aten(gm: fx.GraphModule, args: tuple) -> fx.GraphModule:
                 decomposition_table=FUNCTIONALIZED,
                 record_stack_traces=True,
             )(*args)
-    return composite.name_groups(passes.drop_stride_only_ops(traced))
+    return composite.name_groups(_name_linears(passes.drop_stride_only_ops(traced)))
+
+
+_LINEARS = (torch.nn.Linear, torch.nn.functional.linear)
+
+
+def _name_linears(gm: fx.GraphModule) -> fx.GraphModule:
+    """The node that gives a ``nn.Linear`` / ``F.linear`` call its value is named ``linear``
+    (``linear_1``, ...), not after its last aten op (``add``): the fused ``ttnn.linear`` carries
+    that name as its location."""
+    calls: dict[str, list[fx.Node]] = {}
+    for node in gm.graph.nodes:
+        stack = node.meta.get("source_fn_stack") or []
+        if node.op == "call_function" and stack and stack[-1][1] in _LINEARS:
+            calls.setdefault(stack[-1][0], []).append(node)
+    renamed = False
+    for nodes in calls.values():
+        members = set(nodes)
+        outputs = [n for n in nodes if any(u not in members for u in n.users)]
+        if len(outputs) == 1 and not outputs[0].name.startswith("linear"):
+            outputs[0]._rename("linear")
+            renamed = True
+    if renamed:
+        gm.recompile()
+    return gm

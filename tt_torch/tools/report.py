@@ -90,12 +90,41 @@ def is_failing(record: dict[str, Any]) -> bool:
     return record.get("pcc") is not None and record["pcc"] < REQUIRED_PCC
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, (list, dict)):
-        return json.dumps(value)
+def _cell(value: Any, column: str = "") -> Any:
+    """A spreadsheet cell: lists and dicts as plain text (``1x3x224x224, 64`` for shapes,
+    ``k=v, ...`` for arguments), never JSON."""
+    if isinstance(value, (list, tuple, dict)):
+        value = _plain(value, shapes=column.endswith("_shapes"))
     if isinstance(value, str) and len(value) > 32000:  # Excel's cell limit is 32767 characters
         return value[:32000] + "..."
     return value
+
+
+def _plain(value: Any, shapes: bool = False, top: bool = True) -> str:
+    if isinstance(value, dict):
+        text = ", ".join(f"{k}={_plain(v, top=False)}" for k, v in value.items())
+        return text if top else "{" + text + "}"
+    if isinstance(value, (list, tuple)):
+        if shapes and all(isinstance(v, (list, tuple)) for v in value):
+            return ", ".join("x".join(map(str, v)) or "scalar" for v in value)
+        text = ", ".join(_plain(v, top=False) for v in value)
+        return text if top else "[" + text + "]"
+    return "" if value is None else str(value)
+
+
+def _finish_sheet(ws) -> None:
+    """Bold header, frozen, filterable, columns as wide as their text (up to 60 characters)."""
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    ws.freeze_panes = "A2"
+    if ws.max_row > 1:
+        ws.auto_filter.ref = ws.dimensions
+    for k, column in enumerate(ws.iter_cols(values_only=True), start=1):
+        longest = max((len(str(v)) for v in column if v is not None), default=0)
+        ws.column_dimensions[get_column_letter(k)].width = min(60, max(8, longest + 2))
 
 
 # --- xlsx --------------------------------------------------------------------------------
@@ -135,7 +164,6 @@ def _sheet_title(name: str, used: set[str]) -> str:
 def write_xlsx(records: list[dict[str, Any]], path: str) -> None:
     """Sheets: Summary (status per model), All ops, Failing ops, then one per model."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
 
     wb = Workbook()
     summary = wb.active
@@ -152,8 +180,7 @@ def write_xlsx(records: list[dict[str, Any]], path: str) -> None:
         ws = wb.create_sheet(title)
         ws.append(COLUMNS)
         for r in rows:
-            ws.append([_cell(r.get(c)) for c in COLUMNS])
-        ws.freeze_panes = "A2"
+            ws.append([_cell(r.get(c), c) for c in COLUMNS])
 
     table("All ops", records)
     table("Failing ops", [r for r in records if is_failing(r)])
@@ -164,8 +191,7 @@ def write_xlsx(records: list[dict[str, Any]], path: str) -> None:
     for (model, _group, backend), rows in models.items():
         table(_sheet_title(f"{model} {backend.lower()}", used), rows)
     for ws in wb.worksheets:
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
+        _finish_sheet(ws)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     wb.save(path)
 
