@@ -16,11 +16,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributed.tensor import Replicate, Shard
 from torch.distributed.tensor.parallel import ColwiseParallel, RowwiseParallel, SequenceParallel
+from torch_mlir import ir
 
 import tt_torch
 from tests.helpers import compile_tt
 from tt_torch import runtime
 from tt_torch.accuracy import compute_pcc
+from tt_torch.compiler import context, pipelines
+from tt_torch.compiler.options import CompileOptions
 from tt_torch.compiler.target import system_desc
 from tt_torch.dynamo.backend import BackendOptions
 from tt_torch.errors import ConfigError, TTTorchError
@@ -215,7 +218,47 @@ def test_bf16_reduction_is_reproducible():
     model, x = MLP().eval().to(torch.bfloat16), torch.randn(2, 8, 64, dtype=torch.bfloat16)
     one, _ = _run(model, x)
     torch._dynamo.reset()
-    compiled, _ = compile_tt(model, target="t3k", sharding_plan=MLP_PLAN)
+    compiled, artifacts = compile_tt(model, target="t3k", sharding_plan=MLP_PLAN)
     with torch.no_grad():
         a, b = compiled(x), compiled(x)
     assert torch.equal(a, b) and compute_pcc(one.float(), a.float()) >= 0.99
+    assert artifacts.graphs[-1].report["tensor_parallel"]["collectives"]["all_reduce"] == 1
+
+
+_ADD = "({\n  ^bb0(%a: tensor<bf16>, %b: tensor<bf16>):\n    %s = stablehlo.add %a, %b : tensor<bf16>\n    stablehlo.return %s : tensor<bf16>\n  })"
+_GROUP = "replica_groups = dense<[[0, 1, 2, 3, 4, 5, 6, 7]]> : tensor<1x8xi64>, channel_handle = #stablehlo.channel_handle<handle = 1, type = 1>"
+COLLECTIVES = f"""
+module attributes {{mhlo.num_partitions = 8 : i32}} {{
+  func.func @main(%x: tensor<8x64xbf16>) -> (tensor<1x64xbf16>, tensor<1x64xbf16>) attributes {{tt.mesh_shape = array<i64: 1, 8>}} {{
+    %0 = stablehlo.custom_call @SPMDFullToShardShape(%x) {{mhlo.sharding = "{{manual}}"}} : (tensor<8x64xbf16>) -> tensor<1x64xbf16>
+    %1 = "stablehlo.all_reduce"(%0) {_ADD} {{{_GROUP}}} : (tensor<1x64xbf16>) -> tensor<1x64xbf16>
+    %2 = "stablehlo.reduce_scatter"(%0) {_ADD} {{scatter_dimension = 1 : i64, {_GROUP}}} : (tensor<1x64xbf16>) -> tensor<1x8xbf16>
+    %3 = "stablehlo.all_gather"(%2) {{all_gather_dim = 1 : i64, {_GROUP}}} : (tensor<1x8xbf16>) -> tensor<1x64xbf16>
+    %4 = stablehlo.custom_call @SPMDShardToFullShape(%1) {{mhlo.sharding = "{{replicated}}"}} : (tensor<1x64xbf16>) -> tensor<1x64xbf16>
+    %5 = stablehlo.custom_call @SPMDShardToFullShape(%3) {{mhlo.sharding = "{{replicated}}"}} : (tensor<1x64xbf16>) -> tensor<1x64xbf16>
+    return %4, %5 : tensor<1x64xbf16>, tensor<1x64xbf16>
+  }}
+}}
+"""
+
+
+def test_collectives_add_in_ring_order_in_the_tensor_format():
+    """all_reduce, reduce_scatter and all_gather from StableHLO on 8 chips: chip k holds row k;
+    the sum is (((x0 + x1) + x2) + ...) rounded to bf16 after every addition, on every chip."""
+    ctx = context.new_context()
+    module = ir.Module.parse(COLLECTIVES, ctx)
+    result = pipelines.compile_stablehlo(module, CompileOptions(target="t3k", cache_dir="off"))
+    for op in ("ttnn.mesh_shard", "ttnn.all_reduce", "ttnn.reduce_scatter", "ttnn.all_gather"):
+        assert op in result.ttnn
+    binary = runtime.load_binary(result.flatbuffer)
+    torch.manual_seed(0)
+    x = (torch.randn(8, 64) * torch.logspace(0, 3, 8)[:, None]).to(torch.bfloat16)
+    reduced, scattered = runtime.submit(runtime.open_device("t3k"), binary, 0, [x])
+    ring = x[0]
+    for k in range(1, 8):
+        ring = (ring.float() + x[k].float()).to(torch.bfloat16)
+    assert torch.equal(reduced[0], ring) and torch.equal(scattered[0], ring)
+    backwards = x[7]
+    for k in range(6, -1, -1):
+        backwards = (backwards.float() + x[k].float()).to(torch.bfloat16)
+    assert not torch.equal(ring, backwards)  # the order is visible in bf16: it is fixed, not incidental

@@ -277,6 +277,7 @@ _ELEMENTWISE = {
     aten.clone.default,
     aten._to_copy.default,
     aten.erf.default,
+    torch.ops.prims.convert_element_type.default,
 }
 RULES: dict[object, Rule] = {op: _elementwise for op in _ELEMENTWISE}
 RULES.update(
@@ -335,20 +336,21 @@ class _Builder:
         self.n = n
         self.graph = fx.Graph()
         self.env: dict[fx.Node, tuple[fx.Node, Placement]] = {}
-        self.collectives: dict[str, int] = {}
         self.reasons: list[str] = []
+        self.inputs: dict[fx.Node, fx.Node] = {}  # program input -> its whole (unsharded) value
 
     # -- collectives -------------------------------------------------------------------
     def _marker(self, kind: str, target, args: tuple, like: fx.Node) -> fx.Node:
         node = self.graph.create_node("call_function", target, args, {}, name=kind)
         if "stack_trace" in like.meta:
             node.meta["stack_trace"] = like.meta["stack_trace"]
-        self.collectives[kind.removeprefix("tt_")] = self.collectives.get(kind.removeprefix("tt_"), 0) + 1
         return node
 
     def to_replicate(self, new: fx.Node, p: Placement, old: fx.Node, user: str) -> fx.Node:
         if isinstance(p, Replicate):
             return new
+        if old in self.inputs:  # a program input: its whole value is on the host, nothing to gather
+            return self.inputs[old]
         kind = "all_reduce" if isinstance(p, Partial) else "all_gather"
         self.reasons.append(f"{kind} of {old.name} ({p!r}) for {user}")
         if isinstance(p, Partial):
@@ -367,6 +369,7 @@ class _Builder:
     def placeholder(self, node: fx.Node, p: Placement) -> None:
         new = self.graph.placeholder(node.name)
         new.meta.update({k: v for k, v in node.meta.items() if k not in ("tensor_meta",)})
+        self.inputs[node] = new
         if isinstance(p, Shard) and p.outer == 1 and _val(node) is not None:
             size = _shape(node)[p.dim] // self.n
             shard = self._marker(MESH_SHARD, aten.slice.Tensor, (new, p.dim, 0, size), node)
@@ -442,6 +445,17 @@ def partition(gm: fx.GraphModule, placements: list[Placement], num_chips: int) -
             b.call(node)
         elif node.op == "output":
             b.output(node)
+    b.graph.eliminate_dead_code()  # a shard no op reads (its input was wanted whole)
+    counts: dict[str, int] = {}
+    live_shards = set()
+    for node in b.graph.nodes:
+        for kind in (ALL_REDUCE, ALL_GATHER, MESH_SHARD):
+            if node.op == "call_function" and (node.name == kind or node.name.startswith(kind + "_")):
+                counts[kind.removeprefix("tt_")] = counts.get(kind.removeprefix("tt_"), 0) + 1
+                if kind == MESH_SHARD:
+                    live_shards.add(node.args[0])
+    placeholders = [n for n in b.graph.nodes if n.op == "placeholder"]
+    inputs = [p if isinstance(p, Replicate) or ph in live_shards else R for p, ph in zip(inputs, placeholders)]
     out = fx.GraphModule(gm, b.graph)
     FakeTensorProp(out, mode).propagate(*fakes)
-    return Partitioned(out, num_chips, inputs, dict(b.collectives), b.reasons)
+    return Partitioned(out, num_chips, inputs, counts, b.reasons)
