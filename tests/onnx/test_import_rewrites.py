@@ -144,12 +144,13 @@ def test_resize_crop_with_extrapolation_and_sizes():
 # --- Pad, Gather ----------------------------------------------------------------------------------
 
 
-def test_pad_by_a_run_time_value():
+@pytest.mark.parametrize("value", [1.5, -np.inf])
+def test_pad_by_a_run_time_value(value):
     pads = numpy_helper.from_array(np.array([0, 1, 2, 0], dtype=np.int64), "pads")
     node = helper.make_node("Pad", ["x", "pads", "v"], ["y"], mode="constant")
     model = _model([node], [_info("x", [2, 3]), _info("v", [])], [_info("y", [4, 4])], [pads], opset=19)
-    x, v = rng.standard_normal((2, 3)).astype(np.float32), np.array(1.5, dtype=np.float32)
-    _check(model, x, v, expected=[np.pad(x, [[0, 2], [1, 0]], constant_values=1.5)])
+    x, v = rng.standard_normal((2, 3)).astype(np.float32), np.array(value, dtype=np.float32)
+    _check(model, x, v, expected=[np.pad(x, [[0, 2], [1, 0]], constant_values=value)])
 
 
 @pytest.mark.parametrize("axis", [1, 2])

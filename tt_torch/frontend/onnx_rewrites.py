@@ -11,8 +11,8 @@ control operands known (the importer folds what it can first); per op:
   extrapolated positions of ``tf_crop_and_resize`` add a constant. torch-mlir lowers only
   some ``__interpolate`` forms to StableHLO, a matrix product always.
 - ``Pad`` in ``constant`` mode with a value known only at run time: the input padded with
-  zeros plus the value times a constant mask of the padded positions (torch-mlir needs the
-  pad value as a constant).
+  zeros, and the value where a constant mask marks the padding (torch-mlir needs the pad
+  value as a constant). ``CastLike`` to a known type: a Cast (a constant one then folds).
 - ``Hardmax``: ArgMax compared with the positions along the axis.
 - ``AveragePool`` (the forms torch-mlir fails or crashes on: 3-D, dilated, SAME) and
   ``LpPool``: window sums one dim after the other as products with 0/1 matrices (a window
@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
+
+from . import onnx_semantics
 
 _LOG = logging.getLogger(__name__)
 
@@ -249,7 +251,8 @@ def _extrapolated(node, g: Graph, in_shape: list[int], dtype) -> np.ndarray | No
 
 
 def pad(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
-    """Pad by a value known only at run time: zeros padded, plus the value times the pad mask."""
+    """Pad by a value known only at run time: the value where a constant mask marks padding,
+    else the input padded with zeros (a Where: an infinite value stays exact)."""
     if g.opset < 11 or _text(_attrs(node).get("mode", "constant")) != "constant":
         return None
     if len(node.input) < 3 or not node.input[2] or node.input[2] in g.known:
@@ -271,17 +274,25 @@ def pad(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
     if any(v < 0 for pair in full for v in pair):
         return None
     dtype = helper.tensor_dtype_to_np_dtype(elem)
-    mask = np.pad(np.zeros(in_shape, dtype=dtype), full, constant_values=1)
+    mask = np.pad(np.zeros(in_shape, dtype=np.bool_), full, constant_values=True)
     base = f"{y}__pad"
     zero = g.constant(f"{base}_zero", np.zeros((), dtype=dtype))
     inputs = [x, node.input[1], zero] + ([node.input[3]] if len(node.input) > 3 and node.input[3] else [])
     return [
         helper.make_node("Pad", inputs, [f"{base}_zeros"], mode="constant", name=f"{node.name}/pad"),
         helper.make_node(
-            "Mul", [g.constant(f"{base}_mask", mask), node.input[2]], [f"{base}_fill"], name=f"{node.name}/mul"
+            "Where", [g.constant(f"{base}_mask", mask), node.input[2], f"{base}_zeros"], [y], name=f"{node.name}/where"
         ),
-        helper.make_node("Add", [f"{base}_zeros", f"{base}_fill"], [y], name=f"{node.name}/add"),
     ]
+
+
+def cast_like(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
+    """CastLike as a Cast to the target's (known) type: a constant cast then folds."""
+    target = g.types.get(node.input[1])
+    if not target or g.opset < 15:
+        return None
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute if a.name == "saturate"}
+    return [helper.make_node("Cast", [node.input[0]], [node.output[0]], to=target, name=node.name, **attrs)]
 
 
 # --- Hardmax, LpPool, DFT ------------------------------------------------------------------------
@@ -899,6 +910,7 @@ def _subgraph(node: onnx.NodeProto) -> bool:
 RULES: dict[str, Callable[[onnx.NodeProto, Graph], list[onnx.NodeProto] | None]] = {
     "Resize": resize,
     "Pad": pad,
+    "CastLike": cast_like,
     "Hardmax": hardmax,
     "LpPool": lp_pool,
     "AveragePool": average_pool,
@@ -912,6 +924,9 @@ RULES: dict[str, Callable[[onnx.NodeProto, Graph], list[onnx.NodeProto] | None]]
     "QLinearMatMul": qlinear_matmul,
     "Scan": scan,
     "DFT": dft,
+    # ops torch-mlir imports with other semantics than ONNX's (Mod, bool ReduceMax/Min,
+    # LpNormalization, SpaceToDepth CRD): see onnx_semantics
+    **onnx_semantics.RULES,
 }
 
 
