@@ -1,6 +1,6 @@
 """PyTorch's OpInfo database through the "tt" backend, with the CPU fallback on and off.
 
-    python benchmarks/op_coverage.py [--mode on|off|both] [--ops NAME,...] [--limit N]
+    python benchmarks/op_coverage.py [--mode on|off|tt-mlir|both|all] [--ops NAME,...] [--limit N]
                                      [--resume] [--timeout S] [--json PATH] [--md PATH]
 
 Every OpInfo op that supports float32 on the CPU, its first two sample inputs,
@@ -27,7 +27,12 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=("on", "off", "both"), default="both")
+    parser.add_argument(
+        "--mode",
+        choices=(*oc.MODES, "both", "all"),
+        default="both",
+        help="both: on and off; all: on, off and tt-mlir (the real tt-mlir's programs, needs jax-tt-plugin)",
+    )
     parser.add_argument("--ops", help="comma-separated op ids (e.g. add,nn.functional.conv2d,max.reduction_with_dim)")
     parser.add_argument("--limit", type=int, help="only the first N ops")
     parser.add_argument("--resume", action="store_true", help="skip the ops and modes already in the JSON")
@@ -37,7 +42,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-    modes = ["on", "off"] if args.mode == "both" else [args.mode]
+    modes = {"both": ["on", "off"], "all": list(oc.MODES)}.get(args.mode, [args.mode])
     ops = oc.find_ops(args.ops.split(",")) if args.ops else oc.op_db()
     if args.limit is not None:
         ops = ops[: args.limit]
@@ -47,13 +52,14 @@ def main() -> int:
             data = json.load(f)
     records: dict[str, dict[str, dict]] = data["records"]
     jobs = [
-        (oc.op_id(op), oc.family(op.name), mode == "on")
+        (oc.op_id(op), oc.family(op.name), {"on": True, "off": False}.get(mode, mode))
         for op in ops
         for mode in modes
         if mode not in records.get(oc.op_id(op), {})
     ]
     command = "python benchmarks/op_coverage.py" + "".join(f" {a}" for a in sys.argv[1:] if a != "--resume")
-    data.update(command=command, machine=oc.machine(), modes=sorted({*data.get("modes", []), *modes}, reverse=True))
+    order = list(oc.MODES)
+    data.update(command=command, machine=oc.machine(), modes=sorted({*data.get("modes", []), *modes}, key=order.index))
     print(f"{len(jobs)} runs ({len(ops)} ops x {len(modes)} modes, {sum(len(m) for m in records.values())} known)")
     t = time.perf_counter()
 

@@ -42,6 +42,24 @@ log = logging.getLogger(__name__)
 FAMILIES = ("nn.functional", "linalg", "fft", "special")
 STATUSES = ("device", "fallback", "wrong", "error", "skipped", "crash", "timeout")
 RTOL = ATOL = 1e-2
+# mode -> CompilerConfig options: the CPU fallback on (the default), off (strict), and the real
+# tt-mlir's program imported and run on the emulated device (needs jax-tt-plugin; no fallback)
+MODES = {
+    "on": {"enable_cpu_fallback": True},
+    "off": {"enable_cpu_fallback": False},
+    "tt-mlir": {"enable_cpu_fallback": False, "compiler": "tt-mlir"},
+}
+
+
+def mode_name(fallback: bool | str) -> str:
+    """A job's mode: True / False (the CPU fallback on / off) or a name of ``MODES``."""
+    if isinstance(fallback, str):
+        if fallback not in MODES:
+            raise ValueError(f"unknown op coverage mode {fallback!r}; one of {', '.join(MODES)}")
+        return fallback
+    return "on" if fallback else "off"
+
+
 SAMPLES = 2
 _REASON_CHARS = 300
 
@@ -126,7 +144,7 @@ def _call(op, sample) -> Any:
         return op(_detached(sample.input), *_detached(sample.args), **_detached(sample.kwargs))
 
 
-def _run_sample(op, sample, fallback: bool) -> dict[str, Any]:
+def _run_sample(op, sample, fallback: bool | str) -> dict[str, Any]:
     """One sample: {"status", "reason", "cpu_ops", "graphs"}; status as the op's, or "skipped"."""
     try:
         expected = _call(op, sample)
@@ -143,7 +161,7 @@ def _run_sample(op, sample, fallback: bool) -> dict[str, Any]:
         return op(x, *args, **kwargs)
 
     artifacts = CompileArtifacts()
-    config = CompilerConfig(numerics="fast", enable_cpu_fallback=fallback)
+    config = CompilerConfig(numerics="fast", **MODES[mode_name(fallback)])
     compiled = torch.compile(
         fn, backend="tt", dynamic=False, options=BackendOptions(compiler_config=config, artifacts=artifacts)
     )
@@ -170,11 +188,12 @@ def _run_sample(op, sample, fallback: bool) -> dict[str, Any]:
 _RANK = {"error": 0, "wrong": 1, "fallback": 2, "device": 3}
 
 
-def run_op(op, fallback: bool = True, samples: int = SAMPLES) -> dict[str, Any]:
-    """The op's record for one mode: status, reason, family, per-sample results, seconds."""
+def run_op(op, fallback: bool | str = True, samples: int = SAMPLES) -> dict[str, Any]:
+    """The op's record for one mode (``fallback``: see :func:`mode_name`): status, reason,
+    family, per-sample results, seconds."""
     t = time.perf_counter()
     torch._dynamo.reset()
-    record: dict[str, Any] = {"op": op_id(op), "family": family(op.name), "mode": "on" if fallback else "off"}
+    record: dict[str, Any] = {"op": op_id(op), "family": family(op.name), "mode": mode_name(fallback)}
     try:
         inputs = list(itertools.islice(op.sample_inputs("cpu", torch.float32), samples))
     except Exception as e:
@@ -232,7 +251,7 @@ class _Worker:
             self.close()
             raise RuntimeError(f"the op coverage worker did not start (exit code {self.proc.exitcode})")
 
-    def ask(self, name: str, fallback: bool, samples: int, timeout: float) -> dict[str, Any] | str:
+    def ask(self, name: str, fallback: bool | str, samples: int, timeout: float) -> dict[str, Any] | str:
         """The op's record, or "crash" / "timeout"."""
         try:
             self.conn.send((name, fallback, samples))
@@ -250,12 +269,13 @@ class _Worker:
 
 
 def run_isolated(
-    jobs: Iterable[tuple[str, str, bool]],
+    jobs: Iterable[tuple[str, str, bool | str]],
     timeout: float,
     samples: int = SAMPLES,
     done: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Runs (op id, family, fallback) jobs in a worker process; a crash or hang is that op's status.
+    """Runs (op id, family, fallback or mode name) jobs in a worker process; a crash or hang is
+    that op's status.
 
     ``done`` is called with each record as soon as it is known.
     """
@@ -272,7 +292,7 @@ def run_isolated(
                 worker.close()
                 worker = None
                 reason = f"no answer within {timeout:g} s" if reply == "timeout" else f"worker exit code {code}"
-                reply = {"op": name, "family": fam, "mode": "on" if fallback else "off", "status": reply}
+                reply = {"op": name, "family": fam, "mode": mode_name(fallback), "status": reply}
                 reply.update(reason=reason, seconds=round(time.perf_counter() - t, 2))
             log.info("%s [%s]: %s %s", name, reply.get("mode"), reply["status"], reply.get("reason", ""))
             records.append(reply)
@@ -320,7 +340,8 @@ def markdown(records: dict[str, dict[str, dict[str, Any]]], command: str, machin
         '`torch.compile(backend="tt", dynamic=False)` and `numerics="fast"`, compared with eager at '
         f"rtol = atol = {RTOL:g} (for ops whose values PyTorch leaves uninitialized, "
         f"{', '.join(f'`{n}`' for n in sorted(UNSPECIFIED_VALUES))}, only dtype and shape). "
-        "Mode `on`: CPU fallback on (the default); `off`: strict. "
+        "Mode `on`: CPU fallback on (the default); `off`: strict; `tt-mlir`: the real tt-mlir's "
+        'program (`compiler="tt-mlir"`, imported and run on the emulated device, no fallback). '
         "`device`: correct, every op on the device; `fallback`: correct, some ops on the CPU; `wrong`: "
         "differs from eager; `error`: the compiled call raised; `skipped`: no sample could be checked "
         "(eager fails or is random, or dynamo ran the call without a graph); `crash` / `timeout`: the worker running the op died or hung.",
