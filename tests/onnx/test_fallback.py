@@ -1,6 +1,6 @@
 """The CPU fallback and op by op on ONNX graphs, checked against ONNX Runtime.
 
-CumProd (opset 26) is a node torch-mlir's ONNX importer has no conversion for; sequence
+Det is a node torch-mlir cannot lower to StableHLO (no lowering of the determinant); sequence
 values are never device tensors. Both must run on the host, the rest on the device."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import torch
 from onnx import TensorProto, helper
 
 from tt_torch.errors import FrontendError, TTTorchError
-from tt_torch.onnx_compile import compile_onnx
+from tt_torch.onnx_compile import compile_onnx, conformance
 from tt_torch.tools import report
 from tt_torch.tools.utils import CompileDepth, CompilerConfig, OpByOpBackend
 
@@ -29,19 +29,19 @@ def _model(nodes, inputs, outputs, initializers=(), opset=26) -> onnx.ModelProto
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
-def _with_cumprod() -> onnx.ModelProto:
-    """relu(x) + x -> CumProd along dim 1 -> * x -> tanh: two device partitions around a host node."""
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 5])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 5])
-    axis = helper.make_tensor("axis", TensorProto.INT32, [], [1])
+def _with_det() -> onnx.ModelProto:
+    """relu(x) + x -> Det -> squared -> tanh: two device partitions around a host node (torch-mlir
+    has no StableHLO lowering for the determinant)."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 2, 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])
     nodes = [
         helper.make_node("Relu", ["x"], ["r"], name="first_relu"),
         helper.make_node("Add", ["r", "x"], ["a"], name="add"),
-        helper.make_node("CumProd", ["a", "axis"], ["c"], name="running_product"),
-        helper.make_node("Mul", ["c", "x"], ["m"], name="mul"),
+        helper.make_node("Det", ["a"], ["d"], name="determinant"),
+        helper.make_node("Mul", ["d", "d"], ["m"], name="mul"),
         helper.make_node("Tanh", ["m"], ["y"], name="tanh"),
     ]
-    return _model(nodes, [x], [y], [axis])
+    return _model(nodes, [x], [y], opset=17)
 
 
 def _close(expected: torch.Tensor, actual: torch.Tensor) -> None:
@@ -50,34 +50,34 @@ def _close(expected: torch.Tensor, actual: torch.Tensor) -> None:
 
 
 def test_an_unconverted_node_runs_on_the_host_and_the_rest_on_the_device():
-    model = compile_onnx(_with_cumprod())
-    x = torch.rand(4, 5) + 0.5
+    model = compile_onnx(_with_det())
+    x = torch.rand(3, 2, 2) - 0.5
     _close(model.run_reference([x])[0], model(x)[0])
     fallback = model.report["cpu_fallback"]
     (entry,) = fallback["ops"]
     assert (entry["node"], entry["op"], entry["opset"], entry["source"]) == (
-        "running_product",
-        "CumProd",
-        26,
-        "CumProd:running_product",
+        "determinant",
+        "Det",
+        17,
+        "Det:determinant",
     )
-    assert entry["stage"] == "CREATED_GRAPH" and "have no conversion in torch-mlir" in entry["reason"]
+    assert entry["stage"] == "CONVERTED_TO_TORCH_BACKEND_IR" and "Torch backend IR -> StableHLO" in entry["reason"]
     parts = fallback["partitions"]
     assert fallback["device_partitions"] == 2 and [p["nodes"] for p in parts] == [
         ["Relu:first_relu", "Add:add"],
         ["Mul:mul", "Tanh:tanh"],
     ]
-    # x (80 bytes) in and relu(x) + x out; the CumProd's output and x in, tanh's out
-    assert [(p["to_device_bytes"], p["from_device_bytes"]) for p in parts] == [(80, 80), (160, 80)]
-    assert fallback["transfers"]["to_device_bytes"] == 240
+    # x (48 bytes) in, relu(x) + x out; the determinants (12 bytes) in, tanh's out
+    assert [(p["to_device_bytes"], p["from_device_bytes"]) for p in parts] == [(48, 48), (12, 12)]
+    assert fallback["transfers"]["to_device_bytes"] == 60
     assert "ttnn.tanh" in model.graph.ttnn and "partition" in model.graph.ttnn
 
 
 def test_strict_mode_names_the_node_and_export_refuses_host_nodes(tmp_path):
-    with pytest.raises(FrontendError, match=r"node 'running_product' \(op type CumProd, opset 26\)"):
-        compile_onnx(_with_cumprod(), CompilerConfig(enable_cpu_fallback=False))
-    model = compile_onnx(_with_cumprod())
-    with pytest.raises(TTTorchError, match="CumProd@CumProd:running_product"):
+    with pytest.raises(FrontendError, match=r"node 'determinant' \(op type Det, opset 17\): failed to legalize"):
+        compile_onnx(_with_det(), CompilerConfig(enable_cpu_fallback=False))
+    model = compile_onnx(_with_det())
+    with pytest.raises(TTTorchError, match="Det@Det:determinant"):
         model.export(tmp_path / "model.ttnn")
 
 
@@ -142,36 +142,46 @@ def test_an_if_on_a_run_time_condition_runs_on_the_host_reading_outer_values():
 
 
 def test_op_by_op_writes_one_record_per_unique_node(tmp_path):
-    """Two Relu nodes on the same shape are one record; CumProd's failure is its record's."""
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 8])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 8])
-    axis = helper.make_tensor("axis", TensorProto.INT32, [], [0])
+    """Two Relu nodes on the same shape are one record; Det's failure is its record's."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])
     nodes = [
         helper.make_node("Relu", ["x"], ["r1"], name="relu_a"),
         helper.make_node("Sub", ["x", "r1"], ["d"], name="minus"),
         helper.make_node("Relu", ["d"], ["r2"], name="relu_b"),
-        helper.make_node("CumProd", ["r2", "axis"], ["y"], name="running_product"),
+        helper.make_node("Det", ["r2"], ["y"], name="determinant"),
     ]
     config = CompilerConfig(
         compile_depth=CompileDepth.EXECUTE_OP_BY_OP,
         op_by_op_backend=OpByOpBackend.STABLEHLO,
         results_path=str(tmp_path),
     )
-    model = compile_onnx(_model(nodes, [x], [y], [axis]), config)
-    data = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
+    model = compile_onnx(_model(nodes, [x], [y], opset=17), config)
+    data = np.random.default_rng(0).standard_normal((2, 3, 3)).astype(np.float32)
     out = model(data)  # the outputs are ONNX Runtime's
     assert torch.equal(out[0], model.run_reference([torch.from_numpy(data)])[0])
     folder = tmp_path / "g" / "stablehlo" / "g"
     records = {r["op_name"]: r for r in (json.loads(p.read_text()) for p in sorted(folder.glob("0*.json")))}
-    assert sorted(records) == ["onnx.CumProd", "onnx.Relu", "onnx.Sub"]
+    assert sorted(records) == ["onnx.Det", "onnx.Relu", "onnx.Sub"]
     relu = records["onnx.Relu"]
     assert relu["num_ops"] == 2 and relu["fx_nodes"] == ["Relu:relu_a", "Relu:relu_b"]
-    assert relu["torch_name"] == "Relu:relu_a" and relu["input_shapes"] == [[3, 8]]
+    assert relu["torch_name"] == "Relu:relu_a" and relu["input_shapes"] == [[2, 3, 3]]
     for r in (relu, records["onnx.Sub"]):
         assert r["status_name"] == "EXECUTED" and r["pcc"] > 0.99 and r["runs_on"] == "device", r["error"]
-    cumprod = records["onnx.CumProd"]
-    assert cumprod["status_name"] == "CREATED_GRAPH" and cumprod["runs_on"] == "cpu"
-    assert "node 'running_product' (op type CumProd, opset 26)" in cumprod["error"]
-    assert cumprod["args"] == "input1=0"
+    det = records["onnx.Det"]
+    assert det["status_name"] == "CONVERTED_TO_TORCH_BACKEND_IR" and det["runs_on"] == "cpu"
+    assert "node 'determinant' (op type Det, opset 17)" in det["error"] and det["output_shapes"] == [[2]]
     assert model.report["op_by_op"]["unique_ops"] == 3 and model.report["op_by_op"]["total_ops"] == 4
     assert report.main([str(tmp_path)]) == 0 and (tmp_path / "op_by_op.xlsx").exists()
+
+
+def test_the_conformance_check_gives_the_strict_and_the_fallback_result():
+    proto = _with_det()
+    x = (np.random.default_rng(0).random((3, 2, 2)) - 0.5).astype(np.float32)
+    d = np.linalg.det(np.maximum(x, 0) + x)
+    data_sets = [([x], [np.tanh(d * d).astype(np.float32)])]  # numpy's answer
+    strict = conformance.check_ours(proto, data_sets)
+    assert strict["status"] == "import" and strict["host_nodes"] == 0
+    assert "node 'determinant' (op type Det, opset 17)" in strict["reason"]
+    with_fallback = conformance.check_fallback(proto, data_sets, strict)
+    assert with_fallback["status"] == "pass" and with_fallback["host_nodes"] == 1, with_fallback["reason"]
