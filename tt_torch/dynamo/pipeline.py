@@ -252,8 +252,8 @@ class PipelineExecutor:
             module_path(v[0]) for n in self.gm.graph.nodes for v in (n.meta.get("nn_module_stack") or {}).values()
         }
         unknown = [k for k in self.config.device_map if not any(m == k or m.startswith(k + ".") for m in modules)]
-        if unknown:
-            _LOG.warning(
+        if unknown:  # a typo, or a module of another graph (a graph break splits the model): not an error
+            _LOG.info(
                 "graph %s: CompilerConfig.device_map keys %s name no module of this graph (its modules: %s)",
                 self.name,
                 unknown,
