@@ -148,7 +148,7 @@ setup(
     python_requires=">=3.10",
     packages=packages,
     # torch is pinned exactly so that nothing resolves a CUDA build; see env/requirements.txt.
-    install_requires=["torch==2.13.0", "flatbuffers==25.12.19", "numpy"],
+    install_requires=["torch==2.13.0", "flatbuffers==25.12.19", "numpy", "tqdm", "rich==15.0.0"],
     # The real tt-mlir as a reference compiler (tt_torch.tt_mlir); versions pinned with
     # tt_torch/tt_mlir/plugin.py's PLUGIN_VERSION and schema hash.
     extras_require={"tt-mlir": ["jax-tt-plugin==0.1.3", "jax==0.10.2", "jaxlib==0.10.2"]},

@@ -25,6 +25,7 @@ import torch.fx as fx
 from tt_torch import runtime
 from tt_torch.accuracy import REQUIRED_PCC, compute_atol, compute_pcc
 from tt_torch.composite import node_of_location
+from tt_torch.tables import text_table
 
 
 def fx_node_values(fx_gm: fx.GraphModule, inputs: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -81,11 +82,42 @@ class VerificationTable:
     def as_dicts(self) -> list[dict]:
         return [asdict(r) for r in self.rows]
 
+    def plot(self, path: str) -> None:
+        """Each compared op's PCC in program order as SVG, the bar as a line, failures in red:
+        where along the program the values start to drift."""
+        width, height, pad = 900, 320, 40
+        pccs = [max(0.0, min(1.0, r.pcc)) for r in self.rows]
+        low = min([*pccs, self.required_pcc]) - 0.001
+        span = (1.0 - low) or 1.0
+
+        def y(v: float) -> float:
+            return pad + (height - 2 * pad) * (1.0 - v) / span
+
+        step = (width - 2 * pad) / max(1, len(pccs) - 1)
+        points = " ".join(f"{pad + k * step:.1f},{y(v):.1f}" for k, v in enumerate(pccs))
+        parts = [
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="monospace" '
+            'font-size="11">',
+            f'<text x="{pad}" y="20">per-op PCC in program order ({len(pccs)} ops); axis {low:.4f} .. 1</text>',
+            f'<line x1="{pad}" x2="{width - pad}" y1="{y(self.required_pcc):.1f}" y2="{y(self.required_pcc):.1f}" '
+            f'stroke="orange"/><text x="{width - pad + 2}" y="{y(self.required_pcc):.1f}">{self.required_pcc}</text>',
+            f'<polyline fill="none" stroke="#4a7fb5" points="{points}"/>',
+        ]
+        for k, r in enumerate(self.rows):
+            if not r.passed:
+                parts.append(
+                    f'<circle cx="{pad + k * step:.1f}" cy="{y(pccs[k]):.1f}" r="3" fill="red">'
+                    f"<title>op {r.index} {r.type}</title></circle>"
+                )
+        parts.append("</svg>")
+        with open(path, "w") as f:
+            f.write("\n".join(parts) + "\n")
+
     def __str__(self) -> str:
-        lines = [f"{'op':>5}  {'type':<18} {'PCC':>9} {'atol':>10}  ok  location"]
-        for r in self.rows:
-            ok = "ok" if r.passed else "NO"
-            lines.append(f"{r.index:>5}  {r.type:<18} {r.pcc:>9.6f} {r.atol:>10.3g}  {ok}  {r.loc}")
+        rows = [
+            [r.index, r.type, f"{r.pcc:.6f}", f"{r.atol:.3g}", "ok" if r.passed else "NO", r.loc] for r in self.rows
+        ]
+        lines = [text_table(["op", "type", "PCC", "atol", "ok", "location"], rows, right=("op", "PCC", "atol"))]
         bar = f"PCC >= {self.required_pcc}" + (f", atol <= {self.required_atol}" if self.required_atol else "")
         first = self.first_failure
         if first is None:

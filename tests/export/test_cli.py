@@ -94,11 +94,15 @@ def test_run_random_inputs_seeded_and_saved(exported_cnn, tmp_path, capsys):
     assert code == 2 and "--program 5 is out of range" in err
 
 
-def test_run_golden_checks_outputs_and_ops(exported_cnn, capsys):
+def test_run_golden_checks_outputs_and_ops(exported_cnn, tmp_path, capsys):
     path, _, _ = exported_cnn
     code, out, _ = run_cli(capsys, "run", path, "--golden")
     assert code == 0 and "PCC 1.000000" in out and " rel " in out and "ok" in out
     assert "compared ops meet PCC >= 0.99" in out  # the per-op table from the embedded op goldens
+    assert any(line.split()[:3] == ["op", "type", "PCC"] for line in out.splitlines() if line.strip())
+    assert run_cli(capsys, "run", path, "--golden", "--plot", tmp_path / "pcc.svg")[0] == 0
+    svg = (tmp_path / "pcc.svg").read_text()
+    assert svg.startswith("<svg") and "per-op PCC in program order" in svg and "<polyline" in svg
     # An impossible bar: the same outputs are now a mismatch (exit 1), and the per-op table says
     # which op is first under it rather than that all ops meet it.
     code, out, err = run_cli(capsys, "run", path, "--golden", "--atol", "-1")

@@ -47,7 +47,7 @@ log = logging.getLogger("tt_torch.compiler.cache")
 
 # The modules outside tt_torch/compiler whose code changes what the compiler makes
 # (tests/test_layout.py checks that the compiler imports no other tt-torch module).
-OUTSIDE_SOURCES = ("composite.py", "errors.py", "formats.py")
+OUTSIDE_SOURCES = ("composite.py", "errors.py", "formats.py", "tables.py")
 
 FORMAT = 2  # of the .json entry; another format is a miss
 # A flatbuffer cannot exceed 2 GiB (32-bit offsets); a larger or non-regular file is not an entry.

@@ -778,11 +778,8 @@ def _summary(art: GraphArtifacts, graph: FrontendResult, cfg: CompilerConfig) ->
 def _log_compile(art: GraphArtifacts, with_ir: bool) -> None:
     """CompilerConfig.dump_info / dump_debug (tt-torch's options): the compile's stage summary
     and, with dump_debug, each stage's IR, at INFO on the "tt_torch.dump" logger."""
-    if not _DUMP.handlers and not logging.getLogger().handlers:
-        # asked for by the config: shown even where the application set up no logging
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("tt-torch: %(message)s"))
-        _DUMP.addHandler(handler)
+    # asked for by the config: shown even at the default WARNING level (the "tt_torch" logger's
+    # handler writes it to stderr where the application set up no logging; tt_torch.logs)
     if _DUMP.getEffectiveLevel() > logging.INFO:
         _DUMP.setLevel(logging.INFO)
     seconds = ", ".join(f"{stage} {s:.3f} s" for stage, s in art.stage_seconds.items())

@@ -2,7 +2,7 @@
 
     tt-torch read model.ttnn [--section version|system_desc|mlir|inputs|outputs|ops] [--json]
     tt-torch run model.ttnn [--program N] [--loops N] [--warmup N] [--golden] [--pcc 0.99] [--atol A]
-                            [--save-artifacts DIR] [--seed S]
+                            [--save-artifacts DIR] [--seed S] [--plot FILE.svg]
     tt-torch perf model.ttnn [--program N] [--loops N] [--warmup N] [--csv FILE] [--plot FILE.svg]
     tt-torch query
     tt-torch check model.ttnn
@@ -192,6 +192,11 @@ def cmd_run(args) -> int:
         print(line)
     if table is not None:
         print(table)
+        if args.plot:
+            table.plot(args.plot)
+            print(f"per-op PCC plot written to {args.plot}")
+    elif args.plot:
+        _err("--plot draws the per-op PCC of --golden on a file with op goldens; nothing was compared")
     if args.save_artifacts:
         _save(args.save_artifacts, args, program, name, user, outputs, first, times, table)
     if status != OK:
@@ -469,6 +474,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--pcc", type=float, default=0.99, help="required PCC with --golden (default 0.99)")
     r.add_argument("--atol", type=float, default=None, help="required max abs error with --golden (default: none)")
     r.add_argument("--save-artifacts", metavar="DIR", help="write inputs, outputs (.pt) and run.json to DIR")
+    r.add_argument("--plot", metavar="FILE.svg", help="with --golden: draw each op's PCC in program order as SVG")
     r.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
 
     r = sub.add_parser(

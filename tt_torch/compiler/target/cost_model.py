@@ -87,6 +87,7 @@ from dataclasses import asdict, dataclass, field
 from torch_mlir import ir
 
 from tt_torch import formats
+from tt_torch.tables import text_table
 
 from ..context import new_context
 from ..dialects.ttnn_layout import decode, is_device
@@ -246,14 +247,14 @@ class Estimate:
         }
 
     def table(self) -> str:
-        lines = [f"{'op':<22} {'bound':<8} {'est us':>10} {'compute us':>11} {'memory us':>10} {'MB':>9}  loc"]
-        for o in self.ops:
-            if o.op in FREE_OPS:
-                continue
-            lines.append(
-                f"{o.op:<22} {o.bound:<8} {o.estimated_ns / 1e3:>10.2f} {o.compute_ns / 1e3:>11.2f} "
-                f"{o.memory_ns / 1e3:>10.2f} {o.bytes / 1e6:>9.3f}  {o.loc}"
-            )
+        header = ["op", "bound", "est us", "compute us", "memory us", "MB", "loc"]
+        rows = [
+            [o.op, o.bound, f"{o.estimated_ns / 1e3:.2f}", f"{o.compute_ns / 1e3:.2f}", f"{o.memory_ns / 1e3:.2f}"]
+            + [f"{o.bytes / 1e6:.3f}", o.loc]
+            for o in self.ops
+            if o.op not in FREE_OPS
+        ]
+        lines = [text_table(header, rows, right=("est us", "compute us", "memory us", "MB"))]
         lines.append(
             f"estimated total on {self.target}: {self.total_ns / 1e3:.2f} us "
             f"({self.device_ns / 1e3:.2f} us without host transfers) -- a roofline estimate, not a measurement"
