@@ -151,6 +151,15 @@ def test_an_op_without_a_rule_gets_its_input_gathered():
     assert tp["collectives"]["all_gather"] == 1 and "cumsum" in tp["reasons"][0]
 
 
+def test_one_chip_mesh_compiles_for_one_chip():
+    torch.manual_seed(0)
+    model, x = MLP().eval(), torch.randn(2, 64)
+    out, graph = _run(model, x, sharding_plan=MLP_PLAN)  # n150
+    with torch.no_grad():
+        assert compute_pcc(model(x), out) >= 0.99
+    assert "tensor_parallel" not in graph.report and "all_reduce" not in graph.ttnn
+
+
 def test_plan_errors_name_the_problem():
     with pytest.raises(ConfigError, match="must be a dict"):
         CompilerConfig(sharding_plan=[("fc1", ColwiseParallel())])

@@ -393,6 +393,9 @@ def tensor_parallel(ex: Executor, graph: FrontendResult, art: GraphArtifacts, ar
     (tt_torch.parallel), compiled and run on every chip; outputs are whole (replicated)."""
     cfg = ex.config
     chips = ex._device.num_chips if ex._device is not None else system_desc.get(cfg.target).num_chips
+    if chips == 1:
+        _LOG.info("graph %s: sharding_plan on a one-chip mesh (%s): compiled for one chip", art.name, cfg.target)
+        return our_compiler(ex, graph, art, args)
     state = [info.name for info in ex.inputs if info.kind != "input"]
     ce = graph.consteval
     consteval = (ce.graph, [ex.inputs[i].name for i in ce.inputs]) if ce.graph is not None else None
