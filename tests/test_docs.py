@@ -26,6 +26,7 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 CHEAP = {
     "tt-torch --help",
     "tt-torch cache info",
+    "tt-torch --version",
     "tt-torch read model.ttnn --section inputs",
     "build/demos/cpp_runner/run_ttnn model.ttnn --out out/ x.bin",
     "python -m tt_torch.compiler.opt --pass stablehlo-to-ttir ir/resnet50_graph0_0.stablehlo.mlir -o model.ttir.mlir",
