@@ -11,6 +11,7 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
+from tt_torch.errors import FrontendError
 from tt_torch.frontend import onnx_functions
 from tt_torch.onnx_compile import compile_onnx, reference
 from tt_torch.tools.utils import CompilerConfig
@@ -369,3 +370,28 @@ def test_scan_unrolled_with_state_and_directions():
     )
     model = _model([node], [_info("s0", [2]), _info("x", [2, 5])], [_info("s", [2]), _info("y", [2, 5])], opset=16)
     _check(model, rng.standard_normal(2).astype(np.float32), rng.standard_normal((2, 5)).astype(np.float32))
+
+
+def test_quantize_linear_per_tensor():
+    scale, zero = numpy_helper.from_array(np.array(0.05, np.float32), "s"), numpy_helper.from_array(np.uint8(128), "z")
+    node = helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"])
+    model = _model([node], [_info("x", [2, 5])], [_info("y", [2, 5], TensorProto.UINT8)], [scale, zero], opset=19)
+    x = np.array([[-7.0, -0.025, 0.025, 0.075, 1.0], [6.3, 9.0, -0.124, 0.126, 0.0]], np.float32)
+    _check(model, x)
+
+
+def test_an_old_opset_model_is_converted_up_when_torch_mlir_fails():
+    """Upsample-9 (scales as an input) and Unsqueeze/Slice forms before opset 13 are refused by
+    torch-mlir; the model converts up to opset 13 and imports."""
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")
+    node = helper.make_node("Upsample", ["x", "scales"], ["y"], mode="nearest")
+    model = _model([node], [_info("x", [1, 1, 2, 3])], [_info("y", [1, 1, 4, 6])], [scales], opset=9)
+    compiled = _check(model, rng.standard_normal((1, 1, 2, 3)).astype(np.float32))
+    assert compiled.prepared.converted_from == 9 and compiled.prepared.opset == 13
+
+
+def test_an_element_type_torch_mlir_aborts_on_is_refused():
+    node = helper.make_node("Identity", ["x"], ["y"])
+    model = _model([node], [_info("x", [3], TensorProto.UINT16)], [_info("y", [3], TensorProto.UINT16)])
+    with pytest.raises(FrontendError, match=r"input 'x' has ONNX element type UINT16"):
+        compile_onnx(model, STRICT)

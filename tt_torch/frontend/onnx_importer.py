@@ -59,6 +59,7 @@ _ONNX_TO_TORCH = {
     onnx.TensorProto.UINT64: torch.uint64,
     onnx.TensorProto.BOOL: torch.bool,
 }
+_ABORTING_TYPES = {onnx.TensorProto.UINT16, onnx.TensorProto.UINT32, onnx.TensorProto.UINT64}
 _FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16}
 
 
@@ -164,6 +165,15 @@ def prepare(
             )
     graph = model.graph
     _bind_constants(graph, constant_inputs or {})
+    # torch-mlir aborts the whole process on these element types (getScalarTypeForType): refused first
+    typed = [(t.name, t.data_type, "constant") for t in graph.initializer]
+    typed += [(v.name, v.type.tensor_type.elem_type, "input") for v in graph.input]
+    for name, elem, what in typed:
+        if elem in _ABORTING_TYPES:
+            kind = onnx.TensorProto.DataType.Name(elem)
+            raise FrontendError(
+                f"{what} '{name}' has ONNX element type {kind}, which torch-mlir's ONNX importer cannot take"
+            )
     initializers = {t.name for t in graph.initializer}
     user_inputs = [i for i in graph.input if i.name not in initializers]
     _bind_shapes(user_inputs, input_shapes)
@@ -529,10 +539,47 @@ def import_stablehlo(prepared: PreparedModel, context: ir.Context | None = None)
         try:
             return _import_once(prepared, context)
         except OnnxImportError as error:
+            if prepared.opset < MIN_IMPORT_OPSET and _convert_up(prepared):
+                continue
             names = _to_expand(prepared, error, context)
             if not names or not _expand(prepared, names):
                 raise
     return _import_once(prepared, context)
+
+
+# torch-mlir converts many ops only in their opset-13 forms (axes as inputs: Squeeze, Unsqueeze,
+# the reductions; Slice's inputs): an older model it fails on is converted up to this opset
+MIN_IMPORT_OPSET = 13
+
+
+def _signature(model: onnx.ModelProto) -> list:
+    return [(v.name, v.type.SerializeToString()) for v in [*model.graph.input, *model.graph.output]]
+
+
+def _convert_up(prepared: PreparedModel) -> bool:
+    """``prepared`` converted to :data:`MIN_IMPORT_OPSET` (onnx.version_converter), simplified and
+    named again; False when the converter refuses it."""
+    try:
+        model = onnx.version_converter.convert_version(prepared.model, MIN_IMPORT_OPSET)
+        model = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    except Exception as e:  # the converter raises its C++ errors as plain exceptions
+        _LOG.info(
+            "model '%s' not converted from opset %d to %d: %s", prepared.name, prepared.opset, MIN_IMPORT_OPSET, e
+        )
+        return False
+    if _signature(model) != _signature(prepared.model):  # Scan-8's batch dim: the inputs would change
+        _LOG.info(
+            "model '%s' not converted to opset %d: its inputs or outputs would change", prepared.name, MIN_IMPORT_OPSET
+        )
+        return False
+    model = _simplify(model)
+    _LOG.info("model '%s' converted from opset %d to %d for import", prepared.name, prepared.opset, MIN_IMPORT_OPSET)
+    if prepared.converted_from is None:
+        prepared.converted_from = prepared.opset
+    prepared.opset = default_opset(model)
+    prepared.nodes = _name_nodes(model.graph, model, prepared.nodes)
+    prepared.model = model
+    return True
 
 
 class OnnxImportError(FrontendError):
@@ -627,11 +674,10 @@ def _expand(prepared: PreparedModel, names: list[str]) -> bool:
         return False
     try:
         model = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
-    except Exception as e:  # onnx raises InferenceError and plain RuntimeErrors
-        raise FrontendError(
-            f"ONNX shape inference failed on model '{prepared.name}' after function expansion: {e}"
-        ) from e
-    model = _simplify(model)
+        model = _simplify(model)
+    except Exception as e:  # onnx raises InferenceError and plain RuntimeErrors: the bodies cannot stand in
+        _LOG.info("model '%s': function bodies not used, shape inference fails on them: %s", prepared.name, e)
+        return False
     prepared.expanded.extend((prepared.nodes.get(e.node, (e.node,))[0], e.op_type) for e in done)
     prepared.nodes = _name_nodes(model.graph, model, prepared.nodes)
     prepared.model = model

@@ -24,6 +24,8 @@ control operands known (the importer folds what it can first); per op:
 - ``Dropout`` that keeps everything, ``CumProd`` (running products), ``OneHot`` (a comparison
   with positions), ``Compress`` by a known condition (a Gather), ``Col2Im`` (a constant
   tap-to-pixel matrix), ``QLinearMatMul`` (dequantize, multiply, requantize).
+- ``QuantizeLinear`` per tensor to 8 bits: divide, round half to even, add the zero point,
+  saturate (torch-mlir's lowering goes through quantized tensors, which StableHLO lacks).
 - ``Scan`` over a static length: unrolled, one renamed copy of the body per step (torch-mlir
   converts no Scan; LinearAttention's body is one).
 """
@@ -802,6 +804,39 @@ def qlinear_matmul(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | Non
     return nodes
 
 
+def quantize_linear(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
+    """Per-tensor quantization to 8 bits: x / scale rounded half to even, plus the zero point,
+    saturated (torch-mlir lowers it through quantized tensors, which StableHLO lacks)."""
+    x, scale, y = node.input[0], node.input[1], node.output[0]
+    zero = node.input[2] if len(node.input) > 2 and node.input[2] else None
+    out_elem = g.types.get(zero) if zero else int(_attrs(node).get("output_dtype", 0)) or onnx.TensorProto.UINT8
+    scale_shape = g.shapes.get(scale)
+    if out_elem not in (onnx.TensorProto.UINT8, onnx.TensorProto.INT8) or scale_shape is None:
+        return None
+    if int(np.prod(scale_shape)) != 1 or g.types.get(x) not in _FLOATS:
+        return None
+    lo, hi = (0, 255) if out_elem == onnx.TensorProto.UINT8 else (-128, 127)
+    f = onnx.TensorProto.FLOAT
+    base = f"{y}__quantize"
+    nodes = [
+        helper.make_node("Cast", [x], [f"{base}_x"], to=f, name=f"{node.name}/x"),
+        helper.make_node("Cast", [scale], [f"{base}_s"], to=f, name=f"{node.name}/scale"),
+        helper.make_node("Div", [f"{base}_x", f"{base}_s"], [f"{base}_scaled"], name=f"{node.name}/div"),
+        helper.make_node("Round", [f"{base}_scaled"], [f"{base}_rounded"], name=f"{node.name}/round"),
+    ]
+    shifted = f"{base}_rounded"
+    if zero:
+        nodes.append(helper.make_node("Cast", [zero], [f"{base}_z"], to=f, name=f"{node.name}/zero"))
+        nodes.append(
+            helper.make_node("Add", [f"{base}_rounded", f"{base}_z"], [f"{base}_shifted"], name=f"{node.name}/add")
+        )
+        shifted = f"{base}_shifted"
+    bounds = [g.constant(f"{base}_lo", np.array(lo, np.float32)), g.constant(f"{base}_hi", np.array(hi, np.float32))]
+    nodes.append(helper.make_node("Clip", [shifted, *bounds], [f"{base}_clipped"], name=f"{node.name}/clip"))
+    nodes.append(helper.make_node("Cast", [f"{base}_clipped"], [y], to=out_elem, name=f"{node.name}/to_int"))
+    return nodes
+
+
 # --- Scan -----------------------------------------------------------------------------------------
 
 _SCAN_LIMIT = 256  # iterations unrolled
@@ -923,6 +958,7 @@ RULES: dict[str, Callable[[onnx.NodeProto, Graph], list[onnx.NodeProto] | None]]
     "Col2Im": col2im,
     "QLinearMatMul": qlinear_matmul,
     "Scan": scan,
+    "QuantizeLinear": quantize_linear,
     "DFT": dft,
     # ops torch-mlir imports with other semantics than ONNX's (Mod, bool ReduceMax/Min,
     # LpNormalization, SpaceToDepth CRD): see onnx_semantics
