@@ -85,6 +85,14 @@ int main(int argc, char** argv) {
                 << "\n";
     }
     std::cout << "peak DRAM: " << device->peakBytes(rt::fb::BufferType::DRAM) << " bytes\n";
+    // A tensor-parallel program ran on every chip of its mesh, each with its own DRAM.
+    std::vector<int64_t> mesh = rt::toVector(binary.program(program_index).mesh_shape());
+    int64_t chips = mesh.size() == 2 ? mesh[0] * mesh[1] : 1;
+    if (chips > 1) {
+      std::cout << "peak DRAM per chip of the program's mesh " << rt::shapeStr(mesh) << ":";
+      for (int64_t c = 0; c < chips; ++c) std::cout << " " << device->chip(c).peakBytes(rt::fb::BufferType::DRAM);
+      std::cout << " bytes\n";
+    }
   } catch (const rt::BinaryError& e) {
     std::cerr << "tt_run: " << e.what() << "\n";
     return 2;

@@ -216,6 +216,7 @@ def test_round_trip_export_cli_and_cpp_runner(tmp_path, capsys):
         pytest.skip("no C++ runner in build/")
     done = subprocess.run([tt_run, path], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "on t3k: 1 output(s)" in done.stdout, done.stderr
+    assert "peak DRAM per chip of the program's mesh [1, 8]:" in done.stdout
     done = subprocess.run([tt_run, path, "--device", "n300"], capture_output=True, text=True, check=False)
     assert done.returncode == 1 and "has 2 chip(s)" in done.stderr
 
