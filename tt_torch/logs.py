@@ -1,7 +1,9 @@
 """tt-torch's logging and progress bars, configured here and nowhere else.
 
 Every module logs to a child of the ``tt_torch`` logger (``logging.getLogger(__name__)``).
-Its level comes from ``$TT_TORCH_LOG_LEVEL`` (default WARNING) or from Python::
+Its level comes from ``$TT_TORCH_LOG_LEVEL`` (default WARNING), from ``TORCH_LOGS`` as
+PyTorch's own components take it (``TORCH_LOGS=tt_torch``: INFO, ``+tt_torch``: DEBUG,
+``-tt_torch``: ERROR), or from Python::
 
     tt_torch.logs.set_level("INFO")          # or logging.getLogger("tt_torch").setLevel(...)
 
@@ -19,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -59,7 +63,7 @@ def _configure() -> None:
     handler = _StderrUnlessConfigured(sys.stderr)
     handler.setFormatter(logging.Formatter("tt-torch %(levelname)s: %(message)s"))
     LOGGER.addHandler(handler)
-    text = env.LOG_LEVEL.get()
+    text = env.LOG_LEVEL.get() or _from_torch_logs(os.environ.get("TORCH_LOGS", ""))
     if text:
         try:
             LOGGER.setLevel(_level_of(text, env.LOG_LEVEL.name))
@@ -68,6 +72,15 @@ def _configure() -> None:
             LOGGER.setLevel(logging.WARNING)
     elif LOGGER.level == logging.NOTSET:
         LOGGER.setLevel(logging.WARNING)
+
+
+def _from_torch_logs(setting: str) -> str:
+    """The level ``TORCH_LOGS`` gives tt_torch, "" when it does not name it."""
+    for token in setting.split(","):
+        m = re.fullmatch(r"\s*([+-]?)tt_torch\s*", token)
+        if m:
+            return {"+": "DEBUG", "-": "ERROR", "": "INFO"}[m.group(1)]
+    return ""
 
 
 _configure()

@@ -46,6 +46,12 @@ def test_default_is_silent_and_info_gives_one_summary_line():
     assert "aten ops -> " in lines[0] and "TTNN ops" in lines[0] and "compile cache" in lines[0]
 
 
+def test_torch_logs_names_tt_torch():
+    assert logs._from_torch_logs("dynamo,+tt_torch") == "DEBUG"
+    assert logs._from_torch_logs(" tt_torch ") == "INFO" and logs._from_torch_logs("-tt_torch") == "ERROR"
+    assert logs._from_torch_logs("+dynamo,tt_torch_x") == ""
+
+
 def test_records_go_to_the_applications_handlers(caplog):
     with caplog.at_level(logging.INFO, logger="tt_torch"):
         logging.getLogger("tt_torch.some_module").info("hello %d", 1)
