@@ -118,7 +118,9 @@ class VerificationTable:
             [r.index, r.type, f"{r.pcc:.6f}", f"{r.atol:.3g}", "ok" if r.passed else "NO", r.loc] for r in self.rows
         ]
         lines = [text_table(["op", "type", "PCC", "atol", "ok", "location"], rows, right=("op", "PCC", "atol"))]
-        bar = f"PCC >= {self.required_pcc}" + (f", atol <= {self.required_atol}" if self.required_atol is not None else "")
+        bar = f"PCC >= {self.required_pcc}" + (
+            f", atol <= {self.required_atol}" if self.required_atol is not None else ""
+        )
         first = self.first_failure
         if first is None:
             lines.append(f"all {len(self.rows)} compared ops meet {bar}")
