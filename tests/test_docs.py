@@ -39,7 +39,6 @@ CHEAP = {
     "tt-torch query",
     "tt-torch check model.ttnn",
     "build/tt_run resnet50.ttnn --device n150",
-    "python -m pytest -q tests/frontend/test_robustness.py --co",
 }
 # Run as written; expected to fail with this text on stderr (the doc shows the error).
 EXPECTED_ERRORS = {
