@@ -102,6 +102,7 @@ def test_split_matches_one_chip(case, target, chips):
     assert graph.ttnn.count("ttnn.all_reduce") == reduces and "ttnn.mesh_shard" in graph.ttnn
     mesh = graph.report["device"]["mesh"]
     assert mesh["chips"] == chips and len(mesh["collectives"]) == reduces
+    assert mesh["ring_hops"] == [1] * chips  # the t3k's snake closes into a ring of neighbours
     assert mesh["critical_path_us"] == pytest.approx(mesh["per_chip_compute_us"] + mesh["collective_us"])
 
 

@@ -428,8 +428,16 @@ def mesh_summary(result: Estimate, chips: int) -> dict:
     ccl = [o for o in result.ops if o.op in CCL_OPS]
     compute = sum(o.estimated_ns for o in result.ops if o.op not in CCL_OPS and o.op not in HOST_OPS)
     links = sum(o.estimated_ns for o in ccl)
+    ring = ring_of(result.target, chips)
+    try:
+        desc = _system_desc.get(result.target)
+        hops = [len(desc.route(a, b)) for a, b in zip(ring, ring[1:] + ring[:1])]
+    except ValueError:  # a target without these chips: the default link, one hop each
+        hops = [1] * chips
     return {
         "chips": chips,
+        "ring": ring,
+        "ring_hops": hops,  # links crossed from each chip of the ring to the next
         "per_chip_compute_us": compute / 1e3,
         "collective_us": links / 1e3,
         "per_link_bytes": sum(o.bytes for o in ccl),
