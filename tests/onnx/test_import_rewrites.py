@@ -395,3 +395,11 @@ def test_an_element_type_torch_mlir_aborts_on_is_refused():
     model = _model([node], [_info("x", [3], TensorProto.UINT16)], [_info("y", [3], TensorProto.UINT16)])
     with pytest.raises(FrontendError, match=r"input 'x' has ONNX element type UINT16"):
         compile_onnx(model, STRICT)
+
+
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER"])
+def test_conv_transpose_auto_pad_same(auto_pad):
+    w = numpy_helper.from_array(rng.standard_normal((1, 2, 3, 3)).astype(np.float32), "w")
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], auto_pad=auto_pad, strides=[2, 2])
+    model = _model([node], [_info("x", [1, 1, 3, 4])], [_info("y", [1, 2, 6, 8])], [w])
+    _check(model, rng.standard_normal((1, 1, 3, 4)).astype(np.float32))

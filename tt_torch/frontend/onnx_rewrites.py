@@ -837,6 +837,47 @@ def quantize_linear(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | No
     return nodes
 
 
+def conv_transpose(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
+    """auto_pad SAME_* as explicit pads (torch-mlir converts only explicit ones), split as the
+    reference implementations do: total = stride * (in - 1) + output_padding + dilated kernel
+    - out, the odd one at the end for SAME_UPPER and at the start for SAME_LOWER; uneven
+    pads as a crop of the unpadded output."""
+    a = _attrs(node)
+    auto = _text(a.get("auto_pad", "NOTSET"))
+    x, w, y = node.input[0], node.input[1], node.output[0]
+    in_shape, w_shape, out_shape = g.shapes.get(x), g.shapes.get(w), g.shapes.get(y)
+    if auto not in ("SAME_UPPER", "SAME_LOWER") or None in (in_shape, w_shape, out_shape) or g.opset < 10:
+        return None
+    r = len(in_shape) - 2
+    kernel = [int(v) for v in a.get("kernel_shape", w_shape[2:])]
+    strides = [int(v) for v in a.get("strides", [1] * r)]
+    dilations = [int(v) for v in a.get("dilations", [1] * r)]
+    extra = [int(v) for v in a.get("output_padding", [0] * r)]
+    begin, end = [], []
+    for d in range(r):
+        total = strides[d] * (in_shape[2 + d] - 1) + extra[d] + (kernel[d] - 1) * dilations[d] + 1 - out_shape[2 + d]
+        if total < 0:
+            return None
+        small, large = total // 2, total - total // 2
+        begin.append(small if auto == "SAME_UPPER" else large)
+        end.append(large if auto == "SAME_UPPER" else small)
+    attrs = {k: v for k, v in a.items() if k not in ("auto_pad", "pads", "output_shape")}
+    if begin == end:
+        return [helper.make_node("ConvTranspose", list(node.input), [y], name=node.name, pads=begin + end, **attrs)]
+    # uneven: the whole output (no pads, which torch-mlir wants even), then the pads cut off
+    full = [out_shape[2 + d] + begin[d] + end[d] for d in range(r)]
+    base = f"{y}__convtranspose"
+    starts = g.constant(f"{base}_starts", np.array(begin, np.int64))
+    ends = g.constant(f"{base}_ends", np.array([f - e for f, e in zip(full, end)], np.int64))
+    axes = g.constant(f"{base}_axes", np.array(list(range(2, 2 + r)), np.int64))
+    return [
+        helper.make_node(
+            "ConvTranspose", list(node.input), [f"{base}_full"], name=node.name, pads=[0] * (2 * r), **attrs
+        ),
+        helper.make_node("Slice", [f"{base}_full", starts, ends, axes], [y], name=f"{node.name}/crop"),
+    ]
+
+
 # --- Scan -----------------------------------------------------------------------------------------
 
 _SCAN_LIMIT = 256  # iterations unrolled
@@ -959,6 +1000,7 @@ RULES: dict[str, Callable[[onnx.NodeProto, Graph], list[onnx.NodeProto] | None]]
     "QLinearMatMul": qlinear_matmul,
     "Scan": scan,
     "QuantizeLinear": quantize_linear,
+    "ConvTranspose": conv_transpose,
     "DFT": dft,
     # ops torch-mlir imports with other semantics than ONNX's (Mod, bool ReduceMax/Min,
     # LpNormalization, SpaceToDepth CRD): see onnx_semantics
