@@ -403,3 +403,14 @@ def test_conv_transpose_auto_pad_same(auto_pad):
     node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], auto_pad=auto_pad, strides=[2, 2])
     model = _model([node], [_info("x", [1, 1, 3, 4])], [_info("y", [1, 2, 6, 8])], [w])
     _check(model, rng.standard_normal((1, 1, 3, 4)).astype(np.float32))
+
+
+def test_slice_with_negative_steps():
+    consts = [
+        numpy_helper.from_array(np.array(v, np.int64), n)
+        for v, n in (([-1, 4], "starts"), ([-1000, 0], "ends"), ([0, 2], "axes"), ([-1, -2], "steps"))
+    ]
+    node = helper.make_node("Slice", ["x", "starts", "ends", "axes", "steps"], ["y"])
+    model = _model([node], [_info("x", [3, 2, 6])], [_info("y", [3, 2, 2])], consts, opset=13)
+    x = rng.standard_normal((3, 2, 6)).astype(np.float32)
+    _check(model, x, expected=[x[::-1, :, 4:0:-2]])

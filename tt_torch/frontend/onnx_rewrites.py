@@ -26,6 +26,8 @@ control operands known (the importer folds what it can first); per op:
   tap-to-pixel matrix), ``QLinearMatMul`` (dequantize, multiply, requantize).
 - ``QuantizeLinear`` per tensor to 8 bits: divide, round half to even, add the zero point,
   saturate (torch-mlir's lowering goes through quantized tensors, which StableHLO lacks).
+- ``ConvTranspose`` with auto_pad SAME: explicit pads (uneven ones as a crop); ``Slice`` with
+  a negative step: a Gather of the positions it visits.
 - ``Scan`` over a static length: unrolled, one renamed copy of the body per step (torch-mlir
   converts no Scan; LinearAttention's body is one).
 """
@@ -878,6 +880,33 @@ def conv_transpose(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | Non
     ]
 
 
+def slice_(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
+    """A Slice with a negative step (``x[::-1]``): a Gather of the positions it visits, per axis
+    (torch-mlir lowers it to a StableHLO slice with a negative stride, which is invalid)."""
+    x, y = node.input[0], node.output[0]
+    shape = g.shapes.get(x)
+    if shape is None or g.opset < 10 or len(node.input) < 5 or not node.input[4]:
+        return None
+    starts, ends, axes, steps = (g.input(node, k) for k in (1, 2, 3, 4))
+    if starts is None or ends is None or steps is None or (node.input[3] and axes is None):
+        return None
+    if not np.any(steps < 0):
+        return None
+    axes = list(range(len(starts))) if axes is None else [int(a) % len(shape) for a in axes]
+    base = f"{y}__slice"
+    nodes, current = [], x
+    for k, (axis, start, end, step) in enumerate(zip(axes, starts, ends, steps)):
+        positions = np.arange(shape[axis])[slice(int(start), int(end), int(step))]
+        if int(step) > 0 and len(positions) == shape[axis]:
+            continue
+        out = f"{base}_{k}"
+        index = g.constant(f"{base}_{k}_index", positions.astype(np.int64))
+        nodes.append(helper.make_node("Gather", [current, index], [out], axis=axis, name=f"{node.name}/gather_{k}"))
+        current = out
+    nodes.append(helper.make_node("Identity", [current], [y], name=f"{node.name}/identity"))
+    return nodes
+
+
 # --- Scan -----------------------------------------------------------------------------------------
 
 _SCAN_LIMIT = 256  # iterations unrolled
@@ -1001,6 +1030,7 @@ RULES: dict[str, Callable[[onnx.NodeProto, Graph], list[onnx.NodeProto] | None]]
     "Scan": scan,
     "QuantizeLinear": quantize_linear,
     "ConvTranspose": conv_transpose,
+    "Slice": slice_,
     "DFT": dft,
     # ops torch-mlir imports with other semantics than ONNX's (Mod, bool ReduceMax/Min,
     # LpNormalization, SpaceToDepth CRD): see onnx_semantics
