@@ -152,6 +152,24 @@ def test_an_op_without_a_rule_gets_its_input_gathered():
     assert tp["collectives"]["all_gather"] == 1 and "cumsum" in tp["reasons"][0]
 
 
+def test_a_partial_sum_read_twice_is_reduced_once():
+    class TwoReaders(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(32, 64), nn.Linear(64, 32, bias=False)
+
+        def forward(self, x):
+            y = self.b(torch.relu(self.a(x)))  # a partial sum on every chip, no bias
+            return torch.tanh(y) + torch.sigmoid(y)
+
+    torch.manual_seed(0)
+    model, x = TwoReaders().eval(), torch.randn(4, 32)
+    out, graph = _run(model, x, target="t3k", sharding_plan={"a": ColwiseParallel(), "b": RowwiseParallel()})
+    with torch.no_grad():
+        assert compute_pcc(model(x), out) >= 0.99
+    assert graph.report["tensor_parallel"]["collectives"]["all_reduce"] == 1
+
+
 def test_one_chip_mesh_compiles_for_one_chip():
     torch.manual_seed(0)
     model, x = MLP().eval(), torch.randn(2, 64)

@@ -332,12 +332,12 @@ def propagate_only(gm: fx.GraphModule, inputs: list[Placement], n: int) -> list[
 
 class _Builder:
     def __init__(self, gm: fx.GraphModule, n: int):
-        self.src = gm
         self.n = n
         self.graph = fx.Graph()
         self.env: dict[fx.Node, tuple[fx.Node, Placement]] = {}
         self.reasons: list[str] = []
         self.inputs: dict[fx.Node, fx.Node] = {}  # program input -> its whole (unsharded) value
+        self.whole: dict[fx.Node, fx.Node] = {}  # value -> its replicated form, made once
 
     # -- collectives -------------------------------------------------------------------
     def _marker(self, kind: str, target, args: tuple, like: fx.Node) -> fx.Node:
@@ -351,6 +351,11 @@ class _Builder:
             return new
         if old in self.inputs:  # a program input: its whole value is on the host, nothing to gather
             return self.inputs[old]
+        if old not in self.whole:
+            self.whole[old] = self._replicate(new, p, old, user)
+        return self.whole[old]
+
+    def _replicate(self, new: fx.Node, p: Placement, old: fx.Node, user: str) -> fx.Node:
         kind = "all_reduce" if isinstance(p, Partial) else "all_gather"
         self.reasons.append(f"{kind} of {old.name} ({p!r}) for {user}")
         if isinstance(p, Partial):
