@@ -179,6 +179,30 @@ def test_one_chip_mesh_compiles_for_one_chip():
     assert "tensor_parallel" not in graph.report and "all_reduce" not in graph.ttnn
 
 
+def test_a_split_that_does_not_compile_runs_on_one_chip_with_the_cpu_fallback():
+    """airy_ai has no lowering: with enable_cpu_fallback (the default) the graph runs as without a
+    plan, that op on the CPU, and the report says why; without it the compile error is raised."""
+
+    class Airy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(32, 64)
+
+        def forward(self, x):
+            return torch.special.airy_ai(self.fc(x))
+
+    torch.manual_seed(0)
+    model, x = Airy().eval(), torch.randn(4, 32)
+    out, graph = _run(model, x, target="n300", sharding_plan={"fc": ColwiseParallel()})
+    with torch.no_grad():
+        assert compute_pcc(model(x), out) >= 0.99
+    assert graph.report["tensor_parallel"]["ran_on"] == "one chip" and graph.report["cpu_fallback"]
+    torch._dynamo.reset()
+    compiled, _ = compile_tt(model, target="n300", sharding_plan={"fc": ColwiseParallel()}, enable_cpu_fallback=False)
+    with pytest.raises(TTTorchError, match="airy"):
+        compiled(x)
+
+
 def test_plan_errors_name_the_problem():
     with pytest.raises(ConfigError, match="must be a dict"):
         CompilerConfig(sharding_plan=[("fc1", ColwiseParallel())])

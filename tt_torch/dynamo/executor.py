@@ -401,17 +401,25 @@ def tensor_parallel(ex: Executor, graph: FrontendResult, art: GraphArtifacts, ar
     consteval = (ce.graph, [ex.inputs[i].name for i in ce.inputs]) if ce.graph is not None else None
     t = time.perf_counter()
     part = parallel.partition_program(graph.fx_gm, graph.arg_names, cfg.sharding_plan, chips, state, consteval)
-    module = import_stablehlo(part.gm, func_name="main")
-    art.report["tensor_parallel"] = {
-        "chips": chips,
-        "inputs": {n: repr(p) for n, p in zip(graph.arg_names, part.input_placements)},
-        "collectives": parallel_stablehlo.annotate(module, part),
-        "reasons": part.reasons,
-    }
-    art.stablehlo = module.operation.get_asm(enable_debug_info=True, large_elements_limit=16)
-    art.stage_seconds["torch_mlir"] = time.perf_counter() - t
     execute = cfg.compile_depth == CompileDepth.EXECUTE
-    result = _compile_module(cfg, module, graph, execute)
+    try:
+        module = import_stablehlo(part.gm, func_name="main")
+        art.report["tensor_parallel"] = {
+            "chips": chips,
+            "inputs": {n: repr(p) for n, p in zip(graph.arg_names, part.input_placements)},
+            "collectives": parallel_stablehlo.annotate(module, part),
+            "reasons": part.reasons,
+        }
+        art.stablehlo = module.operation.get_asm(enable_debug_info=True, large_elements_limit=16)
+        art.stage_seconds["torch_mlir"] = time.perf_counter() - t
+        result = _compile_module(cfg, module, graph, execute)
+    except CompileError as e:  # FrontendError and LoweringError included
+        if not cfg.enable_cpu_fallback:
+            raise
+        # the split program does not compile: the whole graph on one chip, with the CPU fallback
+        _LOG.warning("graph %s: the tensor-parallel program does not compile (%s); it runs on one chip", art.name, e)
+        art.report["tensor_parallel"] = {"chips": chips, "error": str(e), "ran_on": "one chip"}
+        return our_compiler(ex, graph, art, args)
     art.ttir, art.ttnn, art.flatbuffer = result.ttir, result.ttnn, result.flatbuffer
     art.report.update(result.report)
     art.stage_seconds.update(result.stage_seconds)
