@@ -390,10 +390,12 @@ def test_an_old_opset_model_is_converted_up_when_torch_mlir_fails():
     assert compiled.prepared.converted_from == 9 and compiled.prepared.opset == 13
 
 
-def test_an_element_type_torch_mlir_aborts_on_is_refused():
-    node = helper.make_node("Identity", ["x"], ["y"])
-    model = _model([node], [_info("x", [3], TensorProto.UINT16)], [_info("y", [3], TensorProto.UINT16)])
-    with pytest.raises(FrontendError, match=r"input 'x' has ONNX element type UINT16"):
+def test_a_node_torch_mlir_aborts_on_is_refused():
+    scale = numpy_helper.from_array(np.array(0.5, np.float32), "scale")
+    zero = numpy_helper.from_array(np.array(3, np.uint16), "zero")
+    node = helper.make_node("QuantizeLinear", ["x", "scale", "zero"], ["y"], name="q")
+    model = _model([node], [_info("x", [3])], [_info("y", [3], TensorProto.UINT16)], [scale, zero])
+    with pytest.raises(FrontendError, match=r"node 'q' \(QuantizeLinear\) has a UINT16 operand or result"):
         compile_onnx(model, STRICT)
 
 
