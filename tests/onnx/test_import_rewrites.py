@@ -416,3 +416,20 @@ def test_slice_with_negative_steps():
     model = _model([node], [_info("x", [3, 2, 6])], [_info("y", [3, 2, 2])], consts, opset=13)
     x = rng.standard_normal((3, 2, 6)).astype(np.float32)
     _check(model, x, expected=[x[::-1, :, 4:0:-2]])
+
+
+@pytest.mark.parametrize(
+    "x_shape,grid_shape,attrs",
+    [
+        ([2, 3, 4, 5], [2, 3, 6, 2], dict(mode="nearest", padding_mode="reflection")),
+        ([1, 2, 3, 4, 5], [1, 2, 3, 4, 3], dict(mode="linear", padding_mode="border", align_corners=1)),
+        ([1, 2, 4, 5], [1, 3, 3, 2], dict(mode="cubic")),
+    ],
+    ids=["nearest_reflection", "trilinear_border", "bicubic_zeros"],
+)
+def test_grid_sample(x_shape, grid_shape, attrs):
+    node = helper.make_node("GridSample", ["x", "grid"], ["y"], **attrs)
+    out = [x_shape[0], x_shape[1], *grid_shape[1:-1]]
+    model = _model([node], [_info("x", x_shape), _info("grid", grid_shape)], [_info("y", out)], opset=22)
+    grid = rng.uniform(-1.3, 1.3, grid_shape).astype(np.float32)
+    _check(model, rng.standard_normal(x_shape).astype(np.float32), grid)

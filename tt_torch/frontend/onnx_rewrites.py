@@ -28,6 +28,9 @@ control operands known (the importer folds what it can first); per op:
   saturate (torch-mlir's lowering goes through quantized tensors, which StableHLO lacks).
 - ``ConvTranspose`` with auto_pad SAME: explicit pads (uneven ones as a crop); ``Slice`` with
   a negative step: a Gather of the positions it visits.
+- ``GridSample`` (nearest, linear or cubic; zeros, border or reflection padding; 2-D or
+  3-D), for the forms torch-mlir fails on or rounds otherwise: grid arithmetic and one
+  GatherElements of the flattened input per corner, weighted and summed.
 - ``Scan`` over a static length: unrolled, one renamed copy of the body per step (torch-mlir
   converts no Scan; LinearAttention's body is one).
 """
@@ -907,6 +910,132 @@ def slice_(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
     return nodes
 
 
+def grid_sample(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
+    """GridSample (nearest or linear, zeros, border or reflection padding, 2-D or 3-D) as
+    arithmetic on the grid and a GatherElements of the flattened input per corner, weighted
+    and summed; for the forms torch-mlir fails on or computes otherwise than ONNX (nearest
+    rounds half to even here), not bilinear sampling with zeros padding over 2-D."""
+    x, grid, y = node.input[0], node.input[1], node.output[0]
+    xs, gs, elem = g.shapes.get(x), g.shapes.get(grid), g.types.get(x)
+    a = _attrs(node)
+    mode = {"bilinear": "linear"}.get(_text(a.get("mode", "linear")), _text(a.get("mode", "linear")))
+    padding = _text(a.get("padding_mode", "zeros"))
+    align = bool(a.get("align_corners", 0))
+    if xs is None or gs is None or elem not in _FLOATS or g.opset < 16 or len(xs) not in (4, 5):
+        return None
+    if mode not in ("nearest", "linear", "cubic") or (mode == "linear" and padding == "zeros" and len(xs) == 4):
+        return None
+    if mode == "cubic" and padding != "zeros":  # the padding then applies to each tap, not the point
+        return None
+    r = len(xs) - 2
+    n, c, space, out_space = xs[0], xs[1], xs[2:], gs[1:-1]
+    points = int(np.prod(out_space))
+    dtype = helper.tensor_dtype_to_np_dtype(elem)
+    base = f"{y}__gridsample"
+    nodes: list[onnx.NodeProto] = []
+    k = [0]
+
+    def op(kind: str, inputs: list[str], **attrs) -> str:
+        k[0] += 1
+        out = f"{base}_{k[0]}"
+        nodes.append(helper.make_node(kind, inputs, [out], name=f"{node.name}/{kind.lower()}_{k[0]}", **attrs))
+        return out
+
+    def const(value) -> str:
+        k[0] += 1
+        return g.constant(f"{base}_c{k[0]}", np.asarray(value, dtype=dtype))
+
+    # per spatial dim (the grid's last axis lists them innermost first: x -> W, y -> H, z -> D)
+    coords = []
+    for d in range(r):
+        size = space[d]
+        gd = op("Gather", [grid, g.constant(f"{base}_axis{d}", np.array(r - 1 - d, np.int64))], axis=-1)
+        scale = (size - 1) / 2 if align else size / 2
+        p = op("Add", [op("Mul", [gd, const(scale)]), const((size - 1) / 2)])
+        if padding == "border":
+            p = op("Clip", [p, const(0.0), const(size - 1)])
+        elif padding == "reflection":
+            low, high = (0.0, size - 1.0) if align else (-0.5, size - 0.5)
+            span = high - low
+            if span <= 0:
+                p = op("Mul", [p, const(0.0)])
+            else:
+                folded = op("Mod", [op("Abs", [op("Sub", [p, const(low)])]), const(2 * span)], fmod=1)
+                p = op("Add", [const(low + span), op("Neg", [op("Abs", [op("Sub", [folded, const(span)])])])])
+                p = op("Clip", [p, const(0.0), const(size - 1)])
+        coords.append(p)
+    # corners: per dim (index, weight) pairs
+    choices = []
+    for d in range(r):
+        if mode == "nearest":
+            choices.append([(op("Round", [coords[d]]), None)])
+        elif mode == "cubic":  # Keys' cubic convolution, A = -0.75, taps at floor(p) - 1 ... + 2
+            low = op("Floor", [coords[d]])
+            t = op("Sub", [coords[d], low])
+            taps = []
+            for offset in (-1, 0, 1, 2):
+                dist = op("Abs", [op("Sub", [t, const(float(offset))])])
+                taps.append((op("Add", [low, const(float(offset))]), _cubic_weight(op, const, dist)))
+            choices.append(taps)
+        else:
+            low = op("Floor", [coords[d]])
+            w1 = op("Sub", [coords[d], low])
+            w0 = op("Sub", [const(1.0), w1])
+            choices.append([(low, w0), (op("Add", [low, const(1.0)]), w1)])
+    strides = [int(np.prod(space[d + 1 :])) for d in range(r)]
+    flat_x = op("Reshape", [x, g.constant(f"{base}_xshape", np.array([n, c, -1], np.int64))])
+    point_shape = g.constant(f"{base}_pshape", np.array([n, 1, points], np.int64))
+    expand_shape = g.constant(f"{base}_eshape", np.array([n, c, points], np.int64))
+    total = None
+    for corner in np.ndindex(*[len(ch) for ch in choices]):
+        linear, weight, valid = None, None, None
+        for d, pick in enumerate(corner):
+            index, w = choices[d][pick]
+            inside = op(
+                "And",
+                [op("GreaterOrEqual", [index, const(0.0)]), op("LessOrEqual", [index, const(space[d] - 1.0)])],
+            )
+            valid = inside if valid is None else op("And", [valid, inside])
+            clamped = op("Clip", [index, const(0.0), const(space[d] - 1.0)])
+            term = op("Mul", [clamped, const(float(strides[d]))])
+            linear = term if linear is None else op("Add", [linear, term])
+            if w is not None:
+                weight = w if weight is None else op("Mul", [weight, w])
+        weight_v = op("Cast", [valid], to=elem) if weight is None else op("Mul", [weight, op("Cast", [valid], to=elem)])
+        idx = op("Cast", [op("Reshape", [linear, point_shape])], to=onnx.TensorProto.INT64)
+        picked = op("GatherElements", [flat_x, op("Expand", [idx, expand_shape])], axis=2)
+        term = op("Mul", [picked, op("Reshape", [weight_v, point_shape])])
+        total = term if total is None else op("Add", [total, term])
+    out_shape = g.constant(f"{base}_yshape", np.array([n, c, *out_space], np.int64))
+    nodes.append(helper.make_node("Reshape", [total, out_shape], [y], name=f"{node.name}/out"))
+    return nodes
+
+
+def _cubic_weight(op, const, dist: str) -> str:
+    """Keys' cubic kernel (A = -0.75) at distance ``dist`` (0 <= dist < 2), as ONNX arithmetic."""
+    a = -0.75
+    near = op(
+        "Add",
+        [op("Mul", [op("Mul", [op("Sub", [op("Mul", [const(a + 2), dist]), const(a + 3)]), dist]), dist]), const(1.0)],
+    )
+    far = op(
+        "Sub",
+        [
+            op(
+                "Mul",
+                [
+                    op(
+                        "Add", [op("Mul", [op("Sub", [op("Mul", [const(a), dist]), const(5 * a)]), dist]), const(8 * a)]
+                    ),
+                    dist,
+                ],
+            ),
+            const(4 * a),
+        ],
+    )
+    return op("Where", [op("Less", [dist, const(1.0)]), near, far])
+
+
 # --- Scan -----------------------------------------------------------------------------------------
 
 _SCAN_LIMIT = 256  # iterations unrolled
@@ -1031,6 +1160,7 @@ RULES: dict[str, Callable[[onnx.NodeProto, Graph], list[onnx.NodeProto] | None]]
     "QuantizeLinear": quantize_linear,
     "ConvTranspose": conv_transpose,
     "Slice": slice_,
+    "GridSample": grid_sample,
     "DFT": dft,
     # ops torch-mlir imports with other semantics than ONNX's (Mod, bool ReduceMax/Min,
     # LpNormalization, SpaceToDepth CRD): see onnx_semantics
