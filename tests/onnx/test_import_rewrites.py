@@ -433,3 +433,20 @@ def test_grid_sample(x_shape, grid_shape, attrs):
     model = _model([node], [_info("x", x_shape), _info("grid", grid_shape)], [_info("y", out)], opset=22)
     grid = rng.uniform(-1.3, 1.3, grid_shape).astype(np.float32)
     _check(model, rng.standard_normal(x_shape).astype(np.float32), grid)
+
+
+@pytest.mark.parametrize("reduction", ["add", "mul", "max", "min"])
+def test_scatter_with_reduction_and_repeated_indices(reduction):
+    nd_index = numpy_helper.from_array(np.array([[1], [3], [1]], np.int64), "i")
+    el_index = numpy_helper.from_array(np.array([[0, 2, 0], [4, -1, 4]], np.int64), "j")
+    nd = helper.make_node("ScatterND", ["x", "i", "u"], ["a"], reduction=reduction)
+    el = helper.make_node("ScatterElements", ["x2", "j", "v"], ["b"], axis=1, reduction=reduction)
+    model = _model(
+        [nd, el],
+        [_info("x", [4, 3]), _info("u", [3, 3]), _info("x2", [2, 5]), _info("v", [2, 3])],
+        [_info("a", [4, 3]), _info("b", [2, 5])],
+        [nd_index, el_index],
+        opset=18,
+    )
+    shapes = ((4, 3), (3, 3), (2, 5), (2, 3))
+    _check(model, *(rng.standard_normal(s).astype(np.float32) for s in shapes))

@@ -31,6 +31,8 @@ control operands known (the importer folds what it can first); per op:
 - ``GridSample`` (nearest, linear or cubic; zeros, border or reflection padding; 2-D or
   3-D), for the forms torch-mlir fails on or rounds otherwise: grid arithmetic and one
   GatherElements of the flattened input per corner, weighted and summed.
+- ``ScatterND`` / ``ScatterElements`` with a reduction and known indices: one update after
+  the other (gather, combine, scatter without reduction), repeated indices in order.
 - ``Scan`` over a static length: unrolled, one renamed copy of the body per step (torch-mlir
   converts no Scan; LinearAttention's body is one).
 """
@@ -1036,6 +1038,65 @@ def _cubic_weight(op, const, dist: str) -> str:
     return op("Where", [op("Less", [dist, const(1.0)]), near, far])
 
 
+_SCATTER_LIMIT = 64  # index vectors: one gather and one scatter each
+
+_COMBINE = {"add": "Add", "mul": "Mul", "max": "Max", "min": "Min"}
+
+
+def scatter_reduce(node: onnx.NodeProto, g: Graph) -> list[onnx.NodeProto] | None:
+    """ScatterND / ScatterElements with a reduction and known indices: one update after the
+    other (gather the current slice, combine, scatter it back without reduction), so repeated
+    indices combine in order. ScatterElements' indices become ScatterND index vectors."""
+    data, y = node.input[0], node.output[0]
+    reduction = _text(_attrs(node).get("reduction", "none"))
+    indices, shape = g.input(node, 1), g.shapes.get(data)
+    ushape = g.shapes.get(node.input[2])
+    if reduction not in _COMBINE or indices is None or shape is None or ushape is None or g.opset < 13:
+        return None
+    updates = node.input[2]
+    base = f"{y}__scatter"
+    nodes: list[onnx.NodeProto] = []
+    if node.op_type == "ScatterElements":
+        axis = int(_attrs(node).get("axis", 0)) % len(shape)
+        vectors = []
+        for pos in np.ndindex(*indices.shape):
+            target = list(pos)
+            target[axis] = int(indices[pos]) % shape[axis]
+            vectors.append(target)
+        vectors = np.array(vectors, np.int64).reshape(-1, len(shape))
+        flat = g.constant(f"{base}_flat", np.array([-1], np.int64))
+        nodes.append(helper.make_node("Reshape", [updates, flat], [f"{base}_u"], name=f"{node.name}/flatten"))
+        updates, slice_shape = f"{base}_u", []
+    else:
+        vectors = indices.reshape(-1, indices.shape[-1]).astype(np.int64)
+        depth = indices.shape[-1]
+        vectors = np.where(vectors < 0, vectors + np.array(shape[:depth]), vectors)
+        slice_shape = list(shape[depth:])
+        lead = g.constant(f"{base}_lead", np.array([-1, *slice_shape], np.int64))
+        nodes.append(helper.make_node("Reshape", [updates, lead], [f"{base}_u"], name=f"{node.name}/rows"))
+        updates = f"{base}_u"
+    if len(vectors) > _SCATTER_LIMIT:
+        return None
+    current = data
+    for i, vector in enumerate(vectors):
+        index = g.constant(f"{base}_i{i}", vector.reshape(1, -1))
+        row = g.constant(f"{base}_r{i}", np.array([i], np.int64))
+        tag = f"{base}_{i}"
+        nodes += [
+            helper.make_node("GatherND", [current, index], [f"{tag}_old"], name=f"{node.name}/old_{i}"),
+            helper.make_node("Gather", [updates, row], [f"{tag}_upd"], axis=0, name=f"{node.name}/update_{i}"),
+            helper.make_node(
+                _COMBINE[reduction], [f"{tag}_old", f"{tag}_upd"], [f"{tag}_new"], name=f"{node.name}/combine_{i}"
+            ),
+            helper.make_node(
+                "ScatterND", [current, index, f"{tag}_new"], [f"{tag}_out"], name=f"{node.name}/scatter_{i}"
+            ),
+        ]
+        current = f"{tag}_out"
+    nodes.append(helper.make_node("Identity", [current], [y], name=f"{node.name}/identity"))
+    return nodes
+
+
 # --- Scan -----------------------------------------------------------------------------------------
 
 _SCAN_LIMIT = 256  # iterations unrolled
@@ -1161,6 +1222,8 @@ RULES: dict[str, Callable[[onnx.NodeProto, Graph], list[onnx.NodeProto] | None]]
     "ConvTranspose": conv_transpose,
     "Slice": slice_,
     "GridSample": grid_sample,
+    "ScatterND": scatter_reduce,
+    "ScatterElements": scatter_reduce,
     "DFT": dft,
     # ops torch-mlir imports with other semantics than ONNX's (Mod, bool ReduceMax/Min,
     # LpNormalization, SpaceToDepth CRD): see onnx_semantics
