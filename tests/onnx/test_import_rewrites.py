@@ -450,3 +450,38 @@ def test_scatter_with_reduction_and_repeated_indices(reduction):
     )
     shapes = ((4, 3), (3, 3), (2, 5), (2, 3))
     _check(model, *(rng.standard_normal(s).astype(np.float32) for s in shapes))
+
+
+@pytest.mark.parametrize(
+    "kind,attrs",
+    [
+        ("LSTM", dict(direction="bidirectional")),
+        ("GRU", dict(direction="reverse", linear_before_reset=1)),
+        ("GRU", dict()),
+        ("RNN", dict(direction="bidirectional")),
+    ],
+    ids=["lstm_bidirectional_peepholes", "gru_reverse_linear_before_reset", "gru", "rnn_bidirectional"],
+)
+def test_recurrent_unrolled(kind, attrs):
+    gates, hidden, dirs = (
+        {"RNN": 1, "GRU": 3, "LSTM": 4}[kind],
+        3,
+        2 if attrs.get("direction") == "bidirectional" else 1,
+    )
+    steps, batch, width = 4, 2, 5
+    shapes = {
+        "X": [steps, batch, width],
+        "W": [dirs, gates * hidden, width],
+        "R": [dirs, gates * hidden, hidden],
+        "B": [dirs, 2 * gates * hidden],
+        "initial_h": [dirs, batch, hidden],
+    }
+    names = ["X", "W", "R", "B", "", "initial_h"]
+    outputs = [_info("Y", [steps, dirs, batch, hidden]), _info("Y_h", [dirs, batch, hidden])]
+    if kind == "LSTM":
+        shapes |= {"initial_c": [dirs, batch, hidden], "P": [dirs, 3 * hidden]}
+        names += ["initial_c", "P"]
+        outputs.append(_info("Y_c", [dirs, batch, hidden]))
+    node = helper.make_node(kind, names, [o.name for o in outputs], hidden_size=hidden, **attrs)
+    model = _model([node], [_info(n, s) for n, s in shapes.items()], outputs, opset=22)
+    _check(model, *(rng.standard_normal(s).astype(np.float32) * 0.5 for s in shapes.values()))
