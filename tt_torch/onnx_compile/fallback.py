@@ -200,6 +200,7 @@ def compile_with_fallback(
     partitions, compiled, texts = [], [], {"stablehlo": [], "ttir": [], "ttnn": []}
     weights = graph.prepared.weights
     by_location = {node.name: node for node in graph.nodes}
+    order = {location: k for k, location in enumerate(by_location)}
     for part_name in split.partitions:
         sub = split.submodule(part_name)
         members = [n.meta["onnx_node"] for n in sub.graph.nodes if "onnx_node" in n.meta]
@@ -207,7 +208,6 @@ def compile_with_fallback(
         ins = [a.meta["onnx_value"] for a in site.args]
         output = next(n for n in sub.graph.nodes if n.op == "output")
         outs = [n.meta["onnx_value"] for n in output.args[0]]
-        order = {location: k for k, location in enumerate(by_location)}
         nodes = [by_location[m] for m in sorted(members, key=order.get)]
         t = time.perf_counter()
         try:
@@ -243,7 +243,6 @@ def compile_with_fallback(
         if execute:
             kept = [k for k, v in enumerate(ins) if v not in weights]
             fx_fallback.place(split, part_name, _program(model, kept))
-    order = {node.name: k for k, node in enumerate(graph.nodes)}
     ops = sorted(host.values(), key=lambda entry: order[entry["source"]])
     report = {
         "ops": ops,
