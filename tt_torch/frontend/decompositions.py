@@ -146,6 +146,18 @@ def _fmod_scalar(a, b):
     return torch.fmod(*_scalar_operand(a, b))
 
 
+def _shift(shift):
+    """``a << b`` and ``a >> b`` (and a Python-number amount) as bitwise_left/right_shift of two
+    tensors: torch-mlir lowers those, not the operator overloads nor a scalar operand. A number
+    becomes ``a * 0 + b``: a tensor of a's dtype made without a dtype argument, which torch-mlir
+    aborts on for uint16."""
+
+    def decomposed(a, b):
+        return shift(a, b if isinstance(b, torch.Tensor) else a * 0 + b)
+
+    return decomposed
+
+
 def _flags(x: torch.Tensor, value: bool) -> torch.Tensor:
     """1 where ``x`` is (non)zero as ``value`` asks, else 0, as int32 (an aten op, no prims cast)."""
     hit = (x != 0) if value else (x == 0)
@@ -1364,6 +1376,12 @@ CUSTOM: dict[torch._ops.OpOverload, Callable] = {
     aten.hypot.default: _hypot,
     aten.fmod.Tensor: _fmod,
     aten.fmod.Scalar: _fmod,
+    aten.__lshift__.Tensor: _shift(torch.bitwise_left_shift),
+    aten.__lshift__.Scalar: _shift(torch.bitwise_left_shift),
+    aten.bitwise_left_shift.Tensor_Scalar: _shift(torch.bitwise_left_shift),
+    aten.__rshift__.Tensor: _shift(torch.bitwise_right_shift),
+    aten.__rshift__.Scalar: _shift(torch.bitwise_right_shift),
+    aten.bitwise_right_shift.Tensor_Scalar: _shift(torch.bitwise_right_shift),
     aten.roll.default: _roll,
     aten.any.default: _any,
     aten.any.dims: _any,

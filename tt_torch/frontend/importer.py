@@ -18,6 +18,7 @@ import torch.fx as fx
 from torch_mlir import ir
 from torch_mlir.compiler_utils import TorchMlirCompilerError
 from torch_mlir.dialects import torch as torch_d
+from torch_mlir.extras import fx_importer
 from torch_mlir.extras.fx_importer import TORCH_DTYPE_TO_NPY_TYPE, ContextCache, FxImporter, FxImporterHooks
 from torch_mlir.fx import stateless_fx_import
 
@@ -25,6 +26,15 @@ from tt_torch import composite
 from tt_torch.errors import FrontendError
 
 from .locking import COMPILE_LOCK
+from .stablehlo_fixes import logical_unsigned_right_shifts
+
+# torch-mlir's FX importer maps uint8 and uint32 but not uint16 / uint64 (a KeyError on the
+# graph): the same entries for them (ScalarType numbers 27 and 29, as c10 numbers them).
+for _dtype, _bits, _number, _npy in ((torch.uint16, 16, 27, np.uint16), (torch.uint64, 64, 29, np.uint64)):
+    fx_importer.TORCH_DTYPE_TO_MLIR_TYPE_ASM.setdefault(_dtype, f"ui{_bits}")
+    fx_importer.TORCH_DTYPE_TO_MLIR_TYPE.setdefault(_dtype, lambda b=_bits: ir.IntegerType.get_unsigned(b))
+    fx_importer.TORCH_DTYPE_TO_NPY_TYPE.setdefault(_dtype, _npy)
+    fx_importer.TORCH_DTYPE_TO_INT.setdefault(_dtype, _number)
 
 _FRAME = re.compile(r'File "([^"]+)", line ([0-9]+),')
 # Frames in these packages are tt-torch's and PyTorch's own code, not the model's: a node whose
@@ -81,8 +91,8 @@ class _DenseLiterals(FxImporterHooks):
 def _element_type(dtype: torch.dtype) -> ir.Type:
     if dtype.is_floating_point:
         return {torch.float32: ir.F32Type, torch.float64: ir.F64Type, torch.float16: ir.F16Type}[dtype].get()
-    if dtype == torch.uint8:
-        return ir.IntegerType.get_unsigned(8)
+    if dtype in (torch.uint8, torch.uint16, torch.uint32, torch.uint64):
+        return ir.IntegerType.get_unsigned(torch.iinfo(dtype).bits)
     return ir.IntegerType.get_signless(torch.iinfo(dtype).bits)
 
 
@@ -128,9 +138,10 @@ def _import_stablehlo(gm: fx.GraphModule, func_name: str) -> ir.Module:
             diagnostics.append((str(d.location), str(d.message)))
         return True  # handled: into the FrontendError, not onto stderr
 
+    _refuse_aborting_dtypes(gm)
     handler = importer._c.attach_diagnostic_handler(collect)
     try:
-        return stateless_fx_import(gm, output_type="stablehlo", fx_importer=importer, model_name=func_name)
+        module = stateless_fx_import(gm, output_type="stablehlo", fx_importer=importer, model_name=func_name)
     except TorchMlirCompilerError as e:
         detail = _failing_ops(gm, diagnostics) or str(e)
         raise _frontend_error(gm, "torch-mlir could not lower the graph to StableHLO", detail) from None
@@ -141,6 +152,27 @@ def _import_stablehlo(gm: fx.GraphModule, func_name: str) -> ir.Module:
         raise _frontend_error(gm, "torch-mlir's FX importer refused the graph", f"{type(e).__name__}: {e}") from e
     finally:
         handler.detach()
+    logical_unsigned_right_shifts(module)
+    return module
+
+
+# torch-mlir aborts the process (getScalarTypeForType) on these as an op's dtype argument
+# (torch.full(..., dtype=torch.uint16), .to(torch.uint16)); tensors of them import fine.
+_ABORTING_DTYPES = (torch.uint16, torch.uint64)
+
+
+def _refuse_aborting_dtypes(gm: fx.GraphModule) -> None:
+    for node in gm.graph.nodes:
+        if node.op != "call_function":
+            continue
+        for value in [*node.args, *node.kwargs.values()]:
+            if isinstance(value, torch.dtype) and value in _ABORTING_DTYPES:
+                raise _frontend_error(
+                    gm,
+                    f"an op takes {value} as its dtype argument, which torch-mlir aborts on",
+                    f"  op: {node.target} (node {node.name}) at {source_line(node) or 'an unknown line'}; compute "
+                    f"in int32 and keep {value} for the inputs and outputs, or enable the CPU fallback",
+                )
 
 
 def _failing_ops(gm: fx.GraphModule, diagnostics: list[tuple[str, str]]) -> str:

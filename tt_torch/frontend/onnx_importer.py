@@ -33,6 +33,7 @@ from torch_mlir.passmanager import PassManager
 
 from tt_torch.errors import FrontendError
 from tt_torch.frontend import onnx_functions, onnx_rewrites
+from tt_torch.frontend.stablehlo_fixes import logical_unsigned_right_shifts
 
 _LOG = logging.getLogger(__name__)
 
@@ -634,7 +635,9 @@ def _import_once(prepared: PreparedModel, context: ir.Context) -> ir.Module:
         for f in funcs:
             if "sym_visibility" not in f.attributes:
                 f.attributes["sym_name"] = ir.StringAttr.get("main")
-    return ir.Module.parse(module.get_asm(enable_debug_info=True), context=context)
+    parsed = ir.Module.parse(module.get_asm(enable_debug_info=True), context=context)
+    logical_unsigned_right_shifts(parsed)  # BitShift RIGHT is logical (ONNX defines it on unsigned types)
+    return parsed
 
 
 def _to_expand(prepared: PreparedModel, error: OnnxImportError, context: ir.Context) -> list[str]:
