@@ -143,8 +143,9 @@ def test_perf_table_slowest_first(exported_cnn, tmp_path, capsys):
 def test_query(capsys):
     code, out, _ = run_cli(capsys, "query")
     devices = {d["name"]: d for d in json.loads(out)["devices"]}
-    assert code == 0 and set(devices) == {"n150", "n300", "p150"}
+    assert code == 0 and set(devices) == {"n150", "n300", "t3k", "galaxy", "p150", "p150x4", "p150x8"}
     assert devices["n300"]["mesh_shape"] == [1, 2] and devices["p150"]["arch"] == "Blackhole"
+    assert devices["t3k"]["mesh_shape"] == [2, 4] and devices["galaxy"]["mesh_shape"] == [4, 8]
 
 
 def test_check(exported_cnn, tmp_path, capsys):

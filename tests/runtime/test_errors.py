@@ -85,7 +85,9 @@ def test_arch_mismatch(device):
 
 
 def test_unknown_target():
-    with pytest.raises(ConfigError, match=r"unknown device target 'n999': expected one of 'n150', 'n300', 'p150'"):
+    with pytest.raises(
+        ConfigError, match=r"unknown device target 'n999': expected one of 'n150', 'n300', 't3k', 'galaxy', 'p150'"
+    ):
         runtime.open_device("n999")
 
 
