@@ -5,13 +5,25 @@ the runtime's per-weight conversions (``Device.derived`` in csrc/runtime) and
 const-eval programs. They are keyed by each tensor's version counter, which every
 in-place op moves, but a write through ``param.data`` (``m.weight.data.copy_(w)``), a
 NumPy view or another alias of the storage goes behind it: ``.data`` is a tensor with a
-version counter of its own. So every call also fingerprints the content of each
-parameter and buffer (:func:`fingerprint`); a fingerprint that changed while the
-version did not means a hidden write, and the tensor's version counter is moved
-(``torch.autograd.graph.increment_version``), which every cache then sees.
+version counter of its own. Such a write needs an alias with a counter of its own, so
+each call looks for one, per weight, and moves the weight's version counter
+(``torch.autograd.graph.increment_version``, which every cache then sees) when it may
+have been written:
 
-The fingerprint reads every byte once: its cost is proportional to the size of
-the weights (``python benchmarks/weight_check.py`` measures it).
+- a parameter whose ``.data`` was read since the last call (counted by a property on
+  ``nn.Parameter``, installed when the first graph is compiled with the check on) gets a
+  new version, written or not (one recomputation of what derives from it);
+- a weight whose storage has another holder (a live ``.data`` tensor, a NumPy view, a view
+  of either; also a view made by the model itself) is fingerprinted (:func:`fingerprint`),
+  and a fingerprint that changed while the version did not means a hidden write;
+- buffers are always fingerprinted (``.data`` of a plain tensor cannot be counted; they are
+  small in the usual model).
+
+A parameter of its own storage that no alias reads costs a few attribute reads per call;
+the fingerprint reads every byte once, in proportion to the weights it covers
+(``python benchmarks/weight_check.py`` measures both). What stays unseen: a write through
+a NumPy view that is dropped before the next call (``p.detach().numpy()[:] = w`` in one
+statement); ``WeightWatch(full=True)`` fingerprints every weight on every call.
 ``CompilerConfig(check_weight_contents=False)`` keeps the version-counter check only.
 """
 
@@ -53,25 +65,81 @@ def fingerprint(t: torch.Tensor) -> tuple:
     return (int(sums.mul_(weights).sum()), int(words[rows * _ROW :].sum()))
 
 
+_DATA = torch._C.TensorBase.data  # the C getter and setter of Tensor.data
+_READS = "_tt_data_reads"
+_installed = False
+_install_lock = threading.Lock()
+
+
+def _get_data(self):
+    d = self.__dict__
+    d[_READS] = d.get(_READS, 0) + 1
+    return _DATA.__get__(self)
+
+
+def _set_data(self, value):
+    _DATA.__set__(self, value)
+
+
+def count_data_reads() -> None:
+    """Counts every ``param.data`` read (a property on ``nn.Parameter`` over Tensor's own)."""
+    global _installed
+    with _install_lock:
+        if not _installed:
+            torch.nn.Parameter.data = property(_get_data, _set_data, doc=_DATA.__doc__)
+            _installed = True
+
+
+def data_reads(t: torch.Tensor) -> int:
+    return t.__dict__.get(_READS, 0)
+
+
+def _storage_shared(t: torch.Tensor) -> bool:
+    """Whether a tensor other than ``t`` holds its storage (counting the query's own handle)."""
+    try:
+        return torch._C._storage_Use_Count(t.untyped_storage()._cdata) > 2
+    except Exception:  # a tensor without a storage of its own (a subclass, a fake): assume shared
+        return True
+
+
 class WeightWatch:
     """Moves the version counter of a weight written behind it, before a call reads the caches."""
 
-    def __init__(self, positions: list[int]):
+    def __init__(self, positions: list[int], full: bool = False):
         self.positions = positions  # the call's arguments that are parameters or buffers
-        self._seen: dict[int, tuple[tuple, tuple]] = {}  # position -> (stamp, fingerprint)
+        self.full = full  # fingerprint every weight on every call
+        self._seen: dict[int, tuple] = {}  # position -> (stamp, data reads, fingerprint or None)
         self._lock = threading.Lock()
         self.hidden_writes = 0  # writes found by content only
+        self.data_reads = 0  # parameters given a new version after a .data read
+        self.fingerprinted = 0  # weights fingerprinted in the last call
+        if positions:
+            count_data_reads()
 
     def check(self, args: tuple) -> None:
+        if not self.positions:
+            return
         with self._lock, torch.no_grad():
+            fingerprinted = 0
             for k in self.positions:
                 t = args[k]
                 if not isinstance(t, torch.Tensor):
                     continue
-                stamp, content = tensor_stamp(t), fingerprint(t)
+                stamp, reads = tensor_stamp(t), data_reads(t)
                 seen = self._seen.get(k)
-                if seen is not None and seen[0] == stamp and seen[1] != content:
-                    increment_version(t)  # every cache keyed by the version sees it now
-                    self.hidden_writes += 1
+                if seen is not None and seen[0] == stamp and seen[1] != reads:
+                    increment_version(t)  # .data was read: it may have been written
+                    self.data_reads += 1
                     stamp = tensor_stamp(t)
-                self._seen[k] = (stamp, content)
+                content = None
+                if self.full or not isinstance(t, torch.nn.Parameter) or _storage_shared(t):
+                    content = fingerprint(t)
+                    fingerprinted += 1
+                    if seen is not None and seen[0] == stamp and seen[2] != content:
+                        # changed content, or an alias came since the last call, which had no
+                        # fingerprint to compare with: every cache keyed by the version sees it now
+                        increment_version(t)
+                        self.hidden_writes += seen[2] is not None
+                        stamp = tensor_stamp(t)
+                self._seen[k] = (stamp, reads, content)
+            self.fingerprinted = fingerprinted

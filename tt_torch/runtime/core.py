@@ -223,10 +223,17 @@ def submit(
     reused until one of its inputs changes.
     """
     host = [to_host(t) if isinstance(t, Tensor) else t for t in inputs]
+    queue = _QUEUES.get(device) or device_queue(device)
 
     def run() -> list[torch.Tensor]:
-        with device_queue(device), translated_errors():
-            return _C.submit(device, binary, program_index, host, pre_op, post_op)
+        # translated_errors() inline: a generator context manager costs microseconds per call
+        with queue:
+            try:
+                return _C.submit(device, binary, program_index, host, pre_op, post_op)
+            except _C.BinaryError as e:
+                raise BinaryError(str(e)) from None
+            except _C.RuntimeError as e:
+                raise TTRuntimeError(str(e)) from None
 
     if const_eval_cache is not None and binary.program_is_private(program_index):
         return const_eval_cache.get_or_run(binary, program_index, host, run)

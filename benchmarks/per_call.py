@@ -1,0 +1,97 @@
+"""Per-call overhead of a compiled graph: microseconds per call of tiny programs.
+
+A chain of N elementwise ops on a (4, 4) fp32 tensor (N = 1, 10, 100), compiled with
+``torch.compile(backend="tt")`` (fast numerics) and run eagerly, one process, calls
+alternating between the systems. The kernels of such a program take well under a
+microsecond each, so the time per call is the path around them: dynamo's guards, the
+Python executor, input narrowing and copies, the pybind crossing, output allocation.
+"empty" is the intercept of a least-squares line through the N = 1, 10, 100 points (a
+graph without ops never reaches the backend); "per op" is its slope.
+
+    python benchmarks/per_call.py [--ops 1 10 100] [--calls 2000] [--json PATH]
+
+Bar (issue 24): tt-torch <= 25 us + 1.5 us per op.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+
+class Chain(torch.nn.Module):
+    """``ops`` elementwise ops in sequence (alternating add and multiply, none foldable)."""
+
+    def __init__(self, ops: int):
+        super().__init__()
+        self.ops = ops
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for k in range(self.ops):
+            x = x * 0.999 if k % 2 else x + 0.5
+        return x
+
+
+def _per_call_us(fn, x: torch.Tensor, calls: int) -> float:
+    """Median over 5 blocks of ``calls`` calls, in microseconds per call."""
+    blocks = []
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(calls):
+            fn(x)
+        blocks.append((time.perf_counter() - t) / calls)
+    return statistics.median(blocks) * 1e6
+
+
+def _fit(points: dict[int, float]) -> tuple[float, float]:
+    """Intercept and slope of the least-squares line through (ops, us)."""
+    xs, ys = list(points), list(points.values())
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    slope = sum((a - mx) * (b - my) for a, b in zip(xs, ys)) / sum((a - mx) ** 2 for a in xs)
+    return my - slope * mx, slope
+
+
+def main() -> int:
+    from tt_torch.dynamo.backend import BackendOptions
+    from tt_torch.tools.utils import CompilerConfig
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ops", type=int, nargs="+", default=[1, 10, 100])
+    parser.add_argument("--calls", type=int, default=2000, help="calls per timed block (5 blocks)")
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    x = torch.randn(4, 4)
+    results: dict[str, dict[int, float]] = {"eager": {}, "tt-torch": {}}
+    with torch.no_grad():
+        for n in args.ops:
+            model = Chain(n).eval()
+            options = BackendOptions(compiler_config=CompilerConfig(numerics="fast"))
+            compiled = torch.compile(model, backend="tt", dynamic=False, options=options)
+            torch.testing.assert_close(compiled(x), model(x))
+            for name, fn in (("eager", model), ("tt-torch", compiled)):
+                fn(x)
+                results[name][n] = _per_call_us(fn, x, args.calls)
+    rows = []
+    for name, points in results.items():
+        empty, per_op = _fit(points) if len(points) > 1 else (float("nan"), float("nan"))
+        rows.append({"system": name, **{f"{n}_ops_us": v for n, v in points.items()}, "empty_us": empty})
+        rows[-1]["per_op_us"] = per_op
+    header = ["system", *[f"{n} ops (us)" for n in args.ops], "empty (us)", "per op (us)"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        values = [f"{v:.1f}" for k, v in row.items() if k != "system"]
+        print(f"| {row['system']} | " + " | ".join(values) + " |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,75 @@
+"""Writes to weights behind their version counters reach the next call (tt_torch.dynamo.weights).
+
+The reference is the eager module after the write: a compiled call that used a stale cached
+weight (the consteval results, the runtime's weight conversions) would differ from it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from tt_torch.dynamo.backend import BackendOptions
+from tt_torch.dynamo.weights import WeightWatch
+from tt_torch.tools.utils import CompilerConfig
+
+
+def _compiled():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 64)).eval()
+    options = BackendOptions(compiler_config=CompilerConfig(numerics="fast"))
+    return model, torch.compile(model, backend="tt", options=options), torch.randn(4, 16)
+
+
+def _same(compiled, model, x):
+    torch.testing.assert_close(compiled(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+def test_writes_through_kept_aliases_are_seen():
+    """A ``.data`` tensor kept across calls, a NumPy view and an in-place op: each write is used."""
+    model, compiled, x = _compiled()
+    with torch.no_grad():
+        _same(compiled, model, x)
+        data = model[0].weight.data  # kept: written after the next call
+        _same(compiled, model, x)
+        data.mul_(-1.5)
+        _same(compiled, model, x)
+        view = model[2].weight.detach().numpy()  # shares the storage, moves no version counter
+        _same(compiled, model, x)
+        view[:5] = 0.25
+        _same(compiled, model, x)
+        model[2].bias.add_(1.0)  # an in-place op: the version counter
+        _same(compiled, model, x)
+
+
+def test_temporary_data_writes_and_buffers_are_seen():
+    """``m.weight.data.copy_(w)`` (the alias is gone by the next call) and a buffer written through ``.data``."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.BatchNorm1d(16)).eval()
+    options = BackendOptions(compiler_config=CompilerConfig(numerics="fast"))
+    compiled, x = torch.compile(model, backend="tt", options=options), torch.randn(4, 8)
+    with torch.no_grad():
+        _same(compiled, model, x)
+        model[0].weight.data.copy_(torch.randn(16, 8))
+        _same(compiled, model, x)
+        model[1].running_mean.data.fill_(0.5)  # a buffer's .data cannot be counted: fingerprinted
+        _same(compiled, model, x)
+
+
+def test_unaliased_parameters_are_not_fingerprinted():
+    """The cheap path: a parameter nothing else holds costs no pass over its bytes; an alias makes it fingerprinted."""
+    layer = torch.nn.Linear(64, 64)
+    buffer = torch.zeros(8)
+    args = (layer.weight, layer.bias, buffer)
+    watch = WeightWatch([0, 1, 2])
+    watch.check(args)
+    assert watch.fingerprinted == 1  # the buffer only
+    view = layer.weight.detach().numpy()
+    watch.check(args)
+    assert watch.fingerprinted == 2
+    view[0, 0] += 1.0
+    version = layer.weight._version
+    watch.check(args)
+    assert layer.weight._version > version and watch.hidden_writes == 1
+    full = WeightWatch([0, 1, 2], full=True)
+    full.check(args)
+    assert full.fingerprinted == 3
