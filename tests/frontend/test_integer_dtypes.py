@@ -70,3 +70,12 @@ def test_uint32_overflow_is_an_error_by_default():
     with pytest.raises(TTRuntimeError, match=r"outside the device's uint32 range"):
         compiled(lambda x: x + x)(a)
     torch._dynamo.reset()
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8], ids=str)
+def test_max_pool_of_8_bit_integers(dtype):
+    """torch-mlir crashes the process on an 8-bit integer max pool: it is pooled in int32."""
+    x = torch.randint(-100 if dtype == torch.int8 else 0, 100, (1, 2, 6, 6)).to(dtype)
+    out = compiled(lambda t: torch.nn.functional.max_pool2d(t, 2))(x)
+    torch._dynamo.reset()
+    assert out.dtype == dtype and torch.equal(out, torch.nn.functional.max_pool2d(x, 2))

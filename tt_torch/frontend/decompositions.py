@@ -948,6 +948,12 @@ def _max_pool_with_indices(nd: int):
     dead code when nothing reads it)."""
 
     def decomposition(x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+        if x.dtype in (torch.int8, torch.uint8):
+            # torch-mlir's max pooling of 8-bit integers has no init value and crashes the
+            # process (a null operand): pooled in int32, exactly
+            op = aten.max_pool2d_with_indices.default if nd == 2 else aten.max_pool3d_with_indices.default
+            values, indices = op(x.to(torch.int32), kernel_size, stride, padding, dilation, ceil_mode)
+            return values.to(x.dtype), indices
         if _POOL_GUARD[0] or not x.dtype.is_floating_point:
             return NotImplemented
         batched = x.dim() == nd + 2
