@@ -32,6 +32,10 @@ def run(model, *inputs, numerics="fast"):
     return golden, result, artifacts.last.report
 
 
+SMALL = [[float(i % 7) - 3.0 for i in range(16)], [float("inf")] + [0.5] * 15]
+LARGE = torch.linspace(-2.0, 2.0, 40 * 40).reshape(40, 40).tolist()
+
+
 class ManyOps(torch.nn.Module):
     """One graph whose parts make tt-mlir emit the ops below (one compile for all of them)."""
 
@@ -55,6 +59,8 @@ class ManyOps(torch.nn.Module):
             torch.where((mask == 0).logical_not(), seq, -seq),  # eq with logical_not fused
             # a causal mask: a -inf fill, which MLIR prints as hex bits (0xFF800000)
             F.scaled_dot_product_attention(heads, heads * 0.5, heads.flip(2), is_causal=True),
+            x * torch.tensor(SMALL),  # constant: a literal MLIR prints as a list
+            seq.sum() * torch.tensor(LARGE),  # constant: ... and as a hex blob
         )
 
 
@@ -68,6 +74,7 @@ EMITTED = [
     "ttnn.pow_tensor",
     "ttnn.conv1d",
     "ttnn.eq",
+    "ttnn.constant",
 ]
 
 

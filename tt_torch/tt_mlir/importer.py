@@ -289,9 +289,10 @@ class _Builder:
         self.emit(fb.OpType.FullOp, fb.FullOpT(out=self.ref(name), fillValue=value), loc, "ttnn.full (imported)")
         return name
 
-    def constant(self, array, dtype: str, loc: str) -> str:
-        """A constant tensor (``array``, a numpy array) in ``dtype``, on the device (row-major)."""
-        name = self.fresh(_Type(list(array.shape), dtype, _Layout(False, "dram")))
+    def constant(self, array, dtype: str, loc: str, name: str | None = None) -> str:
+        """A constant tensor (``array``, a numpy array) in ``dtype``, on the device (row-major),
+        or into ``name``."""
+        name = name or self.fresh(_Type(list(array.shape), dtype, _Layout(False, "dram")))
         if dtype == "bf16":
             raw = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(torch.bfloat16).view(torch.int16)
             data = np.frombuffer(raw.numpy().tobytes(), dtype=np.uint8)
@@ -643,6 +644,46 @@ def _pool_rule(kind: str) -> Rule:
     return rule
 
 
+_ELEMENT = re.compile(r"0x[0-9A-Fa-f]+|true|false|[-+]?(?:inf|nan|\d+\.?\d*(?:[eE][-+]?\d+)?)")
+
+
+def _constant(b, op, ins, outs):
+    """constant <{value = dense<...>}>: the literal's elements (nested lists, a splat, or the hex
+    blob MLIR prints for large ones) in the result's type, as our ConstantOp."""
+    m = re.search(r"\bvalue = dense<(.*)> : tensor<([^>]*)>", op.attrs)
+    if not m:
+        raise TTNNImportError(f"{op.name} at {op.loc}: only dense literals import ({op.attrs[:200]})")
+    body, el = m.group(1).strip(), m.group(2).split("x")[-1]
+    t = b.types[outs[0]]
+    count = math.prod(t.shape)
+    floating = el.startswith(("f", "bf"))
+    if body.startswith('"0x'):
+        raw = bytes.fromhex(body[3:-1])
+        np_el = {"f32": np.float32, "f64": np.float64, "f16": np.float16, "i1": np.uint8, "i8": np.int8}.get(el)
+        if el == "bf16":
+            values = torch.frombuffer(bytearray(raw), dtype=torch.bfloat16).float().numpy()
+        elif np_el is None:
+            values = np.frombuffer(raw, dtype=np.dtype(f"<i{int(el.lstrip('siu')) // 8}"))
+        else:
+            values = np.frombuffer(raw, dtype=np_el)
+    else:
+        tokens = _ELEMENT.findall(body)
+        values = np.array([_element(v, floating) for v in tokens], dtype=np.float64)
+    if values.size == 1:
+        values = np.full(count, values.reshape(-1)[0])
+    if values.size != count:
+        raise TTNNImportError(f"{op.name} at {op.loc}: {values.size} literal values for a {t.shape} result")
+    b.constant(np.asarray(values).reshape(t.shape), t.dtype, op.loc, outs[0])
+
+
+def _element(token: str, floating: bool) -> float:
+    if token in ("true", "false"):
+        return float(token == "true")
+    if token.startswith("0x"):  # a float's bits (inf, nan)
+        return float(np.array([int(token, 16)], dtype=np.uint32).view(np.float32)[0])
+    return float(token)
+
+
 def _clamp_scalar(b, op, ins, outs):
     """clamp_scalar <{min, max}>: min(max(x, min), max) (TTNNOps.td, ClampScalarOp)."""
     b.clamp(ins[0], outs[0], _float(op.attrs, "min"), _float(op.attrs, "max"), op.loc, op.name)
@@ -860,6 +901,7 @@ IMPORTS: dict[str, Rule] = {
     "ttnn.where": _where,
     "ttnn.embedding": _embedding,
     "ttnn.full": _full_rule(None),
+    "ttnn.constant": _constant,
     "ttnn.ones": _full_rule(1.0),
     "ttnn.zeros": _full_rule(0.0),
     "ttnn.softmax": _softmax,
