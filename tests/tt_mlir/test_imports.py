@@ -61,6 +61,7 @@ class ManyOps(torch.nn.Module):
             F.scaled_dot_product_attention(heads, heads * 0.5, heads.flip(2), is_causal=True),
             x * torch.tensor(SMALL),  # constant: a literal MLIR prints as a list
             seq.sum() * torch.tensor(LARGE),  # constant: ... and as a hex blob
+            (x.abs() + 0.5).prod(1),  # prod: its dim_arg is one integer
         )
 
 
@@ -75,6 +76,7 @@ EMITTED = [
     "ttnn.conv1d",
     "ttnn.eq",
     "ttnn.constant",
+    "ttnn.prod",
 ]
 
 

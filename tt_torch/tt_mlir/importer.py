@@ -464,7 +464,12 @@ def _linear(b, op, ins, outs):
 def _reduction_rule(kind: str) -> Rule:
     def rule(b, op, ins, outs):
         t = b.types[ins[0]]
-        dims = _ints(op.attrs, "dim_arg") if "dim_arg" in op.attrs else list(range(len(t.shape)))
+        if "dim_arg" not in op.attrs:
+            dims = list(range(len(t.shape)))
+        elif re.search(r"\bdim_arg = -?\d", op.attrs):  # prod's single dim (TTNNOps.td: SI64Attr)
+            dims = [_int(op.attrs, "dim_arg")]
+        else:
+            dims = _ints(op.attrs, "dim_arg")
         table = fb.ReductionOpT(
             type=getattr(fb.ReductionOpType, kind),
             in_=b.ref(ins[0]),
