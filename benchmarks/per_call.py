@@ -5,6 +5,8 @@ A chain of N elementwise ops on a (4, 4) fp32 tensor (N = 1, 10, 100), compiled 
 alternating between the systems. The kernels of such a program take well under a
 microsecond each, so the time per call is the path around them: dynamo's guards, the
 Python executor, input narrowing and copies, the pybind crossing, output allocation.
+"dynamo (eager backend)" is the same graph through dynamo without a compiler: the part of
+the path (frame evaluation, guards) that no backend removes.
 "empty" is the intercept of a least-squares line through the N = 1, 10, 100 points (a
 graph without ops never reaches the backend); "per op" is its slope.
 
@@ -66,14 +68,15 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
     x = torch.randn(4, 4)
-    results: dict[str, dict[int, float]] = {"eager": {}, "tt-torch": {}}
+    results: dict[str, dict[int, float]] = {"eager": {}, "dynamo (eager backend)": {}, "tt-torch": {}}
     with torch.no_grad():
         for n in args.ops:
             model = Chain(n).eval()
             options = BackendOptions(compiler_config=CompilerConfig(numerics="fast"))
             compiled = torch.compile(model, backend="tt", dynamic=False, options=options)
             torch.testing.assert_close(compiled(x), model(x))
-            for name, fn in (("eager", model), ("tt-torch", compiled)):
+            dynamo = torch.compile(model, backend="eager", dynamic=False)
+            for name, fn in (("eager", model), ("dynamo (eager backend)", dynamo), ("tt-torch", compiled)):
                 fn(x)
                 results[name][n] = _per_call_us(fn, x, args.calls)
     rows = []
