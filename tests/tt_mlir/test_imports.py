@@ -105,6 +105,14 @@ def test_sort_values_and_indices():
     torch.testing.assert_close(result[1], golden[1])
 
 
+def test_topk_values_and_indices():
+    x = torch.randn(3, 10)
+    golden, result, report = run(Fn(lambda m, x: torch.topk(x, 4, dim=1, largest=False)), x)
+    assert "ttnn.topk" in report["imported_ops"], report["imported_ops"]
+    torch.testing.assert_close(result[0], golden[0])
+    torch.testing.assert_close(result[1], golden[1])
+
+
 def test_mlp_layer_norm_gelu():
     """A model none of the imports was written for: linear, layer norm, exact GELU, linear."""
     model = torch.nn.Sequential(

@@ -781,6 +781,32 @@ def _sort(b, op, ins, outs):
     b.emit(fb.OpType.SortOp, table, op.loc, op.name)
 
 
+def _topk(b, op, ins, outs):
+    """topk <{k, dim, largest, sorted}> -> (values, indices) (TTNNOps.td, TopKOp): our SortOp
+    along dim (descending when largest, stable: ties keep the lower index first), then the first
+    k of both. Always sorted, which ``sorted = false`` allows."""
+    t = b.types[ins[0]]
+    rank = len(t.shape)
+    dim = (_int(op.attrs, "dim") if re.search(r"\bdim = ", op.attrs) else -1) % rank
+    k = _int(op.attrs, "k")
+    values = b.fresh(_Type(list(t.shape), t.dtype, t.layout))
+    indices = b.fresh(_Type(list(t.shape), b.types[outs[1]].dtype, t.layout))
+    table = fb.SortOpT(
+        input=b.ref(ins[0]),
+        values=b.ref(values),
+        indices=b.ref(indices),
+        dim=dim,
+        descending=_flag(op.attrs, "largest", True),
+        stable=True,
+    )
+    b.emit(fb.OpType.SortOp, table, op.loc, op.name)
+    ends = list(t.shape)
+    ends[dim] = k
+    for src, dst in ((values, outs[0]), (indices, outs[1])):
+        sl = fb.SliceOpT(in_=b.ref(src), out=b.ref(dst), begins=[0] * rank, ends=ends, step=[1] * rank)
+        b.emit(fb.OpType.SliceOp, sl, op.loc, op.name)
+
+
 def _rows_gather(b, op, ins, outs):
     """rows_gather(input [1, R, C], indices [.., N]) <{column = false, sizes = [R], windows = [1]}>
     -> [1, N, C]: row indices[n] of the input, i.e. an embedding lookup; ``column = true`` is
@@ -929,6 +955,7 @@ IMPORTS: dict[str, Rule] = {
     "ttnn.cumsum": _cumsum,
     "ttnn.repeat_interleave": _repeat_interleave,
     "ttnn.sort": _sort,
+    "ttnn.topk": _topk,
     "ttnn.rows_gather": _rows_gather,
     "ttnn.conv1d": _conv1d,
 }
