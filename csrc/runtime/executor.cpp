@@ -209,11 +209,19 @@ std::vector<at::Tensor> collectOutputs(ProgramContext& ctx, const ttnn::Program&
       fail("output ", i, " (", info.str(), ") of ", programLabel(program, index),
            " is still on the device: a program must return host tensors (end with from_device)");
     }
-    // A fresh contiguous host tensor that shares nothing with the pool or the inputs.
+    // A fresh contiguous host tensor that shares nothing with the pool or the inputs. A pool
+    // value that already is one (contiguous, the only tensor of its whole storage, held by the
+    // pool alone, not returned before) is returned as it is: the pool goes with the call.
     const at::Tensor& value = ctx.get(ref, field.c_str());
     at::ScalarType host = hostType(info.dtype);
-    outputs.push_back(value.scalar_type() == host ? value.clone(at::MemoryFormat::Contiguous)
-                                                  : value.to(host).contiguous());
+    if (value.scalar_type() != host) {
+      outputs.push_back(value.to(host).contiguous());
+      continue;
+    }
+    bool owned = value.is_contiguous() && value.use_count() == 1 && value.storage().use_count() == 1 &&
+                 value.storage_offset() == 0 && value.storage().nbytes() == value.nbytes();
+    for (const at::Tensor& earlier : outputs) owned = owned && !earlier.is_same(value);
+    outputs.push_back(owned ? value : value.clone(at::MemoryFormat::Contiguous));
   }
   return outputs;
 }

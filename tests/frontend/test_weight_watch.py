@@ -73,3 +73,36 @@ def test_unaliased_parameters_are_not_fingerprinted():
     full = WeightWatch([0, 1, 2], full=True)
     full.check(args)
     assert full.fingerprinted == 3
+
+
+class _Outputs(torch.nn.Module):
+    """Outputs that may share storage inside the device pool: one value twice, a weight, a fresh value."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(8, 8))
+
+    def forward(self, x):
+        y = torch.relu(x @ self.weight)
+        return y, y * 1.0, self.weight + 0.0, x + 1.0
+
+
+def test_outputs_share_nothing_with_each_other_or_the_next_call():
+    """The runtime hands over pool values as outputs without a copy where nothing else holds them:
+    no output may alias another, an input, a weight or the next call's outputs."""
+    torch.manual_seed(0)
+    model = _Outputs().eval()
+    options = BackendOptions(compiler_config=CompilerConfig(numerics="fast"))
+    compiled, x = torch.compile(model, backend="tt", options=options), torch.randn(8, 8)
+    with torch.no_grad():
+        first = compiled(x)
+        golden = [t.clone() for t in model(x)]
+        second = compiled(x)
+        pointers = [t.untyped_storage().data_ptr() for t in (*first, *second, x, model.weight)]
+        assert len(set(pointers)) == len(pointers)
+        for t in first:
+            t.fill_(7.0)
+        for out, ref in zip(compiled(x), golden):
+            torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+        for out, ref in zip(second, golden):
+            torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
