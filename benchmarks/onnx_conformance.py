@@ -243,7 +243,7 @@ def summary_line(records: dict[str, dict]) -> str:
     return (
         f"{c['cases']} cases: ONNX Runtime passes {c['ort']}, tt-torch {c['ours']}; "
         f"tt-torch passes {c['both']} of the {c['ort']} ONNX Runtime passes ({share:.1f}%), "
-        f"{bound} of them with their small integer inputs compiled as constants"
+        f"{bound} of them with their small control inputs (axes, sizes, k, ...) compiled as constants"
     )
 
 

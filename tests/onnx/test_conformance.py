@@ -120,3 +120,29 @@ def test_node_case(name, cases):
     record = conformance.check_case(name, case.model, case.data_sets, config=CompilerConfig(numerics="fast"))
     assert record["ort"]["status"] == "pass", record["ort"]  # the reference agrees with the case
     assert record["ours"]["status"] == "pass", record["ours"]["reason"]
+
+
+def test_only_control_inputs_are_bound_as_constants():
+    """Trilu's k and a reduction's axes are attribute-like and may be bound; the matrices are data
+    and never are (bound, the case would test constant folding, not the device)."""
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    def model(nodes, inputs, outputs):
+        graph = helper.make_graph(nodes, "g", inputs, outputs)
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+    x = helper.make_tensor_value_info("x", TensorProto.INT64, [3, 4])
+    k = helper.make_tensor_value_info("k", TensorProto.INT64, [])
+    y = helper.make_tensor_value_info("y", TensorProto.INT64, [3, 4])
+    trilu = model([helper.make_node("Trilu", ["x", "k"], ["y"], upper=0)], [x, k], [y])
+    data = [((np.arange(12, dtype=np.int64).reshape(3, 4), np.array(1, dtype=np.int64)), ())]
+    assert sorted(conformance._control_inputs(trilu, data)) == ["k"]
+
+    f = helper.make_tensor_value_info("f", TensorProto.FLOAT, [3, 4])
+    axes = helper.make_tensor_value_info("axes", TensorProto.INT64, [1])
+    r = helper.make_tensor_value_info("r", TensorProto.FLOAT, None)
+    nodes = [helper.make_node("Abs", ["f"], ["a"]), helper.make_node("ReduceSum", ["a", "axes"], ["r"], keepdims=0)]
+    reduce = model(nodes, [f, axes], [r])
+    data = [((np.ones((3, 4), np.float32), np.array([1], dtype=np.int64)), ())]
+    assert sorted(conformance._control_inputs(reduce, data)) == ["axes"]

@@ -1346,6 +1346,9 @@ RULES: dict[str, Callable[[onnx.NodeProto, Graph], list[onnx.NodeProto] | None]]
 
 
 # operands (by position) a static-shape compile needs as constants: they decide shapes or weights
+# Operand positions (per op type) whose value is an attribute in all but name: axes, sizes, pads,
+# counts and modes that later opsets moved from attributes to inputs (ONNX's operator spec), and
+# values that decide an output's shape (Compress's condition, Range's bounds).
 CONTROL_OPERANDS = {
     "Resize": (1, 2, 3),
     "Upsample": (1,),
@@ -1353,6 +1356,44 @@ CONTROL_OPERANDS = {
     "OneHot": (1,),
     "Compress": (1,),
     "Dropout": (1, 2),
+    "Reshape": (1,),
+    "Expand": (1,),
+    "Tile": (1,),
+    "Slice": (1, 2, 3, 4),
+    "Squeeze": (1,),
+    "Unsqueeze": (1,),
+    "Split": (1,),
+    "Pad": (1, 3),
+    "TopK": (1,),
+    "Trilu": (1,),
+    "CumSum": (1,),
+    "CumProd": (1,),
+    "ConstantOfShape": (0,),
+    "CenterCropPad": (1,),
+    "AffineGrid": (1,),
+    "Col2Im": (1, 2),
+    "BlackmanWindow": (0,),
+    "HannWindow": (0,),
+    "HammingWindow": (0,),
+    "DFT": (1, 2),
+    "STFT": (1, 3),
+    "MelWeightMatrix": (0, 1, 2, 3, 4),
+    "NonMaxSuppression": (2, 3, 4),
+    **{
+        op: (1,)
+        for op in (
+            "ReduceSum",
+            "ReduceMean",
+            "ReduceMax",
+            "ReduceMin",
+            "ReduceProd",
+            "ReduceL1",
+            "ReduceL2",
+            "ReduceLogSum",
+            "ReduceLogSumExp",
+            "ReduceSumSquare",
+        )
+    },
 }
 
 

@@ -24,6 +24,7 @@ from onnx import numpy_helper
 
 from tt_torch.config import CompilerConfig
 from tt_torch.errors import CompileError, FrontendError, LoweringError, TTTorchError
+from tt_torch.frontend import onnx_importer
 from tt_torch.frontend.onnx_rewrites import control_operand_inputs
 
 from . import reference
@@ -144,9 +145,10 @@ def check_ours(
     "host_nodes"}, strictly (every node on the device) unless ``fallback`` (the CPU fallback on:
     "host_nodes" counts the nodes it ran on the host).
 
-    A model torch-mlir cannot import as given is compiled again with its small integer inputs
-    (axes, sizes, pads, k: the same in every input set) as ``constant_inputs``; "bound" names
-    them (a static-shape compiler needs them known; ONNX Runtime takes them at run time).
+    A model torch-mlir cannot import as given is compiled again with its small control inputs
+    (axes, sizes, pads, k, scales: the same in every input set; see :func:`_control_inputs`) as
+    ``constant_inputs``; "bound" names them (a static-shape compiler needs them known; ONNX
+    Runtime takes them at run time). Data inputs are never bound.
     ``bind`` names inputs to compile as constants from the start (those the strict check bound)."""
     t = time.perf_counter()
     config = dataclasses.replace(config or CompilerConfig(), enable_cpu_fallback=fallback)
@@ -231,9 +233,12 @@ def _input_names(model: onnx.ModelProto) -> list[str]:
 
 
 def _control_inputs(model: onnx.ModelProto, data_sets: Sequence[tuple], limit: int = 64) -> dict[str, np.ndarray]:
-    """The inputs of at most ``limit`` elements that hold the same values in every input set: integer
-    ones, and floating-point or boolean ones the model reads only as control operands (Resize's
-    scales, Compress's condition: see onnx_rewrites.CONTROL_OPERANDS)."""
+    """The inputs of at most ``limit`` elements that hold the same values in every input set and
+    that the model reads as control operands: only in an operand position whose value is an
+    attribute in all but name (axes, sizes, pads, k, Resize's scales, Compress's condition: see
+    onnx_rewrites.CONTROL_OPERANDS), or whose value makes shapes of the graph known (a shape
+    fed through a function body). A data operand (Trilu's matrix, TopK's values, a scatter's
+    indices) is never bound: compiled as a constant, the case would test folding, not the device."""
     control = control_operand_inputs(model)
     out = {}
     for k, name in enumerate(_input_names(model)):
@@ -241,12 +246,36 @@ def _control_inputs(model: onnx.ModelProto, data_sets: Sequence[tuple], limit: i
         first = values[0] if values else None
         if (
             isinstance(first, np.ndarray)
-            and (first.dtype.kind in "iu" or (first.dtype.kind in "fb" and name in control))
             and first.size <= limit
             and all(np.array_equal(v, first) for v in values)
+            and (name in control or _makes_shapes_known(model, name, first))
         ):
             out[name] = first
     return out
+
+
+def _makes_shapes_known(model: onnx.ModelProto, name: str, value: np.ndarray) -> bool:
+    """Whether the importer's preparation (shape inference, constants folded to a fixed point)
+    knows more dims of the model's own values (its nodes' results that stay computed, not
+    folded away) with input ``name`` given as ``value`` than without."""
+    values = {o for node in model.graph.node for o in node.output} | {o.name for o in model.graph.output}
+    return _known_dims(model, {name: np.asarray(value)}, values) > _known_dims(model, {}, values)
+
+
+def _known_dims(model: onnx.ModelProto, constants: dict[str, np.ndarray], values: set[str]) -> int:
+    try:
+        graph = onnx_importer.prepare(model, constant_inputs=constants).model.graph
+    except Exception:  # a model the importer cannot prepare knows nothing more either way
+        return 0
+    folded = {t.name for t in graph.initializer}
+    return sum(
+        1
+        for v in [*graph.value_info, *graph.output]
+        if v.name in values and v.name not in folded
+        if v.type.HasField("tensor_type") and v.type.tensor_type.HasField("shape")
+        for d in v.type.tensor_type.shape.dim
+        if d.HasField("dim_value")
+    )
 
 
 def start_record(name: str, model: onnx.ModelProto, data_sets: Sequence[tuple], operator: str = "") -> tuple:
