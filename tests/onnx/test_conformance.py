@@ -85,8 +85,8 @@ SAMPLE = {
     "test_col2im_pads": "col2im",
     "test_cumprod_1d_exclusive": "cumprod",
     "test_gridsample_volumetric_bilinear_align_corners_0": "gridsample",
-    "test_lstm_with_peepholes": "lstm",
-    "test_scatternd_max": "scatternd",
+    "test_lstm_with_initial_bias": "lstm",
+    "test_scatternd": "scatternd",
     # StableHLO forms torch-mlir emits: general gather, N-d pooling, transposed convolution
     "test_gather_2d_indices": "gather",
     "test_nllloss_NCd1_weight": "negativeloglikelihoodloss",
