@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.distributed.tensor.parallel import ColwiseParallel, RowwiseParallel
 
+from tests.multichip import models
+from tests.multichip.models import BLOCK_PLAN, MLP_PLAN, Block
 from tt_torch.dynamo.backend import BackendOptions
 from tt_torch.runtime.mesh import MeshDevice
 from tt_torch.tools.utils import CompilerConfig
@@ -17,33 +17,9 @@ from tt_torch.tools.utils import CompilerConfig
 MESH = (2, 4)  # t3k: 8 chips, 4 per process over 2 ranks, 2 per process over 4
 
 
-class MLP(nn.Module):
+class MLP(models.MLP):
     def __init__(self, d: int = 32, hidden: int = 128):
-        super().__init__()
-        self.fc1 = nn.Linear(d, hidden)
-        self.fc2 = nn.Linear(hidden, d)
-
-    def forward(self, x):
-        return self.fc2(F.gelu(self.fc1(x)))
-
-
-class Block(nn.Module):
-    """A GPT-2 style pre-norm block (causal attention, GELU MLP), small."""
-
-    def __init__(self, d: int = 64, heads: int = 8):
-        super().__init__()
-        self.heads = heads
-        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
-        self.mlp = MLP(d, 4 * d)
-
-    def forward(self, x):
-        b, s, d = x.shape
-        y = self.ln1(x)
-        q, k, v = (p(y).view(b, s, self.heads, d // self.heads).transpose(1, 2) for p in (self.q, self.k, self.v))
-        a = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, s, d)
-        x = x + self.o(a)
-        return x + self.mlp(self.ln2(x))
+        super().__init__(d, hidden)
 
 
 class TwoStages(nn.Module):
@@ -57,11 +33,6 @@ class TwoStages(nn.Module):
         return self.second(torch.tanh(h)) + h
 
 
-MLP_PLAN = {"fc1": ColwiseParallel(), "fc2": RowwiseParallel()}
-BLOCK_PLAN = {
-    **{p: ColwiseParallel() for p in ("q", "k", "v", "mlp.fc1")},
-    **{p: RowwiseParallel() for p in ("o", "mlp.fc2")},
-}
 PIPELINE_MAP = {"first": 0, "second": 1}
 # the mesh a rank that is to be killed runs on: a short timeout, as a deployment might set it
 LOOP_TIMEOUT_S, LOOP_HEARTBEAT_S = 10.0, 0.5
