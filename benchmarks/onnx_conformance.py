@@ -202,8 +202,11 @@ def main() -> int:
 
 def _save(path: str, data: dict) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        json.dump(data, f, indent=1)
+    with open(path + ".tmp", "w") as f:  # one line per case: the file stays small and diffs per case
+        rest = {k: v for k, v in data.items() if k != "records"}
+        records = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in data.get("records", {}).items())
+        head = json.dumps(rest, indent=1)[1:-1].strip("\n")
+        f.write("{\n" + (head + ",\n" if head else "") + ' "records": {\n' + records + "\n }\n}\n")
     os.replace(path + ".tmp", path)
 
 
