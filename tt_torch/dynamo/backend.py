@@ -12,7 +12,10 @@ from torch._dynamo import register_backend
 
 from tt_torch.config import CompilerConfig
 from tt_torch.errors import ConfigError
-from tt_torch.frontend import passes
+from tt_torch.frontend import (
+    locking,  # noqa: F401 - installs the thread-aware FX trace check before torch.compile wraps a model
+    passes,
+)
 from tt_torch.frontend.decompositions import TORCH_FUNCTIONS
 from tt_torch.runtime.mesh import runtime_device
 

@@ -10,7 +10,7 @@ from torch.utils import _pytree as pytree
 
 from tt_torch import composite
 
-from . import passes
+from . import locking, passes
 from .decompositions import FUNCTIONALIZED, decomposition_table
 
 
@@ -26,7 +26,7 @@ def trace_to_aten(gm: fx.GraphModule, args: tuple) -> fx.GraphModule:
     def flat_run(*a):
         return pytree.tree_flatten(fx.Interpreter(gm).run(*a))[0]
 
-    with fx_traceback.preserve_node_meta(), torch.no_grad():
+    with locking.tracing(), fx_traceback.preserve_node_meta(), torch.no_grad():
         traced = make_fx(
             torch.func.functionalize(flat_run, remove="mutations"),
             tracing_mode="fake",
