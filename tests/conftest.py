@@ -26,3 +26,17 @@ def fast_numerics():
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TT_TORCH_NUMERICS", "fast")
         yield
+
+
+@pytest.fixture
+def devices_released():
+    """Every test releases the meshes it acquired from DeviceManager; a leak is released here and
+    fails the test (so that one test's devices never reach the next)."""
+    from tt_torch.tools.device_manager import DeviceManager
+
+    assert not DeviceManager.get_parent_devices(), "a previous test left devices acquired"
+    yield
+    leaked = list(DeviceManager.get_parent_devices())
+    for parent in leaked:
+        DeviceManager.release_parent_device(parent, cleanup_sub_devices=True)
+    assert not leaked, f"the test left {leaked} acquired"

@@ -15,18 +15,7 @@ from tt_torch.tools.device_manager import DeviceManager
 from tt_torch.tools.utils import CompilerConfig
 from tt_torch.tools.verify import verify_against_golden, verify_module, verify_torch_module_async
 
-pytestmark = pytest.mark.usefixtures("fast_numerics")
-
-
-@pytest.fixture(autouse=True)
-def _devices_released():
-    """Every test releases what it acquired; a leak is released here and fails the test."""
-    assert not DeviceManager.get_parent_devices(), "a previous test left devices acquired"
-    yield
-    leaked = list(DeviceManager.get_parent_devices())
-    for parent in leaked:
-        DeviceManager.release_parent_device(parent, cleanup_sub_devices=True)
-    assert not leaked, f"the test left {leaked} acquired"
+pytestmark = pytest.mark.usefixtures("fast_numerics", "devices_released")
 
 
 class Basic(nn.Module):

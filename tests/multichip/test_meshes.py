@@ -9,15 +9,7 @@ from tt_torch import runtime
 from tt_torch.compiler.target import system_desc
 from tt_torch.tools.device_manager import DeviceManager
 
-
-@pytest.fixture(autouse=True)
-def _devices_released():
-    assert not DeviceManager.get_parent_devices(), "a previous test left devices acquired"
-    yield
-    leaked = list(DeviceManager.get_parent_devices())
-    for parent in leaked:
-        DeviceManager.release_parent_device(parent, cleanup_sub_devices=True)
-    assert not leaked, f"the test left {leaked} acquired"
+pytestmark = pytest.mark.usefixtures("devices_released")
 
 
 @pytest.mark.parametrize(
