@@ -26,14 +26,7 @@ def _no_grad_and_room_for_one_compile_per_chip():
         yield
 
 
-@pytest.fixture(autouse=True)
-def _devices_released():
-    assert not DeviceManager.get_parent_devices(), "a previous test left devices acquired"
-    yield
-    leaked = list(DeviceManager.get_parent_devices())
-    for parent in leaked:
-        DeviceManager.release_parent_device(parent, cleanup_sub_devices=True)
-    assert not leaked, f"the test left {leaked} acquired"
+pytestmark = pytest.mark.usefixtures("devices_released")
 
 
 class MLP(nn.Module):
