@@ -90,3 +90,20 @@ class _Outputs(torch.nn.Module):
         keys = ("input_ids", "attention_mask") if len(inputs) == 2 else ("pixel_values",)
         out = self.model(**dict(zip(keys, inputs)))
         return tuple(getattr(out, n) for n in self.names)
+
+
+def node_cases(sample: dict[str, str]) -> dict:
+    """onnx's node test cases named in ``sample`` (case name -> the module of
+    onnx.backend.test.case.node that makes it): only those modules are imported (all of them
+    take ~20 s)."""
+    import importlib
+    import warnings
+
+    from onnx.backend.test.case import node
+
+    node._TargetOpType = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for module in sorted(set(sample.values())):
+            importlib.import_module(f"onnx.backend.test.case.node.{module}")
+    return {c.name: c for c in node._NodeTestCases if c.name in sample}

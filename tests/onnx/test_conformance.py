@@ -6,11 +6,9 @@ offline); both must match the expected outputs at rtol = atol = 1e-3."""
 
 from __future__ import annotations
 
-import importlib
-import warnings
-
 import pytest
 
+from tests.onnx.models import node_cases
 from tt_torch.config import CompilerConfig
 from tt_torch.onnx_compile import conformance
 
@@ -98,15 +96,7 @@ SAMPLE = {
 
 @pytest.fixture(scope="module")
 def cases():
-    """The sample's cases: only their modules are imported (all of them take ~20 s)."""
-    from onnx.backend.test.case import node
-
-    node._TargetOpType = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for module in sorted(set(SAMPLE.values())):
-            importlib.import_module(f"onnx.backend.test.case.node.{module}")
-    return {c.name: c for c in node._NodeTestCases if c.name in SAMPLE}
+    return node_cases(SAMPLE)
 
 
 @pytest.fixture(autouse=True)

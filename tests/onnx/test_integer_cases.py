@@ -9,11 +9,9 @@ on the device, and the outputs match the expected ones exactly.
 
 from __future__ import annotations
 
-import importlib
-import warnings
-
 import pytest
 
+from tests.onnx.models import node_cases
 from tt_torch.config import CompilerConfig
 from tt_torch.onnx_compile import conformance
 
@@ -46,14 +44,7 @@ DEVICE_ONLY = CompilerConfig(numerics="fast", enable_cpu_fallback=False)
 
 @pytest.fixture(scope="module")
 def cases():
-    from onnx.backend.test.case import node
-
-    node._TargetOpType = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for module in sorted(set(SAMPLE.values())):
-            importlib.import_module(f"onnx.backend.test.case.node.{module}")
-    return {c.name: c for c in node._NodeTestCases if c.name in SAMPLE}
+    return node_cases(SAMPLE)
 
 
 @pytest.fixture(autouse=True)
