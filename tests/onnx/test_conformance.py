@@ -73,7 +73,7 @@ SAMPLE = {
     "test_affine_grid_2d": "affinegrid",
     "test_center_crop_pad_crop": "center_crop_pad",
     "test_linear_attention_linear": "linear_attention",
-    # ONNX-level rewrites (tt_torch/frontend/onnx_rewrites.py)
+    # ONNX-level rewrites (tt_torch/frontend/onnx_rewrites/)
     "test_resize_upsample_sizes_cubic": "resize",
     "test_resize_downsample_scales_linear_antialias": "resize",
     "test_hardmax_example": "hardmax",
