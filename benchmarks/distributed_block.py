@@ -30,34 +30,11 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import nn
-from torch.distributed.tensor.parallel import ColwiseParallel, RowwiseParallel
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the tests package: the block and its plan
 
-class Block(nn.Module):
-    """GPT-2 small's transformer block."""
-
-    def __init__(self, d: int = 768, heads: int = 12):
-        super().__init__()
-        self.heads = heads
-        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
-        self.fc1, self.fc2 = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
-
-    def forward(self, x):
-        b, s, d = x.shape
-        y = self.ln1(x)
-        q, k, v = (p(y).view(b, s, self.heads, d // self.heads).transpose(1, 2) for p in (self.q, self.k, self.v))
-        a = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, s, d)
-        x = x + self.o(a)
-        return x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
-
-
-PLAN = {
-    **{p: ColwiseParallel() for p in ("q", "k", "v", "fc1")},
-    **{p: RowwiseParallel() for p in ("o", "fc2")},
-}
+from tests.multichip.models import BLOCK_PLAN, Block  # noqa: E402
 
 
 def rank_main(args: argparse.Namespace) -> None:
@@ -68,8 +45,8 @@ def rank_main(args: argparse.Namespace) -> None:
 
     mesh = ttd.init_mesh(tuple(args.mesh), timeout_s=600)
     torch.manual_seed(0)
-    model, x = Block().eval(), torch.randn(1, args.seq, 768)
-    config = CompilerConfig(sharding_plan=PLAN, target=mesh.system)  # the compile target is the mesh's system
+    model, x = Block(768, 12).eval(), torch.randn(1, args.seq, 768)
+    config = CompilerConfig(sharding_plan=BLOCK_PLAN, target=mesh.system)  # the compile target is the mesh's system
     options = BackendOptions(compiler_config=config, devices=[mesh])
     compiled = torch.compile(model, backend="tt", options=options, dynamic=False)
     with torch.no_grad():

@@ -24,9 +24,7 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.distributed.tensor.parallel import ColwiseParallel, RowwiseParallel
 
 from tt_torch import parallel
 from tt_torch.compiler import pipelines
@@ -38,28 +36,10 @@ from tt_torch.dynamo.executor import Executor, _frontend
 from tt_torch.frontend.importer import import_stablehlo
 from tt_torch.parallel import stablehlo as parallel_stablehlo
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the tests package: the block and its plan
 
-class Block(nn.Module):
-    def __init__(self, d: int = 768, heads: int = 12, mlp: int = 3072):
-        super().__init__()
-        self.heads = heads
-        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
-        self.fc1, self.fc2 = nn.Linear(d, mlp), nn.Linear(mlp, d)
-
-    def forward(self, x):
-        b, s, d = x.shape
-        y = self.ln1(x)
-        q, k, v = (p(y).view(b, s, self.heads, d // self.heads).transpose(1, 2) for p in (self.q, self.k, self.v))
-        a = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, s, d)
-        x = x + self.o(a)
-        return x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
-
-
-PLAN = {
-    **{p: ColwiseParallel() for p in ("q", "k", "v", "fc1")},
-    **{p: RowwiseParallel() for p in ("o", "fc2")},
-}
+from tests.multichip.models import BLOCK_PLAN, Block  # noqa: E402
 
 
 def frontend(model: nn.Module, x: torch.Tensor, target: str):
@@ -89,7 +69,7 @@ def estimate(model: nn.Module, x: torch.Tensor, target: str, chips: int) -> dict
         ce = graph.consteval
         consteval = (ce.graph, [ex.inputs[i].name for i in ce.inputs]) if ce.graph is not None else None
         state = [info.name for info in ex.inputs if info.kind != "input"]
-        part = parallel.partition_program(graph.fx_gm, graph.arg_names, PLAN, chips, state, consteval)
+        part = parallel.partition_program(graph.fx_gm, graph.arg_names, BLOCK_PLAN, chips, state, consteval)
         module = import_stablehlo(part.gm, func_name="main")
         parallel_stablehlo.annotate(module, part)
     options = CompileOptions(
@@ -149,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.manual_seed(0)
     dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
-    model = Block().eval().to(dtype)
+    model = Block(768, 12).eval().to(dtype)
     out, tables = {}, []
     for seq in args.seq:
         x = torch.randn(args.batch, seq, 768, dtype=dtype)
