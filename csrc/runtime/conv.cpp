@@ -82,31 +82,51 @@ void run(const ttnn::Conv2dOp& op, ProgramContext& ctx) {
   bool symmetric = win.pt == win.pb && win.pl == win.pr;
   ConvParams params{symmetric ? std::vector<int64_t>{win.pt, win.pl} : std::vector<int64_t>{0, 0},
                     {win.sh, win.sw}, {win.dh, win.dw}, groups};
+  // A residual operand (a fused `conv + residual` of a residual block) is added after the
+  // bias and before the activation.
+  std::optional<at::Tensor> residual;
+  if (op.residual() != nullptr) {
+    const at::Tensor& r = ctx.get(op.residual(), "residual");
+    int64_t rows = int64_t{op.batch_size()} * oh * ow;
+    if (r.numel() != rows * op.out_channels()) {
+      fail("residual ", shapeStr(r.sizes()), " does not match the output [1, 1, ", rows, ", ", op.out_channels(),
+           "] (batch_size * output height * output width, out_channels)");
+    }
+    residual = f32(r).reshape({op.batch_size(), oh, ow, op.out_channels()}).permute({0, 3, 1, 2});
+  }
   MathConfig config = mathConfig(op.compute_config(), ctx.device().numerics());
-  // One oneDNN kernel adds the bias and applies the activation where the product is one
-  // pass (Fast numerics); otherwise the activation follows the summed phases.
-  bool fuse_activation = !config.emulate;
+  // One oneDNN kernel adds the bias and the residual and applies the activation where the
+  // product is one pass (Fast numerics); otherwise they follow the summed phases.
+  bool fuse_epilogue = !config.emulate;
   bool bias_pending = true;  // the bias joins the first phase's product, in the accumulator
   auto conv = [&](const at::Tensor& w, const at::Tensor& flat) {
     at::Tensor x = toNCHW(flat, op.batch_size(), op.input_height(), op.input_width(), op.in_channels());
     if (!symmetric) x = at::constant_pad_nd(x, {win.pl, win.pr, win.pt, win.pb}, 0);
     std::optional<at::Tensor> b = bias_pending ? bias : std::nullopt;
     bias_pending = false;
-    fb::Activation activation = fuse_activation ? op.activation() : fb::Activation::None;
+    fb::Activation activation = fuse_epilogue ? op.activation() : fb::Activation::None;
+    bool add_residual = fuse_epilogue && residual.has_value();
     int64_t macs = int64_t{op.batch_size()} * oh * ow * w.numel();
     if (weights.persistent && onednn::available(w, x) && onednn::worthIt(macs)) {
       // the weight reordered once (the register operand is the weight or a cached copy of it)
       at::Tensor packed = ctx.device().derived(w, cat("onednn conv2d ", shapeStr(x.sizes()), " ", win.sh, win.sw,
                                                       win.dh, win.dw, symmetric ? win.pt : 0, symmetric ? win.pl : 0),
                                                [&] { return onednn::packConvWeight(w, params, x.sizes()); });
-      return onednn::conv(x.contiguous(at::MemoryFormat::ChannelsLast), packed, b, params, activation);
+      at::Tensor x_nhwc = x.contiguous(at::MemoryFormat::ChannelsLast);
+      if (add_residual) return onednn::convAdd(x_nhwc, packed, b, *residual, params, activation);
+      return onednn::conv(x_nhwc, packed, b, params, activation);
     }
     at::Tensor y = at::conv2d(x, w.contiguous(at::MemoryFormat::ChannelsLast), b, params.stride, params.padding,
                               params.dilation, groups);
+    if (add_residual) y.add_(*residual);  // y is the kernel's fresh output
     return activate(y, activation);
   };
   at::Tensor y = matrixProduct(weights, input, config, conv);
-  if (!fuse_activation) y = activate(y, op.activation());
+  if (!fuse_epilogue) {
+    // as the separate ops would: the product in the output's format, then the sum
+    if (residual) y = f32(toContainer(y, describe(op.out(), "out").dtype, ctx.device().numerics())).add(*residual);
+    y = activate(y, op.activation());
+  }
   ctx.set(op.out(), toFlatNHWC(y));
 }
 

@@ -112,6 +112,11 @@ inline bool worthIt(int64_t macs) { return macs >= (int64_t{1} << 22); }
 at::Tensor packConvWeight(const at::Tensor& weight, const ConvParams& p, at::IntArrayRef input_size);
 at::Tensor conv(const at::Tensor& x, const at::Tensor& packed, const std::optional<at::Tensor>& bias,
                 const ConvParams& p, fb::Activation activation);
+// conv(x) + bias + residual, then `activation`, in one kernel (oneDNN's binary-add post-op);
+// `residual` is [N, C_out, OH, OW], best channels-last. oneDNN follows the sum with relu
+// only: another activation is applied by ATen afterwards.
+at::Tensor convAdd(const at::Tensor& x, const at::Tensor& packed, const std::optional<at::Tensor>& bias,
+                   const at::Tensor& residual, const ConvParams& p, fb::Activation activation);
 // weight_nk: [N, K] (out_features, in_features); rows: the activation's rows (M)
 at::Tensor packLinearWeight(const at::Tensor& weight_nk, int64_t rows);
 at::Tensor linear(const at::Tensor& x, const at::Tensor& packed, const std::optional<at::Tensor>& bias,

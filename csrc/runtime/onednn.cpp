@@ -22,8 +22,8 @@ at::Tensor call(const c10::OperatorHandle& op, torch::jit::Stack stack) {
 }
 
 struct Ops {
-  std::optional<c10::OperatorHandle> reorder_conv, conv, reorder_linear, linear;
-  bool ok() const { return reorder_conv && conv && reorder_linear && linear; }
+  std::optional<c10::OperatorHandle> reorder_conv, conv, conv_binary, reorder_linear, linear;
+  bool ok() const { return reorder_conv && conv && conv_binary && reorder_linear && linear; }
 };
 
 const Ops& ops() {
@@ -32,6 +32,7 @@ const Ops& ops() {
     if (!at::hasMKLDNN()) return o;
     o.reorder_conv = find("mkldnn::_reorder_convolution_weight");
     o.conv = find("mkldnn::_convolution_pointwise");
+    o.conv_binary = find("mkldnn::_convolution_pointwise", "binary");
     o.reorder_linear = find("mkldnn::_reorder_linear_weight");
     o.linear = find("mkldnn::_linear_pointwise");
     return o;
@@ -77,6 +78,17 @@ at::Tensor conv(const at::Tensor& x, const at::Tensor& packed, const std::option
   auto [name, algorithm] = attr(activation);
   return call(*ops().conv, {x, packed, orNone(bias), ints(p.padding), ints(p.stride), ints(p.dilation), p.groups,
                             name, c10::List<std::optional<at::Scalar>>(), orNone(algorithm)});
+}
+
+at::Tensor convAdd(const at::Tensor& x, const at::Tensor& packed, const std::optional<at::Tensor>& bias,
+                   const at::Tensor& residual, const ConvParams& p, fb::Activation activation) {
+  // the binary-add post-op takes relu after it and no other activation (libtorch refuses them)
+  bool relu = activation == fb::Activation::Relu;
+  at::Tensor y = call(*ops().conv_binary, {x, residual, packed, orNone(bias), ints(p.padding), ints(p.stride),
+                                           ints(p.dilation), p.groups, std::string("add"), c10::IValue(),
+                                           relu ? c10::IValue(std::string("relu")) : c10::IValue(),
+                                           c10::List<std::optional<at::Scalar>>(), c10::IValue()});
+  return relu ? y : activate(y, activation);
 }
 
 at::Tensor packLinearWeight(const at::Tensor& weight_nk, int64_t rows) {

@@ -103,7 +103,7 @@ class ConvRelu(torch.nn.Module):
 
     def forward(self, x):
         h = torch.relu(self.bn(self.conv(x)))
-        return torch.relu(self.conv2(h) + h)  # the residual's relu cannot join a conv
+        return torch.relu(self.conv2(h) + h)  # the residual's sum and relu join conv2
 
 
 def test_relu_joins_conv2d_and_bias():
@@ -111,8 +111,9 @@ def test_relu_joins_conv2d_and_bias():
     model, x = ConvRelu().eval(), torch.randn(1, 3, 12, 12)
     graph = compiled_matches_eager(model, x)
     counts = graph.report["op_counts"]["ttnn"]
-    assert counts.get("ttnn.conv2d") == 2 and counts.get("ttnn.relu") == 1 and "ttnn.maximum" not in counts
-    assert graph.ttnn.count('activation = "relu"') == 1
+    assert counts.get("ttnn.conv2d") == 2 and "ttnn.relu" not in counts and "ttnn.maximum" not in counts
+    assert "ttnn.add" not in counts and graph.report["fused"]["conv2d-residual"] == 1
+    assert graph.ttnn.count('activation = "relu"') == 2
     assert graph.report["fused"]["relu"] == 2
 
 

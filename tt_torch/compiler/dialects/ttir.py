@@ -47,7 +47,8 @@ OPS.add(TTIR, "linear", "a b bias?", "transpose_a transpose_b")
 ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "silu")
 
 # --- convolution and pooling (NHWC) ------------------------------------------
-OPS.add(TTIR, "conv2d", "input weight bias?", "stride padding dilation groups")
+# residual: a tensor of the result's shape added after the bias, before a fused activation
+OPS.add(TTIR, "conv2d", "input weight bias? residual?", "stride padding dilation groups")
 POOLS = ("max_pool2d", "avg_pool2d", "sum_pool2d")
 for _name in POOLS:
     OPS.add(TTIR, _name, "input", "kernel_size stride padding dilation ceil_mode")

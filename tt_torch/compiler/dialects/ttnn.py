@@ -73,7 +73,7 @@ OPS.add(TTNN, "reduce_scatter", "input", "reduce_type scatter_dim cluster_axis n
 OPS.add(
     TTNN,
     "conv2d",
-    "input weight bias?",
+    "input weight bias? residual?",
     "in_channels out_channels batch_size input_height input_width kernel_size stride padding dilation groups",
 )
 for _name in ttir.POOLS:

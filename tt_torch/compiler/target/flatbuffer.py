@@ -305,6 +305,7 @@ def _conv2d(op, p):
         groups=_int(op, "groups"),
         computeConfig=_compute_config(op),
         activation=_activation(op),
+        residual=p.ref(v.residual) if v.residual is not None else None,
     )
 
 

@@ -9,6 +9,11 @@ Rules run over each function until none applies. What they match:
   broadcast with ``repeat`` is taken before the repeat (linear broadcasts);
 - ``add(permute(conv2d(x, w)), bias)`` with a per-channel bias ->
   ``permute(conv2d(x, w, bias))``;
+- ``add(permute(conv2d(x, w, bias)), residual)`` with a residual of the result's shape ->
+  ``permute(conv2d(x, w, bias, residual))`` (a residual block's sum inside the convolution,
+  before its activation; oneDNN's binary-add post-op), when the conv has no activation yet;
+- ``permute(permute(x, p), q)`` whose permutations compose to the identity -> x (conv2d's
+  NHWC result goes back to NCHW for the model and forward again for the next conv);
 - ``maximum(x, 0)`` -> ``relu(x)`` (torch-mlir's relu, whose zeros are a full-size constant);
 - an activation (relu, gelu, gelu_tanh, silu) of a linear's, matmul's or conv2d's result,
   also through reshapes and permutes, when nothing else reads that result -> the linear
@@ -107,12 +112,70 @@ def _conv_bias(op: ir.Operation):
             flat_bias = _emit("reshape", [b], {"shape": ir.DenseI64ArrayAttr.get([1, 1, 1, channels])}, t, op.location)
             attrs = {k: conv_op.attributes[k] for k in ("stride", "padding", "dilation", "groups")}
             new_conv = _emit(
-                "conv2d", [conv_op.operands[0], conv_op.operands[1], flat_bias], attrs, conv.type, conv_op.location
+                "conv2d",
+                [conv_op.operands[0], conv_op.operands[1], flat_bias, None],
+                attrs,
+                conv.type,
+                conv_op.location,
             )
             return _emit(
                 "permute", [new_conv], {"permutation": perm_op.attributes["permutation"]}, op.result.type, op.location
             )
     return None
+
+
+_NCHW_TO_NHWC = [0, 2, 3, 1]
+
+
+def _conv_residual(op: ir.Operation):
+    """The sum of a residual block: the conv's value plus a full-size tensor, in the conv."""
+    for conv_out, residual in ((op.operands[0], op.operands[1]), (op.operands[1], op.operands[0])):
+        perm_op = _producer(conv_out)
+        if perm_op is None or perm_op.name != "ttir.permute" or not _single_use(conv_out):
+            continue
+        if list(ir.DenseI64ArrayAttr(perm_op.attributes["permutation"])) != _NHWC_TO_NCHW:
+            continue
+        conv = perm_op.operands[0]
+        conv_op = _producer(conv)
+        if conv_op is None or conv_op.name != "ttir.conv2d" or not _single_use(conv):
+            continue
+        # the activation would come before the sum; a second residual has no place
+        if "activation" in conv_op.attributes or _conv_operand(conv_op, 3) is not None:
+            continue
+        if residual.type != op.result.type or conv_out.type != op.result.type:
+            continue
+        # the fused op computes the add's value: it takes the add's location
+        with ir.InsertionPoint(op):
+            nhwc = _emit(
+                "permute", [residual], {"permutation": ir.DenseI64ArrayAttr.get(_NCHW_TO_NHWC)}, conv.type, op.location
+            )
+            attrs = {k: conv_op.attributes[k] for k in ("stride", "padding", "dilation", "groups")}
+            operands = [conv_op.operands[0], conv_op.operands[1], _conv_operand(conv_op, 2), nhwc]
+            new_conv = _emit("conv2d", operands, attrs, conv.type, op.location)
+            return _emit(
+                "permute", [new_conv], {"permutation": perm_op.attributes["permutation"]}, op.result.type, op.location
+            )
+    return None
+
+
+def _conv_operand(conv_op: ir.Operation, field: int) -> ir.Value | None:
+    """conv2d's operand of ``field`` (0 input, 1 weight, 2 bias, 3 residual), None if absent."""
+    sizes = list(ir.DenseI32ArrayAttr(conv_op.attributes["operandSegmentSizes"]))
+    if not sizes[field]:
+        return None
+    return conv_op.operands[sum(sizes[:field])]
+
+
+def _permute_pair(op: ir.Operation):
+    inner = _producer(op.operands[0])
+    if inner is None or inner.name != "ttir.permute":
+        return None
+    outer_perm = list(ir.DenseI64ArrayAttr(op.attributes["permutation"]))
+    inner_perm = list(ir.DenseI64ArrayAttr(inner.attributes["permutation"]))
+    source = inner.operands[0]
+    if any(inner_perm[p] != i for i, p in enumerate(outer_perm)) or source.type != op.result.type:
+        return None
+    return source
 
 
 def _relu(op: ir.Operation):
@@ -167,7 +230,13 @@ _VIEWS = ("ttir.reshape", "ttir.permute")
 
 RULES: dict[str, list[tuple[str, Rule]]] = {
     "ttir.multiply": [("multiply-by-one", _identity(1.0))],
-    "ttir.add": [("add-zero", _identity(0.0)), ("linear", _linear), ("conv2d-bias", _conv_bias)],
+    "ttir.add": [
+        ("add-zero", _identity(0.0)),
+        ("linear", _linear),
+        ("conv2d-bias", _conv_bias),
+        ("conv2d-residual", _conv_residual),
+    ],
+    "ttir.permute": [("permute-pair", _permute_pair)],
     "ttir.maximum": [("relu", _relu)],
     **{f"ttir.{name}": [("fused-activation", _activation)] for name in ttir.ACTIVATIONS},
 }

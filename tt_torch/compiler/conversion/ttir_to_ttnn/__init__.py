@@ -99,7 +99,7 @@ def _flat_type(cx: RewriteContext) -> ir.Type:
 
 
 def conv2d(cx: RewriteContext, op):
-    x, w, bias = _operand_groups(op)
+    x, w, bias, residual = _operand_groups(op)
     n, h, wd, c = shape_of(x)
     o, _, kh, kw = shape_of(w)
     # Weights stay row-major, as TTNN's conv2d prepares them itself: tiling
@@ -110,6 +110,7 @@ def conv2d(cx: RewriteContext, op):
         _flatten_nhwc(cx, x),
         w,
         bias=bias,
+        residual=_flatten_nhwc(cx, residual) if residual is not None else None,
         result=_flat_type(cx),
         in_channels=c,
         out_channels=o,
