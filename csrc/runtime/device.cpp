@@ -18,7 +18,7 @@ std::vector<fb::DataType> allDataTypes() {
 
 // Facts from /work/shared/design/TT_HARDWARE.md (tt-mlir mock system descs and
 // docs.tenstorrent.com specifications).
-SystemInfo wormhole(const std::string& name, std::vector<int32_t> mesh) {
+SystemInfo wormhole(const std::string& name, std::vector<int32_t> mesh, int32_t cores, float lofi_tflops) {
   SystemInfo s;
   s.name = name;
   s.arch = fb::Arch::WormholeB0;
@@ -31,10 +31,11 @@ SystemInfo wormhole(const std::string& name, std::vector<int32_t> mesh) {
   s.dram_bandwidth_gbps = 288;
   s.clock_mhz = 1000;
   s.supported_data_types = allDataTypes();
-  // One chip: 72 Tensix cores; 262 TFLOPS FP8 at LoFi (148 BLOCKFP8 and 74 FP16 are
-  // the same matrix unit at HiFi2 and HiFi4).
-  s.num_cores = 72;
-  s.peak_tflops = {{fb::DataType::BFP_BFloat8, 262.f}, {fb::DataType::BFloat16, 262.f}};
+  // Per chip: an n150 has 72 Tensix cores and 262 TFLOPS FP8 at LoFi (148 BLOCKFP8 and 74
+  // FP16 are the same matrix unit at HiFi2 and HiFi4); an n300's chips (and so the T3K's and
+  // Galaxy's) have 64 cores each and 466 / 2 TFLOPS, as system_desc.py's chips.
+  s.num_cores = cores;
+  s.peak_tflops = {{fb::DataType::BFP_BFloat8, lofi_tflops}, {fb::DataType::BFloat16, lofi_tflops}};
   return s;
 }
 
@@ -69,10 +70,10 @@ int SystemInfo::numChips() const {
 std::vector<std::string> builtinSystemNames() { return {"n150", "n300", "t3k", "galaxy", "p150", "p150x4", "p150x8"}; }
 
 SystemInfo builtinSystem(const std::string& name) {
-  if (name == "n150") return wormhole(name, {1, 1});
-  if (name == "n300") return wormhole(name, {1, 2});
-  if (name == "t3k") return wormhole(name, {2, 4});
-  if (name == "galaxy") return wormhole(name, {4, 8});
+  if (name == "n150") return wormhole(name, {1, 1}, 72, 262.f);
+  if (name == "n300") return wormhole(name, {1, 2}, 64, 233.f);
+  if (name == "t3k") return wormhole(name, {2, 4}, 64, 233.f);
+  if (name == "galaxy") return wormhole(name, {4, 8}, 64, 233.f);
   if (name == "p150") return blackhole(name, {1, 1});
   if (name == "p150x4") return blackhole(name, {2, 2});
   if (name == "p150x8") return blackhole(name, {2, 4});

@@ -31,9 +31,11 @@ def test_each_system_is_a_mesh_with_a_link_between_neighbours(name, shape, arch,
     for link in desc.links:
         (r0, c0), (r1, c1) = desc.coords(link.chips[0]), desc.coords(link.chips[1])
         assert abs(r0 - r1) + abs(c0 - c1) == 1
-    # the runtime has the same system: its name, arch and mesh
+    # the runtime has the same system: its name, arch, mesh and chips
     info = runtime.system_info(name)
     assert tuple(info["mesh_shape"]) == shape
+    assert info["num_cores"] == desc.chip.num_cores
+    assert info["peak_tflops"]["BFP_BFloat8"] == pytest.approx(desc.chip.lofi_tflops)
     assert runtime.open_mesh_device(shape, arch).name == name
 
 
