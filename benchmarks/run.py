@@ -7,10 +7,11 @@ Each (workload, system) runs in its own process; systems alternate in order
 from round to round, so drift on the machine does not favour one of them. The
 result per pair is the median over rounds of each round's median. First calls
 are cold: each inductor process gets an empty cache directory, and tt-torch's
-compile cache is off. Writes results.md (median, spread, first call, peak memory
-and the ratio of tt-torch to each peer), results.json and results.png (median with
-p10-p90 bars, log scale) into --out, by default a new temporary folder; the
-committed results are updated only when asked: ``--out benchmarks/results``.
+compile cache is off. Every system runs under ``torch.inference_mode()``. Writes
+results.md (median, spread, first call, peak memory and the ratio of tt-torch to each
+peer), results.json and results.png (one plot of every ratio, tt-torch over each peer)
+into --out, by default a new temporary folder; the committed results are updated only
+when asked: ``--out benchmarks/results``.
 """
 
 from __future__ import annotations
@@ -87,24 +88,29 @@ def table(results: dict, workloads: list[str], quick: bool) -> str:
 
 
 def chart(results: dict, workloads: list[str], path: str) -> None:
+    """One plot of every ratio: tt-torch's median over each peer's, per workload (< 1: tt-torch is faster)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(workloads), figsize=(3.2 * len(workloads), 3.2), squeeze=False)
-    for ax, w in zip(axes[0], workloads):
-        systems = [s for s in SYSTEMS if "median_ms" in results[w][s]]
-        medians = [results[w][s]["median_ms"] for s in systems]
-        spread = [
-            [m - results[w][s]["p10_ms"] for m, s in zip(medians, systems)],
-            [results[w][s]["p90_ms"] - m for m, s in zip(medians, systems)],
-        ]
-        ax.bar(systems, medians, yerr=spread, capsize=3, color=["#888", "#58a", "#a85", "#c33"][: len(systems)])
-        ax.set_yscale("log")  # the systems differ by orders of magnitude; a linear scale hides the fastest
-        ax.set_title(w)
-        ax.set_ylabel("ms (median, p10-p90)")
-        ax.tick_params(axis="x", rotation=45)
+    peers = [s for s in SYSTEMS if s != "tt"]
+    width = 0.8 / len(peers)
+    fig, ax = plt.subplots(figsize=(1.2 + 1.3 * len(workloads), 3.6))
+    for k, (peer, color) in enumerate(zip(peers, ["#888", "#58a", "#a85", "#6a6"])):
+        xs, ratios = [], []
+        for x, w in enumerate(workloads):
+            tt, other = results[w].get("tt", {}), results[w].get(peer, {})
+            if "median_ms" in tt and "median_ms" in other:
+                xs.append(x + (k - (len(peers) - 1) / 2) * width)
+                ratios.append(tt["median_ms"] / other["median_ms"])
+        bars = ax.bar(xs, ratios, width, label=f"tt-torch / {peer}", color=color)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7, rotation=90, padding=2)
+    ax.axhline(1.0, color="#c33", linewidth=1)
+    ax.set_yscale("log")  # a ratio of 2 and one of 1/2 are as far from 1
+    ax.set_xticks(range(len(workloads)), workloads)
+    ax.set_ylabel("median time ratio (log)")
+    ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
