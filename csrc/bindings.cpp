@@ -141,6 +141,10 @@ PYBIND11_MODULE(_C, m) {
       },
       py::arg("value"), py::arg("dtype"),
       "The values the device packer stores for `value` in a block-float format (fp32 result).");
+  m.def("truncate_mantissa", &rt::truncateMantissa, py::arg("value"), py::arg("bits"),
+        "fp32 `value` with only its top `bits` explicit mantissa bits (a matrix-unit register).");
+  m.def("round_to_bfloat16", &rt::roundToBFloat16, py::arg("value"),
+        "fp32 `value` rounded to bf16 (nearest, ties to even) and back to fp32.");
   m.def("system_names", &rt::builtinSystemNames, "Names of the built-in device descriptions.");
   m.def("system_info", [](const std::string& name) { return systemInfo(rt::builtinSystem(name)); }, py::arg("name"),
         "The built-in device description `name` as a dict.");

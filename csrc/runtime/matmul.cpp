@@ -61,14 +61,29 @@ at::Tensor matmulBf16Accumulate(const at::Tensor& a, const at::Tensor& b) {
   return acc;
 }
 
-// What a linear adds to the product. Where the product runs as one oneDNN kernel (Fast
-// numerics: no fidelity phases to sum, no 16-bit Dst to round to), the kernel adds the
-// bias and applies the activation itself and `done` is set.
+// What a linear adds to the product. Where the product runs as one oneDNN kernel call
+// whose result is final (onePass: no fidelity phases to sum, no 16-bit Dst to round to),
+// the kernel adds the bias (`done`), and in Fast numerics applies the activation too
+// (`activated`). Emulated numerics keep ATen's activation: oneDNN's differs from it on
+// NaN and in gelu's last bits.
 struct Epilogue {
   std::optional<at::Tensor> bias;  // [N], fp32
   fb::Activation activation = fb::Activation::None;
   bool done = false;
+  bool activated = false;
 };
+
+// `activate` on a fresh fp32 result, in place: the same ATen kernels, no new tensor.
+void activateInPlace(at::Tensor& x, fb::Activation activation) {
+  switch (activation) {
+    case fb::Activation::None: return;
+    case fb::Activation::Relu: at::relu_(x); return;
+    case fb::Activation::Gelu: at::gelu_(x); return;
+    case fb::Activation::GeluTanh: at::gelu_(x, "tanh"); return;
+    case fb::Activation::Silu: at::silu_(x); return;
+  }
+  x = activate(x, activation);
+}
 
 template <typename Op>
 at::Tensor product(const Op& op, ProgramContext& ctx, bool integer, Epilogue* epilogue = nullptr) {
@@ -96,9 +111,11 @@ at::Tensor product(const Op& op, ProgramContext& ctx, bool integer, Epilogue* ep
       at::Tensor packed = ctx.device().derived(src_a, cat("onednn linear ", op.transpose_b(), " ", rows), [&] {
         return onednn::packLinearWeight(op.transpose_b() ? src_a : src_a.t(), rows);
       });
-      if (epilogue != nullptr && !config.emulate) {
+      if (epilogue != nullptr && onePass(config)) {
         epilogue->done = true;
-        return onednn::linear(lhs, packed, epilogue->bias, epilogue->activation);
+        epilogue->activated = !config.emulate;
+        return onednn::linear(lhs, packed, epilogue->bias,
+                              epilogue->activated ? epilogue->activation : fb::Activation::None);
       }
       return onednn::linear(lhs, packed, std::nullopt, fb::Activation::None);
     }
@@ -130,11 +147,18 @@ void run(const ttnn::LinearOp& op, ProgramContext& ctx) {
   bool per_feature = !bias || (bias->numel() == features && bias->dim() <= rank);
   if (per_feature && bias) epilogue.bias = bias->reshape({-1});
   at::Tensor out = product(op, ctx, integer, integer || !per_feature ? nullptr : &epilogue);
-  if (!epilogue.done) {
+  if (integer) {
     if (bias) out = at::add(out, *bias);
     if (op.activation() != fb::Activation::None) {
-      out = activate(integer && op.activation() == fb::Activation::Relu ? out : f32(out), op.activation());
+      out = activate(op.activation() == fb::Activation::Relu ? out : f32(out), op.activation());
     }
+  } else {
+    // the product is a fresh fp32 tensor: the bias and the activation update it in place
+    // (a bias that broadcasts it to a larger shape makes a new one)
+    if (bias && !epilogue.done) {
+      out = at::infer_size(out.sizes(), bias->sizes()) == out.sizes() ? out.add_(*bias) : at::add(out, *bias);
+    }
+    if (!epilogue.activated) activateInPlace(out, op.activation());
   }
   ctx.set(op.out(), out);
 }

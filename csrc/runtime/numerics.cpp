@@ -1,6 +1,9 @@
 #include "numerics.h"
 
+#include <ATen/TensorIterator.h>
+
 #include <algorithm>
+#include <bit>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -29,6 +32,7 @@ Numerics parseNumerics(const std::string& name) {
 namespace {
 
 constexpr int kBfp8Width = 7;  // magnitude bits of a bfloat8_b code, leading one included
+constexpr int64_t kBlock = 16;  // values per block-float block (a face row)
 
 int magnitudeWidth(fb::DataType dtype) {
   switch (dtype) {
@@ -39,52 +43,119 @@ int magnitudeWidth(fb::DataType dtype) {
   }
 }
 
-inline uint32_t bitsOf(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
+inline float floatOf(uint32_t u) { return std::bit_cast<float>(u); }
+inline uint32_t bitsOf(float f) { return std::bit_cast<uint32_t>(f); }
+
+// 2**e as fp32 for -149 <= e <= 128 (a denormal below -126, inf at 128).
+inline float pow2(int e) {
+  return e >= -126 ? floatOf(static_cast<uint32_t>(e + 127) << 23) : floatOf(1u << (e + 149));
 }
 
-// One block of n <= 16 values: shared exponent, then each value's code, decoded.
-void roundBlock(const float* in, float* out, int64_t n, int width) {
+// One block of n <= 16 values: shared exponent, then each value's code, decoded. Branch
+// free per value, so that the compiler vectorises the 16-wide loops.
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3"))) void roundBlock(
+    const float* __restrict in, float* __restrict out, int64_t n, int width) {
   uint32_t shared = 0;
   for (int64_t i = 0; i < n; ++i) {
-    uint32_t e = (bitsOf(in[i]) >> 23) & 0xFF;
-    shared = std::max(shared, e);  // zeros and denormals (e == 0) never raise it
+    shared = std::max(shared, (bitsOf(in[i]) >> 23) & 0xFF);  // zeros and denormals (e == 0) never raise it
   }
-  const int scale = static_cast<int>(shared) - 127 - (width - 1);
+  if (shared == 0) {  // zeros and denormals only: all flushed
+    for (int64_t i = 0; i < n; ++i) out[i] = 0.0f;
+    return;
+  }
+  // A value is q * 2**scale (q has `width` bits). With shared == 255 (an inf or NaN in the
+  // block) an inf's q overflows the product to inf, as the packer's exponent 255 decodes
+  // (bfloat2_b: the scale itself, 2**128, is inf).
+  const float scale = pow2(static_cast<int>(shared) - 127 - (width - 1));
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  constexpr int kShift = 24 - kBfp8Width;
+  constexpr uint32_t kTie = 1u << (kShift - 1);
+  const uint32_t narrow = static_cast<uint32_t>(kBfp8Width - width);
   for (int64_t i = 0; i < n; ++i) {
-    uint32_t bits = bitsOf(in[i]);
-    uint32_t e = (bits >> 23) & 0xFF;
-    uint32_t mant = bits & 0x7FFFFF;
-    bool negative = (bits >> 31) != 0;
-    if (e == 0) {  // zero, or a denormal: flushed
-      out[i] = 0.0f;
-      continue;
-    }
-    if (e == 255 && mant != 0) {
-      out[i] = std::numeric_limits<float>::quiet_NaN();
-      continue;
-    }
-    uint32_t diff = shared - e;
-    uint32_t shifted = diff >= 24 ? 0 : ((1u << 23) | mant) >> diff;
+    const uint32_t bits = bitsOf(in[i]);
+    const uint32_t e = (bits >> 23) & 0xFF;
+    const uint32_t mant = bits & 0x7FFFFF;
+    const uint32_t diff = shared - e;
+    // (diff >= 24: the value is shifted out; the shift is kept below 32 bits)
+    const uint32_t shifted = diff >= 24 ? 0 : ((1u << 23) | mant) >> (diff & 31);
     // The packer rounds to bfloat8_b (nearest, ties to even, saturating) ...
-    constexpr int kShift = 24 - kBfp8Width;
     uint32_t q = shifted >> kShift;
-    uint32_t rest = shifted & ((1u << kShift) - 1);
-    constexpr uint32_t kTie = 1u << (kShift - 1);
-    if (rest > kTie || (rest == kTie && (q & 1))) ++q;
+    const uint32_t rest = shifted & ((1u << kShift) - 1);
+    q += (rest > kTie || (rest == kTie && (q & 1))) ? 1 : 0;
     q = std::min(q, (1u << kBfp8Width) - 1);
     // ... and the narrower formats keep the top bits of that code.
-    q >>= (kBfp8Width - width);
-    if (q == 0) {
-      out[i] = 0.0f;
-      continue;
-    }
-    float v = std::ldexp(static_cast<float>(q), scale);
-    if (v < FLT_MIN) v = 0.0f;  // below the normal range: flushed
-    out[i] = negative ? -v : v;
+    q >>= narrow;
+    float v = static_cast<float>(q) * scale;  // exact, or inf past the range (shared == 255)
+    v = v < FLT_MIN ? 0.0f : v;               // below the normal range: flushed
+    v = (bits >> 31) != 0 ? -v : v;
+    // a zero code (and a zero or denormal input) is +0: a zero magnitude drops the sign
+    v = (q == 0 || e == 0) ? 0.0f : v;
+    out[i] = (e == 255 && mant != 0) ? nan : v;
   }
+}
+
+// `count` blocks of `len` values in each row of a [rows, cols] fp32 tensor, from column
+// `first` (full blocks of 16, or the partial block that ends each row), one block per
+// element of a TensorIterator, so that libtorch's thread pool shares them out.
+void roundBlocks(const at::Tensor& x, at::Tensor& out, int64_t first, int64_t count, int64_t len, int width) {
+  const int64_t rows = x.size(0), cols = x.size(1);
+  at::Tensor in_blocks = x.as_strided({rows, count}, {cols, kBlock}, x.storage_offset() + first);
+  at::Tensor out_blocks = out.as_strided({rows, count}, {cols, kBlock}, out.storage_offset() + first);
+  at::TensorIterator iter = at::TensorIteratorConfig()
+                                .add_output(out_blocks)
+                                .add_const_input(in_blocks)
+                                .resize_outputs(false)
+                                .check_all_same_dtype(true)
+                                .build();
+  iter.for_each(
+      [=](char** data, const int64_t* strides, int64_t n) {
+        for (int64_t k = 0; k < n; ++k) {
+          roundBlock(reinterpret_cast<const float*>(data[1] + k * strides[1]),
+                     reinterpret_cast<float*>(data[0] + k * strides[0]), len, width);
+        }
+      },
+      /*grain_size=*/std::max<int64_t>(1, at::internal::GRAIN_SIZE / kBlock));
+}
+
+// out = f(value) elementwise over the fp32 bits, in libtorch's thread pool, the output
+// laid out as `value` (a channels-last activation stays channels-last). `contiguous`
+// takes a whole chunk of contiguous data, `one` a single value.
+template <typename Contiguous, typename One>
+at::Tensor mapBits(const at::Tensor& value, const char* what, Contiguous contiguous, One one) {
+  if (value.scalar_type() != at::kFloat) {
+    fail(what, " takes an fp32 tensor, got ", c10::toString(value.scalar_type()), " (an internal error)");
+  }
+  at::Tensor out;
+  at::TensorIterator iter = at::TensorIteratorConfig().add_output(out).add_const_input(value).build();
+  iter.for_each([=](char** data, const int64_t* strides, int64_t n) {
+    constexpr int64_t f = sizeof(float);
+    if (strides[0] == f && strides[1] == f) {
+      contiguous(reinterpret_cast<const float*>(data[1]), reinterpret_cast<float*>(data[0]), n);
+      return;
+    }
+    for (int64_t k = 0; k < n; ++k) {
+      *reinterpret_cast<float*>(data[0] + k * strides[0]) =
+          floatOf(one(bitsOf(*reinterpret_cast<const float*>(data[1] + k * strides[1]))));
+    }
+  });
+  return iter.output();
+}
+
+inline uint32_t bf16Bits(uint32_t u) {
+  // round to nearest, ties to even, on the bits (c10::BFloat16's rule); any NaN becomes the
+  // quiet NaN
+  const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
+  return (u & 0x7FFFFFFFu) > 0x7F800000u ? 0x7FC00000u : rounded;
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3"))) void maskLoop(
+    const float* __restrict in, float* __restrict out, int64_t n, uint32_t mask) {
+  for (int64_t k = 0; k < n; ++k) out[k] = floatOf(bitsOf(in[k]) & mask);
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3"))) void bf16Loop(
+    const float* __restrict in, float* __restrict out, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) out[k] = floatOf(bf16Bits(bitsOf(in[k])));
 }
 
 }  // namespace
@@ -92,30 +163,28 @@ void roundBlock(const float* in, float* out, int64_t n, int width) {
 at::Tensor roundToBlockFloat(const at::Tensor& value, fb::DataType dtype) {
   const int width = magnitudeWidth(dtype);
   at::Tensor x = value.to(at::kFloat).contiguous();
-  at::Tensor out = at::empty_like(x);
+  at::Tensor out = at::empty_like(x, at::MemoryFormat::Contiguous);
   if (x.numel() == 0) return out;
   const int64_t cols = x.dim() == 0 ? 1 : x.size(-1);
   const int64_t rows = x.numel() / cols;
-  const float* in = x.data_ptr<float>();
-  float* o = out.data_ptr<float>();
-  // One thread: at::parallel_for would be serial here anyway (this library is built without
-  // OpenMP), and the results for weights are cached on the device.
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < cols; c += 16) {
-      roundBlock(in + r * cols + c, o + r * cols + c, std::min<int64_t>(16, cols - c), width);
-    }
-  }
+  at::Tensor x2 = x.view({rows, cols}), out2 = out.view({rows, cols});
+  const int64_t full = cols / kBlock, tail = cols % kBlock;
+  if (full > 0) roundBlocks(x2, out2, 0, full, kBlock, width);
+  if (tail > 0) roundBlocks(x2, out2, full * kBlock, 1, tail, width);
   return out;
 }
 
 at::Tensor truncateMantissa(const at::Tensor& value, int bits) {
   if (bits >= 23) return value;
-  const auto mask = static_cast<int32_t>(mantissaMask(bits));
-  // same strides as `value` (a channels-last activation stays channels-last)
-  return at::bitwise_and(value.view(at::kInt), mask).view(at::kFloat);
+  const uint32_t mask = mantissaMask(bits);
+  return mapBits(
+      value, "truncateMantissa", [mask](const float* in, float* out, int64_t n) { maskLoop(in, out, n, mask); },
+      [mask](uint32_t u) { return u & mask; });
 }
 
-at::Tensor roundToBFloat16(const at::Tensor& value) { return value.to(at::kBFloat16).to(at::kFloat); }
+at::Tensor roundToBFloat16(const at::Tensor& value) {
+  return mapBits(value.to(at::kFloat), "roundToBFloat16", bf16Loop, bf16Bits);
+}
 
 MathConfig mathConfig(const fb::ComputeConfig* config, Numerics numerics) {
   MathConfig m;

@@ -37,7 +37,8 @@ Numerics parseNumerics(const std::string& name);
 // padded): bfloat8_b rounds to nearest, ties to even, saturating; bfloat4_b and
 // bfloat2_b truncate the bfloat8_b codes; denormals flush to zero; a block holding an
 // inf or NaN gets exponent 255 (inf and NaN survive, the block's finite values become
-// 0 or inf). Returns fp32 with the same shape.
+// 0 or inf). Returns fp32 with the same shape (contiguous). Vectorised per block, the
+// blocks shared out over libtorch's thread pool.
 at::Tensor roundToBlockFloat(const at::Tensor& value, fb::DataType dtype);
 
 // The fp32 bit mask that keeps the sign, the exponent and the top `bits` of the 23
@@ -45,7 +46,9 @@ at::Tensor roundToBlockFloat(const at::Tensor& value, fb::DataType dtype);
 constexpr uint32_t mantissaMask(int bits) { return ~((uint32_t{1} << (23 - bits)) - 1); }
 
 // fp32 `value` with only the top `bits` explicit mantissa bits kept (the rest cleared,
-// i.e. rounded toward zero). Exponent, sign, inf and NaN are kept.
+// i.e. rounded toward zero). Exponent, sign, inf and NaN are kept. A new tensor laid out
+// as `value` (a channels-last activation stays channels-last), written in one vectorised
+// pass in libtorch's thread pool; `value` itself when bits >= 23.
 at::Tensor truncateMantissa(const at::Tensor& value, int bits);
 
 // How one matrix-unit op computes: from its ComputeConfig (absent: HiFi4 with fp32
@@ -56,6 +59,14 @@ struct MathConfig {
   bool emulate = true;
 };
 MathConfig mathConfig(const fb::ComputeConfig* config, Numerics numerics);
+
+// Whether `op(src_a, src_b)` under `config` is one call of the kernel whose result is final
+// (fidelityProduct): Fast numerics, or emulated with one phase sum (every fidelity but
+// HiFi3) and fp32 accumulation (no 16-bit Dst rounding). Only then may an epilogue (a bias)
+// join the kernel.
+inline bool onePass(const MathConfig& config) {
+  return !config.emulate || (config.fp32_dest_acc && config.fidelity != fb::MathFidelity::HiFi3);
+}
 
 // Explicit mantissa bits a register keeps of an operand held in `container`: fp32
 // becomes TF32 (10 bits: the low 13 are dropped); bf16 (and block float, which unpacks
@@ -84,7 +95,10 @@ at::Tensor fidelityProduct(const RegisterValue& src_a, const RegisterValue& src_
                            at::ScalarType b_container, fb::MathFidelity fidelity,
                            const std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>& op);
 
-// fp32 values rounded to bf16 and back (the Dst register in 16-bit mode).
+// fp32 values rounded to bf16 and back (the Dst register in 16-bit mode): round to
+// nearest, ties to even, as c10::BFloat16; inf stays inf, a finite value past bf16's range
+// becomes inf, denormals round like any value, every NaN becomes the quiet NaN. One
+// vectorised pass (as truncateMantissa).
 at::Tensor roundToBFloat16(const at::Tensor& value);
 
 }  // namespace tt::runtime
