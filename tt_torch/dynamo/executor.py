@@ -48,7 +48,7 @@ from tt_torch.runtime.versions import tensor_stamp
 from tt_torch.tt_mlir import compare
 from tt_torch.tt_mlir.importer import ConstEvalRunner, import_program
 
-from . import buckets, fallback
+from . import buckets, fallback, mutations
 from .artifacts import CompileArtifacts, GraphArtifacts
 from .autograd import needs_grad, with_host_backward
 from .weights import WeightWatch
@@ -127,6 +127,8 @@ class FrontendResult:
     arg_names: list[str]  # of the kept inputs, as the program's arguments are named
     arg_kinds: list[str]  # "input" | "parameter" | "buffer" | "constant"
     consteval_cache: ConstevalCache = field(default_factory=ConstevalCache)
+    # per extra output after the model's own: the argument it is written back into (mutations.py)
+    written: list[int] = field(default_factory=list)
 
     def program_inputs(self, args: tuple) -> list[torch.Tensor]:
         """The graph's inputs for one call: the kept arguments and consteval results."""
@@ -151,7 +153,7 @@ class CompiledGraph:
         inputs = self.graph.program_inputs(args)
         if self.artifacts is not None:
             self.artifacts.fx_module, self.artifacts.program_inputs = self.graph.fx_gm, inputs
-        return list(self.run_program(inputs))
+        return mutations.write_back(args, self.graph.written, list(self.run_program(inputs)))
 
 
 class Executor:
@@ -294,6 +296,7 @@ def _frontend(ex: Executor, args: tuple, art: GraphArtifacts) -> FrontendResult:
     cfg = ex.config
     t0 = time.perf_counter()
     fx_gm = trace_to_aten(ex.gm, args)
+    fx_gm, written = mutations.lift_input_writes(fx_gm)
     out_spec = pytree.tree_flatten(passes.output_structure(ex.gm))[1]
     fx_gm = passes.fold_splats(fx_gm)
     fx_gm = passes.wrap_negative_indices(fx_gm)
@@ -319,7 +322,14 @@ def _frontend(ex: Executor, args: tuple, art: GraphArtifacts) -> FrontendResult:
     if ex.artifacts is not None and ce.graph is not None:  # export's const-eval programs
         art.consteval = (ce.graph, [names[i] for i in ce.inputs], [args[i] for i in ce.inputs])
     return FrontendResult(
-        fx_gm, kept, ce, out_spec, [v.dtype for v in out_vals], [names[i] for i in kept], [kinds[i] for i in kept]
+        fx_gm,
+        kept,
+        ce,
+        out_spec,
+        [v.dtype for v in out_vals],
+        [names[i] for i in kept],
+        [kinds[i] for i in kept],
+        written=written,
     )
 
 
