@@ -25,7 +25,7 @@ from .options import CompileOptions, CompileResult
 from .report import Report
 from .target import cost_model, system_desc
 from .target.flatbuffer import to_flatbuffer
-from .transforms import composites, deallocation, device_config, fusion, layout
+from .transforms import composites, constants, deallocation, device_config, fusion, layout
 
 __all__ = ["PASSES", "PIPELINES", "STAGES", "CompileOptions", "CompileResult", "compile_stablehlo", "run_pass"]
 
@@ -51,6 +51,7 @@ PASSES: dict[str, Pass] = {
     "stablehlo-to-ttir": lambda m, r, o: stablehlo_to_ttir.convert(m, r),
     "ttir-fuse-composites": lambda m, r, o: composites.fuse_composites(m, r),
     "ttir-fusion": lambda m, r, o: fusion.fuse(m, r),
+    "ttir-fold-constant-reshapes": lambda m, r, o: constants.fold_constant_reshapes(m, r),
     "ttir-to-ttnn": lambda m, r, o: ttir_to_ttnn.convert(m, r),
     "ttnn-cancel-layouts": lambda m, r, o: layout.cancel_layout_pairs(m),
     "ttnn-compute-config": lambda m, r, o: device_config.set_compute_config(m, o.math_fidelity, o.fp32_dest_acc_en),
@@ -59,7 +60,12 @@ PASSES: dict[str, Pass] = {
     "ttnn-deallocate": lambda m, r, o: deallocation.insert_deallocations(m),
 }
 PIPELINES: dict[str, list[str]] = {
-    "stablehlo-to-ttir-pipeline": ["stablehlo-to-ttir", "ttir-fuse-composites", "ttir-fusion"],
+    "stablehlo-to-ttir-pipeline": [
+        "stablehlo-to-ttir",
+        "ttir-fold-constant-reshapes",
+        "ttir-fuse-composites",
+        "ttir-fusion",
+    ],
     "ttir-to-ttnn-pipeline": [
         "ttir-to-ttnn",
         "ttnn-cancel-layouts",

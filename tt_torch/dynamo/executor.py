@@ -38,7 +38,7 @@ from tt_torch.compiler import pipelines
 from tt_torch.compiler.options import CompileOptions
 from tt_torch.compiler.target import system_desc
 from tt_torch.config import CompileDepth, CompilerConfig, OpByOpBackend
-from tt_torch.errors import CompileError
+from tt_torch.errors import CompileError, TTRuntimeError
 from tt_torch.frontend import passes
 from tt_torch.frontend.importer import import_stablehlo, source_line
 from tt_torch.frontend.locking import COMPILE_LOCK
@@ -91,6 +91,14 @@ def classify_inputs(gm: fx.GraphModule) -> list[InputInfo]:
         else:
             infos.append(InputInfo(node.name, "input"))
     return infos
+
+
+def _unflattener(spec: pytree.TreeSpec) -> Callable[[list], Any]:
+    """``pytree.tree_unflatten(outs, spec)``, without walking the spec on every call where the
+    graph returns a tuple or list of tensors (dynamo's usual output)."""
+    if spec.type in (tuple, list) and all(child.is_leaf() for child in spec.children()):
+        return spec.type
+    return lambda outs: pytree.tree_unflatten(outs, spec)
 
 
 def signature_of(args: tuple) -> tuple:
@@ -149,7 +157,14 @@ class CompiledGraph:
     # program inputs (weights and consteval results included) are kept there.
     artifacts: GraphArtifacts | None = None
 
+    def __post_init__(self) -> None:
+        # the common call: the program takes some of the arguments as they are
+        g = self.graph
+        self._direct = g.consteval.graph is None and self.artifacts is None and not g.written
+
     def run_flat(self, args: tuple) -> list[torch.Tensor]:
+        if self._direct:
+            return self.run_program([args[i] for i in self.graph.kept_inputs])
         inputs = self.graph.program_inputs(args)
         if self.artifacts is not None:
             self.artifacts.fx_module, self.artifacts.program_inputs = self.graph.fx_gm, inputs
@@ -172,7 +187,9 @@ class Executor:
         self._device = device  # opened on first use when not given
         state = [k for k, info in enumerate(self.inputs) if info.kind != "input"]
         self.weights = WeightWatch(state) if config.check_weight_contents else None
+        self._check_weights = self.weights.check if self.weights is not None and state else None
         self.out_spec = pytree.tree_flatten(passes.output_structure(gm))[1]
+        self._unflatten = _unflattener(self.out_spec)
         self.buckets = self._bucket_plan()
         self._on_host_past_limit: CompiledGraph | None = None
 
@@ -182,15 +199,15 @@ class Executor:
             args, size, padded = self.buckets.pad(args)
         key = signature_of(args)
         program = self.programs.get(key) or self._on_host_past_limit or self._compile_once(args, key)
-        if self.weights is not None:
-            self.weights.check(args)
+        if self._check_weights is not None:
+            self._check_weights(args)
         if needs_grad(args):
             outs = with_host_backward(program.run_flat, self.gm, args)
         else:
             outs = program.run_flat(args)
         if padded != size:
             outs = self.buckets.unpad(outs, size)
-        return pytree.tree_unflatten(outs, self.out_spec)
+        return self._unflatten(outs)
 
     def _compile_once(self, args: tuple, key: tuple) -> CompiledGraph:
         """The program of ``key``, compiled by the first thread that asks; the others wait for it.
@@ -738,21 +755,33 @@ def _device_program(
     out_dtypes = graph.out_dtypes
     verify = ex.config.enable_intermediate_verification
     narrowing = ex.config.narrowing
+    # What every call would otherwise look up again: the device's queue, whether a result can
+    # wrap (only in the device's 'wrap' mode; 'error' raises instead), whether outputs need a cast.
+    submit = runtime.submitter(device, binary, 0)
+    wrapping = narrowing == "wrap" or device.integer_overflow == "wrap"
+    try:
+        cast = [runtime.torch_dtype(d["dtype"]) for d in binary.program_outputs(0)] != list(out_dtypes)
+    except TTRuntimeError:  # an output type without a host dtype of its own: cast each call
+        cast = True
 
     def run(inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-        host = [runtime.narrow(t, dt, n, narrowing) for t, dt, n in zip(inputs, in_dtypes, names)]
+        # an input already in the program's dtype and contiguous goes as it is (no copy)
+        host = [
+            t if t.dtype == dt and t.is_contiguous() else runtime.narrow(t, dt, n, narrowing)
+            for t, dt, n in zip(inputs, in_dtypes, names)
+        ]
         if consteval is not None:
             host = consteval.inputs(lambda k, ins: runtime.submit(device, binary, k, ins), inputs, host)
-        wraps = device.integer_wraps
+        wraps = device.integer_wraps if wrapping else 0
         if verify:
             values = intermediate.fx_node_values(graph.fx_gm, inputs)
             goldens = intermediate.goldens_by_loc(binary, 0, values)
             outs, art.intermediate_verification = intermediate.verify_program(device, binary, 0, host, goldens)
         else:
-            outs = runtime.submit(device, binary, 0, host)
-        if device.integer_wraps != wraps:
+            outs = submit(host)
+        if wrapping and device.integer_wraps != wraps:
             _LOG.warning("graph %s: %s (narrowing='wrap')", art.name, device.last_integer_wrap)
-        return [o if o.dtype == dt else o.to(dt) for o, dt in zip(outs, out_dtypes)]
+        return [o if o.dtype == dt else o.to(dt) for o, dt in zip(outs, out_dtypes)] if cast else outs
 
     return run
 

@@ -240,6 +240,27 @@ def submit(
     return run()
 
 
+def submitter(device: Device, binary: Binary, program_index: int) -> Callable[[list[torch.Tensor]], list[torch.Tensor]]:
+    """:func:`submit` for one program, with what does not change between calls looked up once
+    (the device's queue lock, the extension's function): the call path of a compiled graph.
+
+    The callable takes host torch tensors only (no runtime :class:`Tensor`), runs no hooks and
+    caches nothing; its errors are tt-torch's, as submit's."""
+    queue = device_queue(device)
+    run = _C.submit
+
+    def call(host: list[torch.Tensor]) -> list[torch.Tensor]:
+        with queue:
+            try:
+                return run(device, binary, program_index, host, None, None)
+            except _C.BinaryError as e:
+                raise BinaryError(str(e)) from None
+            except _C.RuntimeError as e:
+                raise TTRuntimeError(str(e)) from None
+
+    return call
+
+
 class ConstEvalCache:
     """Outputs of private (const-eval) programs, kept until one of their inputs changes.
 
