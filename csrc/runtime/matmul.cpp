@@ -73,18 +73,6 @@ struct Epilogue {
   bool activated = false;
 };
 
-// `activate` on a fresh fp32 result, in place: the same ATen kernels, no new tensor.
-void activateInPlace(at::Tensor& x, fb::Activation activation) {
-  switch (activation) {
-    case fb::Activation::None: return;
-    case fb::Activation::Relu: at::relu_(x); return;
-    case fb::Activation::Gelu: at::gelu_(x); return;
-    case fb::Activation::GeluTanh: at::gelu_(x, "tanh"); return;
-    case fb::Activation::Silu: at::silu_(x); return;
-  }
-  x = activate(x, activation);
-}
-
 template <typename Op>
 at::Tensor product(const Op& op, ProgramContext& ctx, bool integer, Epilogue* epilogue = nullptr) {
   if (integer) {
@@ -107,6 +95,14 @@ at::Tensor product(const Op& op, ProgramContext& ctx, bool integer, Epilogue* ep
   auto mm = [&](const at::Tensor& src_a, const at::Tensor& src_b) {
     at::Tensor lhs = transposed(src_b, op.transpose_a());
     int64_t rows = lhs.numel() / std::max<int64_t>(lhs.size(-1), 1);
+    if (packable && rows == 1) {
+      // One row (a decode step): reading the weight is the whole cost. MKL's GEMV over the
+      // weight laid out [K, N] reads it fastest, ahead of oneDNN's packed layout and of [N, K].
+      at::Tensor kn = ctx.device().derived(src_a, cat("gemv ", op.transpose_b()), [&] {
+        return transposed(src_a, op.transpose_b()).contiguous();
+      });
+      return at::matmul(lhs, kn);
+    }
     if (packable && onednn::available(src_a, lhs) && onednn::worthIt(rows * src_a.numel())) {
       at::Tensor packed = ctx.device().derived(src_a, cat("onednn linear ", op.transpose_b(), " ", rows), [&] {
         return onednn::packLinearWeight(op.transpose_b() ? src_a : src_a.t(), rows);
