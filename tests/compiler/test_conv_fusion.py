@@ -6,6 +6,8 @@ about 4M multiply-adds), except where a test says otherwise."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -78,8 +80,18 @@ def test_residual_block_fuses_add_and_relu_into_the_conv(config, numerics):
     # the sum and every relu live in the convs: no separate add or relu op is left
     assert "ttnn.add" not in ops and "ttnn.relu" not in ops
     assert ops["ttnn.conv2d"] == (3 if model.shortcut is None else 4)
-    # each conv's NHWC result goes straight into the next: no NCHW round trip between them
+    # each conv's NHWC result goes straight into the next: no NCHW round trip, no reshape between them
     assert fused.get("permute-pair", 0) >= 2
+    assert _convs_reading_a_conv(artifacts.last.ttnn) == 2
+
+
+def _convs_reading_a_conv(ttnn_text: str) -> int:
+    """How many ttnn.conv2d ops take another conv2d's result itself as their input."""
+    conv_results, count = set(), 0
+    for m in re.finditer(r'(%\w+) = "ttnn\.conv2d"\((%\w+)', ttnn_text):
+        count += m.group(2) in conv_results
+        conv_results.add(m.group(1))
+    return count
 
 
 def test_fused_sum_matches_the_unfused_ops_exactly_in_fast_numerics():
