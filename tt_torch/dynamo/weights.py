@@ -119,27 +119,40 @@ class WeightWatch:
     def check(self, args: tuple) -> None:
         if not self.positions:
             return
-        with self._lock, torch.no_grad():
+        with self._lock:
             fingerprinted = 0
+            seen_all = self._seen
             for k in self.positions:
                 t = args[k]
                 if not isinstance(t, torch.Tensor):
                     continue
-                stamp, reads = tensor_stamp(t), data_reads(t)
-                seen = self._seen.get(k)
+                stamp, reads = _stamp(t), t.__dict__.get(_READS, 0)
+                seen = seen_all.get(k)
                 if seen is not None and seen[0] == stamp and seen[1] != reads:
                     increment_version(t)  # .data was read: it may have been written
                     self.data_reads += 1
-                    stamp = tensor_stamp(t)
+                    stamp = _stamp(t)
                 content = None
                 if self.full or not isinstance(t, torch.nn.Parameter) or _storage_shared(t):
-                    content = fingerprint(t)
+                    with torch.no_grad():
+                        content = fingerprint(t)
                     fingerprinted += 1
                     if seen is not None and seen[0] == stamp and seen[2] != content:
                         # changed content, or an alias came since the last call, which had no
                         # fingerprint to compare with: every cache keyed by the version sees it now
                         increment_version(t)
                         self.hidden_writes += seen[2] is not None
-                        stamp = tensor_stamp(t)
-                self._seen[k] = (stamp, reads, content)
+                        stamp = _stamp(t)
+                seen_all[k] = (stamp, reads, content)
             self.fingerprinted = fingerprinted
+
+
+def _stamp(t: torch.Tensor) -> tuple:
+    """What tells this check whether ``t``'s version already moved since the last call: its
+    storage and version. Lighter than :func:`tensor_stamp` (which the caches key on): a change
+    it misses (a new shape on the same storage and version) only makes the check move the
+    version once more, never less."""
+    try:
+        return (t.data_ptr(), t._version)
+    except RuntimeError:  # an inference tensor has no version counter
+        return tensor_stamp(t)
