@@ -1,7 +1,7 @@
 """Side-by-side benchmark: every workload under eager, inductor, ONNX Runtime and tt-torch.
 
     pip install -r benchmarks/requirements.txt
-    python benchmarks/run.py [--workloads mlp resnet50 ...] [--rounds 2] [--iters 20] [--quick] [--out DIR]
+    python benchmarks/run.py [--workloads mlp resnet50 ...] [--rounds 2] [--iters 20] [--quick] [--generate] [--out DIR]
 
 Each (workload, system) runs in its own process; systems alternate in order
 from round to round, so drift on the machine does not favour one of them. The
@@ -123,6 +123,12 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per process")
     parser.add_argument("--quick", action="store_true", help="small models, for a smoke run")
     parser.add_argument(
+        "--generate",
+        action="store_true",
+        help="also the generation benchmark (benchmarks/generate.py: prefill ms, decode tokens/s; "
+        "generation.md in --out), with the same --rounds",
+    )
+    parser.add_argument(
         "--out",
         help="folder for results.md/.json/.png (default: a new temporary folder; "
         "benchmarks/results to update the committed results)",
@@ -154,6 +160,9 @@ def main() -> int:
         json.dump({"runs": runs, "results": results}, f, indent=1)
     chart(results, args.workloads, os.path.join(args.out, "results.png"))
     print(text)
+    if args.generate:
+        cmd = [sys.executable, os.path.join(HERE, "generate.py"), "--rounds", str(args.rounds), "--out", args.out]
+        subprocess.run(cmd, check=True, timeout=args.timeout * 8 * args.rounds)
     print(f"written to {args.out}")
     return 0
 
