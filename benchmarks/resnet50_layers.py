@@ -205,6 +205,15 @@ def profile_ort(model, inputs, loops: int) -> dict:
     return {"call_ms": call_ms, "ms": dict(per_class), "ops": dict(counts), "total_ops": len(samples)}
 
 
+def _without_conv_fusion() -> None:
+    from tt_torch.compiler.transforms import fusion, layout
+
+    fusion.RULES["ttir.add"] = [rule for rule in fusion.RULES["ttir.add"] if rule[0] != "conv2d-residual"]
+    fusion.RULES.pop("ttir.permute", None)
+    layout._fold_reshapes = lambda module: 0
+    os.environ["TT_TORCH_CACHE_DIR"] = "off"  # a cached program would be the fused one
+
+
 def table(tt: dict, ort: dict, command: str) -> str:
     lines = [
         "| layer class | tt-torch ms (ops) | ONNX Runtime ms (nodes) | ratio |",
@@ -231,6 +240,12 @@ def main() -> int:
     parser.add_argument("--md", help="write the table (Markdown) to this file")
     parser.add_argument("--json", help="write the raw figures to this file")
     parser.add_argument(
+        "--without-conv-fusion",
+        action="store_true",
+        help="compile as before the residual fusion: the conv2d-residual and permute-pair rules and the "
+        "reshape folding off (the 'before' table)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         help="threads of both systems (default: PyTorch's default, which ONNX Runtime's session also takes); "
@@ -239,6 +254,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.without_conv_fusion:
+        _without_conv_fusion()
     torch.manual_seed(0)
     model, inputs = WORKLOADS["resnet50"](args.quick)
     model.eval()
