@@ -96,8 +96,12 @@ void run(const ttnn::Conv2dOp& op, ProgramContext& ctx) {
   }
   MathConfig config = mathConfig(op.compute_config(), ctx.device().numerics());
   // One oneDNN kernel adds the bias and the residual and applies the activation where the
-  // product is one pass (Fast numerics); otherwise they follow the summed phases.
+  // product is one pass (Fast numerics); otherwise they follow the summed phases. Emulated,
+  // a residual still joins the kernel where the product is one pass and the output fp32
+  // (the separate ops' arithmetic, bit for bit), and the activation is ATen's, in place.
   bool fuse_epilogue = !config.emulate;
+  bool fuse_residual = residual.has_value() && onePass(config) &&
+                       (fuse_epilogue || describe(op.out(), "out").dtype == fb::DataType::Float32);
   bool bias_pending = true;  // the bias joins the first phase's product, in the accumulator
   auto conv = [&](const at::Tensor& w, const at::Tensor& flat) {
     at::Tensor x = toNCHW(flat, op.batch_size(), op.input_height(), op.input_width(), op.in_channels());
@@ -105,7 +109,7 @@ void run(const ttnn::Conv2dOp& op, ProgramContext& ctx) {
     std::optional<at::Tensor> b = bias_pending ? bias : std::nullopt;
     bias_pending = false;
     fb::Activation activation = fuse_epilogue ? op.activation() : fb::Activation::None;
-    bool add_residual = fuse_epilogue && residual.has_value();
+    bool add_residual = fuse_residual;
     int64_t macs = int64_t{op.batch_size()} * oh * ow * w.numel();
     if (weights.persistent && onednn::available(w, x) && onednn::worthIt(macs)) {
       // the weight reordered once (the register operand is the weight or a cached copy of it)
@@ -123,9 +127,12 @@ void run(const ttnn::Conv2dOp& op, ProgramContext& ctx) {
   };
   at::Tensor y = matrixProduct(weights, input, config, conv);
   if (!fuse_epilogue) {
-    // as the separate ops would: the product in the output's format, then the sum
-    if (residual) y = f32(toContainer(y, describe(op.out(), "out").dtype, ctx.device().numerics())).add(*residual);
-    y = activate(y, op.activation());
+    // as the separate ops would: the product in the output's format, then the sum (y is a
+    // fresh tensor)
+    if (residual && !fuse_residual) {
+      y = f32(toContainer(y, describe(op.out(), "out").dtype, ctx.device().numerics())).add_(*residual);
+    }
+    activateInPlace(y, op.activation());
   }
   ctx.set(op.out(), toFlatNHWC(y));
 }

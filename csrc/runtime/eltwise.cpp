@@ -265,6 +265,17 @@ at::Tensor activate(const at::Tensor& x, fb::Activation activation) {
   fail("unknown fused activation <invalid ", static_cast<int>(activation), ">");
 }
 
+void activateInPlace(at::Tensor& x, fb::Activation activation) {
+  switch (activation) {
+    case fb::Activation::None: return;
+    case fb::Activation::Relu: at::relu_(x); return;
+    case fb::Activation::Gelu: at::gelu_(x); return;
+    case fb::Activation::GeluTanh: at::gelu_(x, "tanh"); return;
+    case fb::Activation::Silu: at::silu_(x); return;
+  }
+  x = activate(x, activation);
+}
+
 void run(const ttnn::EltwiseUnaryOp& op, ProgramContext& ctx) {
   if (op.type() == Unary::BitwiseNot) {
     Bits bits = bitsOf(op.out(), "BitwiseNot");

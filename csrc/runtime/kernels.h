@@ -94,6 +94,9 @@ at::Tensor matrixProduct(const RegisterOperand& src_a, const RegisterOperand& sr
 
 // eltwise.cpp: the fused activation of a linear or conv2d, applied to its fp32 result.
 at::Tensor activate(const at::Tensor& x, fb::Activation activation);
+// The same on a fresh fp32 result the caller owns, in place: ATen's kernels, bit for bit,
+// without a new tensor.
+void activateInPlace(at::Tensor& x, fb::Activation activation);
 
 // onednn.cpp: oneDNN's linear and convolution with the weight reordered once into the
 // kernel's blocked layout. The caller caches the packed weight (Device::derived), so

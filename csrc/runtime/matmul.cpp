@@ -73,18 +73,6 @@ struct Epilogue {
   bool activated = false;
 };
 
-// `activate` on a fresh fp32 result, in place: the same ATen kernels, no new tensor.
-void activateInPlace(at::Tensor& x, fb::Activation activation) {
-  switch (activation) {
-    case fb::Activation::None: return;
-    case fb::Activation::Relu: at::relu_(x); return;
-    case fb::Activation::Gelu: at::gelu_(x); return;
-    case fb::Activation::GeluTanh: at::gelu_(x, "tanh"); return;
-    case fb::Activation::Silu: at::silu_(x); return;
-  }
-  x = activate(x, activation);
-}
-
 template <typename Op>
 at::Tensor product(const Op& op, ProgramContext& ctx, bool integer, Epilogue* epilogue = nullptr) {
   if (integer) {

@@ -226,3 +226,68 @@ def test_linear_epilogue_equals_the_product_plus_bias_activated_by_aten(device, 
     for _ in range(2):  # the second call reads the cached (packed) weight
         (out,) = runtime.submit(device, binary, 0, inputs)
         assert_same_bits(out, expected)
+
+
+# ---- the conv2d's epilogue (residual blocks) -----------------------------------------------
+
+# (batch, channels in, height, width, channels out): ATen's convolution, and oneDNN's (the
+# residual joins the kernel when the product is one pass)
+CONV_SIZES = {"aten": (2, 8, 9, 7, 16), "onednn": (1, 64, 16, 16, 64)}
+
+
+def conv_binary(shape, activation, fidelity, with_residual):
+    n, cin, h, w, cout = shape
+    config = fb.ComputeConfigT(mathFidelity=FIDELITIES[fidelity], fp32DestAccEn=True)
+
+    def make(bld, refs):
+        out = bld.like(refs[0], shape=[1, 1, n * h * w, cout])
+        table = fb.Conv2dOpT(
+            input=refs[0],
+            weight=refs[1],
+            bias=refs[2],
+            out=out,
+            inChannels=cin,
+            outChannels=cout,
+            batchSize=n,
+            inputHeight=h,
+            inputWidth=w,
+            kernelSize=[3, 3],
+            stride=[1, 1],
+            padding=[1, 1, 1, 1],
+            dilation=[1, 1],
+            groups=1,
+        )
+        table.activation = activation
+        table.computeConfig = config
+        if with_residual:
+            table.residual = refs[3]
+        bld.op(table)
+        return out
+
+    return make
+
+
+@pytest.mark.parametrize("size", list(CONV_SIZES))
+@pytest.mark.parametrize("fidelity", ["hifi4", "hifi3"])
+@pytest.mark.parametrize("activation", [fb.Activation.Relu, fb.Activation.Silu, fb.Activation.None_])
+def test_conv_epilogue_equals_the_product_plus_residual_activated_by_aten(device, size, fidelity, activation):
+    n, cin, h, w, cout = CONV_SIZES[size]
+    x = torch.randn(1, 1, n * h * w, cin)
+    weight, bias = torch.randn(cout, cin, 3, 3) / (3 * cin**0.5), torch.randn(1, 1, 1, cout)
+    residual = torch.randn(1, 1, n * h * w, cout)
+    residual[0, 0, :3, 0] = torch.tensor([float("nan"), -float("inf"), -0.0])
+    plain = runtime.load_binary(
+        tb.one_op_binary(
+            [x, weight, bias], conv_binary(CONV_SIZES[size], fb.Activation.None_, fidelity, False), None, (1, 2)
+        )
+    )
+    (product,) = runtime.submit(device, plain, 0, [x, weight, bias])
+    expected = ACTIVATIONS[activation](product + residual)
+    fused = runtime.load_binary(
+        tb.one_op_binary(
+            [x, weight, bias, residual], conv_binary(CONV_SIZES[size], activation, fidelity, True), None, (1, 2)
+        )
+    )
+    for _ in range(2):
+        (out,) = runtime.submit(device, fused, 0, [x, weight, bias, residual])
+        assert_same_bits(out, expected)
