@@ -25,7 +25,11 @@ at::Tensor toContainer(const at::Tensor& value, fb::DataType dtype, Numerics num
   if (isBlockFloatB(dtype) && numerics == Numerics::Emulated && value.scalar_type() != at::kBool) {
     return roundToBlockFloat(value, dtype).to(at::kBFloat16);
   }
-  at::Tensor out = value.to(containerType(dtype));
+  at::ScalarType container = containerType(dtype);
+  // most values already are their container (every data move, every float kernel's result)
+  bool masked = dtype == fb::DataType::UInt16 || dtype == fb::DataType::UInt32;
+  if (value.scalar_type() == container && !masked) return value;
+  at::Tensor out = value.to(container);
   // unsigned types hold the low bits of the value, as the hardware's registers do
   if (dtype == fb::DataType::UInt16) out = at::bitwise_and(out, 0xFFFF);
   if (dtype == fb::DataType::UInt32) out = at::bitwise_and(out, int64_t{0xFFFFFFFF});

@@ -133,18 +133,18 @@ void bindInputs(ProgramContext& ctx, const ttnn::Program& program, size_t index,
     if (arg == nullptr || arg->ref() == nullptr) {
       fail("input ", i, " of ", programLabel(program, index), " has no description");
     }
-    std::string name = text(arg->name());
     TensorInfo info = describe(arg->ref(), "input");
     at::ScalarType dtype = hostType(info.dtype);
     const at::Tensor& given = inputs[i];
     if (!given.defined() || given.sizes() != at::IntArrayRef(info.shape) || given.scalar_type() != dtype) {
       std::string got =
           given.defined() ? cat(shapeStr(given.sizes()), " ", torchDtypeName(given.scalar_type())) : "None";
-      fail("input ", i, " ('", name, "') of ", programLabel(program, index), ": expected ", shapeStr(info.shape), " ",
+      fail("input ", i, " ('", text(arg->name()), "') of ", programLabel(program, index), ": expected ",
+           shapeStr(info.shape), " ",
            torchDtypeName(dtype), " (", dtypeName(info.dtype), "), got ", got);
     }
     if (info.onDevice()) {
-      fail("input ", i, " ('", name, "') is described as a device tensor; program inputs live on the host");
+      fail("input ", i, " ('", text(arg->name()), "') is described as a device tensor; program inputs live on the host");
     }
     info.persistent = arg->arg_type() != fb::ArgumentType::Input;
     ctx.set(info, given.device().is_cpu() ? given : given.cpu());
@@ -203,8 +203,8 @@ std::vector<at::Tensor> collectOutputs(ProgramContext& ctx, const ttnn::Program&
   size_t n = program.outputs() ? program.outputs()->size() : 0;
   for (size_t i = 0; i < n; ++i) {
     const fb::TensorRef* ref = program.outputs()->Get(i);
-    const std::string field = cat("output ", i);
-    const TensorInfo& info = ctx.info(ref, field.c_str());
+    const char* field = "output";  // an error names the tensor's id
+    const TensorInfo& info = ctx.info(ref, field);
     if (info.onDevice()) {
       fail("output ", i, " (", info.str(), ") of ", programLabel(program, index),
            " is still on the device: a program must return host tensors (end with from_device)");
@@ -212,7 +212,7 @@ std::vector<at::Tensor> collectOutputs(ProgramContext& ctx, const ttnn::Program&
     // A fresh contiguous host tensor that shares nothing with the pool or the inputs. A pool
     // value that already is one (contiguous, the only tensor of its whole storage, held by the
     // pool alone, not returned before) is returned as it is: the pool goes with the call.
-    const at::Tensor& value = ctx.get(ref, field.c_str());
+    const at::Tensor& value = ctx.get(ref, field);
     at::ScalarType host = hostType(info.dtype);
     if (value.scalar_type() != host) {
       outputs.push_back(value.to(host).contiguous());
