@@ -7,6 +7,7 @@
 #include <bit>
 
 #include "kernels.h"
+#include "threads.h"
 
 namespace tt::runtime::kernels {
 
@@ -277,6 +278,7 @@ void activateInPlace(at::Tensor& x, fb::Activation activation) {
 }
 
 void run(const ttnn::EltwiseUnaryOp& op, ProgramContext& ctx) {
+  OnCallingThreadIfSmall serial(ctx.get(op.in(), "in").numel());
   if (op.type() == Unary::BitwiseNot) {
     Bits bits = bitsOf(op.out(), "BitwiseNot");
     ctx.set(op.out(), wrapBits(at::bitwise_not(integerOperand(ctx.get(op.in(), "in"), "BitwiseNot", "input")), bits));
@@ -300,6 +302,7 @@ void run(const ttnn::EltwiseBinaryOp& op, ProgramContext& ctx) {
   const BinaryRule& rule = ruleFor(kBinary, op.type(), ttnn::EnumNameEltwiseBinaryOpType);
   const Tensor& a = ctx.get(op.lhs(), "lhs");
   const Tensor& b = ctx.get(op.rhs(), "rhs");
+  OnCallingThreadIfSmall serial(broadcastNumel(a.sizes(), b.sizes()));
   bool integer = rule.on_integers && isInt(a) && isInt(b) && (rule.predicate || outputIsInt(op.out()));
   if (integer) {
     Tensor exact = rule.fn(i64(a), i64(b));
@@ -320,6 +323,7 @@ void run(const ttnn::EltwiseTernaryOp& op, ProgramContext& ctx) {
   const Tensor& first = ctx.get(op.first(), "first");
   const Tensor& second = ctx.get(op.second(), "second");
   const Tensor& third = ctx.get(op.third(), "third");
+  OnCallingThreadIfSmall serial(broadcastNumel(broadcastShape(first.sizes(), second.sizes()), third.sizes()));
   bool integer = isInt(second) && isInt(third) && outputIsInt(op.out());
   auto value = [&](const Tensor& t) { return integer ? i64(t) : f32(t); };
   switch (op.type()) {

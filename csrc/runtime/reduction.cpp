@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "kernels.h"
+#include "threads.h"
 
 namespace tt::runtime::kernels {
 
@@ -22,6 +23,7 @@ std::vector<int64_t> reducedDims(const ttnn::ReductionOp& op, int64_t rank) {
 
 void run(const ttnn::ReductionOp& op, ProgramContext& ctx) {
   const at::Tensor& in = ctx.get(op.in(), "in");
+  OnCallingThreadIfSmall serial(in.numel());
   std::vector<int64_t> dims = in.dim() == 0 ? std::vector<int64_t>{} : reducedDims(op, in.dim());
   bool keep = op.keep_dim();
   bool integer = isInt(in);
@@ -64,6 +66,7 @@ void run(const ttnn::ReductionOp& op, ProgramContext& ctx) {
 void run(const ttnn::SoftmaxOp& op, ProgramContext& ctx) {
   const at::Tensor& in = ctx.get(op.in(), "in");
   int64_t dim = normalizeDim(op.dimension(), std::max<int64_t>(in.dim(), 1), "dimension");
+  OnCallingThreadIfSmall serial(in.numel());
   ctx.set(op.out(), in.dim() == 0 ? at::ones_like(f32(in)) : at::softmax(f32(in), dim));
 }
 
@@ -93,11 +96,13 @@ std::tuple<at::Tensor, std::optional<at::Tensor>, std::optional<at::Tensor>> nor
 
 void run(const ttnn::LayerNormOp& op, ProgramContext& ctx) {
   auto [x, weight, bias] = normOperands(op, ctx);
+  OnCallingThreadIfSmall serial(x.numel());
   ctx.set(op.out(), at::layer_norm(x, {x.size(-1)}, weight, bias, op.epsilon()));
 }
 
 void run(const ttnn::RmsNormOp& op, ProgramContext& ctx) {
   auto [x, weight, bias] = normOperands(op, ctx);
+  OnCallingThreadIfSmall serial(x.numel());
   at::Tensor y = x * at::rsqrt(at::mean(x * x, {-1}, true) + static_cast<double>(op.epsilon()));
   if (weight) y = y * *weight;
   if (bias) y = y + *bias;
