@@ -2,6 +2,7 @@
 // never computed, so every op keeps its operands' values exactly (but a Sum scatter,
 // which adds in fp32 or exact int64 and rounds once to the output's format).
 #include "kernels.h"
+#include "threads.h"
 
 namespace tt::runtime::kernels {
 
@@ -18,6 +19,7 @@ std::vector<int64_t> sized(std::vector<int64_t> values, size_t size, const char*
 void run(const ttnn::ReshapeOp& op, ProgramContext& ctx) {
   const at::Tensor& in = ctx.get(op.in(), "in");
   std::vector<int64_t> shape = op.shape() ? toVector(op.shape()) : describe(op.out(), "out").shape;
+  OnCallingThreadIfSmall serial(in.numel());  // a reshape of a strided view copies
   ctx.set(op.out(), in.reshape(shape));
 }
 
@@ -51,6 +53,9 @@ void run(const ttnn::ConcatOp& op, ProgramContext& ctx) {
 void run(const ttnn::RepeatOp& op, ProgramContext& ctx) {
   const at::Tensor& in = ctx.get(op.in(), "in");
   std::vector<int64_t> repeats = sized(toVector(op.repeat_dims()), in.dim(), "repeat_dims");
+  int64_t copied = in.numel();
+  for (int64_t r : repeats) copied *= std::max<int64_t>(r, 1);
+  OnCallingThreadIfSmall serial(copied);
   std::vector<int64_t> shape = in.sizes().vec();
   for (size_t d = 0; d < shape.size(); ++d) shape[d] *= repeats[d];
   ctx.expectShape(op.out(), shape);
@@ -77,6 +82,7 @@ void run(const ttnn::EmbeddingOp& op, ProgramContext& ctx) {
   at::Tensor indices = ctx.get(op.input(), "input").to(at::kLong);
   const at::Tensor& weight = ctx.get(op.weight(), "weight");
   if (weight.dim() != 2) fail("weight must be [num_embeddings, D], got ", shapeStr(weight.sizes()));
+  OnCallingThreadIfSmall serial(indices.numel() * weight.size(1));  // the rows gathered
   if (indices.numel() > 0) {
     int64_t lo = indices.min().item<int64_t>(), hi = indices.max().item<int64_t>();
     if (lo < 0 || hi >= weight.size(0)) {
