@@ -6,7 +6,9 @@ Ops and FX nodes are matched by location: every TTNN op carries
 node often becomes several TTNN ops (a convolution is permute, reshape, conv2d,
 reshape, permute; a relu is a full of zeros and a maximum); the op compared is the
 last one at that location whose output has the node's shape, which is the one that
-produces the node's value. A post-op hook of the runtime keeps those outputs; the
+produces the node's value. A 4-D NCHW value that only exists on the device in TTNN's
+flattened NHWC form ``[1, 1, N*H*W, C]`` (a conv2d whose result feeds the next conv2d
+directly, the permutes between them cancelled) is compared in that form. A post-op hook of the runtime keeps those outputs; the
 table (op, location, PCC, atol) and the first op under the PCC threshold come after
 the run.
 
@@ -143,13 +145,20 @@ class IntermediateVerifier:
         self.required_pcc = required_pcc
         self.required_atol = required_atol
         self._kept: dict[str, tuple[int, str, torch.Tensor]] = {}
+        self._exact: set[str] = set()  # locations with an output of the golden's own shape
 
     def __call__(self, event) -> None:
         golden = self.goldens.get(event.loc)
         out = event.output
-        if golden is None or out is None or tuple(out.shape) != tuple(golden.shape):
+        if golden is None or out is None:
             return
-        self._kept[event.loc] = (event.index, event.type, out.detach().clone())
+        if tuple(out.shape) == tuple(golden.shape):
+            self._kept[event.loc] = (event.index, event.type, out.detach().clone())
+            self._exact.add(event.loc)
+        elif event.loc not in self._exact and _is_flat_nhwc(out, golden):
+            n, c, h, w = golden.shape
+            nchw = out.detach().reshape(n, h, w, c).permute(0, 3, 1, 2).contiguous()
+            self._kept[event.loc] = (event.index, event.type, nchw)
 
     def table(self) -> VerificationTable:
         rows = []
@@ -159,6 +168,14 @@ class IntermediateVerifier:
             passed = pcc >= self.required_pcc and (self.required_atol is None or atol <= self.required_atol)
             rows.append(OpCheck(index, op_type, loc, pcc, atol, passed))
         return VerificationTable(rows, self.required_pcc, self.required_atol)
+
+
+def _is_flat_nhwc(out: torch.Tensor, golden: torch.Tensor) -> bool:
+    """Whether ``out`` is [1, 1, N*H*W, C] for a golden [N, C, H, W]."""
+    if golden.dim() != 4 or out.dim() != 4:
+        return False
+    n, c, h, w = golden.shape
+    return tuple(out.shape) == (1, 1, n * h * w, c)
 
 
 def verify_program(

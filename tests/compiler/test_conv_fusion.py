@@ -200,3 +200,17 @@ def test_a_conv_with_its_own_activation_keeps_the_sum_outside():
         assert_matches(model(x), compiled(x), pcc=0.999, atol=1e-4)
     assert "conv2d-residual" not in artifacts.last.report["fused"]
     assert _ttnn_ops(artifacts).get("ttnn.add") == 1
+
+
+def test_intermediate_verification_compares_the_fused_convs():
+    """The convs' results exist only in flattened NHWC (no permute back to NCHW between
+    them): intermediate verification compares them in that form, each at its FX node."""
+    torch.manual_seed(6)
+    model = Bottleneck(32, 64, stride=2).eval()
+    compiled, artifacts = compile_tt(model, numerics="fast", enable_intermediate_verification=True)
+    with torch.no_grad():
+        compiled(torch.randn(1, 32, 16, 16))
+    table = artifacts.last.intermediate_verification
+    assert table.passed
+    # conv1 (its relu), conv2 (its relu), the shortcut conv and the block's output
+    assert [r.type for r in table.rows].count("Conv2dOp") == 3 and len(table.rows) == 4

@@ -54,12 +54,13 @@ def test_a_planted_numerical_bug_is_found_by_location():
         _, table = intermediate.verify_program(device, binary, 0, inputs, goldens, post_op=wrong_kernel)
     assert len(planted) == 1
     first = table.first_failure
-    # compared: the last op at relu_1's location, the permute of the conv's result to NCHW
-    assert first is not None and first.loc == target and first.index > planted[0] and first.type == "PermuteOp"
+    # compared: the conv itself, in its flattened NHWC form (the pool after it reads that
+    # directly: the permutes to NCHW and back cancel)
+    assert first is not None and first.loc == target and first.index == planted[0] and first.type == "Conv2dOp"
     assert first.pcc < 0
     before = [r for r in table.rows if r.index < first.index]
     assert before and all(r.passed for r in before)
-    assert f"first op under threshold (PCC >= 0.99): op {first.index} PermuteOp at {target}" in str(table)
+    assert f"first op under threshold (PCC >= 0.99): op {first.index} Conv2dOp at {target}" in str(table)
 
 
 def test_fused_attention_is_compared_with_its_named_node():
