@@ -21,8 +21,9 @@ across runs (a new one would fail dynamo's guards on the buffers' identity and c
 ONNX Runtime runs two exported graphs (the prompt, and one token), each taking the
 cache's key/value tensors as inputs and returning them updated; the greedy loop is Python.
 
-Prefill ms: the prompt through the model until the first new token. Decode tokens/s: the
-other new tokens over the time they took. First call s: the first ``generate()`` (or the
+Prefill ms: the prompt through the model until the first new token. Decode: the median
+time between two consecutive new tokens (robust to other work on a shared machine),
+tokens/s its inverse; per system the median over its runs and processes. First call s: the first ``generate()`` (or the
 exports and sessions) with compiles. Each system's tokens are compared with eager's.
 """
 
@@ -112,6 +113,13 @@ class Clock:
         pass
 
 
+def per_token(times: list[float]) -> float:
+    """The median time between consecutive tokens: one token slowed by another process on the
+    machine moves it less than it moves the mean."""
+    gaps = [b - a for a, b in zip(times[:-1], times[1:])]
+    return statistics.median(gaps) if gaps else float("nan")
+
+
 def hf_generate(m, system: str, prompt: torch.Tensor, new_tokens: int, cache=None):
     """One greedy generate() with a static cache; returns (tokens, prefill s, decode s per token, cache)."""
     from transformers import StaticCache
@@ -132,8 +140,7 @@ def hf_generate(m, system: str, prompt: torch.Tensor, new_tokens: int, cache=Non
             streamer=clock,
         )
     t = clock.times
-    decode = (t[-1] - t[1]) / (len(t) - 2) if len(t) > 2 else float("nan")
-    return out[0, prompt.shape[1] :].tolist(), t[1] - t[0], decode, cache
+    return out[0, prompt.shape[1] :].tolist(), t[1] - t[0], per_token(t[1:]), cache
 
 
 class CacheStep(torch.nn.Module):
@@ -202,14 +209,14 @@ def ort_generate(sessions, names, m, prompt: torch.Tensor, new_tokens: int):
     feeds = dict(zip(names, [prompt.numpy(), np.arange(n, dtype=np.int64), *kv]))
     logits, *kv = prefill.run(None, feeds)
     tokens = [int(logits[0].argmax())]
-    t1 = time.perf_counter()
+    times = [time.perf_counter()]
     for pos in range(n, n + new_tokens - 1):
         ids = np.array([[tokens[-1]]], dtype=np.int64)
         feeds = dict(zip(names, [ids, np.array([pos], dtype=np.int64), *kv]))
         logits, *kv = decode.run(None, feeds)
         tokens.append(int(logits[0].argmax()))
-    t2 = time.perf_counter()
-    return tokens, t1 - t0, (t2 - t1) / max(new_tokens - 1, 1)
+        times.append(time.perf_counter())
+    return tokens, times[0] - t0, per_token(times)
 
 
 def measure(name: str, system: str, runs: int, prompt_len: int, new_tokens: int) -> dict:
