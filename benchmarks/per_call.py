@@ -10,7 +10,11 @@ the path (frame evaluation, guards) that no backend removes.
 "empty" is the intercept of a least-squares line through the N = 1, 10, 100 points (a
 graph without ops never reaches the backend); "per op" is its slope.
 
-    python benchmarks/per_call.py [--ops 1 10 100] [--calls 2000] [--json PATH]
+    python benchmarks/per_call.py [--ops 1 10 100] [--calls 2000] [--clock wall|cpu] [--json PATH]
+
+``--clock cpu`` times the calling thread's CPU time instead of the wall clock: with one
+torch thread every system runs its kernels on that thread, so on a machine shared with
+other jobs the figure leaves out the time the thread waited for a core.
 
 Bar (issue 24): tt-torch <= 25 us + 1.5 us per op.
 """
@@ -38,14 +42,14 @@ class Chain(torch.nn.Module):
         return x
 
 
-def _per_call_us(fn, x: torch.Tensor, calls: int) -> float:
+def _per_call_us(fn, x: torch.Tensor, calls: int, clock=time.perf_counter) -> float:
     """Median over 5 blocks of ``calls`` calls, in microseconds per call."""
     blocks = []
     for _ in range(5):
-        t = time.perf_counter()
+        t = clock()
         for _ in range(calls):
             fn(x)
-        blocks.append((time.perf_counter() - t) / calls)
+        blocks.append((clock() - t) / calls)
     return statistics.median(blocks) * 1e6
 
 
@@ -64,9 +68,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, nargs="+", default=[1, 10, 100])
     parser.add_argument("--calls", type=int, default=2000, help="calls per timed block (5 blocks)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="wall clock or this thread's CPU time")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    clock = time.perf_counter if args.clock == "wall" else time.thread_time
     x = torch.randn(4, 4)
     results: dict[str, dict[int, float]] = {"eager": {}, "dynamo (eager backend)": {}, "tt-torch": {}}
     with torch.no_grad():
@@ -78,7 +84,7 @@ def main() -> int:
             dynamo = torch.compile(model, backend="eager", dynamic=False)
             for name, fn in (("eager", model), ("dynamo (eager backend)", dynamo), ("tt-torch", compiled)):
                 fn(x)
-                results[name][n] = _per_call_us(fn, x, args.calls)
+                results[name][n] = _per_call_us(fn, x, args.calls, clock)
     rows = []
     for name, points in results.items():
         empty, per_op = _fit(points) if len(points) > 1 else (float("nan"), float("nan"))
