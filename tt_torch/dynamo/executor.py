@@ -105,6 +105,15 @@ def signature_of(args: tuple) -> tuple:
     return tuple((tuple(a.shape), a.dtype) if isinstance(a, torch.Tensor) else ("value", a) for a in args)
 
 
+def _consteval_stamp(t: torch.Tensor) -> tuple:
+    """What a consteval result computed from ``t`` depends on within one signature's program:
+    the tensor, its storage and its version. Its shape and dtype are the signature's own."""
+    try:
+        return (id(t), t.data_ptr(), t._version)
+    except RuntimeError:  # an inference tensor has no version counter
+        return tensor_stamp(t)
+
+
 @dataclass
 class ConstevalCache:
     """Results of the consteval graph, kept until one of its inputs changes."""
@@ -114,7 +123,7 @@ class ConstevalCache:
     lock: threading.Lock = field(default_factory=threading.Lock)  # calls from several threads
 
     def get(self, graph: fx.GraphModule, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-        key = tuple(tensor_stamp(t) for t in inputs)
+        key = tuple(map(_consteval_stamp, inputs))
         with self.lock:
             if key != self.key:
                 with torch.no_grad():
