@@ -117,7 +117,7 @@ def test_input_writes_reach_the_callers_buffers():
     counting = Counting()
     options = {"compiler_config": CompilerConfig(numerics="fast")}
     compiled = torch.compile(CacheWrite(), backend=counting, dynamic=False, options=options)
-    storage = cache.data_ptr()
+    storage, version = cache.data_ptr(), cache._version
     for step in range(5):
         x = torch.randn(1, 4)
         expected = CacheWrite()(ref_cache, ref_length, x)
@@ -125,5 +125,7 @@ def test_input_writes_reach_the_callers_buffers():
         torch.testing.assert_close(out, expected)
         torch.testing.assert_close(cache, ref_cache)
         assert int(length) == step + 1
+        assert cache._version > version  # as after copy_: caches keyed on the version see the write
+        version = cache._version
     assert cache.data_ptr() == storage  # written in place, never replaced
     assert counting.programs == 1

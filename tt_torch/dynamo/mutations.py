@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 import torch.fx as fx
+from torch.autograd.graph import increment_version
 
 from tt_torch.frontend import passes
 
@@ -66,5 +67,28 @@ def write_back(args: tuple, written: list[int], outs: list[torch.Tensor]) -> lis
     n = len(outs) - len(written)
     with torch.no_grad():
         for k, value in zip(written, outs[n:]):
-            args[k].copy_(value)
+            _copy_into(args[k], value)
     return outs[:n]
+
+
+def _copy_into(dst: torch.Tensor, src: torch.Tensor) -> None:
+    """``dst.copy_(src)``; a same-typed contiguous CPU pair as one serial memcpy. A KV cache is
+    a few hundred KB: ATen would split its copy over the intra-op threads, and a parallel
+    region costs more than it saves at that size, the more so on a busy machine."""
+    if (
+        dst.device.type == src.device.type == "cpu"
+        and dst.dtype == src.dtype
+        and dst.dtype in _NUMPY_TYPES
+        and dst.shape == src.shape
+        and dst.is_contiguous()
+        and src.is_contiguous()
+        and not dst.requires_grad
+    ):
+        dst.numpy()[...] = src.numpy()
+        if not dst.is_inference():  # an inference tensor has no version counter
+            increment_version(dst)  # as copy_ would: caches keyed on the version see the write
+        return
+    dst.copy_(src)
+
+
+_NUMPY_TYPES = {torch.float32, torch.float64, torch.float16, torch.int64, torch.int32, torch.int16, torch.int8}
