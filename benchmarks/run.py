@@ -96,7 +96,7 @@ def chart(results: dict, workloads: list[str], path: str) -> None:
 
     peers = [s for s in SYSTEMS if s != "tt"]
     width = 0.8 / len(peers)
-    fig, ax = plt.subplots(figsize=(1.2 + 1.3 * len(workloads), 3.6))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 + 1.3 * len(workloads)), 3.8))
     for k, (peer, color) in enumerate(zip(peers, ["#888", "#58a", "#a85", "#6a6"])):
         xs, ratios = [], []
         for x, w in enumerate(workloads):
@@ -110,7 +110,7 @@ def chart(results: dict, workloads: list[str], path: str) -> None:
     ax.set_yscale("log")  # a ratio of 2 and one of 1/2 are as far from 1
     ax.set_xticks(range(len(workloads)), workloads)
     ax.set_ylabel("median time ratio (log)")
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, ncol=len(peers), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
