@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "kernels.h"
+#include "threads.h"
 
 namespace tt::runtime::kernels {
 
@@ -76,14 +77,19 @@ void run(const ttnn::ScaledDotProductAttentionOp& op, ProgramContext& ctx) {
   RegisterOperand value{shared(v), v.scalar_type()};
   // the product is a fresh tensor: scale and masks update it in place (the mask broadcasts
   // to it, checkShapes)
-  at::Tensor scores = unitProduct(query, key_t, config).mul_(op.scale());
-  if (mask) scores.add_(*mask);
-  if (causal) scores.add_(causalMask(q.size(2), k.size(2)));
-  at::Tensor weights = at::softmax(scores, -1);
-  // a row with every score masked out (softmax's 0/0) attends to nothing: zeros, as ATen's
-  // kernel (its maximum is -inf; a NaN maximum is not)
-  at::Tensor masked_row = at::isneginf(at::amax(scores, -1, /*keepdim=*/true));
-  if (at::any(masked_row).item<bool>()) weights.masked_fill_(masked_row, 0.0);
+  at::Tensor scores = unitProduct(query, key_t, config);
+  at::Tensor weights;
+  {
+    OnCallingThreadIfSmall serial(scores.numel());
+    scores.mul_(op.scale());
+    if (mask) scores.add_(*mask);
+    if (causal) scores.add_(causalMask(q.size(2), k.size(2)));
+    weights = at::softmax(scores, -1);
+    // a row with every score masked out (softmax's 0/0) attends to nothing: zeros, as
+    // ATen's kernel (its maximum is -inf; a NaN maximum is not)
+    at::Tensor masked_row = at::isneginf(at::amax(scores, -1, /*keepdim=*/true));
+    if (at::any(masked_row).item<bool>()) weights.masked_fill_(masked_row, 0.0);
+  }
   RegisterOperand held{weights.to(q.scalar_type()), q.scalar_type()};
   ctx.set(op.out(), unitProduct(held, value, config));
 }

@@ -269,7 +269,13 @@ at::Tensor activate(const at::Tensor& x, fb::Activation activation) {
 void activateInPlace(at::Tensor& x, fb::Activation activation) {
   switch (activation) {
     case fb::Activation::None: return;
-    case fb::Activation::Relu: at::relu_(x); return;
+    case fb::Activation::Relu: {
+      // exact, so its threads do not matter; gelu and silu keep ATen's own split over the
+      // pool: its vectorised and scalar loops can differ in the last bit
+      OnCallingThreadIfSmall serial(x.numel());
+      at::relu_(x);
+      return;
+    }
     case fb::Activation::Gelu: at::gelu_(x); return;
     case fb::Activation::GeluTanh: at::gelu_(x, "tanh"); return;
     case fb::Activation::Silu: at::silu_(x); return;

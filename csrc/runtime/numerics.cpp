@@ -9,6 +9,8 @@
 #include <cstring>
 #include <limits>
 
+#include "threads.h"
+
 namespace tt::runtime {
 
 std::string numericsName(Numerics numerics) { return numerics == Numerics::Fast ? "fast" : "emulated"; }
@@ -114,12 +116,14 @@ void roundBlocks(const at::Tensor& x, at::Tensor& out, int64_t first, int64_t co
                      reinterpret_cast<float*>(data[0] + k * strides[0]), len, width);
         }
       },
-      /*grain_size=*/std::max<int64_t>(1, at::internal::GRAIN_SIZE / kBlock));
+      /*grain_size=*/kernels::kSerialElements / kBlock);
 }
 
-// out = f(value) elementwise over the fp32 bits, in libtorch's thread pool, the output
-// laid out as `value` (a channels-last activation stays channels-last). `contiguous`
-// takes a whole chunk of contiguous data, `one` a single value.
+// out = f(value) elementwise over the fp32 bits, the output laid out as `value` (a
+// channels-last activation stays channels-last); shared out over libtorch's thread pool
+// from kSerialElements up, below on the calling thread (threads.h: a memory-bound pass
+// gains little from the pool and waits for a descheduled thread on a shared host).
+// `contiguous` takes a whole chunk of contiguous data, `one` a single value.
 template <typename Contiguous, typename One>
 at::Tensor mapBits(const at::Tensor& value, const char* what, Contiguous contiguous, One one) {
   if (value.scalar_type() != at::kFloat) {
@@ -137,7 +141,7 @@ at::Tensor mapBits(const at::Tensor& value, const char* what, Contiguous contigu
       *reinterpret_cast<float*>(data[0] + k * strides[0]) =
           floatOf(one(bitsOf(*reinterpret_cast<const float*>(data[1] + k * strides[1]))));
     }
-  });
+  }, kernels::kSerialElements);
   return iter.output();
 }
 
