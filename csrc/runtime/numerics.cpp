@@ -53,38 +53,41 @@ inline float pow2(int e) {
   return e >= -126 ? floatOf(static_cast<uint32_t>(e + 127) << 23) : floatOf(1u << (e + 149));
 }
 
-// One block of n <= 16 values: shared exponent, then each value's code, decoded. Branch
-// free per value, so that the compiler vectorises the 16-wide loops.
-__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3"))) void roundBlock(
-    const float* __restrict in, float* __restrict out, int64_t n, int width) {
-  uint32_t shared = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    shared = std::max(shared, (bitsOf(in[i]) >> 23) & 0xFF);  // zeros and denormals (e == 0) never raise it
+// One block of values (N of them, or n <= 16 where N is 0): shared exponent, then each
+// value's code, decoded. Branch free per value in 32-bit lanes, so that a block of 16 is
+// a few vector instructions.
+template <int64_t N>
+__attribute__((always_inline)) inline void roundBlock(const float* __restrict in, float* __restrict out, int64_t n,
+                                                      int width) {
+  const int64_t len = N > 0 ? N : n;
+  int32_t shared = 0;
+  for (int64_t i = 0; i < len; ++i) {
+    // zeros and denormals (e == 0) never raise it
+    shared = std::max(shared, static_cast<int32_t>((bitsOf(in[i]) >> 23) & 0xFF));
   }
   if (shared == 0) {  // zeros and denormals only: all flushed
-    for (int64_t i = 0; i < n; ++i) out[i] = 0.0f;
+    for (int64_t i = 0; i < len; ++i) out[i] = 0.0f;
     return;
   }
   // A value is q * 2**scale (q has `width` bits). With shared == 255 (an inf or NaN in the
   // block) an inf's q overflows the product to inf, as the packer's exponent 255 decodes
   // (bfloat2_b: the scale itself, 2**128, is inf).
-  const float scale = pow2(static_cast<int>(shared) - 127 - (width - 1));
+  const float scale = pow2(shared - 127 - (width - 1));
   const float nan = std::numeric_limits<float>::quiet_NaN();
   constexpr int kShift = 24 - kBfp8Width;
-  constexpr uint32_t kTie = 1u << (kShift - 1);
-  const uint32_t narrow = static_cast<uint32_t>(kBfp8Width - width);
-  for (int64_t i = 0; i < n; ++i) {
+  constexpr int32_t kTie = 1 << (kShift - 1);
+  const int32_t narrow = kBfp8Width - width;
+  for (int64_t i = 0; i < len; ++i) {
     const uint32_t bits = bitsOf(in[i]);
-    const uint32_t e = (bits >> 23) & 0xFF;
+    const int32_t e = static_cast<int32_t>((bits >> 23) & 0xFF);
     const uint32_t mant = bits & 0x7FFFFF;
-    const uint32_t diff = shared - e;
-    // (diff >= 24: the value is shifted out; the shift is kept below 32 bits)
-    const uint32_t shifted = diff >= 24 ? 0 : ((1u << 23) | mant) >> (diff & 31);
+    // aligned to the shared exponent; 24 places or more shift every bit out
+    const int32_t shifted = static_cast<int32_t>(((1u << 23) | mant) >> std::min(shared - e, 31));
     // The packer rounds to bfloat8_b (nearest, ties to even, saturating) ...
-    uint32_t q = shifted >> kShift;
-    const uint32_t rest = shifted & ((1u << kShift) - 1);
-    q += (rest > kTie || (rest == kTie && (q & 1))) ? 1 : 0;
-    q = std::min(q, (1u << kBfp8Width) - 1);
+    int32_t q = shifted >> kShift;
+    const int32_t rest = shifted & ((1 << kShift) - 1);
+    q += static_cast<int32_t>((rest > kTie) | ((rest == kTie) & ((q & 1) != 0)));
+    q = std::min(q, (1 << kBfp8Width) - 1);
     // ... and the narrower formats keep the top bits of that code.
     q >>= narrow;
     float v = static_cast<float>(q) * scale;  // exact, or inf past the range (shared == 255)
@@ -96,9 +99,71 @@ __attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3"))) voi
   }
 }
 
+// A whole block of 16 in GCC's vector types: one AVX-512 register per quantity (two with
+// AVX2), the same arithmetic as roundBlock.
+using V16i = int32_t __attribute__((vector_size(64)));
+using V16f = float __attribute__((vector_size(64)));
+
+__attribute__((always_inline)) inline void roundBlock16(const float* __restrict in, float* __restrict out, int width) {
+  V16i bits;
+  std::memcpy(&bits, in, sizeof bits);
+  const V16i e = (bits >> 23) & 0xFF;  // (bits is signed: the mask drops the sign's copies)
+  // the shared exponent: the lanes' maximum, by halves
+  V16i m = e, t;
+  t = __builtin_shuffle(m, V16i{8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7});
+  m = m > t ? m : t;
+  t = __builtin_shuffle(m, V16i{4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11});
+  m = m > t ? m : t;
+  t = __builtin_shuffle(m, V16i{2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13});
+  m = m > t ? m : t;
+  t = __builtin_shuffle(m, V16i{1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14});
+  m = m > t ? m : t;
+  const int32_t shared = m[0];
+  if (shared == 0) {  // zeros and denormals only: all flushed
+    std::memset(out, 0, sizeof(V16f));
+    return;
+  }
+  const float scale = pow2(shared - 127 - (width - 1));
+  constexpr int kShift = 24 - kBfp8Width;
+  constexpr int32_t kTie = 1 << (kShift - 1);
+  const V16i mant = bits & 0x7FFFFF;
+  V16i diff = shared - e;
+  diff = diff < 31 ? diff : 31;
+  const V16i shifted = (mant | (1 << 23)) >> diff;
+  V16i q = shifted >> kShift;
+  const V16i rest = shifted & ((1 << kShift) - 1);
+  q -= (rest > kTie) | ((rest == kTie) & ((q & 1) != 0));  // a true comparison is -1
+  q = q < (1 << kBfp8Width) - 1 ? q : (1 << kBfp8Width) - 1;
+  q >>= kBfp8Width - width;
+  const V16f zero = {};
+  V16f v = __builtin_convertvector(q, V16f) * scale;
+  v = v < FLT_MIN ? zero : v;
+  v = bits < 0 ? -v : v;
+  v = (q == 0) | (e == 0) ? zero : v;
+  v = (e == 255) & (mant != 0) ? zero + std::numeric_limits<float>::quiet_NaN() : v;
+  std::memcpy(out, &v, sizeof v);
+}
+
+// `count` blocks `stride` bytes apart (of 16 values, or of `len` < 16: the partial block
+// that ends each row). Compiled for AVX-512, AVX2 and plain x86-64; the loader picks what
+// the CPU has.
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3"))) void roundBlockRun(
+    const char* in, char* out, int64_t count, int64_t in_stride, int64_t out_stride, int64_t len, int width) {
+  for (int64_t k = 0; k < count; ++k) {
+    const auto* src = reinterpret_cast<const float*>(in + k * in_stride);
+    auto* dst = reinterpret_cast<float*>(out + k * out_stride);
+    if (len == kBlock) {
+      roundBlock16(src, dst, width);
+    } else {
+      roundBlock<0>(src, dst, len, width);
+    }
+  }
+}
+
 // `count` blocks of `len` values in each row of a [rows, cols] fp32 tensor, from column
 // `first` (full blocks of 16, or the partial block that ends each row), one block per
-// element of a TensorIterator, so that libtorch's thread pool shares them out.
+// element of a TensorIterator, so that libtorch's thread pool shares them out (from
+// kSerialElements values up).
 void roundBlocks(const at::Tensor& x, at::Tensor& out, int64_t first, int64_t count, int64_t len, int width) {
   const int64_t rows = x.size(0), cols = x.size(1);
   at::Tensor in_blocks = x.as_strided({rows, count}, {cols, kBlock}, x.storage_offset() + first);
@@ -111,10 +176,7 @@ void roundBlocks(const at::Tensor& x, at::Tensor& out, int64_t first, int64_t co
                                 .build();
   iter.for_each(
       [=](char** data, const int64_t* strides, int64_t n) {
-        for (int64_t k = 0; k < n; ++k) {
-          roundBlock(reinterpret_cast<const float*>(data[1] + k * strides[1]),
-                     reinterpret_cast<float*>(data[0] + k * strides[0]), len, width);
-        }
+        roundBlockRun(data[1], data[0], n, strides[1], strides[0], len, width);
       },
       /*grain_size=*/kernels::kSerialElements / kBlock);
 }
