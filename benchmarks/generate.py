@@ -35,12 +35,14 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_one import cold_process  # noqa: E402
 
 SYSTEMS = ("eager", "inductor", "onnxruntime", "tt")
 MODELS = ("gpt2", "llama")
@@ -261,17 +263,7 @@ def measure(name: str, system: str, runs: int, prompt_len: int, new_tokens: int)
 def run_process(name: str, system: str, args, timeout: float) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--one", name, system]
     cmd += ["--runs", str(args.runs), "--prompt", str(args.prompt), "--new-tokens", str(args.new_tokens)]
-    with tempfile.TemporaryDirectory(prefix="bench-inductor-") as cache:
-        env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache, TT_TORCH_CACHE_DIR="off")
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-        except subprocess.TimeoutExpired:
-            return {"error": f"timed out after {timeout:.0f} s"}
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        return {"error": f"exit {proc.returncode}: {tail[0][:160]}"}
-    return json.loads(lines[-1])
+    return cold_process(cmd, timeout)
 
 
 def combine(runs: list[dict]) -> dict:

@@ -27,7 +27,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from run_one import SYSTEMS  # noqa: E402
+from run_one import SYSTEMS, cold_process  # noqa: E402
 from workloads import OPS_PER_CALL, WORKLOADS  # noqa: E402
 
 
@@ -35,20 +35,7 @@ def measure(workload: str, system: str, iters: int, quick: bool, timeout: float)
     cmd = [sys.executable, os.path.join(HERE, "run_one.py"), workload, system, "--iters", str(iters)]
     if quick:
         cmd.append("--quick")
-    # First calls are cold: inductor gets an empty cache directory of its own (its default,
-    # shared one in /tmp, would make a second run's compile a cache hit) and tt-torch's
-    # compile cache is off.
-    with tempfile.TemporaryDirectory(prefix="bench-inductor-") as cache:
-        env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache, TT_TORCH_CACHE_DIR="off")
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-        except subprocess.TimeoutExpired:
-            return {"error": f"timed out after {timeout:.0f} s"}
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        return {"error": f"exit {proc.returncode}: {tail[0][:160]}"}
-    return json.loads(lines[-1])
+    return cold_process(cmd, timeout)
 
 
 def combine(runs: list[dict]) -> dict:

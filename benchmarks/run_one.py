@@ -16,6 +16,7 @@ import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +27,24 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from workloads import WORKLOADS  # noqa: E402
 
 SYSTEMS = ("eager", "inductor", "onnxruntime", "tt")
+
+
+def cold_process(cmd: list[str], timeout: float) -> dict:
+    """Runs a measuring process (``cmd`` prints one JSON line) cold: inductor gets an empty
+    cache directory of its own (its default, shared one in /tmp, would make a second run's
+    compile a cache hit) and tt-torch's compile cache is off. Returns the process's last JSON
+    line, or ``{"error": ...}`` with its exit status and last line of output."""
+    with tempfile.TemporaryDirectory(prefix="bench-inductor-") as cache:
+        env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache, TT_TORCH_CACHE_DIR="off")
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        except subprocess.TimeoutExpired:
+            return {"error": f"timed out after {timeout:.0f} s"}
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"error": f"exit {proc.returncode}: {tail[0][:160]}"}
+    return json.loads(lines[-1])
 
 
 def export_onnx(model: torch.nn.Module, inputs: tuple) -> str:
