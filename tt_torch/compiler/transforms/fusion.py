@@ -90,17 +90,27 @@ def _linear(op: ir.Operation):
 _NHWC_TO_NCHW = [0, 3, 1, 2]
 
 
+def _permuted_conv(value: ir.Value):
+    """(the permute, the conv's value, the conv2d) when ``value`` is the NHWC -> NCHW permute of a
+    conv2d's result and both are used once; None otherwise."""
+    perm_op = _producer(value)
+    if perm_op is None or perm_op.name != "ttir.permute" or not _single_use(value):
+        return None
+    if list(ir.DenseI64ArrayAttr(perm_op.attributes["permutation"])) != _NHWC_TO_NCHW:
+        return None
+    conv = perm_op.operands[0]
+    conv_op = _producer(conv)
+    if conv_op is None or conv_op.name != "ttir.conv2d" or not _single_use(conv):
+        return None
+    return perm_op, conv, conv_op
+
+
 def _conv_bias(op: ir.Operation):
     for conv_out, bias in ((op.operands[0], op.operands[1]), (op.operands[1], op.operands[0])):
-        perm_op = _producer(conv_out)
-        if perm_op is None or perm_op.name != "ttir.permute" or not _single_use(conv_out):
+        found = _permuted_conv(conv_out)
+        if found is None:
             continue
-        if list(ir.DenseI64ArrayAttr(perm_op.attributes["permutation"])) != _NHWC_TO_NCHW:
-            continue
-        conv = perm_op.operands[0]
-        conv_op = _producer(conv)
-        if conv_op is None or conv_op.name != "ttir.conv2d" or not _single_use(conv):
-            continue
+        perm_op, conv, conv_op = found
         if len(list(conv_op.operands)) != 2:  # already has a bias
             continue
         channels = shape_of(conv)[3]
@@ -130,15 +140,10 @@ _NCHW_TO_NHWC = [0, 2, 3, 1]
 def _conv_residual(op: ir.Operation):
     """The sum of a residual block: the conv's value plus a full-size tensor, in the conv."""
     for conv_out, residual in ((op.operands[0], op.operands[1]), (op.operands[1], op.operands[0])):
-        perm_op = _producer(conv_out)
-        if perm_op is None or perm_op.name != "ttir.permute" or not _single_use(conv_out):
+        found = _permuted_conv(conv_out)
+        if found is None:
             continue
-        if list(ir.DenseI64ArrayAttr(perm_op.attributes["permutation"])) != _NHWC_TO_NCHW:
-            continue
-        conv = perm_op.operands[0]
-        conv_op = _producer(conv)
-        if conv_op is None or conv_op.name != "ttir.conv2d" or not _single_use(conv):
-            continue
+        perm_op, conv, conv_op = found
         # the activation would come before the sum; a second residual has no place
         if "activation" in conv_op.attributes or _conv_operand(conv_op, 3) is not None:
             continue
