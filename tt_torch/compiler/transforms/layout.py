@@ -8,6 +8,7 @@ from __future__ import annotations
 from torch_mlir import ir
 
 from ..dialects.ttnn_layout import decode
+from ..ir_helpers import as_operation
 
 
 def _layout(t: ir.Type) -> str | None:
@@ -16,8 +17,7 @@ def _layout(t: ir.Type) -> str | None:
 
 
 def _producer(value: ir.Value):
-    owner = value.owner
-    return getattr(owner, "operation", owner)
+    return as_operation(value.owner)
 
 
 def cancel_layout_pairs(module: ir.Module) -> int:
@@ -30,8 +30,7 @@ def cancel_layout_pairs(module: ir.Module) -> int:
                 op = op.operation
                 if op.name != "ttnn.to_layout":
                     continue
-                producer = op.operands[0].owner
-                producer = getattr(producer, "operation", producer)
+                producer = _producer(op.operands[0])
                 if getattr(producer, "name", None) != "ttnn.to_layout":
                     continue
                 source = producer.operands[0]
