@@ -102,6 +102,9 @@ void run(const ttnn::Conv2dOp& op, ProgramContext& ctx) {
   bool fuse_epilogue = !config.emulate;
   bool fuse_residual = residual.has_value() && onePass(config) &&
                        (fuse_epilogue || describe(op.out(), "out").dtype == fb::DataType::Float32);
+  // The compiler marks a residual that is dead after this op (no later reader, no view of
+  // it read later, not a program input or output): the sum may accumulate into its buffer.
+  bool into_residual = fuse_residual && op.residual_in_place() && !residual->is_alias_of(input.value);
   bool bias_pending = true;  // the bias joins the first phase's product, in the accumulator
   auto conv = [&](const at::Tensor& w, const at::Tensor& flat) {
     at::Tensor x = toNCHW(flat, op.batch_size(), op.input_height(), op.input_width(), op.in_channels());
@@ -117,7 +120,7 @@ void run(const ttnn::Conv2dOp& op, ProgramContext& ctx) {
                                                       win.dh, win.dw, symmetric ? win.pt : 0, symmetric ? win.pl : 0),
                                                [&] { return onednn::packConvWeight(w, params, x.sizes()); });
       at::Tensor x_nhwc = x.contiguous(at::MemoryFormat::ChannelsLast);
-      if (add_residual) return onednn::convAdd(x_nhwc, packed, b, *residual, params, activation);
+      if (add_residual) return onednn::convAdd(x_nhwc, packed, b, *residual, params, activation, into_residual);
       return onednn::conv(x_nhwc, packed, b, params, activation);
     }
     at::Tensor y = at::conv2d(x, w.contiguous(at::MemoryFormat::ChannelsLast), b, params.stride, params.padding,

@@ -117,9 +117,12 @@ at::Tensor conv(const at::Tensor& x, const at::Tensor& packed, const std::option
                 const ConvParams& p, fb::Activation activation);
 // conv(x) + bias + residual, then `activation`, in one kernel (oneDNN's binary-add post-op);
 // `residual` is [N, C_out, OH, OW], best channels-last. oneDNN follows the sum with relu
-// only: another activation is applied by ATen afterwards.
+// only: another activation is applied by ATen afterwards. `into_residual` (the residual is
+// dead after the op): the result is written into the residual's own buffer where oneDNN's
+// in-place form takes it (fp32, channels-last, not aliasing x), else into a fresh tensor.
 at::Tensor convAdd(const at::Tensor& x, const at::Tensor& packed, const std::optional<at::Tensor>& bias,
-                   const at::Tensor& residual, const ConvParams& p, fb::Activation activation);
+                   const at::Tensor& residual, const ConvParams& p, fb::Activation activation,
+                   bool into_residual = false);
 // weight_nk: [N, K] (out_features, in_features); rows: the activation's rows (M)
 at::Tensor packLinearWeight(const at::Tensor& weight_nk, int64_t rows);
 at::Tensor linear(const at::Tensor& x, const at::Tensor& packed, const std::optional<at::Tensor>& bias,

@@ -22,7 +22,7 @@ at::Tensor call(const c10::OperatorHandle& op, torch::jit::Stack stack) {
 }
 
 struct Ops {
-  std::optional<c10::OperatorHandle> reorder_conv, conv, conv_binary, reorder_linear, linear;
+  std::optional<c10::OperatorHandle> reorder_conv, conv, conv_binary, conv_binary_into, reorder_linear, linear;
   bool ok() const { return reorder_conv && conv && conv_binary && reorder_linear && linear; }
 };
 
@@ -33,6 +33,8 @@ const Ops& ops() {
     o.reorder_conv = find("mkldnn::_reorder_convolution_weight");
     o.conv = find("mkldnn::_convolution_pointwise");
     o.conv_binary = find("mkldnn::_convolution_pointwise", "binary");
+    // the in-place form: the sum post-op accumulates the product into `other`'s buffer
+    o.conv_binary_into = find("mkldnn::_convolution_pointwise_", "binary");
     o.reorder_linear = find("mkldnn::_reorder_linear_weight");
     o.linear = find("mkldnn::_linear_pointwise");
     return o;
@@ -81,12 +83,22 @@ at::Tensor conv(const at::Tensor& x, const at::Tensor& packed, const std::option
 }
 
 at::Tensor convAdd(const at::Tensor& x, const at::Tensor& packed, const std::optional<at::Tensor>& bias,
-                   const at::Tensor& residual, const ConvParams& p, fb::Activation activation) {
+                   const at::Tensor& residual, const ConvParams& p, fb::Activation activation, bool into_residual) {
   // the binary-add post-op takes relu after it and no other activation (libtorch refuses them)
   bool relu = activation == fb::Activation::Relu;
+  c10::IValue unary = relu ? c10::IValue(std::string("relu")) : c10::IValue();
+  // Into the residual's buffer (the sum post-op: the same additions, bit for bit) where it is
+  // channels-last, fp32 and not the input itself; oneDNN then writes no fresh output.
+  if (into_residual && ops().conv_binary_into && takes(residual) &&
+      residual.is_contiguous(at::MemoryFormat::ChannelsLast) && !residual.is_alias_of(x)) {
+    at::Tensor y = call(*ops().conv_binary_into, {residual, x, packed, orNone(bias), ints(p.padding), ints(p.stride),
+                                                  ints(p.dilation), p.groups, std::string("add"), c10::IValue(),
+                                                  unary, c10::List<std::optional<at::Scalar>>(), c10::IValue()});
+    if (!relu) activateInPlace(y, activation);
+    return y;
+  }
   at::Tensor y = call(*ops().conv_binary, {x, residual, packed, orNone(bias), ints(p.padding), ints(p.stride),
-                                           ints(p.dilation), p.groups, std::string("add"), c10::IValue(),
-                                           relu ? c10::IValue(std::string("relu")) : c10::IValue(),
+                                           ints(p.dilation), p.groups, std::string("add"), c10::IValue(), unary,
                                            c10::List<std::optional<at::Scalar>>(), c10::IValue()});
   return relu ? y : activate(y, activation);
 }

@@ -26,6 +26,7 @@ from .report import Report
 from .target import cost_model, system_desc
 from .target.flatbuffer import to_flatbuffer
 from .transforms import composites, constants, deallocation, device_config, fusion, layout
+from .transforms.residual_in_place import mark_residuals_in_place
 
 __all__ = ["PASSES", "PIPELINES", "STAGES", "CompileOptions", "CompileResult", "compile_stablehlo", "run_pass"]
 
@@ -46,6 +47,10 @@ def _place_in_l1(module: ir.Module, report: Report, options: CompileOptions) -> 
         report.device["tensors_in_l1"] = device_config.place_in_l1(module, _l1_budget(options.target))
 
 
+def _residual_in_place(module: ir.Module, report: Report, options: CompileOptions) -> None:
+    report.device["residuals_in_place"] = mark_residuals_in_place(module)
+
+
 # name -> pass; each also runs alone from the command line (tt_torch.compiler.opt)
 PASSES: dict[str, Pass] = {
     "stablehlo-to-ttir": lambda m, r, o: stablehlo_to_ttir.convert(m, r),
@@ -57,6 +62,7 @@ PASSES: dict[str, Pass] = {
     "ttnn-compute-config": lambda m, r, o: device_config.set_compute_config(m, o.math_fidelity, o.fp32_dest_acc_en),
     "ttnn-weight-dtype": _weight_dtype,
     "ttnn-place-in-l1": _place_in_l1,
+    "ttnn-residual-in-place": _residual_in_place,
     "ttnn-deallocate": lambda m, r, o: deallocation.insert_deallocations(m),
 }
 PIPELINES: dict[str, list[str]] = {
@@ -72,6 +78,7 @@ PIPELINES: dict[str, list[str]] = {
         "ttnn-compute-config",
         "ttnn-weight-dtype",
         "ttnn-place-in-l1",
+        "ttnn-residual-in-place",
         "ttnn-deallocate",
     ],
 }

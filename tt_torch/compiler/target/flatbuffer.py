@@ -306,6 +306,7 @@ def _conv2d(op, p):
         computeConfig=_compute_config(op),
         activation=_activation(op),
         residual=p.ref(v.residual) if v.residual is not None else None,
+        residualInPlace="residual_in_place" in op.attributes,
     )
 
 
