@@ -1,6 +1,8 @@
 // Reshape, permute, slice, concat, repeat, pad, embedding, scatter and sort: data is moved,
 // never computed, so every op keeps its operands' values exactly (but a Sum scatter,
 // which adds in fp32 or exact int64 and rounds once to the output's format).
+#include <c10/core/InferenceMode.h>
+
 #include "kernels.h"
 #include "threads.h"
 
@@ -121,6 +123,36 @@ void run(const ttnn::ScatterOp& op, ProgramContext& ctx) {
     return;
   }
   ctx.set(op.out(), input.scatter(dim, index, source.to(input.scalar_type())));
+}
+
+// A KV cache's new row, written into the cache's own buffer: a program input passed as it
+// is, that is the caller's tensor (the write is the program's only effect on it).
+void run(const ttnn::UpdateCacheOp& op, ProgramContext& ctx) {
+  const at::Tensor& cache = ctx.get(op.cache(), "cache");
+  const at::Tensor& input = ctx.get(op.input(), "input");
+  const at::Tensor& index = ctx.get(op.update_index(), "update_index");
+  if (cache.dim() != 4 || input.dim() != 4) {
+    fail("cache ", shapeStr(cache.sizes()), " and input ", shapeStr(input.sizes()), " must both be [B, H, S, D]");
+  }
+  int64_t offset = op.batch_offset();
+  if (input.size(2) != 1 || input.size(1) != cache.size(1) || input.size(3) != cache.size(3) ||
+      offset + input.size(0) > cache.size(0)) {
+    fail("input ", shapeStr(input.sizes()), " is not one position of cache ", shapeStr(cache.sizes()),
+         " at batch offset ", offset, " (expected [B <= ", cache.size(0) - offset, ", ", cache.size(1), ", 1, ",
+         cache.size(3), "])");
+  }
+  if (input.scalar_type() != cache.scalar_type()) {
+    fail("input ", c10::toString(input.scalar_type()), " and cache ", c10::toString(cache.scalar_type()),
+         " must have the same data type");
+  }
+  if (index.numel() != 1) fail("update_index must hold one position, got ", shapeStr(index.sizes()));
+  int64_t position = index.reshape({1}).to(at::kLong).item<int64_t>();
+  if (position < 0 || position >= cache.size(2)) {
+    fail("update_index ", position, " is out of range for a cache of ", cache.size(2), " positions");
+  }
+  c10::InferenceMode guard;  // the caller's cache may be an inference tensor
+  OnCallingThreadIfSmall serial(input.numel());
+  cache.narrow(0, offset, input.size(0)).narrow(2, position, 1).copy_(input);
 }
 
 void run(const ttnn::SortOp& op, ProgramContext& ctx) {

@@ -46,7 +46,7 @@ constexpr std::array kKernels = {
     entry<ttnn::ConstantOp>(),       entry<ttnn::FullOp>(),           entry<ttnn::ArangeOp>(),
     entry<ttnn::SoftmaxOp>(),       entry<ttnn::LayerNormOp>(),      entry<ttnn::RmsNormOp>(),
     entry<ttnn::ScaledDotProductAttentionOp>(), entry<ttnn::ScatterOp>(),
-    entry<ttnn::SortOp>(),
+    entry<ttnn::SortOp>(),          entry<ttnn::UpdateCacheOp>(),
     entry<ttnn::MeshShardOp, true>(), entry<ttnn::AllGatherOp, true>(), entry<ttnn::AllReduceOp, true>(),
     entry<ttnn::ReduceScatterOp, true>(),
 };

@@ -37,6 +37,7 @@ void run(const ttnn::PadOp& op, ProgramContext& ctx);
 void run(const ttnn::EmbeddingOp& op, ProgramContext& ctx);
 void run(const ttnn::ScatterOp& op, ProgramContext& ctx);
 void run(const ttnn::SortOp& op, ProgramContext& ctx);
+void run(const ttnn::UpdateCacheOp& op, ProgramContext& ctx);
 // ccl.cpp: collectives, called once per op for the whole mesh (chip 0's context)
 void run(const ttnn::MeshShardOp& op, ProgramContext& ctx);
 void run(const ttnn::AllGatherOp& op, ProgramContext& ctx);

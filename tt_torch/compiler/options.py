@@ -50,6 +50,9 @@ class CompileOptions:
     fp32_dest_acc_en: bool = True
     experimental_weight_dtype: str = ""
     optimization_level: int = 0
+    # A result that is an input's own buffer after an in-place update (ttnn.update_cache) is
+    # not returned (transforms/in_place.py); the caller must know (the executor's whole graph).
+    in_place_results: bool = False
 
     @classmethod
     def from_config(cls, config, **kwargs) -> CompileOptions:

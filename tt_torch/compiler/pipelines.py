@@ -25,7 +25,7 @@ from .options import CompileOptions, CompileResult
 from .report import Report
 from .target import cost_model, system_desc
 from .target.flatbuffer import to_flatbuffer
-from .transforms import composites, constants, deallocation, device_config, fusion, layout
+from .transforms import composites, constants, deallocation, device_config, fusion, in_place, layout
 from .transforms.residual_in_place import mark_residuals_in_place
 
 __all__ = ["PASSES", "PIPELINES", "STAGES", "CompileOptions", "CompileResult", "compile_stablehlo", "run_pass"]
@@ -58,6 +58,7 @@ PASSES: dict[str, Pass] = {
     "ttir-fusion": lambda m, r, o: fusion.fuse(m, r),
     "ttir-fold-constant-reshapes": lambda m, r, o: constants.fold_constant_reshapes(m, r),
     "ttir-to-ttnn": lambda m, r, o: ttir_to_ttnn.convert(m, r),
+    "ttnn-in-place-results": lambda m, r, o: in_place.drop_in_place_results(m, r) if o.in_place_results else 0,
     "ttnn-cancel-layouts": lambda m, r, o: layout.cancel_layout_pairs(m),
     "ttnn-compute-config": lambda m, r, o: device_config.set_compute_config(m, o.math_fidelity, o.fp32_dest_acc_en),
     "ttnn-weight-dtype": _weight_dtype,
@@ -74,6 +75,7 @@ PIPELINES: dict[str, list[str]] = {
     ],
     "ttir-to-ttnn-pipeline": [
         "ttir-to-ttnn",
+        "ttnn-in-place-results",
         "ttnn-cancel-layouts",
         "ttnn-compute-config",
         "ttnn-weight-dtype",

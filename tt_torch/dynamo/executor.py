@@ -409,7 +409,7 @@ def _whole_graph(ex: Executor, graph: FrontendResult, art: GraphArtifacts) -> Pr
     # the real tt-mlir gets the full text, before our passes change the module
     theirs_input = _full_text(module) if cfg.cross_check_tt_mlir else None
     execute = cfg.compile_depth == CompileDepth.EXECUTE
-    result = _compile_module(cfg, module, graph, execute)
+    result = _compile_module(cfg, module, graph, execute, in_place_results=bool(graph.written))
     art.ttir, art.ttnn, art.flatbuffer = result.ttir, result.ttnn, result.flatbuffer
     art.report = result.report
     art.stage_seconds.update(result.stage_seconds)
@@ -421,7 +421,7 @@ def _whole_graph(ex: Executor, graph: FrontendResult, art: GraphArtifacts) -> Pr
         art.report["tt_mlir"] = compare.compare(art.ttnn, theirs)
     if not execute:
         return _cpu_program(graph.fx_gm)
-    return _device_program(ex, result.flatbuffer, graph, art)
+    return _device_program(ex, result.flatbuffer, graph, art, in_place=result.report["device"].get("in_place"))
 
 
 def tensor_parallel(ex: Executor, graph: FrontendResult, art: GraphArtifacts, args: tuple) -> Program:
@@ -464,13 +464,16 @@ def tensor_parallel(ex: Executor, graph: FrontendResult, art: GraphArtifacts, ar
     return _device_program(ex, result.flatbuffer, graph, art)
 
 
-def _compile_module(cfg: CompilerConfig, module: Any, graph: FrontendResult, execute: bool) -> Any:
+def _compile_module(
+    cfg: CompilerConfig, module: Any, graph: FrontendResult, execute: bool, in_place_results: bool = False
+) -> Any:
     options = CompileOptions.from_config(
         cfg,
         verify_each_pass=cfg.verify_passes,
         arg_names=graph.arg_names,
         arg_kinds=graph.arg_kinds,
         emit_flatbuffer=execute,
+        in_place_results=in_place_results,
     )
     return pipelines.compile_stablehlo(module, options)
 
@@ -751,17 +754,32 @@ def stop_at_depth(ex: Executor, graph: FrontendResult, art: GraphArtifacts, args
 
 
 def _device_program(
-    ex: Executor, flatbuffer: bytes, graph: FrontendResult, art: GraphArtifacts, consteval=None
+    ex: Executor,
+    flatbuffer: bytes,
+    graph: FrontendResult,
+    art: GraphArtifacts,
+    consteval=None,
+    in_place: list[list[int]] | None = None,
 ) -> Program:
     """Calls the flatbuffer's program on the device: inputs narrowed to the device's types,
     outputs widened back to the model's. ``consteval`` (an imported tt-mlir program's
-    ``ConstEvalRunner``) adds the results of its const-eval programs to the inputs."""
+    ``ConstEvalRunner``) adds the results of its const-eval programs to the inputs.
+
+    ``in_place``: [result, input] of each result the program does not return because it
+    wrote it into that input's buffer (compiler/transforms/in_place.py). Such a result comes
+    back as None (``mutations.write_back`` skips it); where the program got a copy of the
+    input (converted, or one whose storage another input shares), the copy is written back."""
     binary = runtime.load_binary(flatbuffer)
     device = ex.device(binary)
     in_descs = binary.program_inputs(0)
     in_dtypes = [runtime.torch_dtype(d["dtype"]) for d in in_descs]
     names = [d["name"] for d in in_descs]
     out_dtypes = graph.out_dtypes
+    in_place = sorted(tuple(pair) for pair in in_place or ())
+    if in_place:
+        dropped = {r for r, _ in in_place}
+        out_dtypes = [dt for i, dt in enumerate(out_dtypes) if i not in dropped]
+        users = [k for k, kind in enumerate(graph.arg_kinds) if kind == "input"]
     verify = ex.config.enable_intermediate_verification
     narrowing = ex.config.narrowing
     # What every call would otherwise look up again: the device's queue, whether a result can
@@ -781,6 +799,8 @@ def _device_program(
         ]
         if consteval is not None:
             host = consteval.inputs(lambda k, ins: runtime.submit(device, binary, k, ins), inputs, host)
+        if in_place:
+            _private_in_place_inputs(inputs, host, in_place, users)
         wraps = device.integer_wraps if wrapping else 0
         if verify:
             values = intermediate.fx_node_values(graph.fx_gm, inputs)
@@ -790,9 +810,30 @@ def _device_program(
             outs = submit(host)
         if wrapping and device.integer_wraps != wraps:
             _LOG.warning("graph %s: %s (narrowing='wrap')", art.name, device.last_integer_wrap)
-        return [o if o.dtype == dt else o.to(dt) for o, dt in zip(outs, out_dtypes)] if cast else outs
+        outs = [o if o.dtype == dt else o.to(dt) for o, dt in zip(outs, out_dtypes)] if cast else outs
+        if in_place:
+            outs = list(outs)
+            for r, k in in_place:
+                if host[k] is not inputs[k]:  # the program wrote into a copy
+                    mutations.copy_into(inputs[k], host[k])
+                outs.insert(r, None)
+        return outs
 
     return run
+
+
+def _private_in_place_inputs(inputs: list, host: list, in_place: list, users: list[int]) -> None:
+    """An input the program writes into, passed as it is, whose storage another user input
+    shares: the program gets a copy of it (the other input must not see the write before
+    the call ends, as with a written-back result)."""
+    storages = {}
+    for k in users:
+        t = inputs[k]
+        ptr = t.untyped_storage().data_ptr()
+        storages[ptr] = storages.get(ptr, 0) + 1
+    for _, k in in_place:
+        if host[k] is inputs[k] and storages[inputs[k].untyped_storage().data_ptr()] > 1:
+            host[k] = inputs[k].clone()
 
 
 def _cpu_program(fx_gm: fx.GraphModule) -> Program:

@@ -10,6 +10,12 @@ caller sees its buffers updated in place (same storage, same address) as in eage
 
 A static cache therefore compiles one program for every decode position: the position is
 a tensor input (``cache_position`` / the cache's ``cumulative_length``), never a constant.
+
+A KV cache's row needs no copy at all: :func:`name_cache_updates` names the written value
+``update_cache`` when it is the row written into an input nothing else reads, the compiler
+lowers it to ``ttnn.update_cache`` (the row written into the cache operand's buffer, which
+the runtime holds as the caller's own tensor) and drops that output from the program; the
+executor hands back None for it and :func:`write_back` skips it.
 """
 
 from __future__ import annotations
@@ -52,26 +58,66 @@ def lift_input_writes(gm: fx.GraphModule) -> tuple[fx.GraphModule, list[int]]:
     outs = passes.output_nodes(gm)
     output.args = (list(outs) + values,)
     gm.graph.eliminate_dead_code()
+    name_cache_updates(gm, len(values))
     gm.recompile()
     return gm, written
+
+
+def name_cache_updates(gm: fx.GraphModule, extra: int) -> int:
+    """Renames each write of a KV cache's row that can happen in the caller's buffer
+    ``update_cache`` (the compiler lowers a scatter of that name to ``ttnn.update_cache``).
+
+    Of the last ``extra`` outputs (the written-back values), those that are
+    ``index_put(cache, [None, None, position], new)`` with ``cache`` a graph input of rank 4
+    that nothing else reads, ``position`` one element and ``new`` of the cache's shape but one
+    along dim 2 (transformers' ``StaticCache`` update: ``index_copy_(2, cache_position, k)``),
+    and that the graph returns only there. Returns how many."""
+    outs = list(passes.output_nodes(gm))
+    named = 0
+    for value in outs[len(outs) - extra :]:
+        if _is_cache_update(value) and outs.count(value) == 1:
+            value._rename("update_cache")
+            named += 1
+    return named
+
+
+def _is_cache_update(node: fx.Node) -> bool:
+    if node.op != "call_function" or node.target is not aten.index_put.default:
+        return False
+    cache, indices, new = node.args[:3]
+    accumulate = node.args[3] if len(node.args) > 3 else node.kwargs.get("accumulate", False)
+    if accumulate or not isinstance(cache, fx.Node) or cache.op != "placeholder" or len(cache.users) != 1:
+        return False
+    if not isinstance(new, fx.Node) or not isinstance(indices, (list, tuple)) or len(indices) != 3:
+        return False
+    if indices[0] is not None or indices[1] is not None or not isinstance(indices[2], fx.Node):
+        return False
+    c, v, p = (n.meta.get("val") for n in (cache, new, indices[2]))
+    if not all(isinstance(t, torch.Tensor) for t in (c, v, p)):
+        return False
+    if c.dim() != 4 or list(v.shape) != [c.shape[0], c.shape[1], 1, c.shape[3]] or v.dtype != c.dtype:
+        return False
+    return p.numel() == 1 and not p.dtype.is_floating_point and p.dtype != torch.bool
 
 
 def _is_input_write(node: fx.Node, index: dict[fx.Node, int]) -> bool:
     return node.op == "call_function" and node.target is aten.copy_.default and node.args[0] in index and not node.users
 
 
-def write_back(args: tuple, written: list[int], outs: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Copies the last ``len(written)`` outputs into ``args[written[k]]``; returns the model's outputs."""
+def write_back(args: tuple, written: list[int], outs: list[torch.Tensor | None]) -> list[torch.Tensor]:
+    """Copies the last ``len(written)`` outputs into ``args[written[k]]``; returns the model's outputs.
+    A None output was written in the caller's buffer already (an in-place cache update)."""
     if not written:
         return outs
     n = len(outs) - len(written)
     with torch.no_grad():
         for k, value in zip(written, outs[n:]):
-            _copy_into(args[k], value)
+            if value is not None:
+                copy_into(args[k], value)
     return outs[:n]
 
 
-def _copy_into(dst: torch.Tensor, src: torch.Tensor) -> None:
+def copy_into(dst: torch.Tensor, src: torch.Tensor) -> None:
     """``dst.copy_(src)``; a same-typed contiguous CPU pair as one serial memcpy. A KV cache is
     a few hundred KB: ATen would split its copy over the intra-op threads, and a parallel
     region costs more than it saves at that size, the more so on a busy machine."""

@@ -81,6 +81,9 @@ OPS.add(TTIR, "embedding", "input weight")
 # it, "sum" adds it
 OPS.add(TTIR, "scatter", "input index source", "dim scatter_reduce_type")
 SCATTER_REDUCE_TYPES = ("none", "sum")
+# a static KV cache's new row (tt-mlir's ttir.update_cache): cache [B, H, S, D] with input
+# [B, H, 1, D] written at position update_index[0] of dim 2; the result is the updated cache
+OPS.add(TTIR, "update_cache", "cache input update_index", "batch_offset")
 # values and indices (si32) of ``input`` sorted along ``dim``; ``stable`` keeps ties in order
 OPS.add(TTIR, "sort", "input", "dim descending stable", result="values indices")
 

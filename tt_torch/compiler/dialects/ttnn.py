@@ -84,6 +84,10 @@ for _name in ttir.POOLS:
         "batch_size input_height input_width channels kernel_size stride padding dilation ceil_mode",
     )
 
+# --- in place: the row written into the cache operand's own buffer; no result (every later
+# reader reads the cache operand), as in tt-mlir's TTNN --------------------------------
+OPS.add(TTNN, "update_cache", "cache input update_index", "batch_offset", result=False)
+
 # --- host/device, layout and memory ---------------------------------------------
 OPS.add(TTNN, "to_device", "input", "memory_config")
 OPS.add(TTNN, "from_device", "input")

@@ -403,6 +403,15 @@ def _scatter(op, p):
     )
 
 
+def _update_cache(op, p):
+    return fb.OpType.UpdateCacheOp, fb.UpdateCacheOpT(
+        cache=p.ref(op.operands[0]),
+        input=p.ref(op.operands[1]),
+        updateIndex=p.ref(op.operands[2]),
+        batchOffset=_int(op, "batch_offset"),
+    )
+
+
 def _sort(op, p):
     values, indices = op.results
     return fb.OpType.SortOp, fb.SortOpT(
@@ -547,6 +556,7 @@ LOWERINGS: dict[str, Lowering] = {
     "ttnn.embedding": _embedding,
     "ttnn.scatter": _scatter,
     "ttnn.sort": _sort,
+    "ttnn.update_cache": _update_cache,
     "ttnn.constant": _constant,
     "ttnn.full": _full,
     "ttnn.arange": _arange,

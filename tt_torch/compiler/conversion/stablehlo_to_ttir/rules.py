@@ -8,6 +8,8 @@ import numpy as np
 from torch_mlir import ir
 from torch_mlir._mlir_libs import _stablehlo as shlo
 
+from tt_torch.composite import kind_of, node_of_location
+
 from ...dialects import ttir
 from ...dialects._define import build
 from ...ir_helpers import as_operation, attr, dense_to_numpy, element_type, shape_of, splat_value
@@ -864,6 +866,10 @@ def scatter(cx: RewriteContext, op):
     """
     if len(op.results) != 1:
         raise cx.fail("a scatter of several operands is not supported")
+    if kind_of(node_of_location(op.location) or "") == "update_cache":
+        found = _cache_update(cx, op)
+        if found is not None:
+            return [found]
     operand, indices, updates = op.operands
     dn = shlo.ScatterDimensionNumbers(op.attributes["scatter_dimension_numbers"])
     if list(dn.input_batching_dims) or list(dn.scatter_indices_batching_dims):
@@ -912,6 +918,42 @@ def scatter(cx: RewriteContext, op):
     )
     y = reshape_to(cx, y, [os_[d] for d in perm])
     return [permute(cx, y, [perm.index(d) for d in range(len(os_))])]
+
+
+def _cache_update(cx: RewriteContext, op):
+    """``ttir.update_cache`` for the scatter of a node the frontend named ``update_cache``
+    (tt_torch/dynamo/mutations.py: ``index_put(cache, [None, None, pos], new)`` into a graph
+    input that the call writes back and nothing else reads): cache [B, H, S, D], new
+    [B, H, 1, D]. torch-mlir indexes every element, its index vector's third component
+    the position broadcast; that one value is the update's index. None when the scatter
+    does not have this form (it stays a scatter)."""
+    operand, indices, updates = op.operands
+    shape, new = shape_of(operand), shape_of(updates)
+    if not isinstance(operand.owner, ir.Block) or len(shape) != 4 or new != [shape[0], shape[1], 1, shape[3]]:
+        return None
+    if element_type(operand) != element_type(updates) or _scatter_kind(cx, op) != "none":
+        return None
+    dn = shlo.ScatterDimensionNumbers(op.attributes["scatter_dimension_numbers"])
+    full = [0, 1, 2, 3]
+    if (
+        list(dn.scattered_dims_to_operand_dims) != full
+        or list(dn.inserted_window_dims) != full
+        or dn.index_vector_dim != 4
+    ):
+        return None
+    grid = as_operation(indices.owner)
+    if not isinstance(grid, ir.Operation) or grid.name != "ttir.concat" or len(grid.operands) != 4:
+        return None
+    if ir.IntegerAttr(grid.attributes["dim"]).value != 4 or any(shape_of(v)[-1] != 1 for v in grid.operands):
+        return None
+    position = grid.operands[2]
+    while math.prod(shape_of(position)) != 1:
+        source = as_operation(position.owner)
+        if not isinstance(source, ir.Operation) or source.name not in ("ttir.reshape", "ttir.repeat", "ttir.typecast"):
+            return None
+        position = source.operands[0]
+    index = reshape_to(cx, position, [1])
+    return cx.emit("update_cache", operand, updates, index, result=cx.result_type(), batch_offset=0)
 
 
 # --- sort -----------------------------------------------------------------------------------------

@@ -76,6 +76,13 @@ def sort(cx: RewriteContext, op):
     return list(built.operation.results)
 
 
+def update_cache(cx: RewriteContext, op):
+    """ttnn.update_cache writes into its cache operand and has no result: the cache's device
+    value stands for the TTIR result from here on."""
+    build(ttnn.OPS["update_cache"], list(op.operands), _attrs(op), None, cx.loc)
+    return [op.operands[0]]
+
+
 def _ints(op, name) -> list[int]:
     return list(ir.DenseI64ArrayAttr(op.attributes[name]))
 
@@ -192,6 +199,7 @@ RULES.update(
         "ttir.typecast": typecast,
         "ttir.embedding": embedding,
         "ttir.sort": sort,
+        "ttir.update_cache": update_cache,
         "ttir.conv2d": conv2d,
         **{f"ttir.{name}": pool2d for name in ttir.POOLS},
         "ttir.mesh_shard": mesh_shard,
