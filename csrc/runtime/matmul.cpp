@@ -141,6 +141,16 @@ at::Tensor product(const Op& op, ProgramContext& ctx, bool integer, Epilogue* ep
       return onednn::linear(lhs, packed, std::nullopt, fb::Activation::None);
     }
     at::Tensor rhs = transposed(src_a, op.transpose_b());
+    if (packable && !op.transpose_b() && rhs.size(1) % 16 != 0) {
+      // A narrow weight [K, N] (N not a multiple of 16: a classifier head) read as [N, K]
+      // transposed: MKL's product of that layout is ~2x faster (64x512 by 512x10: 49 -> 25 us),
+      // about equal from N = 16 up. The [N, K] copy is made once per weight.
+      rhs = ctx.device().derived(src_a, "linear nk", [&] { return src_a.t().contiguous(); }).t();
+    }
+    if (packable && epilogue != nullptr && epilogue->bias && !config.emulate && lhs.dim() == 2) {
+      epilogue->done = true;  // the bias in the product's own pass (as torch's linear does)
+      return at::addmm(*epilogue->bias, lhs, rhs);
+    }
     return bf16_dst ? matmulBf16Accumulate(lhs, rhs) : at::matmul(lhs, rhs);
   };
   return matrixProduct(b, a, config, mm);  // b (the weights) in SrcA, a in SrcB

@@ -102,3 +102,41 @@ def test_submitter_reports_a_wrong_input_as_submit_does():
             assert torch.equal(got, want)
         with pytest.raises(TTRuntimeError, match="expected"):
             call([torch.randn(5, 4)] + inputs[1:])
+
+
+class NarrowHead(torch.nn.Module):
+    """A classifier whose last linear is narrow (10 outputs, below oneDNN's size threshold):
+    the runtime multiplies it by a cached [N, K] copy of its weight, with the bias in the product."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = torch.nn.Sequential(torch.nn.Linear(24, 32), torch.nn.ReLU())
+        self.head = torch.nn.Linear(32, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x)), self.head(self.body(x).unsqueeze(0) * 2.0)
+
+
+@pytest.mark.parametrize("numerics", ["fast", "emulated"])
+def test_a_narrow_linear_follows_every_change_of_its_weight(numerics):
+    torch.manual_seed(0)
+    model = NarrowHead().eval()
+    compiled, _ = compile_tt(model, numerics=numerics)
+    atol = 1e-5 if numerics == "fast" else 5e-2
+    x = torch.randn(6, 24)
+
+    def check():
+        for got, want in zip(compiled(x), model(x)):
+            torch.testing.assert_close(got, want, atol=atol, rtol=atol)
+
+    with torch.no_grad():
+        check()
+        check()  # the cached weight copy, reused
+        model.head.weight.mul_(-1.5)  # in place: the copy is made again
+        check()
+        model.head.weight.data.copy_(torch.randn(10, 32))  # through .data
+        check()
+        model.head.bias.add_(3.0)
+        check()
+        model.head.weight = torch.nn.Parameter(torch.randn(10, 32))  # a new tensor: a new program
+        check()
