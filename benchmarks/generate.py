@@ -15,8 +15,8 @@ compile_config=CompileConfig(backend=...))``: transformers runs the prefill eage
 the decode step through ``torch.compile`` with that backend. The decode step compiles
 once: its shapes are static (one token, the cache's full length, the attention mask
 padded to it), the position is a tensor (the cache's ``cumulative_length``), and the
-cache's ``index_copy_`` writes are graph outputs written back into the cache's buffers
-(tt_torch/dynamo/mutations.py). The same ``StaticCache`` object is reset and reused
+cache's ``index_copy_`` writes its row into the cache's own buffer (``ttnn.update_cache``;
+the counter's ``add_`` is a graph output written back: tt_torch/dynamo/mutations.py). The same ``StaticCache`` object is reset and reused
 across runs (a new one would fail dynamo's guards on the buffers' identity and compile again).
 ONNX Runtime runs two exported graphs (the prompt, and one token), each taking the
 cache's key/value tensors as inputs and returning them updated; the greedy loop is Python.
@@ -25,6 +25,8 @@ Prefill ms: the prompt through the model until the first new token. Decode: the 
 time between two consecutive new tokens (robust to other work on a shared machine),
 tokens/s its inverse; per system the median over its runs and processes. First call s: the first ``generate()`` (or the
 exports and sessions) with compiles. Each system's tokens are compared with eager's.
+eager and tt are also timed in ONNX Runtime's loop shape (:func:`bare_loop`), in a table of
+their own: the difference is what ``generate()`` adds per token.
 """
 
 from __future__ import annotations
