@@ -134,8 +134,14 @@ def export_artifacts(
             private = _consteval_program(g, target, writer)
             consteval = {"program": index + 1, "args": _consteval_args(program)}
         _bind_weights(program, g, writer, skip=set(consteval["args"]) if consteval else set())
-        out_dtypes = [str(n.meta["val"].dtype) for n in output_nodes(g.fx_module)]
+        # a result written into an input's buffer (a KV cache row) is not a program output
+        in_place = (g.report or {}).get("device", {}).get("in_place", [])
+        dropped = {r for r, _ in in_place}
+        nodes = output_nodes(g.fx_module)
+        out_dtypes = [str(n.meta["val"].dtype) for i, n in enumerate(nodes) if i not in dropped]
         info = {"name": g.name, "output_dtypes": out_dtypes, "input_signature": repr(g.input_signature)}
+        if in_place:
+            info["in_place"] = in_place  # [result, input]: the program writes that input's buffer
         if consteval:
             info["consteval"] = consteval
         infos.append(info)

@@ -139,3 +139,32 @@ def test_a_non_contiguous_cache_is_updated_through_a_copy():
         torch.testing.assert_close(other, other_reference)
     assert not cache.is_contiguous() and cache.data_ptr() == base.data_ptr()
     assert '"ttnn.update_cache"' in _ttnn(artifacts)
+
+
+def test_export_of_a_program_writing_its_cache(tmp_path):
+    """The exported program writes the cache it is given and returns the model's own outputs,
+    with their dtypes (the in-place result is not among them)."""
+    from tt_torch.runtime import load
+
+    class Counted(torch.nn.Module):
+        def forward(self, new, position, cache, count):
+            cache.index_copy_(2, position, new)
+            count.add_(1)
+            return cache.sum(dim=2) * 1.0
+
+    torch.manual_seed(0)
+    cache, count = torch.zeros(1, 2, 5, 4), torch.tensor(0)
+    compiled, artifacts = compile_tt(Counted(), numerics="fast")
+    new, position = torch.randn(1, 2, 1, 4), torch.tensor([1])
+    compiled(new, position, cache, count)
+    path = tmp_path / "model.ttnn"
+    artifacts.export(str(path))
+    model = load(str(path))
+    fresh, fresh_count = torch.zeros(1, 2, 5, 4), torch.tensor(0)
+    by_name = {"l_new_": new, "l_position_": position, "l_cache_": fresh, "l_count_": fresh_count}
+    outs = model(*[by_name[d["name"]] for d in model.binary.program_inputs(0)])
+    expected_cache, expected_count = torch.zeros(1, 2, 5, 4), torch.tensor(0)
+    expected = Counted()(new, position, expected_cache, expected_count)
+    assert [o.dtype for o in outs] == [torch.float32, torch.int64]  # the sum, the new count
+    torch.testing.assert_close(outs[0], expected)
+    torch.testing.assert_close(fresh, expected_cache)  # the row written into the given cache
