@@ -35,6 +35,7 @@ from workloads import WORKLOADS  # noqa: E402
 CLASSES = (
     "conv 7x7/2, 3 channels (first layer)",
     "conv 1x1",
+    "conv 1x1 with the residual sum",
     "conv 1x1/2 (downsample)",
     "conv 3x3",
     "conv 3x3/2",
@@ -48,12 +49,12 @@ CLASSES = (
 )
 
 
-def conv_class(in_channels: int, kernel: int, stride: int) -> str:
+def conv_class(in_channels: int, kernel: int, stride: int, residual: bool = False) -> str:
     if in_channels == 3:
         return CLASSES[0]
     if kernel == 1:
-        return CLASSES[2] if stride > 1 else CLASSES[1]
-    return CLASSES[4] if stride > 1 else CLASSES[3]
+        return CLASSES[3] if stride > 1 else CLASSES[2] if residual else CLASSES[1]
+    return CLASSES[5] if stride > 1 else CLASSES[4]
 
 
 def _call_ms(fn, loops: int) -> tuple[float, float]:
@@ -76,21 +77,23 @@ def _tt_class(event_type: str, debug: str, output_rows: int | None) -> str:
         shapes = [[int(d) for d in m.split("x")] for m in _TENSOR.findall(debug)[:2]]
         (_, _, rows, channels), (_, _, kernel, _) = shapes
         stride = round((rows / output_rows) ** 0.5) if output_rows else 1
-        return conv_class(channels, kernel, stride)
+        # input, weight, bias and residual (ResNet's convs all have a bias: the batch norm's)
+        residual = debug.split(")", 1)[0].count("tensor<") == 4
+        return conv_class(channels, kernel, stride, residual)
     return {
-        "ttnn.max_pool2d": CLASSES[5],
-        "ttnn.sum": CLASSES[6],
-        "ttnn.mean": CLASSES[6],
-        "ttnn.div": CLASSES[6],
-        "ttnn.avg_pool2d": CLASSES[6],
-        "ttnn.add": CLASSES[7],
-        "ttnn.relu": CLASSES[8],
-        "ttnn.linear": CLASSES[9],
-        "ttnn.matmul": CLASSES[9],
-        "ttnn.reshape": CLASSES[10],
-        "ttnn.permute": CLASSES[10],
-        "ttnn.to_layout": CLASSES[10],
-    }.get(name, CLASSES[11])
+        "ttnn.max_pool2d": CLASSES[6],
+        "ttnn.sum": CLASSES[7],
+        "ttnn.mean": CLASSES[7],
+        "ttnn.div": CLASSES[7],
+        "ttnn.avg_pool2d": CLASSES[7],
+        "ttnn.add": CLASSES[8],
+        "ttnn.relu": CLASSES[9],
+        "ttnn.linear": CLASSES[10],
+        "ttnn.matmul": CLASSES[10],
+        "ttnn.reshape": CLASSES[11],
+        "ttnn.permute": CLASSES[11],
+        "ttnn.to_layout": CLASSES[11],
+    }.get(name, CLASSES[12])
 
 
 def profile_tt(model, inputs, loops: int) -> dict:
@@ -142,23 +145,24 @@ def _shapes(arg: list) -> list[list[int]]:
 def _ort_class(op: str, inputs: list[list[int]], outputs: list[list[int]]) -> str:
     if op in ("Conv", "FusedConv"):
         x, w, y = inputs[0], inputs[1], outputs[0]
-        return conv_class(x[1], w[2], max(1, round(x[2] / y[2])))
+        # FusedConv's inputs: X, W, B and Z, the sum's other operand
+        return conv_class(x[1], w[2], max(1, round(x[2] / y[2])), residual=len(inputs) == 4)
     return {
-        "MaxPool": CLASSES[5],
-        "GlobalAveragePool": CLASSES[6],
-        "ReduceMean": CLASSES[6],
-        "Add": CLASSES[7],
-        "Sum": CLASSES[7],
-        "Relu": CLASSES[8],
-        "Gemm": CLASSES[9],
-        "MatMul": CLASSES[9],
-        "FusedGemm": CLASSES[9],
-        "ReorderInput": CLASSES[10],
-        "ReorderOutput": CLASSES[10],
-        "Reshape": CLASSES[10],
-        "Flatten": CLASSES[10],
-        "Transpose": CLASSES[10],
-    }.get(op, CLASSES[11])
+        "MaxPool": CLASSES[6],
+        "GlobalAveragePool": CLASSES[7],
+        "ReduceMean": CLASSES[7],
+        "Add": CLASSES[8],
+        "Sum": CLASSES[8],
+        "Relu": CLASSES[9],
+        "Gemm": CLASSES[10],
+        "MatMul": CLASSES[10],
+        "FusedGemm": CLASSES[10],
+        "ReorderInput": CLASSES[11],
+        "ReorderOutput": CLASSES[11],
+        "Reshape": CLASSES[11],
+        "Flatten": CLASSES[11],
+        "Transpose": CLASSES[11],
+    }.get(op, CLASSES[12])
 
 
 def profile_ort(model, inputs, loops: int) -> dict:
@@ -214,6 +218,15 @@ def _without_conv_fusion() -> None:
     os.environ["TT_TORCH_CACHE_DIR"] = "off"  # a cached program would be the fused one
 
 
+def _without_residual_in_place() -> None:
+    from tt_torch.compiler import pipelines
+
+    pipelines.PIPELINES = {
+        name: [p for p in passes if p != "ttnn-residual-in-place"] for name, passes in pipelines.PIPELINES.items()
+    }
+    os.environ["TT_TORCH_CACHE_DIR"] = "off"  # a cached program would have the residuals marked
+
+
 def table(tt: dict, ort: dict, command: str) -> str:
     lines = [
         "| layer class | tt-torch ms (ops) | ONNX Runtime ms (nodes) | ratio |",
@@ -246,6 +259,12 @@ def main() -> int:
         "reshape folding off (the 'before' table)",
     )
     parser.add_argument(
+        "--without-residual-in-place",
+        action="store_true",
+        help="compile without the ttnn-residual-in-place pass: every fused residual sum written into a fresh "
+        "output (the 'before' of the sum accumulated into the residual's own buffer)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         help="threads of both systems (default: PyTorch's default, which ONNX Runtime's session also takes); "
@@ -256,6 +275,8 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     if args.without_conv_fusion:
         _without_conv_fusion()
+    if args.without_residual_in_place:
+        _without_residual_in_place()
     torch.manual_seed(0)
     model, inputs = WORKLOADS["resnet50"](args.quick)
     model.eval()
