@@ -142,3 +142,24 @@ def test_repeated_calls_give_the_same_result():
             x = torch.randn(1, 32, 48, 48)
             assert_matches(model(x), compiled(x), pcc=0.999, atol=1e-3)
     assert _marked(artifacts.last.report) == 2
+
+
+def test_a_pooling_result_as_residual_takes_the_sum_in_place():
+    """relu(conv1(x) + max_pool(conv0(x))): the pooling writes a fresh tensor, dead after the sum."""
+    torch.manual_seed(5)
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv0 = torch.nn.Conv2d(32, 64, 3, padding=1)
+            self.conv1 = torch.nn.Conv2d(32, 64, 3, stride=2, padding=1)
+
+        def forward(self, x):
+            return F.relu(self.conv1(x) + F.max_pool2d(self.conv0(x), 3, stride=2, padding=1))
+
+    model = Block().eval()
+    x = torch.randn(1, 32, 48, 48)
+    out, report = _run(model, x)
+    assert _marked(report) == 1
+    with torch.no_grad():
+        assert_matches(model(x), out, pcc=0.999, atol=1e-3)
