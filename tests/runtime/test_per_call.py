@@ -140,3 +140,26 @@ def test_a_narrow_linear_follows_every_change_of_its_weight(numerics):
         check()
         model.head.weight = torch.nn.Parameter(torch.randn(10, 32))  # a new tensor: a new program
         check()
+
+
+class Fills(torch.nn.Module):
+    """Constants of the program (fulls) returned as they are and read by an op."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return torch.full((2, 3), 1.5), x * 0.25 + 1.5, torch.zeros(4, dtype=torch.int32)
+
+
+@pytest.mark.parametrize("numerics", ["fast", "emulated"])
+def test_a_constant_shared_between_calls_is_never_an_output_the_caller_can_change(numerics):
+    compiled, artifacts = compile_tt(Fills(), numerics=numerics)
+    x = torch.randn(2, 3)
+    with torch.no_grad():
+        full, y, zeros = compiled(x)
+        assert "ttnn.full" in artifacts.last.ttnn or "ttnn.constant" in artifacts.last.ttnn
+        full.add_(100.0)  # the caller's tensor: the next call's constant stays as it was
+        zeros.fill_(7)
+        again, y2, zeros2 = compiled(x)
+    torch.testing.assert_close(again, torch.full((2, 3), 1.5))
+    assert torch.equal(zeros2, torch.zeros(4, dtype=torch.int32))
+    torch.testing.assert_close(y2, x * 0.25 + 1.5, atol=1e-2, rtol=1e-2)
+    assert not again.is_set_to(full) and again.data_ptr() != full.data_ptr()
