@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -91,6 +92,22 @@ def as_operation(owner) -> ir.Operation | ir.Block:
     """A value's owner or a use's owner as the generic ``ir.Operation`` (op views unwrapped);
     a block argument's owner stays its ``ir.Block``."""
     return getattr(owner, "operation", owner)
+
+
+def function_ops(func_op, *names: str) -> list[ir.Operation]:
+    """The ops of function ``func_op``'s body in program order, as generic ``ir.Operation``s;
+    with ``names``, only the ops named one of them. The list is taken whole first, so a caller
+    may erase or replace the op it holds and any op before it as it goes."""
+    ops = [op.operation for op in func_op.regions[0].blocks[0].operations]
+    return [op for op in ops if op.name in names] if names else ops
+
+
+def ops_named(module: ir.Module, *names: str) -> Iterator[tuple[ir.Operation, ir.Operation]]:
+    """Each op named one of ``names`` (every op when none is given) in each function of
+    ``module``, with its function: :func:`function_ops` over every function."""
+    for func_op in module.body.operations:
+        for op in function_ops(func_op, *names):
+            yield func_op, op
 
 
 def splat_value(value: ir.Value) -> float | int | bool | None:

@@ -17,7 +17,7 @@ from torch_mlir import ir
 
 from ..dialects import ttir
 from ..dialects._define import build
-from ..ir_helpers import as_operation
+from ..ir_helpers import as_operation, ops_named
 from ..report import Report
 
 
@@ -43,22 +43,17 @@ def fold_constant_reshapes(module: ir.Module, report: Report | None = None) -> i
     """Returns how many reshapes of constants were folded."""
     folded = 0
     with module.context:
-        for func_op in module.body.operations:
-            block = func_op.regions[0].blocks[0]
-            for op in list(block.operations):
-                op = op.operation
-                if op.name != "ttir.reshape":
-                    continue
-                producer = as_operation(op.operands[0].owner)
-                with ir.InsertionPoint(op):
-                    new = _folded(op)
-                if new is None:
-                    continue
-                op.result.replace_all_uses_with(new.result)
-                op.erase()
-                folded += 1
-                if not list(producer.result.uses):
-                    producer.erase()
+        for _, op in ops_named(module, "ttir.reshape"):
+            producer = as_operation(op.operands[0].owner)
+            with ir.InsertionPoint(op):
+                new = _folded(op)
+            if new is None:
+                continue
+            op.result.replace_all_uses_with(new.result)
+            op.erase()
+            folded += 1
+            if not list(producer.result.uses):
+                producer.erase()
     if report is not None and folded:
         report.fused["constant-reshape"] = report.fused.get("constant-reshape", 0) + folded
     return folded

@@ -9,7 +9,7 @@ from torch_mlir import ir
 from ..dialects import ttnn
 from ..dialects._define import build
 from ..dialects.ttnn_layout import is_device
-from ..ir_helpers import as_operation
+from ..ir_helpers import as_operation, function_ops
 
 
 def last_user(value: ir.Value, position: dict) -> ir.Operation | None:
@@ -20,7 +20,7 @@ def last_user(value: ir.Value, position: dict) -> ir.Operation | None:
 def program_order(module: ir.Module) -> Iterator[tuple[list[ir.Operation], dict]]:
     """Each function's ops in program order, and each op's index in it."""
     for func_op in module.body.operations:
-        ops = [op.operation for op in func_op.regions[0].blocks[0].operations]
+        ops = function_ops(func_op)
         yield ops, {op: i for i, op in enumerate(ops)}
 
 

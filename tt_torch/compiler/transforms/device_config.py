@@ -19,7 +19,7 @@ from torch_mlir import ir
 from ..dialects import ttnn
 from ..dialects._define import build
 from ..dialects.ttnn_layout import decode, device_type, is_device
-from ..ir_helpers import argument_tags, as_operation
+from ..ir_helpers import argument_tags, as_operation, ops_named
 from ..options import DEFAULT_MATH_FIDELITY
 from ..target.cost_model import MATRIX_OPS, device_bytes
 from .deallocation import last_user, program_order
@@ -29,12 +29,6 @@ from .deallocation import last_user, program_order
 COMPUTE_CONFIG_OPS = (*MATRIX_OPS, "ttnn.multiply")
 _PASS_THROUGH = ("ttnn.to_layout", "ttnn.to_device", "ttnn.reshape", "ttnn.permute")
 _BLOCK_FLOAT = ("bfp_bf8", "bfp_bf4", "bfp_bf2")
-
-
-def _ops(module: ir.Module):
-    for func_op in module.body.operations:
-        for op in list(func_op.regions[0].blocks[0].operations):
-            yield func_op, op.operation
 
 
 def set_compute_config(
@@ -49,10 +43,9 @@ def set_compute_config(
                 "fp32_dest_acc_en": ir.BoolAttr.get(fp32_dest_acc_en),
             }
         )
-        for _, op in _ops(module):
-            if op.name in COMPUTE_CONFIG_OPS:
-                op.attributes["compute_config"] = config
-                count += 1
+        for _, op in ops_named(module, *COMPUTE_CONFIG_OPS):
+            op.attributes["compute_config"] = config
+            count += 1
     return count
 
 
@@ -74,9 +67,7 @@ def set_weight_dtype(module: ir.Module, data_format: str) -> int:
         raise ValueError(f"unknown weight data format {data_format!r}; expected one of {', '.join(_BLOCK_FLOAT)}")
     count = 0
     with module.context:
-        for func_op, op in _ops(module):
-            if op.name not in ("ttnn.matmul", "ttnn.linear"):
-                continue
+        for func_op, op in ops_named(module, "ttnn.matmul", "ttnn.linear"):
             weight = op.operands[1]
             t = ir.RankedTensorType(weight.type)
             if t.encoding is None or not isinstance(t.element_type, ir.FloatType):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from torch_mlir import ir
 
 from ..dialects.ttnn_layout import decode
-from ..ir_helpers import argument_tags, as_operation, element_type, update_function_type
+from ..ir_helpers import argument_tags, as_operation, element_type, function_ops, update_function_type
 from ..report import Report
 
 _MOVES = ("ttnn.to_device", "ttnn.to_layout")
@@ -53,10 +53,7 @@ def drop_in_place_results(module: ir.Module, report: Report | None = None) -> in
         for func_op in module.body.operations:
             block = func_op.regions[0].blocks[0]
             updated: dict = {}  # device value -> the argument it is
-            for op in block.operations:
-                op = op.operation
-                if op.name != "ttnn.update_cache":
-                    continue
+            for op in function_ops(func_op, "ttnn.update_cache"):
                 arg = _moved_argument(op.operands[0])
                 if arg is not None and argument_tags(func_op, arg)[0] == "input":
                     updated[op.operands[0]] = arg

@@ -20,6 +20,7 @@ from __future__ import annotations
 from torch_mlir import ir
 
 from ..ir_helpers import as_operation
+from .deallocation import program_order
 
 # ops whose result is always a fresh tensor in the runtime (never a view of an operand)
 FRESH = frozenset({"ttnn.conv2d", "ttnn.max_pool2d", "ttnn.avg_pool2d", "ttnn.sum_pool2d"})
@@ -70,9 +71,7 @@ def mark_residuals_in_place(module: ir.Module) -> int:
     """Returns how many conv2d ops were marked."""
     marked = 0
     with module.context:
-        for func_op in module.body.operations:
-            ops = [op.operation for op in func_op.regions[0].blocks[0].operations]
-            position = {op: i for i, op in enumerate(ops)}
+        for ops, position in program_order(module):
             for op in ops:
                 view = op.opview if op.name == "ttnn.conv2d" else None
                 if view is None or view.residual is None:
