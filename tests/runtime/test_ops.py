@@ -382,15 +382,6 @@ def test_matmul_bfloat16(device):
     check(out, (a.float() @ b.float()).bfloat16())
 
 
-ACTIVATIONS = {
-    fb.Activation.None_: lambda x: x,
-    fb.Activation.Relu: torch.relu,
-    fb.Activation.Gelu: F.gelu,
-    fb.Activation.GeluTanh: lambda x: F.gelu(x, approximate="tanh"),
-    fb.Activation.Silu: F.silu,
-}
-
-
 @pytest.fixture(scope="module", params=["emulated", "fast"])
 def numerics_device(request):
     with runtime.open_device("n150", numerics=request.param) as d:
@@ -403,7 +394,7 @@ LINEAR_SIZES = {"aten": ((3, 5), 32, 24), "onednn": ((2, 64), 256, 256)}
 
 
 @pytest.mark.parametrize("size", list(LINEAR_SIZES))
-@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+@pytest.mark.parametrize("activation", list(tb.ACTIVATIONS))
 @pytest.mark.parametrize("transpose_b", [True, False])
 def test_linear_with_weights_and_activation(numerics_device, size, activation, transpose_b):
     """A parameter weight (packed once for oneDNN and cached when the product is large)
@@ -412,7 +403,7 @@ def test_linear_with_weights_and_activation(numerics_device, size, activation, t
     batch, k, n = LINEAR_SIZES[size]
     x, w, bias = torch.randn(*batch, k), torch.randn(n, k) / k**0.5, torch.randn(n)
     operand = tf32 if numerics == "emulated" else (lambda t: t)
-    expected = ACTIVATIONS[activation](F.linear(operand(x), operand(w), bias))
+    expected = tb.ACTIVATIONS[activation](F.linear(operand(x), operand(w), bias))
     weight = w if transpose_b else w.t().contiguous()
 
     def make(bld, refs):
@@ -607,71 +598,31 @@ def test_conv2d(device, n, cin, h, w, cout, k, stride, padding, dilation, groups
     inputs = [to_flat_nhwc(x), weight] + ([b.reshape(1, 1, 1, cout)] if bias else [])
 
     def make(bld, refs):
-        out = bld.like(refs[0], shape=expected.shape)
-        bld.op(
-            fb.Conv2dOpT(
-                input=refs[0],
-                weight=refs[1],
-                bias=refs[2] if bias else None,
-                out=out,
-                inChannels=cin,
-                outChannels=cout,
-                batchSize=n,
-                inputHeight=h,
-                inputWidth=w,
-                kernelSize=list(k),
-                stride=list(stride),
-                padding=list(padding),
-                dilation=list(dilation),
-                groups=groups,
-            )
-        )
-        return out
+        bias_ref = refs[2] if bias else None
+        window = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+        return tb.conv2d(bld, refs[0], refs[1], bias_ref, batch=n, height=h, width=w, **window)
 
     (out,) = run(device, inputs, make)
     torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
 
 
-# (batch, in channels, height, width, out channels): for ATen's path, and large enough
-# (>= 2^22 multiply-adds) for oneDNN's
-CONV_SIZES = {"aten": (2, 8, 9, 7, 16), "onednn": (1, 64, 16, 16, 64)}
-
-
-@pytest.mark.parametrize("size", list(CONV_SIZES))
+@pytest.mark.parametrize("size", list(tb.CONV_SIZES))
 @pytest.mark.parametrize("activation", [fb.Activation.Relu, fb.Activation.Silu, fb.Activation.None_])
 @pytest.mark.parametrize("padding", [(1, 1, 1, 1), (0, 1, 1, 0)])
 def test_conv2d_with_weights_and_activation(numerics_device, size, activation, padding):
     """A parameter weight (reordered once for oneDNN and cached when the convolution is
     large), the bias and a fused activation."""
     numerics, device = numerics_device
-    n, cin, h, w, cout = CONV_SIZES[size]
+    n, cin, h, w, cout = tb.CONV_SIZES[size]
     x, weight, b = torch.randn(n, cin, h, w), torch.randn(cout, cin, 3, 3) / (3 * cin**0.5), torch.randn(cout)
     operand = tf32 if numerics == "emulated" else (lambda t: t)
     top, bottom, left, right = padding
     golden = F.conv2d(F.pad(operand(x), (left, right, top, bottom)), operand(weight), b, (2, 1))
-    expected = to_flat_nhwc(ACTIVATIONS[activation](golden))
+    expected = to_flat_nhwc(tb.ACTIVATIONS[activation](golden))
 
     def make(bld, refs):
-        out = bld.like(refs[0], shape=expected.shape)
-        table = fb.Conv2dOpT(
-            input=refs[0],
-            weight=refs[1],
-            bias=refs[2],
-            out=out,
-            inChannels=cin,
-            outChannels=cout,
-            batchSize=n,
-            inputHeight=h,
-            inputWidth=w,
-            kernelSize=[3, 3],
-            stride=[2, 1],
-            padding=list(padding),
-            dilation=[1, 1],
-            groups=1,
-        )
-        table.activation = activation
-        bld.op(table)
-        return out
+        window = {"stride": (2, 1), "padding": padding}
+        return tb.conv2d(bld, *refs, batch=n, height=h, width=w, activation=activation, **window)
 
     for _ in range(2):
         (out,) = run(device, [to_flat_nhwc(x), weight, b.reshape(1, 1, 1, cout)], make, parameters=(1, 2))

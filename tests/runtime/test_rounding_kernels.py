@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from tests.runtime import ttnn_builder as tb
 from tt_torch import _C, formats, runtime
@@ -176,13 +175,6 @@ def test_block_float_large_strided_and_degenerate_inputs():
 
 # ---- the linear's epilogue ---------------------------------------------------------------
 
-ACTIVATIONS = {
-    fb.Activation.None_: lambda x: x,
-    fb.Activation.Relu: torch.relu,
-    fb.Activation.Gelu: F.gelu,
-    fb.Activation.GeluTanh: lambda x: F.gelu(x, approximate="tanh"),
-    fb.Activation.Silu: F.silu,
-}
 FIDELITIES = {"hifi4": fb.MathFidelity.HiFi4, "hifi2": fb.MathFidelity.HiFi2, "hifi3": fb.MathFidelity.HiFi3}
 
 
@@ -213,7 +205,7 @@ SIZES = {"aten": (15, 32, 24), "onednn": (128, 256, 256)}
 
 @pytest.mark.parametrize("size", list(SIZES))
 @pytest.mark.parametrize("fidelity", list(FIDELITIES))
-@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+@pytest.mark.parametrize("activation", list(tb.ACTIVATIONS))
 def test_linear_epilogue_equals_the_product_plus_bias_activated_by_aten(device, size, fidelity, activation):
     m, k, n = SIZES[size]
     x, w, bias = torch.randn(m, k), torch.randn(n, k) / k**0.5, torch.randn(n)
@@ -221,7 +213,7 @@ def test_linear_epilogue_equals_the_product_plus_bias_activated_by_aten(device, 
     bias[:2] = torch.tensor([-0.0, float("-inf")])
     binary, inputs = linear_binary(x, w, None, fb.Activation.None_, fidelity)
     (product,) = runtime.submit(device, binary, 0, inputs)
-    expected = ACTIVATIONS[activation](product + bias)
+    expected = tb.ACTIVATIONS[activation](product + bias)
     binary, inputs = linear_binary(x, w, bias, activation, fidelity)
     for _ in range(2):  # the second call reads the cached (packed) weight
         (out,) = runtime.submit(device, binary, 0, inputs)
@@ -230,64 +222,34 @@ def test_linear_epilogue_equals_the_product_plus_bias_activated_by_aten(device, 
 
 # ---- the conv2d's epilogue (residual blocks) -----------------------------------------------
 
-# (batch, channels in, height, width, channels out): ATen's convolution, and oneDNN's (the
-# residual joins the kernel when the product is one pass)
-CONV_SIZES = {"aten": (2, 8, 9, 7, 16), "onednn": (1, 64, 16, 16, 64)}
 
-
-def conv_binary(shape, activation, fidelity, with_residual):
-    n, cin, h, w, cout = shape
+def conv_binary(shape, inputs, activation, fidelity):
+    """A 3x3 conv2d (padding 1) of inputs [x, weight, bias], with the residual inputs[3] when
+    given, loaded."""
+    n, _, h, w, _ = shape
     config = fb.ComputeConfigT(mathFidelity=FIDELITIES[fidelity], fp32DestAccEn=True)
 
     def make(bld, refs):
-        out = bld.like(refs[0], shape=[1, 1, n * h * w, cout])
-        table = fb.Conv2dOpT(
-            input=refs[0],
-            weight=refs[1],
-            bias=refs[2],
-            out=out,
-            inChannels=cin,
-            outChannels=cout,
-            batchSize=n,
-            inputHeight=h,
-            inputWidth=w,
-            kernelSize=[3, 3],
-            stride=[1, 1],
-            padding=[1, 1, 1, 1],
-            dilation=[1, 1],
-            groups=1,
-        )
-        table.activation = activation
-        table.computeConfig = config
-        if with_residual:
-            table.residual = refs[3]
-        bld.op(table)
-        return out
+        fields = {"activation": activation, "computeConfig": config, "residual": refs[3] if len(refs) > 3 else None}
+        return tb.conv2d(bld, *refs[:3], batch=n, height=h, width=w, padding=(1, 1, 1, 1), **fields)
 
-    return make
+    return runtime.load_binary(tb.one_op_binary(inputs, make, parameters=(1, 2)))
 
 
-@pytest.mark.parametrize("size", list(CONV_SIZES))
+@pytest.mark.parametrize("size", list(tb.CONV_SIZES))
 @pytest.mark.parametrize("fidelity", ["hifi4", "hifi3"])
 @pytest.mark.parametrize("activation", [fb.Activation.Relu, fb.Activation.Silu, fb.Activation.None_])
 def test_conv_epilogue_equals_the_product_plus_residual_activated_by_aten(device, size, fidelity, activation):
-    n, cin, h, w, cout = CONV_SIZES[size]
+    """ATen's convolution, and oneDNN's (the residual joins the kernel when the product is one pass)."""
+    n, cin, h, w, cout = tb.CONV_SIZES[size]
     x = torch.randn(1, 1, n * h * w, cin)
     weight, bias = torch.randn(cout, cin, 3, 3) / (3 * cin**0.5), torch.randn(1, 1, 1, cout)
     residual = torch.randn(1, 1, n * h * w, cout)
     residual[0, 0, :3, 0] = torch.tensor([float("nan"), -float("inf"), -0.0])
-    plain = runtime.load_binary(
-        tb.one_op_binary(
-            [x, weight, bias], conv_binary(CONV_SIZES[size], fb.Activation.None_, fidelity, False), None, (1, 2)
-        )
-    )
+    plain = conv_binary(tb.CONV_SIZES[size], [x, weight, bias], fb.Activation.None_, fidelity)
     (product,) = runtime.submit(device, plain, 0, [x, weight, bias])
-    expected = ACTIVATIONS[activation](product + residual)
-    fused = runtime.load_binary(
-        tb.one_op_binary(
-            [x, weight, bias, residual], conv_binary(CONV_SIZES[size], activation, fidelity, True), None, (1, 2)
-        )
-    )
+    expected = tb.ACTIVATIONS[activation](product + residual)
+    fused = conv_binary(tb.CONV_SIZES[size], [x, weight, bias, residual], activation, fidelity)
     for _ in range(2):
         (out,) = runtime.submit(device, fused, 0, [x, weight, bias, residual])
         assert_same_bits(out, expected)

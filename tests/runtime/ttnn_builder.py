@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from tt_torch._generated import binary_generated as fb
 from tt_torch._generated import schema_info
@@ -134,6 +135,66 @@ class ProgramBuilder:
         return fb.ProgramT(
             name=self.name, inputs=self.inputs, outputs=self.outputs, operations=self.operations, private=False
         )
+
+
+# each fused activation of the schema, as ATen computes it
+ACTIVATIONS = {
+    fb.Activation.None_: lambda x: x,
+    fb.Activation.Relu: torch.relu,
+    fb.Activation.Gelu: F.gelu,
+    fb.Activation.GeluTanh: lambda x: F.gelu(x, approximate="tanh"),
+    fb.Activation.Silu: F.silu,
+}
+
+# (batch, in channels, height, width, out channels) of a conv2d for each of the runtime's
+# paths: ATen's convolution, and oneDNN's (>= 2^22 multiply-adds)
+CONV_SIZES = {"aten": (2, 8, 9, 7, 16), "onednn": (1, 64, 16, 16, 64)}
+
+
+def conv2d(
+    b: ProgramBuilder,
+    x: fb.TensorRefT,
+    weight: fb.TensorRefT,
+    bias: fb.TensorRefT | None = None,
+    *,
+    batch: int,
+    height: int,
+    width: int,
+    stride: Sequence[int] = (1, 1),
+    padding: Sequence[int] = (0, 0, 0, 0),
+    dilation: Sequence[int] = (1, 1),
+    groups: int = 1,
+    **fields,
+) -> fb.TensorRefT:
+    """A Conv2dOp of `x` (flattened NHWC: [1, 1, batch * height * width, in channels]) with
+    `weight` ([out channels, in channels / groups, kh, kw]) and `padding` (top, bottom, left,
+    right); `fields` sets further fields of the table (activation, residual, computeConfig).
+    Returns its output, flattened NHWC as well."""
+    cin, (cout, _, kh, kw) = x.desc.shape[-1], weight.desc.shape
+    top, bottom, left, right = padding
+    out_h = (height + top + bottom - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    out_w = (width + left + right - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    out = b.like(x, shape=[1, 1, batch * out_h * out_w, cout])
+    table = fb.Conv2dOpT(
+        input=x,
+        weight=weight,
+        bias=bias,
+        out=out,
+        inChannels=cin,
+        outChannels=cout,
+        batchSize=batch,
+        inputHeight=height,
+        inputWidth=width,
+        kernelSize=[kh, kw],
+        stride=list(stride),
+        padding=list(padding),
+        dilation=list(dilation),
+        groups=groups,
+    )
+    for name, value in fields.items():
+        setattr(table, name, value)
+    b.op(table)
+    return out
 
 
 def binary_bytes(
