@@ -29,6 +29,16 @@ def _marked(report) -> int:
     return report["device"]["residuals_in_place"]
 
 
+def _check(model, x, marked: int, numerics: str = "fast"):
+    """Runs the compiled `model` on `x`: `marked` residuals take the sum in place and the
+    result is eager PyTorch's. Returns the result and the compile report."""
+    out, report = _run(model, x, numerics=numerics)
+    assert _marked(report) == marked
+    with torch.no_grad():
+        assert_matches(model(x), out, pcc=0.999, atol=1e-3 if numerics == "fast" else 5e-2)
+    return out, report
+
+
 class TwoBlocks(torch.nn.Module):
     """A projection block, then an identity block whose residual is the first block's output
     (a conv2d result that dies in the second block's sum)."""
@@ -47,11 +57,8 @@ def test_dead_residuals_take_the_sum_in_place(numerics, monkeypatch):
     torch.manual_seed(0)
     model = TwoBlocks().eval()
     x = torch.randn(1, 32, 48, 48)
-    out, report = _run(model, x, numerics=numerics)
     # the shortcut conv's output (block 1) and block 1's output (block 2's residual)
-    assert _marked(report) == 2
-    with torch.no_grad():
-        assert_matches(model(x), out, pcc=0.999, atol=1e-3 if numerics == "fast" else 5e-2)
+    out, _ = _check(model, x, 2, numerics)
     # the same additions as the out-of-place kernel: bit for bit
     torch._dynamo.reset()
     stages = {name: [p for p in passes if p != PASS] for name, passes in pipelines.PIPELINES.items()}
@@ -68,11 +75,8 @@ def test_a_program_input_as_residual_is_not_overwritten():
     model = Bottleneck(64, 64).eval()
     x = torch.randn(1, 64, 32, 32)
     kept = x.clone()
-    out, report = _run(model, x)
-    assert _marked(report) == 0
+    _check(model, x, 0)
     assert torch.equal(x, kept)
-    with torch.no_grad():
-        assert_matches(model(x), out, pcc=0.999, atol=1e-3)
 
 
 class ResidualReadAgain(torch.nn.Module):
@@ -103,11 +107,8 @@ def test_a_residual_read_after_the_sum_keeps_its_buffer(reader, numerics):
     torch.manual_seed(2)
     model = ResidualReadAgain(reader).eval()
     x = torch.randn(1, 32, 32, 32)
-    out, report = _run(model, x, numerics=numerics)
+    _, report = _check(model, x, 1 if reader == "dead" else 0, numerics)
     assert report["fused"].get("conv2d-residual") == 1
-    assert _marked(report) == (1 if reader == "dead" else 0)
-    with torch.no_grad():
-        assert_matches(model(x), out, pcc=0.999, atol=1e-3 if numerics == "fast" else 5e-2)
 
 
 def test_the_residual_as_the_convs_own_input_is_not_overwritten():
@@ -125,11 +126,7 @@ def test_the_residual_as_the_convs_own_input_is_not_overwritten():
             return F.relu(self.conv1(r) + r)
 
     model = Block().eval()
-    x = torch.randn(1, 32, 32, 32)
-    out, report = _run(model, x)
-    assert _marked(report) == 0
-    with torch.no_grad():
-        assert_matches(model(x), out, pcc=0.999, atol=1e-3)
+    _check(model, torch.randn(1, 32, 32, 32), 0)
 
 
 def test_repeated_calls_give_the_same_result():
@@ -158,8 +155,4 @@ def test_a_pooling_result_as_residual_takes_the_sum_in_place():
             return F.relu(self.conv1(x) + F.max_pool2d(self.conv0(x), 3, stride=2, padding=1))
 
     model = Block().eval()
-    x = torch.randn(1, 32, 48, 48)
-    out, report = _run(model, x)
-    assert _marked(report) == 1
-    with torch.no_grad():
-        assert_matches(model(x), out, pcc=0.999, atol=1e-3)
+    _check(model, torch.randn(1, 32, 48, 48), 1)
