@@ -22,7 +22,10 @@ Rules run over each function until none applies. What they match:
 
 Before them, elementwise ops take broadcast operands directly: a ``repeat``
 that only expanded size-1 dims is dropped, since TTNN's elementwise ops
-broadcast (materializing the repeat costs a full-size copy).
+broadcast (materializing the repeat costs a full-size copy). Grouped-query attention's key and
+value heads, repeated for each query head (``reshape -> repeat -> reshape``, Hugging Face's
+``repeat_kv``), go to ``scaled_dot_product_attention`` unrepeated: TTNN's op shares each key/value
+head between its group of query heads (a decode step no longer copies the whole cache twice).
 """
 
 from __future__ import annotations
@@ -286,6 +289,48 @@ def drop_broadcast_repeats(block) -> int:
     return count
 
 
+def _unrepeated_heads(value: ir.Value) -> tuple[ir.Value, int] | None:
+    """``x`` [b, kv, s, d] and the group size n when `value` is ``reshape(repeat(reshape(x)))``
+    through [b, kv, 1, s, d] -> [b, kv, n, s, d] -> [b, kv * n, s, d] (each head repeated n
+    times in place: repeat_interleave over dim 1)."""
+    merged = _producer(value)
+    repeat = _producer(merged.operands[0]) if merged is not None and merged.name == "ttir.reshape" else None
+    if repeat is None or repeat.name != "ttir.repeat":
+        return None
+    split = _producer(repeat.operands[0])
+    if split is None or split.name != "ttir.reshape":
+        return None
+    x = split.operands[0]
+    xs, ss, out = shape_of(x), shape_of(split.result), shape_of(value)
+    dims = list(ir.DenseI64ArrayAttr(repeat.attributes["repeat_dimensions"]))
+    if len(xs) != 4 or ss != [xs[0], xs[1], 1, xs[2], xs[3]] or len(dims) != 5:
+        return None
+    n = dims[2]
+    if dims != [1, 1, n, 1, 1] or out != [xs[0], xs[1] * n, xs[2], xs[3]]:
+        return None
+    return x, n
+
+
+def unrepeat_attention_heads(block) -> int:
+    """Attention whose key and value are grouped-query heads repeated by reshape/repeat/reshape
+    takes the heads before the repeat (the op shares them between query heads)."""
+    count = 0
+    for op in block.operations:
+        op = op.operation
+        if op.name != "ttir.scaled_dot_product_attention" or len(op.operands) < 3:
+            continue
+        key, value = _unrepeated_heads(op.operands[1]), _unrepeated_heads(op.operands[2])
+        if key is None or value is None or shape_of(key[0])[1] != shape_of(value[0])[1]:
+            continue
+        if element_type(key[0]) != element_type(op.operands[1]) or element_type(value[0]) != element_type(
+            op.operands[2]
+        ):
+            continue
+        op.operands[1], op.operands[2] = key[0], value[0]
+        count += 1
+    return count
+
+
 def fuse(module: ir.Module, report: Report | None = None) -> dict[str, int]:
     """Applies RULES until none matches; returns how often each rule fired."""
     counts: dict[str, int] = {}
@@ -295,6 +340,9 @@ def fuse(module: ir.Module, report: Report | None = None) -> dict[str, int]:
             dropped = drop_broadcast_repeats(block)
             if dropped:
                 counts["broadcast-operand"] = dropped
+            unrepeated = unrepeat_attention_heads(block)
+            if unrepeated:
+                counts["attention-shared-heads"] = unrepeated
             changed = True
             while changed:
                 changed = False
