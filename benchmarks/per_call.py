@@ -10,11 +10,15 @@ the path (frame evaluation, guards) that no backend removes.
 "empty" is the intercept of a least-squares line through the N = 1, 10, 100 points (a
 graph without ops never reaches the backend); "per op" is its slope.
 
-    python benchmarks/per_call.py [--ops 1 10 100] [--calls 2000] [--clock wall|cpu] [--json PATH]
+    python benchmarks/per_call.py [--ops 1 10 100] [--calls 2000] [--clock wall|cpu] [--cold MB] [--json PATH]
 
 ``--clock cpu`` times the calling thread's CPU time instead of the wall clock: with one
 torch thread every system runs its kernels on that thread, so on a machine shared with
 other jobs the figure leaves out the time the thread waited for a core.
+
+``--cold MB`` writes MB megabytes of memory before each call and times each call alone
+(median of the calls): the caches then hold what a real model's kernels leave in them, not
+the path's own code and data, as a steady loop of tiny programs does.
 
 Bar (issue 24): tt-torch <= 25 us + 1.5 us per op.
 """
@@ -53,6 +57,17 @@ def _per_call_us(fn, x: torch.Tensor, calls: int, clock=time.perf_counter) -> fl
     return statistics.median(blocks) * 1e6
 
 
+def _cold_per_call_us(fn, x: torch.Tensor, calls: int, clock, scratch: torch.Tensor) -> float:
+    """Median of ``calls`` calls, each timed alone after ``scratch`` is written, in microseconds."""
+    times = []
+    for _ in range(calls):
+        scratch.add_(1.0)
+        t = clock()
+        fn(x)
+        times.append(clock() - t)
+    return statistics.median(times) * 1e6
+
+
 def _fit(points: dict[int, float]) -> tuple[float, float]:
     """Intercept and slope of the least-squares line through (ops, us)."""
     xs, ys = list(points), list(points.values())
@@ -69,11 +84,13 @@ def main() -> int:
     parser.add_argument("--ops", type=int, nargs="+", default=[1, 10, 100])
     parser.add_argument("--calls", type=int, default=2000, help="calls per timed block (5 blocks)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="wall clock or this thread's CPU time")
+    parser.add_argument("--cold", type=float, metavar="MB", help="write MB megabytes of memory before each call")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
     torch.set_num_threads(1)
     clock = time.perf_counter if args.clock == "wall" else time.thread_time
     x = torch.randn(4, 4)
+    scratch = torch.zeros(int(args.cold * 2**20) // 4) if args.cold else None
     results: dict[str, dict[int, float]] = {"eager": {}, "dynamo (eager backend)": {}, "tt-torch": {}}
     with torch.no_grad():
         for n in args.ops:
@@ -84,7 +101,10 @@ def main() -> int:
             dynamo = torch.compile(model, backend="eager", dynamic=False)
             for name, fn in (("eager", model), ("dynamo (eager backend)", dynamo), ("tt-torch", compiled)):
                 fn(x)
-                results[name][n] = _per_call_us(fn, x, args.calls, clock)
+                if scratch is None:
+                    results[name][n] = _per_call_us(fn, x, args.calls, clock)
+                else:
+                    results[name][n] = _cold_per_call_us(fn, x, args.calls, clock, scratch)
     rows = []
     for name, points in results.items():
         empty, per_op = _fit(points) if len(points) > 1 else (float("nan"), float("nan"))
