@@ -37,6 +37,8 @@ py::list tensorDescs(const rt::Binary& binary, size_t index, bool inputs) {
     d["dtype"] = rt::dtypeName(info.dtype);
     d["arg_type"] = std::move(arg_type);
     d["global_id"] = info.global_id;
+    // a weight argument described on the device enters prepared: any shape of its element count
+    d["on_device"] = info.onDevice();
     return d;
   };
   if (inputs && program.inputs()) {

@@ -139,18 +139,26 @@ void bindInputs(ProgramContext& ctx, const ttnn::Program& program, size_t index,
     TensorInfo info = describe(arg->ref(), "input");
     at::ScalarType dtype = hostType(info.dtype);
     const at::Tensor& given = inputs[i];
-    if (!given.defined() || given.sizes() != at::IntArrayRef(info.shape) || given.scalar_type() != dtype) {
+    info.persistent = arg->arg_type() != fb::ArgumentType::Input;
+    // A weight described on the device enters prepared (the compiler folded its to_device,
+    // to_layout and reshape into the argument): any host tensor of its element count, viewed
+    // in the described shape. A user input always comes from the host as described.
+    const bool prepared = info.onDevice() && info.persistent;
+    if (info.onDevice() && !prepared) {
+      fail("input ", i, " ('", text(arg->name()), "') is described as a device tensor; program inputs live on the host");
+    }
+    const bool shape_ok = given.defined() && (prepared ? given.numel() == info.numel()
+                                                       : given.sizes() == at::IntArrayRef(info.shape));
+    if (!shape_ok || given.scalar_type() != dtype) {
       std::string got =
           given.defined() ? cat(shapeStr(given.sizes()), " ", torchDtypeName(given.scalar_type())) : "None";
       fail("input ", i, " ('", text(arg->name()), "') of ", programLabel(program, index), ": expected ",
-           shapeStr(info.shape), " ",
+           shapeStr(info.shape), prepared ? " (or its element count in any shape)" : "", " ",
            torchDtypeName(dtype), " (", dtypeName(info.dtype), "), got ", got);
     }
-    if (info.onDevice()) {
-      fail("input ", i, " ('", text(arg->name()), "') is described as a device tensor; program inputs live on the host");
-    }
-    info.persistent = arg->arg_type() != fb::ArgumentType::Input;
-    ctx.set(info, given.device().is_cpu() ? given : given.cpu());
+    at::Tensor value = given.device().is_cpu() ? given : given.cpu();
+    if (prepared && value.sizes() != at::IntArrayRef(info.shape)) value = value.reshape(info.shape);
+    ctx.set(info, std::move(value));
   }
 }
 

@@ -76,8 +76,8 @@ def test_metadata(good):
     assert binary.num_programs == 2
     assert [binary.program_name(i) for i in range(2)] == ["forward", "const_eval_0"]
     assert binary.program_inputs(0) == [
-        {"name": "x", "shape": [3, 4], "dtype": "Float32", "arg_type": "Input", "global_id": 1},
-        {"name": "y", "shape": [4], "dtype": "Float32", "arg_type": "Input", "global_id": 4},
+        {"name": "x", "shape": [3, 4], "dtype": "Float32", "arg_type": "Input", "global_id": 1, "on_device": False},
+        {"name": "y", "shape": [4], "dtype": "Float32", "arg_type": "Input", "global_id": 4, "on_device": False},
     ]
     (out,) = binary.program_outputs(0)
     assert out["shape"] == [3, 4] and out["dtype"] == "Float32"

@@ -25,7 +25,7 @@ from .options import CompileOptions, CompileResult
 from .report import Report
 from .target import cost_model, system_desc
 from .target.flatbuffer import to_flatbuffer
-from .transforms import composites, constants, deallocation, device_config, fusion, in_place, layout
+from .transforms import composites, constants, deallocation, device_config, fusion, in_place, layout, prepared_weights
 from .transforms.residual_in_place import mark_residuals_in_place
 
 __all__ = ["PASSES", "PIPELINES", "STAGES", "CompileOptions", "CompileResult", "compile_stablehlo", "run_pass"]
@@ -62,6 +62,7 @@ PASSES: dict[str, Pass] = {
     "ttnn-cancel-layouts": lambda m, r, o: layout.cancel_layout_pairs(m),
     "ttnn-compute-config": lambda m, r, o: device_config.set_compute_config(m, o.math_fidelity, o.fp32_dest_acc_en),
     "ttnn-weight-dtype": _weight_dtype,
+    "ttnn-prepared-weights": lambda m, r, o: prepared_weights.prepare_weights(m),
     "ttnn-place-in-l1": _place_in_l1,
     "ttnn-residual-in-place": _residual_in_place,
     "ttnn-deallocate": lambda m, r, o: deallocation.insert_deallocations(m),
@@ -79,6 +80,7 @@ PIPELINES: dict[str, list[str]] = {
         "ttnn-cancel-layouts",
         "ttnn-compute-config",
         "ttnn-weight-dtype",
+        "ttnn-prepared-weights",
         "ttnn-place-in-l1",
         "ttnn-residual-in-place",
         "ttnn-deallocate",

@@ -7,6 +7,8 @@ the same faults statically, so ``tt-torch check`` can say that a file cannot run
 
 from __future__ import annotations
 
+import math
+
 from tt_torch._generated import binary_generated as fb
 from tt_torch.errors import BinaryError, TTRuntimeError
 
@@ -137,7 +139,9 @@ def _weight_problems(binary, index: int, computed: set[str]) -> list[str]:
                 weight = binary.weight(desc["name"])
         except (BinaryError, TTRuntimeError):
             continue  # unreadable weights are reported by the caller (tt-torch check reads each one)
-        if list(weight.shape) != list(desc["shape"]):
+        # a weight described on the device is viewed in its declared shape: its element count must agree
+        same = weight.numel() == math.prod(desc["shape"]) if desc.get("on_device") else False
+        if not same and list(weight.shape) != list(desc["shape"]):
             problems.append(
                 f"program {index} argument '{desc['name']}' is declared {list(desc['shape'])}, but the file's "
                 f"weight of that name is {list(weight.shape)}"
