@@ -11,13 +11,15 @@ from tests.helpers import compile_tt
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("out_features", [1000, 1003])  # 768 x 1003: a last block narrower than the others
+# 768 x 256: under the 2^19-element split bound (one GEMV on any thread count, as a grouped-query
+# key/value projection); 768 x 1003: a last block narrower than the others; 768 x 2731: a wider one
+@pytest.mark.parametrize("out_features", [256, 1000, 1003, 2731])
 def test_one_row_linear_matches_eager(threads, out_features):
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         torch.manual_seed(0)
-        model = torch.nn.Linear(768, out_features).eval()  # 768 x 1000 weights: over the 2^19 split bound
+        model = torch.nn.Linear(768, out_features).eval()
         compiled, _ = compile_tt(model, numerics="fast")
         with torch.no_grad():
             for rows in ([1, 1, 768], [1, 768], [768]):  # a decode step's shapes, and a vector
