@@ -101,17 +101,20 @@ at::Tensor product(const Op& op, ProgramContext& ctx, bool integer, Epilogue* ep
       // One row (a decode step): reading the weight is the whole cost. MKL's GEMV over the
       // weight laid out [K, N] reads it fastest, ahead of oneDNN's packed layout and of [N, K],
       // but on one thread, and one core does not reach the memory's bandwidth. With more
-      // intra-op threads a weight of 2 MB or more is cached as column blocks [B, K, N / B] (the
+      // intra-op threads a weight of 512 KB or more is cached as column blocks [B, K, N / B] (the
       // last one zero-padded) and multiplied as one batched product, which ATen shares over
-      // its thread pool: GPT-2's LM head ([768, 50257]) 8.8 ms -> 5.5 ms on two threads.
+      // its thread pool: GPT-2's LM head ([768, 50257]) 8.8 ms -> 5.5 ms on two threads. Under
+      // 8 MB there is one block per thread (fewer, wider blocks stream faster): a Llama-style
+      // decode step (4 x [768, 768 | 256 | 2048], [2048, 768] and the LM head) on two threads,
+      // 10.0-11.4 -> 8.6-9.6 ms at best of 60 program runs.
       int64_t elements = src_a.numel(), threads = at::get_num_threads();
-      if (threads == 1 || elements < (int64_t{1} << 19)) {
+      if (threads == 1 || elements < (int64_t{1} << 17)) {
         at::Tensor kn = ctx.device().derived(src_a, cat("gemv ", op.transpose_b()), [&] {
           return transposed(src_a, op.transpose_b()).contiguous();
         });
         return at::matmul(lhs, kn);
       }
-      int64_t blocks = 4 * threads;
+      int64_t blocks = elements < (int64_t{1} << 21) ? threads : 4 * threads;
       at::Tensor kn_blocks = ctx.device().derived(src_a, cat("gemv blocks ", op.transpose_b(), " ", blocks), [&] {
         at::Tensor kn = transposed(src_a, op.transpose_b());
         int64_t width = (kn.size(1) + blocks - 1) / blocks;
