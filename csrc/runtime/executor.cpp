@@ -119,6 +119,15 @@ void checkArch(const Device& device, const Binary& binary) {
 }
 
 // Validates `inputs` against the program's input descriptions and stores them in the pool.
+// A shape without its size-1 dimensions: a prepared weight may arrive as [N] for [1, N].
+std::vector<int64_t> withoutOnes(at::IntArrayRef shape) {
+  std::vector<int64_t> out;
+  for (int64_t d : shape) {
+    if (d != 1) out.push_back(d);
+  }
+  return out;
+}
+
 void bindInputs(ProgramContext& ctx, const ttnn::Program& program, size_t index,
                 const std::vector<at::Tensor>& inputs) {
   size_t expected = program.inputs() ? program.inputs()->size() : 0;
@@ -141,19 +150,20 @@ void bindInputs(ProgramContext& ctx, const ttnn::Program& program, size_t index,
     const at::Tensor& given = inputs[i];
     info.persistent = arg->arg_type() != fb::ArgumentType::Input;
     // A weight described on the device enters prepared (the compiler folded its to_device,
-    // to_layout and reshape into the argument): any host tensor of its element count, viewed
-    // in the described shape. A user input always comes from the host as described.
+    // to_layout and a reshape that only adds or drops size-1 dimensions into the argument):
+    // a host tensor of the described shape, size-1 dimensions aside, viewed in that shape.
+    // A user input always comes from the host as described.
     const bool prepared = info.onDevice() && info.persistent;
     if (info.onDevice() && !prepared) {
       fail("input ", i, " ('", text(arg->name()), "') is described as a device tensor; program inputs live on the host");
     }
-    const bool shape_ok = given.defined() && (prepared ? given.numel() == info.numel()
-                                                       : given.sizes() == at::IntArrayRef(info.shape));
+    const bool shape_ok = given.defined() && (given.sizes() == at::IntArrayRef(info.shape) ||
+                                              (prepared && withoutOnes(given.sizes()) == withoutOnes(info.shape)));
     if (!shape_ok || given.scalar_type() != dtype) {
       std::string got =
           given.defined() ? cat(shapeStr(given.sizes()), " ", torchDtypeName(given.scalar_type())) : "None";
       fail("input ", i, " ('", text(arg->name()), "') of ", programLabel(program, index), ": expected ",
-           shapeStr(info.shape), prepared ? " (or its element count in any shape)" : "", " ",
+           shapeStr(info.shape), prepared ? " (size-1 dimensions aside)" : "", " ",
            torchDtypeName(dtype), " (", dtypeName(info.dtype), "), got ", got);
     }
     at::Tensor value = given.device().is_cpu() ? given : given.cpu();

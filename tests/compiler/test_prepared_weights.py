@@ -2,7 +2,7 @@
 and reshape are folded into its argument, which the runtime places on the device when it
 binds the inputs. What a call computes must not change: results follow every change of a
 weight (in place, through .data, a new Parameter) in both numerics, a cast weight keeps its
-cast, and a weight of the wrong size is refused by name."""
+cast, and a weight of another shape (size-1 dimensions aside) is refused by name."""
 
 from __future__ import annotations
 
@@ -91,15 +91,21 @@ def test_a_prepared_weight_of_the_wrong_size_is_refused_by_name():
     descs = binary.program_inputs(0)
     assert [d["on_device"] for d in descs if d["arg_type"] != "Input"] == [True, True]
     assert [d["on_device"] for d in descs if d["arg_type"] == "Input"] == [False]
-    # a weight in any shape of its element count is taken (viewed in the declared shape)
-    inputs = [x if d["arg_type"] == "Input" else torch.randn(d["shape"]).flatten() for d in descs]
+    # a weight is taken in its declared shape with or without size-1 dimensions (the bias [3] for [1, 3])
+    inputs = [x if d["arg_type"] == "Input" else torch.randn([n for n in d["shape"] if n != 1]) for d in descs]
+    weights = [i for i, d in enumerate(descs) if d["arg_type"] != "Input"]
+    matrix = next(i for i in weights if sorted(descs[i]["shape"]) == [3, 6])
     with runtime.open_device(binary, numerics="fast") as device:
         assert runtime.submit(device, binary, 0, inputs)[0].shape == (2, 3)
-        k = next(i for i, d in enumerate(descs) if d["arg_type"] != "Input")
-        wrong = list(inputs)
-        wrong[k] = torch.randn(inputs[k].numel() + 1)
-        with pytest.raises(TTRuntimeError, match=rf"input {k} \('{descs[k]['name']}'\).*element count"):
-            runtime.submit(device, binary, 0, wrong)
+        for k, bad in (
+            (weights[0], torch.randn(inputs[weights[0]].numel() + 1)),  # another size
+            (matrix, inputs[matrix].t().contiguous()),  # the same elements, transposed
+            (matrix, inputs[matrix].flatten()),  # the same elements, flattened
+        ):
+            wrong = list(inputs)
+            wrong[k] = bad
+            with pytest.raises(TTRuntimeError, match=rf"input {k} \('{descs[k]['name']}'\).*size-1 dimensions aside"):
+                runtime.submit(device, binary, 0, wrong)
 
 
 def test_intermediate_verification_with_prepared_weights():

@@ -7,8 +7,6 @@ the same faults statically, so ``tt-torch check`` can say that a file cannot run
 
 from __future__ import annotations
 
-import math
-
 from tt_torch._generated import binary_generated as fb
 from tt_torch.errors import BinaryError, TTRuntimeError
 
@@ -123,6 +121,10 @@ def _program_problems(index: int, program) -> list[str]:
     return problems
 
 
+def _without_ones(shape) -> list[int]:
+    return [int(d) for d in shape if d != 1]
+
+
 def _weight_problems(binary, index: int, computed: set[str]) -> list[str]:
     """Each weight argument of a program must be carried by the file (or computed by its
     const-eval program: `computed`), with that argument's shape."""
@@ -139,8 +141,8 @@ def _weight_problems(binary, index: int, computed: set[str]) -> list[str]:
                 weight = binary.weight(desc["name"])
         except (BinaryError, TTRuntimeError):
             continue  # unreadable weights are reported by the caller (tt-torch check reads each one)
-        # a weight described on the device is viewed in its declared shape: its element count must agree
-        same = weight.numel() == math.prod(desc["shape"]) if desc.get("on_device") else False
+        # a weight described on the device may lack the declared shape's size-1 dimensions
+        same = desc.get("on_device") and _without_ones(weight.shape) == _without_ones(desc["shape"])
         if not same and list(weight.shape) != list(desc["shape"]):
             problems.append(
                 f"program {index} argument '{desc['name']}' is declared {list(desc['shape'])}, but the file's "

@@ -1,5 +1,5 @@
 """Weights enter the program prepared: a weight's own chain of ``to_device``, ``to_layout`` and
-``reshape`` is folded into the argument's type.
+``reshape`` (one that only adds or drops size-1 dimensions) is folded into the argument's type.
 
 A parameter, buffer or constant argument (not a user input) read only through such a chain
 becomes an argument of the chain's result type: on the device, in its layout and shape. The
@@ -7,6 +7,9 @@ runtime places it there when it binds the inputs (a view of the host tensor in t
 shape, accounted in device memory), so each call runs neither the chain nor its
 deallocations: bookkeeping ops whose cost is dispatch alone (layout and padding are never
 materialised), ~4 ops per weight (to_device, to_layout, a bias's reshape and what frees them).
+A reshape that moves elements between dimensions stays in the program, so the runtime can
+refuse a host weight whose shape differs from the declared one other than by size-1
+dimensions (a transposed weight of the same element count is an error, not a silent view).
 A chain that changes the data type (a weight cast to bfloat8_b, say) stops before the cast:
 the cast stays in the program, where the device caches the converted weight.
 
@@ -18,7 +21,7 @@ from __future__ import annotations
 from torch_mlir import ir
 
 from ..dialects.ttnn_layout import decode
-from ..ir_helpers import argument_tags, as_operation, element_type, update_function_type
+from ..ir_helpers import argument_tags, as_operation, element_type, shape_of, update_function_type
 from ..target.flatbuffer import MESH_SHAPE_ATTR
 
 _FOLDABLE = ("ttnn.to_device", "ttnn.to_layout", "ttnn.reshape")
@@ -38,10 +41,16 @@ def _next(value: ir.Value):
     out = op.results[0]
     if element_type(out.type) != element_type(value.type):
         return None
+    if op.name == "ttnn.reshape" and _without_ones(shape_of(out)) != _without_ones(shape_of(value)):
+        return None
     before, after = decode(value.type), decode(out.type)
     if before is not None and after is not None and before.data_format != after.data_format:
         return None
     return op
+
+
+def _without_ones(shape: list[int]) -> list[int]:
+    return [d for d in shape if d != 1]
 
 
 def prepare_weights(module: ir.Module) -> int:
