@@ -168,7 +168,23 @@ void bindInputs(ProgramContext& ctx, const ttnn::Program& program, size_t index,
     }
     at::Tensor value = given.device().is_cpu() ? given : given.cpu();
     if (prepared && value.sizes() != at::IntArrayRef(info.shape)) value = value.reshape(info.shape);
-    ctx.set(info, std::move(value));
+    if (!prepared) {
+      ctx.set(info, std::move(value));
+      continue;
+    }
+    // A prepared weight is placed on the device here, where its to_device op used to run: an
+    // error (out of DRAM, say) names the argument as that op's did.
+    std::string reason;
+    try {
+      ctx.set(info, std::move(value));
+      continue;
+    } catch (const c10::Error& e) {
+      reason = e.what_without_backtrace();
+    } catch (const std::exception& e) {
+      reason = e.what();
+    }
+    throw RuntimeError(cat("placing input ", i, " ('", text(arg->name()), "') of ", programLabel(program, index),
+                           " on the device (a prepared weight) failed: ", reason));
   }
 }
 

@@ -84,7 +84,7 @@ def _run_big_embedding(target: str) -> str:
 def test_weights_larger_than_n150_dram_fail_with_sizes_and_fit_p150():
     out = _run_big_embedding("n150")
     assert "TTRuntimeError" in out and "out of DRAM on device 'n150'" in out, out
-    assert 'ToDeviceOp at "input 0 (weight)"' in out  # the op and the parameter
+    assert "placing input 0 ('weight')" in out  # the parameter, placed on the device as the call binds it
     assert "[7000000, 1024] BFloat16" in out and "needs 14336000000 bytes" in out and "of 12884901888" in out
     assert _run_big_embedding("p150").startswith("equal")
 
