@@ -14,6 +14,7 @@ import logging
 import pytest
 import torch
 
+from tt_torch import runtime
 from tt_torch.dynamo import BackendOptions
 from tt_torch.errors import TTRuntimeError
 from tt_torch.tools.utils import CompilerConfig
@@ -180,3 +181,32 @@ def test_one_narrowing_warning_per_compiled_graph(caplog):
 def test_narrowing_option_is_checked():
     with pytest.raises(ValueError, match="narrowing='saturate' is not valid"):
         CompilerConfig(narrowing="saturate")
+
+
+@pytest.mark.parametrize("shape", [(), (1,), (1, 1)])
+@pytest.mark.parametrize("value", [0, -7, INT32_MAX, -(2**31), INT32_MAX + 1, -(2**31) - 1, 2**40])
+@pytest.mark.parametrize("narrowing", ["error", "wrap"])
+def test_one_element_inputs_narrow_as_any_other(shape, value, narrowing, caplog):
+    """A position or a token id (one element, read as one value) narrows to the same values, and
+    fails or warns with the same message, as the same value in a two-element input."""
+    one = torch.full(shape, value, dtype=torch.int64)
+    two = torch.full((2,), value, dtype=torch.int64)
+    results, messages = [], []
+    for t in (one, two):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="tt_torch"):
+            try:
+                results.append(runtime.narrow(t, torch.int32, "pos", narrowing))
+                messages.append([r.getMessage() for r in caplog.records])
+            except TTRuntimeError as e:
+                results.append(None)
+                messages.append([str(e)])
+    assert messages[0] == messages[1]
+    fits = -(2**31) <= value <= INT32_MAX
+    assert len(messages[0]) == (0 if fits else 1)
+    if narrowing == "error" and not fits:
+        assert results == [None, None]
+        return
+    assert results[0].dtype == torch.int32 and results[0].shape == one.shape and results[0].is_contiguous()
+    # the cast's values: the low 32 bits of an out-of-range value
+    assert torch.equal(results[0], one.to(torch.int32)) and torch.equal(results[1], two.to(torch.int32))

@@ -61,10 +61,18 @@ def narrow(t: torch.Tensor, dtype: torch.dtype, name: str, narrowing: str = "err
     A value that does not survive it (an integer out of int32's range, a finite f64 beyond
     f32's) is an error naming the input and the range; with ``narrowing="wrap"`` it becomes
     what the hardware holds (the low 32 bits, inf) and a warning says so. The check is one pass
-    over each int64 input (min and max) or narrowed f64 input (max of abs) per call.
+    over each int64 input (min and max) or narrowed f64 input (max of abs) per call; an integer
+    input of one element (a token id, a decode position) is read as one value instead.
     """
     if t.dtype == dtype:
         return t.contiguous()
+    bounds = _ONE_VALUE.get((t.dtype, dtype))
+    if bounds is not None and t.numel() == 1:
+        # an index or a position: its one value read once, checked, and written in a new tensor
+        # (no min/max pass, no cast kernel); out of range, the general path says so below
+        value = t.item()
+        if bounds[0] <= value <= bounds[1]:
+            return torch.full(t.shape, value, dtype=dtype)
     narrowed = t.to(dtype).contiguous()
     lost = _lost_in_narrowing(t, narrowed)
     if lost is not None:
@@ -85,6 +93,15 @@ def narrow(t: torch.Tensor, dtype: torch.dtype, name: str, narrowing: str = "err
             "overflow to inf" if dtype.is_floating_point else "wrapped to 32 bits",
         )
     return narrowed
+
+
+# (input dtype, program dtype) -> the program dtype's range, for integer inputs of one element
+_ONE_VALUE = {
+    (src, dst): (int(torch.iinfo(dst).min), int(torch.iinfo(dst).max))
+    for src in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+    for dst in (torch.int32, torch.uint32)
+    if src != dst
+}
 
 
 def _range_of(dtype: torch.dtype) -> str:
