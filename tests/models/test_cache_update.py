@@ -168,3 +168,36 @@ def test_export_of_a_program_writing_its_cache(tmp_path):
     assert [o.dtype for o in outs] == [torch.float32, torch.int64]  # the sum, the new count
     torch.testing.assert_close(outs[0], expected)
     torch.testing.assert_close(fresh, expected_cache)  # the row written into the given cache
+
+
+class _Counters(torch.nn.Module):
+    """What a decode step writes back besides its cache rows: an int64 counter the device keeps in
+    int32, an f64 total it keeps in f32, and a buffer larger than ATen's serial copy."""
+
+    def forward(self, x, count, total, big):
+        count.add_(1)
+        total.add_(x.sum().double())
+        big.mul_(0.5)
+        return x * count, big[:4] + 1.0
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
+def test_written_back_counters_and_buffers_match_eager(mode):
+    """Each written-back tensor keeps its storage and dtype and holds eager's value after each call,
+    also where the caller's tensors are inference tensors."""
+    context = torch.inference_mode if mode == "inference_mode" else torch.no_grad
+    torch.manual_seed(0)
+    x = torch.randn(3)
+    with context():
+        ours = [torch.tensor(0), torch.tensor(0.0, dtype=torch.float64), torch.randn(40000)]
+        theirs = [t.clone() for t in ours]
+    ptrs = [t.data_ptr() for t in ours]
+    compiled, _ = compile_tt(_Counters(), numerics="fast")
+    with context():
+        for _ in range(3):
+            got, expected = compiled(x, *ours), _Counters()(x, *theirs)
+            torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+            for t, ref in zip(ours, theirs):
+                assert t.dtype == ref.dtype
+                torch.testing.assert_close(t, ref, rtol=1e-6, atol=1e-6)
+    assert [t.data_ptr() for t in ours] == ptrs and int(ours[0]) == 3

@@ -774,12 +774,14 @@ def _device_program(
     in_descs = binary.program_inputs(0)
     in_dtypes = [runtime.torch_dtype(d["dtype"]) for d in in_descs]
     names = [d["name"] for d in in_descs]
-    out_dtypes = graph.out_dtypes
     in_place = sorted(tuple(pair) for pair in in_place or ())
+    dropped = {r for r, _ in in_place}
     if in_place:
-        dropped = {r for r, _ in in_place}
-        out_dtypes = [dt for i, dt in enumerate(out_dtypes) if i not in dropped]
         users = [k for k, kind in enumerate(graph.arg_kinds) if kind == "input"]
+    # each returned result's dtype in the model; None for one written back into an argument
+    # (mutations.write_back), whose copy casts it (an int32 counter into its int64 tensor)
+    first_written = len(graph.out_dtypes) - len(graph.written)
+    out_dtypes = [None if i >= first_written else dt for i, dt in enumerate(graph.out_dtypes) if i not in dropped]
     verify = ex.config.enable_intermediate_verification
     narrowing = ex.config.narrowing
     # What every call would otherwise look up again: the device's queue, whether a result can
@@ -787,7 +789,10 @@ def _device_program(
     submit = runtime.submitter(device, binary, 0)
     wrapping = narrowing == "wrap" or device.integer_overflow == "wrap"
     try:
-        cast = [runtime.torch_dtype(d["dtype"]) for d in binary.program_outputs(0)] != list(out_dtypes)
+        returned = [runtime.torch_dtype(d["dtype"]) for d in binary.program_outputs(0)]
+        cast = len(returned) != len(out_dtypes) or any(
+            dt is not None and dt != got for got, dt in zip(returned, out_dtypes)
+        )
     except TTRuntimeError:  # an output type without a host dtype of its own: cast each call
         cast = True
 
@@ -810,7 +815,7 @@ def _device_program(
             outs = submit(host)
         if wrapping and device.integer_wraps != wraps:
             _LOG.warning("graph %s: %s (narrowing='wrap')", art.name, device.last_integer_wrap)
-        outs = [o if o.dtype == dt else o.to(dt) for o, dt in zip(outs, out_dtypes)] if cast else outs
+        outs = [o if dt is None or o.dtype == dt else o.to(dt) for o, dt in zip(outs, out_dtypes)] if cast else outs
         if in_place:
             outs = list(outs)
             for r, k in in_place:

@@ -106,23 +106,31 @@ def _is_input_write(node: fx.Node, index: dict[fx.Node, int]) -> bool:
 
 def write_back(args: tuple, written: list[int], outs: list[torch.Tensor | None]) -> list[torch.Tensor]:
     """Copies the last ``len(written)`` outputs into ``args[written[k]]``; returns the model's outputs.
-    A None output was written in the caller's buffer already (an in-place cache update)."""
+    A None output was written in the caller's buffer already (an in-place cache update). An output
+    may come in the device's type (int32 for an int64 counter): the copy casts it."""
     if not written:
         return outs
     n = len(outs) - len(written)
-    with torch.no_grad():
-        for k, value in zip(written, outs[n:]):
-            if value is not None:
-                copy_into(args[k], value)
+    for k, value in zip(written, outs[n:]):
+        if value is None:
+            continue
+        dst = args[k]
+        if dst.requires_grad or value.requires_grad:  # a leaf written outside the graph's autograd
+            with torch.no_grad():
+                copy_into(dst, value)
+        else:
+            copy_into(dst, value)
     return outs[:n]
 
 
 def copy_into(dst: torch.Tensor, src: torch.Tensor) -> None:
-    """``dst.copy_(src)``; a same-typed contiguous CPU pair as one serial memcpy. A KV cache is
-    a few hundred KB: ATen would split its copy over the intra-op threads, and a parallel
-    region costs more than it saves at that size, the more so on a busy machine."""
+    """``dst.copy_(src)``, casting as it does. A large same-typed contiguous CPU pair is one serial
+    memcpy: ATen would split its copy over the intra-op threads, and a parallel region costs more
+    than it saves at a few hundred KB, the more so on a busy machine. Below ATen's grain size
+    (a cache counter, a position) its copy is serial already and the cheapest call."""
     if (
-        dst.device.type == src.device.type == "cpu"
+        dst.numel() >= _PARALLEL_FROM
+        and dst.device.type == src.device.type == "cpu"
         and dst.dtype == src.dtype
         and dst.dtype in _NUMPY_TYPES
         and dst.shape == src.shape
@@ -134,7 +142,12 @@ def copy_into(dst: torch.Tensor, src: torch.Tensor) -> None:
         if not dst.is_inference():  # an inference tensor has no version counter
             increment_version(dst)  # as copy_ would: caches keyed on the version see the write
         return
+    if dst.is_inference():  # made under torch.inference_mode(): written as that mode allows
+        with torch.inference_mode():
+            dst.copy_(src)
+        return
     dst.copy_(src)
 
 
 _NUMPY_TYPES = {torch.float32, torch.float64, torch.float16, torch.int64, torch.int32, torch.int16, torch.int8}
+_PARALLEL_FROM = 32768  # elements: at::internal::GRAIN_SIZE, below which ATen's copy runs on one thread
