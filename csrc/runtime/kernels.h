@@ -130,6 +130,13 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& packed, const std::opti
                   fb::Activation activation);
 }  // namespace onednn
 
+// One activation row times a [K, N] fp32 weight (gemv.cpp): the weight cached as column
+// panels by panels(kn), then product(row, panels, N, bias) -> [N] over ATen's threads.
+namespace gemv {
+at::Tensor panels(const at::Tensor& kn);
+at::Tensor product(const at::Tensor& row, const at::Tensor& panels, int64_t n, const std::optional<at::Tensor>& bias);
+}  // namespace gemv
+
 // `dim` in [-rank, rank) as a non-negative index, or an error.
 int64_t normalizeDim(int64_t dim, int64_t rank, const char* what = "dim");
 
