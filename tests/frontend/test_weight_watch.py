@@ -75,6 +75,37 @@ def test_unaliased_parameters_are_not_fingerprinted():
     assert full.fingerprinted == 3
 
 
+def test_each_write_moves_the_version_once_and_an_idle_call_none():
+    """What the caches key on: a weight's version moves after a write through an alias made since
+    the last call, a .data read, and never on a call after which nothing was written."""
+    layer = torch.nn.Linear(8, 8)
+    args = (layer.weight, layer.bias)
+    watch = WeightWatch([0, 1])
+
+    def versions():
+        watch.check(args)
+        return layer.weight._version, layer.bias._version
+
+    start = versions()
+    assert versions() == start  # nothing written
+    view = layer.weight.detach().numpy()  # made and written between two calls
+    view[0, 0] += 1.0
+    after_alias = versions()
+    assert after_alias[0] > start[0] and after_alias[1] == start[1] and watch.hidden_writes == 0
+    assert versions() == after_alias
+    del view
+    assert versions() == after_alias  # the alias gone: back to the cheap path, nothing moves
+    layer.weight.data.mul_(2.0)
+    after_data = versions()
+    assert after_data[0] > after_alias[0] and watch.data_reads == 1
+    with torch.no_grad():
+        layer.bias.add_(1.0)  # an in-place op moves the version itself
+    assert layer.bias.data is not None  # and a .data read as well: moved, at least once
+    after_both = versions()
+    assert after_both[1] > after_data[1]
+    assert versions() == after_both and watch.fingerprinted == 0
+
+
 class _Outputs(torch.nn.Module):
     """Outputs that may share storage inside the device pool: one value twice, a weight, a fresh value."""
 

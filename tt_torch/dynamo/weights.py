@@ -52,6 +52,14 @@ def fingerprint(t: torch.Tensor) -> tuple:
     is seen; what goes unseen is a write that keeps every row's sum, such as a permutation
     of the words inside one 4 KiB row.
     """
+    if t.is_cpu and t.dtype in _NUMPY_TYPES and t.is_contiguous() and t.numel() * t.element_size() <= _SMALL:
+        # the same bytes, read without reshaping views: a small buffer is fingerprinted every call
+        try:
+            raw = t.detach().numpy().tobytes()
+        except RuntimeError:  # a conjugate or negative view: the general path resolves it
+            pass
+        else:
+            return (hashlib.blake2b(raw, digest_size=16).digest(),)
     flat = t.detach()
     if not flat.is_contiguous():
         flat = flat.contiguous()
@@ -65,6 +73,8 @@ def fingerprint(t: torch.Tensor) -> tuple:
     return (int(sums.mul_(weights).sum()), int(words[rows * _ROW :].sum()))
 
 
+_NUMPY_TYPES = {torch.float32, torch.float64, torch.float16, torch.int64, torch.int32, torch.int16, torch.int8}
+_NUMPY_TYPES |= {torch.uint8, torch.bool}
 _DATA = torch._C.TensorBase.data  # the C getter and setter of Tensor.data
 _READS = "_tt_data_reads"
 _installed = False
@@ -94,12 +104,7 @@ def data_reads(t: torch.Tensor) -> int:
     return t.__dict__.get(_READS, 0)
 
 
-def _storage_shared(t: torch.Tensor) -> bool:
-    """Whether a tensor other than ``t`` holds its storage (counting the query's own handle)."""
-    try:
-        return torch._C._storage_Use_Count(t.untyped_storage()._cdata) > 2
-    except Exception:  # a tensor without a storage of its own (a subclass, a fake): assume shared
-        return True
+_USE_COUNT = torch._C._storage_Use_Count
 
 
 class WeightWatch:
@@ -108,7 +113,8 @@ class WeightWatch:
     def __init__(self, positions: list[int], full: bool = False):
         self.positions = positions  # the call's arguments that are parameters or buffers
         self.full = full  # fingerprint every weight on every call
-        self._seen: dict[int, tuple] = {}  # position -> (stamp, data reads, fingerprint or None)
+        # position -> (stamp or None, data reads, fingerprint or None)
+        self._seen: dict[int, tuple] = {}
         self._lock = threading.Lock()
         self.hidden_writes = 0  # writes found by content only
         self.data_reads = 0  # parameters given a new version after a .data read
@@ -119,30 +125,48 @@ class WeightWatch:
     def check(self, args: tuple) -> None:
         if not self.positions:
             return
+        # Called before every compiled call, on every weight: names are looked up once. A
+        # parameter that nothing else holds can only be written by an in-place op (which moves
+        # its version) or through .data (counted): it costs a storage use count and its .data
+        # reads, and is recorded with no stamp, which the next call reads as "the version may have
+        # moved already" (moving it once more before the caches read it costs nothing).
+        tensor, parameter, use_count, full = torch.Tensor, torch.nn.Parameter, _USE_COUNT, self.full
         with self._lock:
             fingerprinted = 0
             seen_all = self._seen
             for k in self.positions:
                 t = args[k]
-                if not isinstance(t, torch.Tensor):
+                if not isinstance(t, tensor):
                     continue
-                stamp, reads = _stamp(t), t.__dict__.get(_READS, 0)
+                reads = t.__dict__.get(_READS, 0)
                 seen = seen_all.get(k)
-                if seen is not None and seen[0] == stamp and seen[1] != reads:
+                if not full and isinstance(t, parameter):
+                    try:  # another holder of the storage than t and this query's handle
+                        shared = use_count(t.untyped_storage()._cdata) > 2
+                    except Exception:  # a tensor without a storage of its own (a subclass, a fake)
+                        shared = True
+                    if not shared:
+                        if seen is None or seen[1] != reads or seen[0] is not None or seen[2] is not None:
+                            if seen is not None and seen[1] != reads:
+                                increment_version(t)  # .data was read: it may have been written
+                                self.data_reads += 1
+                            seen_all[k] = (None, reads, None)
+                        continue
+                stamp = _stamp(t)
+                # the version has not moved since the last call, or that call did not note it
+                same = seen is not None and (seen[0] is None or seen[0] == stamp)
+                if same and seen[1] != reads:
                     increment_version(t)  # .data was read: it may have been written
                     self.data_reads += 1
+                    stamp, same = _stamp(t), False
+                content = fingerprint(t)  # reads through a detached view: no autograd history
+                fingerprinted += 1
+                if same and seen[2] != content:
+                    # changed content, or an alias came since the last call, which had no
+                    # fingerprint to compare with: every cache keyed by the version sees it now
+                    increment_version(t)
+                    self.hidden_writes += seen[2] is not None
                     stamp = _stamp(t)
-                content = None
-                if self.full or not isinstance(t, torch.nn.Parameter) or _storage_shared(t):
-                    with torch.no_grad():
-                        content = fingerprint(t)
-                    fingerprinted += 1
-                    if seen is not None and seen[0] == stamp and seen[2] != content:
-                        # changed content, or an alias came since the last call, which had no
-                        # fingerprint to compare with: every cache keyed by the version sees it now
-                        increment_version(t)
-                        self.hidden_writes += seen[2] is not None
-                        stamp = _stamp(t)
                 seen_all[k] = (stamp, reads, content)
             self.fingerprinted = fingerprinted
 
