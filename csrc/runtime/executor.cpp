@@ -105,6 +105,20 @@ const char* torchDtypeName(at::ScalarType type) {
   }
 }
 
+// Runs `step`; the text of the error it throws (libtorch's without its backtrace), or
+// nothing when it succeeds: the caller rethrows it with what failed and where.
+template <typename Step>
+std::optional<std::string> failureOf(Step&& step) {
+  try {
+    step();
+    return std::nullopt;
+  } catch (const c10::Error& e) {
+    return std::string(e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
+}
+
 std::string programLabel(const ttnn::Program& program, size_t index) {
   return cat("program ", index, program.name() ? cat(" ('", text(program.name()), "')") : std::string());
 }
@@ -174,17 +188,10 @@ void bindInputs(ProgramContext& ctx, const ttnn::Program& program, size_t index,
     }
     // A prepared weight is placed on the device here, where its to_device op used to run: an
     // error (out of DRAM, say) names the argument as that op's did.
-    std::string reason;
-    try {
-      ctx.set(info, std::move(value));
-      continue;
-    } catch (const c10::Error& e) {
-      reason = e.what_without_backtrace();
-    } catch (const std::exception& e) {
-      reason = e.what();
+    if (auto reason = failureOf([&] { ctx.set(info, std::move(value)); })) {
+      throw RuntimeError(cat("placing input ", i, " ('", text(arg->name()), "') of ", programLabel(program, index),
+                             " on the device (a prepared weight) failed: ", *reason));
     }
-    throw RuntimeError(cat("placing input ", i, " ('", text(arg->name()), "') of ", programLabel(program, index),
-                           " on the device (a prepared weight) failed: ", reason));
   }
 }
 
@@ -198,28 +205,25 @@ std::string locOf(const ttnn::Operation* op, size_t index) {
 double runOp(ProgramContext& ctx, const ttnn::Operation* op, size_t index, bool timed = false) {
   if (op == nullptr) fail("operation #", index, " is missing (corrupt binary?)");
   Kernel kernel = kernelFor(op->type_type());
-  std::string reason;
-  try {
+  double seconds = 0.0;
+  auto reason = failureOf([&] {
     if (kernel == nullptr || op->type() == nullptr) {
       fail("no kernel for op type ", static_cast<int>(op->type_type()), " (corrupt binary, or a newer schema)");
     }
     ctx.setCurrentOp(op, index);
     if (!timed) {
       kernel(*op, ctx);
-      return 0.0;
+      return;
     }
     auto start = std::chrono::steady_clock::now();
     kernel(*op, ctx);
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  } catch (const c10::Error& e) {
-    reason = e.what_without_backtrace();
-  } catch (const std::exception& e) {
-    reason = e.what();
-  }
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  });
+  if (!reason) return seconds;
   std::string kind = opKind(*op);
   std::string debug = op->debug_info() && op->debug_info()->size() ? cat("\n  op: ", text(op->debug_info())) : "";
   throw RuntimeError(cat("TTNN op ", opTypeName(op->type_type()), " at ", locOf(op, index), " failed: ",
-                         kind.empty() ? "" : kind + ": ", reason, debug));
+                         kind.empty() ? "" : kind + ": ", *reason, debug));
 }
 
 void runHooked(ProgramContext& ctx, const ttnn::Operation* op, size_t program_index, size_t index,
