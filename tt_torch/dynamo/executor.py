@@ -102,7 +102,16 @@ def _unflattener(spec: pytree.TreeSpec) -> Callable[[list], Any]:
 
 
 def signature_of(args: tuple) -> tuple:
-    return tuple((tuple(a.shape), a.dtype) if isinstance(a, torch.Tensor) else ("value", a) for a in args)
+    """The key of a call's program: each tensor's shape and dtype, each other value itself. A
+    shape is its torch.Size, which equals and hashes as the plain tuple :func:`plain_signature`
+    keeps in the artifacts."""
+    tensor = torch.Tensor
+    return tuple([(a.shape, a.dtype) if isinstance(a, tensor) else ("value", a) for a in args])
+
+
+def plain_signature(key: tuple) -> tuple:
+    """``key`` with each shape a plain tuple (how the artifacts and messages show it)."""
+    return tuple((tuple(shape), dtype) if isinstance(shape, torch.Size) else (shape, dtype) for shape, dtype in key)
 
 
 def _consteval_stamp(t: torch.Tensor) -> tuple:
@@ -118,12 +127,15 @@ def _consteval_stamp(t: torch.Tensor) -> tuple:
 class ConstevalCache:
     """Results of the consteval graph, kept until one of its inputs changes."""
 
-    key: tuple | None = None
+    key: list | None = None
     values: list[torch.Tensor] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)  # calls from several threads
 
     def get(self, graph: fx.GraphModule, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-        key = tuple(map(_consteval_stamp, inputs))
+        try:  # _consteval_stamp of each input, inline: this runs on every call
+            key = [(id(t), t.data_ptr(), t._version) for t in inputs]
+        except RuntimeError:
+            key = [_consteval_stamp(t) for t in inputs]
         with self.lock:
             if key != self.key:
                 with torch.no_grad():
@@ -149,10 +161,9 @@ class FrontendResult:
 
     def program_inputs(self, args: tuple) -> list[torch.Tensor]:
         """The graph's inputs for one call: the kept arguments and consteval results."""
-        full = list(args)
-        if self.consteval.graph is not None:
-            ins = [args[i] for i in self.consteval.inputs]
-            full += self.consteval_cache.get(self.consteval.graph, ins)
+        if self.consteval.graph is None:
+            return [args[i] for i in self.kept_inputs]
+        full = [*args, *self.consteval_cache.get(self.consteval.graph, [args[i] for i in self.consteval.inputs])]
         return [full[i] for i in self.kept_inputs]
 
 
@@ -222,6 +233,7 @@ class Executor:
         """The program of ``key``, compiled by the first thread that asks; the others wait for it.
 
         Past dynamo's recompile limit, new signatures run dynamo's graph on the host."""
+        key = plain_signature(key)
         with COMPILE_LOCK:
             program = self.programs.get(key) or self._on_host_past_limit
             if program is None:
@@ -831,13 +843,15 @@ def _private_in_place_inputs(inputs: list, host: list, in_place: list, users: li
     """An input the program writes into, passed as it is, whose storage another user input
     shares: the program gets a copy of it (the other input must not see the write before
     the call ends, as with a written-back result)."""
+    ptrs = {k: inputs[k].untyped_storage().data_ptr() for k in users}
     storages = {}
-    for k in users:
-        t = inputs[k]
-        ptr = t.untyped_storage().data_ptr()
+    for ptr in ptrs.values():
         storages[ptr] = storages.get(ptr, 0) + 1
+    if len(storages) == len(ptrs) and all(k in ptrs for _, k in in_place):
+        return  # each user input has a storage of its own
     for _, k in in_place:
-        if host[k] is inputs[k] and storages[inputs[k].untyped_storage().data_ptr()] > 1:
+        ptr = ptrs[k] if k in ptrs else inputs[k].untyped_storage().data_ptr()
+        if host[k] is inputs[k] and storages[ptr] > 1:
             host[k] = inputs[k].clone()
 
 
