@@ -6,10 +6,11 @@ weight (the consteval results, the runtime's weight conversions) would differ fr
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from tt_torch.dynamo.backend import BackendOptions
-from tt_torch.dynamo.weights import WeightWatch
+from tt_torch.dynamo.weights import WeightWatch, fingerprint
 from tt_torch.tools.utils import CompilerConfig
 
 
@@ -104,6 +105,23 @@ def test_each_write_moves_the_version_once_and_an_idle_call_none():
     after_both = versions()
     assert after_both[1] > after_data[1]
     assert versions() == after_both and watch.fingerprinted == 0
+
+
+@pytest.mark.parametrize("numel", [0, 1, 32, 1024, 1025, 16384, 40000])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.int64, torch.bool])
+def test_fingerprint_sees_one_changed_element(numel, dtype):
+    """Each size regime (bytes kept, digest, row sums) and dtype: one element written, the
+    fingerprint changes; a copy of the same bytes has the same one (also a strided copy, past
+    the bytes kept as they are)."""
+    t = (torch.arange(numel) % 3 == 1) if dtype == torch.bool else torch.arange(numel).to(dtype)
+    before = fingerprint(t)
+    assert fingerprint(t.clone()) == before
+    if numel * t.element_size() > 4096:  # a digest or row sums, whatever the layout
+        strided = torch.stack([t, t], dim=1)[:, 0]
+        assert not strided.is_contiguous() and fingerprint(strided) == before
+    if numel:
+        t[numel // 2] = not t[numel // 2] if dtype == torch.bool else -1
+        assert fingerprint(t) != before
 
 
 class _Outputs(torch.nn.Module):

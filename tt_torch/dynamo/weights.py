@@ -29,6 +29,7 @@ statement); ``WeightWatch(full=True)`` fingerprints every weight on every call.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import threading
 
@@ -38,6 +39,7 @@ from torch.autograd.graph import increment_version
 from tt_torch.runtime.versions import tensor_stamp
 
 _SMALL = 1 << 16  # bytes: hashed exactly
+_RAW = 1 << 12  # bytes: kept as they are (a comparison, no hash)
 _ROW = 512  # 8-byte words summed and xor-ed together in one row (4 KiB)
 _MIX = 0x9E3779B97F4A7C15 - (1 << 64)  # odd 64-bit multipliers, as signed int64
 _MIX2 = 0x2545F4914F6CDD1D
@@ -46,20 +48,23 @@ _MIX2 = 0x2545F4914F6CDD1D
 def fingerprint(t: torch.Tensor) -> tuple:
     """A summary of ``t``'s bytes that changes when they change.
 
-    Up to 64 KiB: a BLAKE2 digest of the bytes (exact). Above: the bytes as 8-byte words
+    Up to 4 KiB: the bytes themselves; up to 64 KiB: a BLAKE2 digest of them (both exact). Above: the bytes as 8-byte words
     in rows of 4 KiB; each row's wrapping sum, the rows combined with weights that depend
     on their position (one pass over the bytes). Any write that changes the sum of a row
     is seen; what goes unseen is a write that keeps every row's sum, such as a permutation
     of the words inside one 4 KiB row.
     """
-    if t.is_cpu and t.dtype in _NUMPY_TYPES and t.is_contiguous() and t.numel() * t.element_size() <= _SMALL:
-        # the same bytes, read without reshaping views: a small buffer is fingerprinted every call
-        try:
-            raw = t.detach().numpy().tobytes()
-        except RuntimeError:  # a conjugate or negative view: the general path resolves it
-            pass
-        else:
-            return (hashlib.blake2b(raw, digest_size=16).digest(),)
+    if t.is_cpu and t.layout is torch.strided and t.is_contiguous():
+        size = t.numel() * t.element_size()
+        if size <= _SMALL:
+            # the same bytes, read straight from memory (no view, no kernel): a small buffer
+            # is fingerprinted on every call
+            try:
+                raw = ctypes.string_at(t.data_ptr(), size) if size else b""
+            except RuntimeError:  # no storage to read (a fake or meta-like tensor)
+                pass
+            else:
+                return (raw if size <= _RAW else hashlib.blake2b(raw, digest_size=16).digest(),)
     flat = t.detach()
     if not flat.is_contiguous():
         flat = flat.contiguous()
@@ -73,8 +78,6 @@ def fingerprint(t: torch.Tensor) -> tuple:
     return (int(sums.mul_(weights).sum()), int(words[rows * _ROW :].sum()))
 
 
-_NUMPY_TYPES = {torch.float32, torch.float64, torch.float16, torch.int64, torch.int32, torch.int16, torch.int8}
-_NUMPY_TYPES |= {torch.uint8, torch.bool}
 _DATA = torch._C.TensorBase.data  # the C getter and setter of Tensor.data
 _READS = "_tt_data_reads"
 _installed = False
