@@ -843,15 +843,13 @@ def _private_in_place_inputs(inputs: list, host: list, in_place: list, users: li
     """An input the program writes into, passed as it is, whose storage another user input
     shares: the program gets a copy of it (the other input must not see the write before
     the call ends, as with a written-back result)."""
-    ptrs = {k: inputs[k].untyped_storage().data_ptr() for k in users}
     storages = {}
-    for ptr in ptrs.values():
+    for k in users:
+        t = inputs[k]
+        ptr = t.untyped_storage().data_ptr()
         storages[ptr] = storages.get(ptr, 0) + 1
-    if len(storages) == len(ptrs) and all(k in ptrs for _, k in in_place):
-        return  # each user input has a storage of its own
     for _, k in in_place:
-        ptr = ptrs[k] if k in ptrs else inputs[k].untyped_storage().data_ptr()
-        if host[k] is inputs[k] and storages[ptr] > 1:
+        if host[k] is inputs[k] and storages[inputs[k].untyped_storage().data_ptr()] > 1:
             host[k] = inputs[k].clone()
 
 
