@@ -132,7 +132,6 @@ void checkArch(const Device& device, const Binary& binary) {
        device.name(), "'");
 }
 
-// Validates `inputs` against the program's input descriptions and stores them in the pool.
 // A shape without its size-1 dimensions: a prepared weight may arrive as [N] for [1, N].
 std::vector<int64_t> withoutOnes(at::IntArrayRef shape) {
   std::vector<int64_t> out;
@@ -142,6 +141,7 @@ std::vector<int64_t> withoutOnes(at::IntArrayRef shape) {
   return out;
 }
 
+// Validates `inputs` against the program's input descriptions and stores them in the pool.
 void bindInputs(ProgramContext& ctx, const ttnn::Program& program, size_t index,
                 const std::vector<at::Tensor>& inputs) {
   size_t expected = program.inputs() ? program.inputs()->size() : 0;
