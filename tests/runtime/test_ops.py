@@ -507,6 +507,11 @@ ATTENTION_CASES = {
     "causal-longer-keys": ((1, 2, 8, 16), (1, 2, 12, 16), None, True, 0.25),
     "grouped-query-2d-mask": ((1, 4, 8, 16), (1, 2, 8, 16), (8, 8), False, 0.3),
     "causal-and-mask": ((1, 2, 8, 32), (1, 2, 8, 32), (1, 2, 8, 8), True, 0.125),
+    # one query row per head (a decode step's shapes): the runtime's own loop in fast numerics
+    "one-row-grouped-mask": ((1, 12, 1, 64), (1, 4, 96, 64), (1, 1, 1, 96), False, 0.125),
+    "one-row-batch-head-mask": ((2, 4, 1, 20), (2, 2, 24, 20), (2, 4, 1, 24), False, 0.3),
+    "one-row-no-mask": ((2, 3, 1, 16), (2, 3, 7, 16), None, False, 0.25),
+    "one-row-causal": ((1, 2, 1, 16), (1, 2, 8, 16), None, True, 0.25),
 }
 
 
@@ -516,7 +521,10 @@ def attention_inputs(case: str, dtype=torch.float32):
     mask = None
     if mask_shape is not None:
         mask = torch.randn(mask_shape)
-        mask[..., 3, :] = float("-inf")  # a query row that attends to nothing
+        if q_shape[2] > 3:
+            mask[..., 3, :] = float("-inf")  # a query row that attends to nothing
+        else:
+            mask[..., -5:] = float("-inf")  # the cache positions past the current one
     return q, k, v, mask, causal, scale
 
 
@@ -544,7 +552,7 @@ def test_scaled_dot_product_attention(numerics_device, case):
     else:
         operand = tf32 if numerics == "emulated" else (lambda t: t)
         expected = attention_reference(q, k, v, mask, causal, scale, operand=operand)
-    if mask is not None:
+    if mask is not None and q.shape[2] > 3:
         assert expected[..., 3, :].abs().max() == 0, "the masked row's output is zero"
     inputs = [q, k, v] + ([mask] if mask is not None else [])
     (out,) = run(device, inputs, lambda bld, refs: attention_op(bld, refs, causal, scale, list(expected.shape)))
@@ -561,6 +569,23 @@ def test_scaled_dot_product_attention_bfloat16(numerics_device):
     expected = attention_reference(q, k, v, mask, causal, scale, held=held).to(torch.bfloat16)
     (out,) = run(device, [q, k, v, mask], lambda bld, refs: attention_op(bld, refs, causal, scale, list(q.shape)))
     check(out, expected)
+
+
+def test_one_row_attention_masked_out_nan_and_value_width():
+    """One query row per head in fast numerics: a row whose every key is masked out gives zeros
+    (as torch's kernel does), a NaN in one head's mask makes that head's row NaN and no other,
+    and values wider than the keys give rows of the values' width."""
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 4, 1, 16), torch.randn(2, 2, 10, 16), torch.randn(2, 2, 10, 24)
+    mask = torch.randn(2, 4, 1, 10)
+    mask[1, 2] = float("-inf")
+    mask[0, 1, 0, 4] = float("nan")
+    expected = attention_reference(q, k, v, mask, False, 0.25)
+    with runtime.open_device("n150", numerics="fast") as device:
+        (out,) = run(device, [q, k, v, mask], lambda bld, refs: attention_op(bld, refs, False, 0.25, [2, 4, 1, 24]))
+    assert out[1, 2].abs().max() == 0
+    assert out[0, 1].isnan().all() and not out[0, 0].isnan().any()
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4, equal_nan=True)
 
 
 def test_scaled_dot_product_attention_rejects_mismatched_head_sizes(device):
