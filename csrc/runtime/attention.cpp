@@ -131,9 +131,10 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) vo
 }
 
 // Fast numerics, one query row per head, fp32: every head's row on the calling thread.
-// ATen's flash-attention kernel for this shape (Llama-style decode, 12 query heads over 4
-// key/value heads of 96 positions) took 60-95 us per call, mostly its blocking and scratch
-// set-up for 32-row query blocks; the loop above reads each key and value once per head.
+// ATen's flash-attention kernel works in blocks of 32 query rows with scratch set up per
+// call; for this shape (Llama-style decode, 12 query heads over 4 key/value heads of 96
+// positions, one thread) the op took 21.3 us with it and 11.9 us with the loop above, and
+// the 4 attention ops of a decode step 0.22-0.23 -> 0.13-0.15 ms with a timing hook per op.
 at::Tensor oneRowAttention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
                            const std::optional<at::Tensor>& mask, float scale) {
   at::Tensor q = query.contiguous(), k = key.contiguous(), v = value.contiguous();
