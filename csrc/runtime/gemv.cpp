@@ -54,20 +54,24 @@ at::Tensor panels(const at::Tensor& kn) {
   return out;
 }
 
-at::Tensor product(const at::Tensor& row, const at::Tensor& panels, int64_t n, const std::optional<at::Tensor>& bias) {
+at::Tensor paddedBias(const at::Tensor& bias, const at::Tensor& panels) {
+  // whole panels, so that every panel starts from kPanel values
+  at::Tensor b = at::zeros({panels.size(0) * kPanel}, panels.options());
+  b.narrow(0, 0, bias.numel()).copy_(bias.reshape({-1}));
+  return b;
+}
+
+at::Tensor product(const at::Tensor& row, const at::Tensor& panels, int64_t n,
+                   const std::optional<at::Tensor>& padded_bias) {
   int64_t count = panels.size(0), k = panels.size(1);
   TORCH_CHECK(row.numel() == k, "gemv: a row of ", k, " values, got ", row.numel());
+  TORCH_CHECK(!padded_bias || padded_bias->numel() == count * kPanel, "gemv: a bias padded to ", count * kPanel,
+              " values, got ", padded_bias->numel());
   at::Tensor x = row.reshape({k}).to(at::kFloat).contiguous();
-  at::Tensor b;
-  if (bias) {
-    // padded to whole panels, so that every panel starts from kPanel values
-    b = at::zeros({count * kPanel}, x.options());
-    b.narrow(0, 0, n).copy_(bias->reshape({-1}));
-  }
   at::Tensor out = at::empty({count * kPanel}, x.options());
   const float* px = x.const_data_ptr<float>();
   const float* pw = panels.const_data_ptr<float>();
-  const float* pb = b.defined() ? b.const_data_ptr<float>() : nullptr;
+  const float* pb = padded_bias ? padded_bias->const_data_ptr<float>() : nullptr;
   float* po = out.mutable_data_ptr<float>();
   // one contiguous run of panels per thread: the grain spreads them evenly
   int64_t threads = std::max<int64_t>(1, at::get_num_threads());

@@ -131,10 +131,13 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& packed, const std::opti
 }  // namespace onednn
 
 // One activation row times a [K, N] fp32 weight (gemv.cpp): the weight cached as column
-// panels by panels(kn), then product(row, panels, N, bias) -> [N] over ATen's threads.
+// panels by panels(kn), a bias [N] padded to the panels' width by paddedBias(bias, panels),
+// then product(row, panels, N, padded bias) -> [N] over ATen's threads.
 namespace gemv {
 at::Tensor panels(const at::Tensor& kn);
-at::Tensor product(const at::Tensor& row, const at::Tensor& panels, int64_t n, const std::optional<at::Tensor>& bias);
+at::Tensor paddedBias(const at::Tensor& bias, const at::Tensor& panels);
+at::Tensor product(const at::Tensor& row, const at::Tensor& panels, int64_t n,
+                   const std::optional<at::Tensor>& padded_bias);
 }  // namespace gemv
 
 // `dim` in [-rank, rank) as a non-negative index, or an error.

@@ -70,6 +70,7 @@ at::Tensor matmulBf16Accumulate(const at::Tensor& a, const at::Tensor& b) {
 // NaN and in gelu's last bits.
 struct Epilogue {
   std::optional<at::Tensor> bias;  // [N], fp32
+  bool bias_persistent = false;    // the bias is a device weight as stored (cached forms keyed on it)
   fb::Activation activation = fb::Activation::None;
   bool done = false;
   bool activated = false;
@@ -111,7 +112,8 @@ at::Tensor product(const Op& op, ProgramContext& ctx, bool integer, Epilogue* ep
       std::optional<at::Tensor> bias;
       if (epilogue != nullptr && epilogue->bias && !config.emulate) {
         epilogue->done = true;
-        bias = epilogue->bias;
+        auto pad = [&] { return gemv::paddedBias(*epilogue->bias, panels); };
+        bias = epilogue->bias_persistent ? ctx.device().derived(*epilogue->bias, "gemv bias", pad) : pad();
       }
       std::vector<int64_t> shape(lhs.sizes().begin(), lhs.sizes().end());
       shape.back() = n;
@@ -157,8 +159,13 @@ void run(const ttnn::MatmulOp& op, ProgramContext& ctx) { ctx.set(op.out(), prod
 void run(const ttnn::LinearOp& op, ProgramContext& ctx) {
   bool integer = integerMath(op, ctx) && (op.bias() == nullptr || isInt(ctx.get(op.bias(), "bias")));
   std::optional<at::Tensor> bias;
-  if (op.bias() != nullptr) bias = integer ? i64(ctx.get(op.bias(), "bias")) : f32(ctx.get(op.bias(), "bias"));
-  Epilogue epilogue{std::nullopt, op.activation()};
+  bool bias_persistent = false;
+  if (op.bias() != nullptr) {
+    const at::Tensor& stored = ctx.get(op.bias(), "bias");
+    bias = integer ? i64(stored) : f32(stored);
+    bias_persistent = ctx.info(op.bias(), "bias").persistent && bias->is_same(stored);
+  }
+  Epilogue epilogue{std::nullopt, bias_persistent, op.activation()};
   // the kernel's bias is one value per output feature
   const at::Tensor& b = ctx.get(op.b(), "b");
   int64_t features = b.dim() < 2 ? 1 : (op.transpose_b() ? b.size(-2) : b.size(-1));

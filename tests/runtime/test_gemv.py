@@ -28,8 +28,10 @@ def test_one_row_linear_matches_eager(threads, out_features, bias):
                 got, expected = compiled(x), model(x)
                 assert got.shape == expected.shape
                 torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
-            # the weight changed in place: the cached blocks follow it
+            # the weight (and the bias) changed in place: the cached panels and padded bias follow
             model.weight.data.mul_(-1.0)
+            if bias:
+                model.bias.data.add_(1.0)
             x = torch.randn(1, 1, 768)
             torch.testing.assert_close(compiled(x), model(x), rtol=1e-5, atol=1e-5)
     finally:
