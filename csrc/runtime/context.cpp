@@ -1,5 +1,6 @@
 #include "context.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -90,6 +91,10 @@ void ProgramContext::integerOverflow(double lo, double hi, fb::DataType dtype) {
 
 namespace {
 
+// Results of up to this many values (int64, or a float becoming an integer) are range-checked
+// by a loop over their data
+constexpr int64_t kDirectScan = 4096;
+
 // `value` checked to fit the 32-bit integer type `dtype` (Int32 or UInt32) it is about to be
 // stored as: an integer result out of range, or a float whose truncation toward zero is, is
 // an integer overflow (ProgramContext::integerOverflow). In Wrap mode, integers keep their
@@ -104,8 +109,21 @@ at::Tensor checkedInt(ProgramContext& ctx, at::Tensor value, fb::DataType dtype)
   }
   if (!at::isFloatingType(type)) {
     at::Tensor wide = value.to(at::kLong);  // exact for every integer type but uint64 past int64
-    auto [lo_t, hi_t] = at::aminmax(wide);
-    int64_t l = lo_t.item<int64_t>(), h = hi_t.item<int64_t>();
+    int64_t l = 0, h = 0;
+    if (type == at::kLong && wide.is_contiguous() && wide.numel() <= kDirectScan) {
+      // a few values (a decode step's positions and counters) read directly: the reduction
+      // and its two reads through the dispatcher take microseconds per op
+      const int64_t* p = wide.const_data_ptr<int64_t>();
+      l = h = p[0];
+      for (int64_t i = 1; i < wide.numel(); ++i) {
+        l = std::min(l, p[i]);
+        h = std::max(h, p[i]);
+      }
+    } else {
+      auto [lo_t, hi_t] = at::aminmax(wide);
+      l = lo_t.item<int64_t>();
+      h = hi_t.item<int64_t>();
+    }
     if (type != at::kUInt64 && l >= static_cast<int64_t>(min) && h <= static_cast<int64_t>(max)) return value;
     if (type == at::kUInt64) {  // its values past int64 read as negative
       auto [ulo, uhi] = at::aminmax(value.to(at::kDouble));
@@ -118,9 +136,26 @@ at::Tensor checkedInt(ProgramContext& ctx, at::Tensor value, fb::DataType dtype)
     // the low 32 bits
     return u32 ? at::bitwise_and(wide, int64_t{0xFFFFFFFF}) : wide.to(at::kInt);
   }
+  // a float becoming an integer truncates toward zero
+  if ((type == at::kFloat || type == at::kDouble) && value.is_contiguous() && value.numel() <= kDirectScan) {
+    // a few values read directly (an arange's positions); NaN, and values out of range, take
+    // the full path below
+    bool fits = true;
+    auto scan = [&](const auto* p) {
+      for (int64_t i = 0; i < value.numel() && fits; ++i) {
+        const double x = static_cast<double>(p[i]);
+        fits = x > min - 1.0 && x < max + 1.0;  // false for NaN
+      }
+    };
+    if (type == at::kFloat) {
+      scan(value.const_data_ptr<float>());
+    } else {
+      scan(value.const_data_ptr<double>());
+    }
+    if (fits) return value;
+  }
   auto [lo_t, hi_t] = at::aminmax(value.to(at::kDouble));
   double lo = lo_t.item<double>(), hi = hi_t.item<double>();
-  // a float becoming an integer truncates toward zero
   if (lo > min - 1.0 && hi < max + 1.0) return value;
   // Only values eager's int64 would hold count: inf, NaN and floats past int64 have no defined
   // integer in PyTorch (models discard them, e.g. a log(0) lane that a where() does not select).
