@@ -1,6 +1,5 @@
 #include "context.h"
 
-#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -95,6 +94,17 @@ namespace {
 // by a loop over their data
 constexpr int64_t kDirectScan = 4096;
 
+// Whether every value truncates toward zero into [min, max] (false for NaN; an integer
+// fits exactly when it lies in the range).
+template <typename T>
+bool fitsDirectly(const T* p, int64_t n, double min, double max) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = static_cast<double>(p[i]);
+    if (!(x > min - 1.0 && x < max + 1.0)) return false;
+  }
+  return true;
+}
+
 // `value` checked to fit the 32-bit integer type `dtype` (Int32 or UInt32) it is about to be
 // stored as: an integer result out of range, or a float whose truncation toward zero is, is
 // an integer overflow (ProgramContext::integerOverflow). In Wrap mode, integers keep their
@@ -107,23 +117,21 @@ at::Tensor checkedInt(ProgramContext& ctx, at::Tensor value, fb::DataType dtype)
       (type == at::kUInt32 && u32) || (!u32 && (type == at::kInt || type == at::kChar || type == at::kShort))) {
     return value;
   }
+  // A few values (a decode step's positions and counters, an arange) read directly: the
+  // reductions below and their reads through the dispatcher take microseconds per op. Values
+  // out of range, and NaN, take the full path.
+  if (value.is_contiguous() && value.numel() <= kDirectScan) {
+    const int64_t n = value.numel();
+    if ((type == at::kLong && fitsDirectly(value.const_data_ptr<int64_t>(), n, min, max)) ||
+        (type == at::kFloat && fitsDirectly(value.const_data_ptr<float>(), n, min, max)) ||
+        (type == at::kDouble && fitsDirectly(value.const_data_ptr<double>(), n, min, max))) {
+      return value;
+    }
+  }
   if (!at::isFloatingType(type)) {
     at::Tensor wide = value.to(at::kLong);  // exact for every integer type but uint64 past int64
-    int64_t l = 0, h = 0;
-    if (type == at::kLong && wide.is_contiguous() && wide.numel() <= kDirectScan) {
-      // a few values (a decode step's positions and counters) read directly: the reduction
-      // and its two reads through the dispatcher take microseconds per op
-      const int64_t* p = wide.const_data_ptr<int64_t>();
-      l = h = p[0];
-      for (int64_t i = 1; i < wide.numel(); ++i) {
-        l = std::min(l, p[i]);
-        h = std::max(h, p[i]);
-      }
-    } else {
-      auto [lo_t, hi_t] = at::aminmax(wide);
-      l = lo_t.item<int64_t>();
-      h = hi_t.item<int64_t>();
-    }
+    auto [lo_t, hi_t] = at::aminmax(wide);
+    int64_t l = lo_t.item<int64_t>(), h = hi_t.item<int64_t>();
     if (type != at::kUInt64 && l >= static_cast<int64_t>(min) && h <= static_cast<int64_t>(max)) return value;
     if (type == at::kUInt64) {  // its values past int64 read as negative
       auto [ulo, uhi] = at::aminmax(value.to(at::kDouble));
@@ -136,26 +144,9 @@ at::Tensor checkedInt(ProgramContext& ctx, at::Tensor value, fb::DataType dtype)
     // the low 32 bits
     return u32 ? at::bitwise_and(wide, int64_t{0xFFFFFFFF}) : wide.to(at::kInt);
   }
-  // a float becoming an integer truncates toward zero
-  if ((type == at::kFloat || type == at::kDouble) && value.is_contiguous() && value.numel() <= kDirectScan) {
-    // a few values read directly (an arange's positions); NaN, and values out of range, take
-    // the full path below
-    bool fits = true;
-    auto scan = [&](const auto* p) {
-      for (int64_t i = 0; i < value.numel() && fits; ++i) {
-        const double x = static_cast<double>(p[i]);
-        fits = x > min - 1.0 && x < max + 1.0;  // false for NaN
-      }
-    };
-    if (type == at::kFloat) {
-      scan(value.const_data_ptr<float>());
-    } else {
-      scan(value.const_data_ptr<double>());
-    }
-    if (fits) return value;
-  }
   auto [lo_t, hi_t] = at::aminmax(value.to(at::kDouble));
   double lo = lo_t.item<double>(), hi = hi_t.item<double>();
+  // a float becoming an integer truncates toward zero
   if (lo > min - 1.0 && hi < max + 1.0) return value;
   // Only values eager's int64 would hold count: inf, NaN and floats past int64 have no defined
   // integer in PyTorch (models discard them, e.g. a log(0) lane that a where() does not select).
